@@ -1,0 +1,39 @@
+# align's build, test, benchmark, fuzz and lint targets. `make help` lists them.
+GO       ?= go
+BIN      ?= bin/align
+FUZZTIME ?= 30s
+PKGS     ?= ./...
+
+.PHONY: help build test test-short bench fuzz lint ollama-start ollama-stop clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/align (the SIMD kernels are in a plain go build)
+	$(GO) build -o $(BIN) ./cmd/align
+
+test: ## go vet plus every test, with a real Ollama server (built and started by scripts/ollama.sh)
+	bash scripts/test.sh
+
+test-short: ## unit tests only, no server needed
+	ALIGN_SKIP_OLLAMA=1 $(GO) test -short $(PKGS)
+
+bench: ## go benchmarks, then `align bench kernels`
+	$(GO) test -run '^$$' -bench . -benchtime 200ms $(PKGS)
+	$(GO) run ./cmd/align bench kernels
+
+fuzz: ## run every fuzz target for FUZZTIME each (e.g. make fuzz FUZZTIME=5m)
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+lint: ## gofmt, go vet, and a check that generated assembly is current
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+ollama-start: ## build (cached) and start a local Ollama on 127.0.0.1:11434 with the test models
+	bash scripts/ollama.sh start
+
+ollama-stop: ## stop the server started by ollama-start
+	bash scripts/ollama.sh stop
+
+clean:
+	rm -rf bin
