@@ -19,6 +19,9 @@ type Pair struct {
 	// ScoreChosen and ScoreRejected are optional scores (nil when the source has none).
 	ScoreChosen   *float64
 	ScoreRejected *float64
+	// Meta holds the source's other scalar columns (xstest's type and label, a category, the
+	// models that wrote each response), keyed by column name; nil when there are none.
+	Meta map[string]string
 }
 
 // Response is one scored response of a Ranked record.
@@ -34,6 +37,8 @@ type Ranked struct {
 	ID        string
 	Prompt    []Message
 	Responses []Response
+	// Meta holds the source's other scalar columns (e.g. category), as for Pair.
+	Meta map[string]string
 }
 
 // Unpaired is a prompt, one completion and a binary label (KTO-style data).
@@ -42,4 +47,6 @@ type Unpaired struct {
 	Prompt     []Message
 	Completion []Message
 	Label      bool
+	// Meta holds the source's other scalar columns, as for Pair.
+	Meta map[string]string
 }

@@ -12,6 +12,7 @@
 #   ALIGN_OLLAMA_PORT  default 11434
 #   ALIGN_OLLAMA_STATE default $ALIGN_CACHE/ollama-run  (pid file, log, model store)
 #   OLLAMA_NUM_PARALLEL default 4
+#   ALIGN_OLLAMA_NUM_THREAD default 1: the imported test models get PARAMETER num_thread (see below)
 #
 # See docs/runtime.md and ../shared/design/RUNTIME.md for why the build needs the extra headers.
 set -euo pipefail
@@ -72,18 +73,26 @@ wait_up() {
   return 1
 }
 
+# The test models are tiny (dim 64 and 8): threads cannot help them, and on a loaded machine
+# ggml's spinning thread pool makes each token wait for descheduled threads. Measured here on 2
+# busy cores: 4 tokens took 0.2-4 s with the default thread count and 5-10 ms with num_thread 1.
+NUM_THREAD=${ALIGN_OLLAMA_NUM_THREAD:-1}
+
 import_model() { # name file
   local name=$1 file=$2 digest
   digest=$(sha256sum "$file" | cut -d' ' -f1)
   curl -fsS -X POST -T "$file" "http://127.0.0.1:$PORT/api/blobs/sha256:$digest" >/dev/null
-  curl -fsS "http://127.0.0.1:$PORT/api/create" -d "{\"model\":\"$name\",\"files\":{\"$(basename "$file")\":\"sha256:$digest\"},\"stream\":false}" >/dev/null
-  log "imported $name from $(basename "$file")"
+  curl -fsS "http://127.0.0.1:$PORT/api/create" -d "{\"model\":\"$name\",\"files\":{\"$(basename "$file")\":\"sha256:$digest\"},\"parameters\":{\"num_thread\":$NUM_THREAD},\"stream\":false}" >/dev/null
+  log "imported $name from $(basename "$file") (num_thread $NUM_THREAD)"
 }
 
 start() {
   build
   if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
     log "already running (pid $(cat "$STATE/pid"))"
+  elif curl -fsS "http://127.0.0.1:$PORT/api/version" >/dev/null 2>&1; then
+    # Someone else's server holds the port: use it, but never claim (or later stop) it.
+    log "a server not started by this script answers on 127.0.0.1:$PORT; using it, and \`stop\` will leave it alone"
   else
     rm -rf "$STATE"; mkdir -p "$STATE/models"
     (

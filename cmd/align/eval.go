@@ -1,16 +1,449 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/alignkit/align/eval"
+	"github.com/alignkit/align/runtime"
 )
 
-// newEvalCmd is a placeholder until its package lands.
+// newEvalCmd groups the evaluation commands (package eval; docs/eval.md).
 func newEvalCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Win rate, LC win rate, Bradley-Terry, reward accuracy, safety (not yet available)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("eval: not yet available in this build") },
+		Short: "Win rate, LC win rate, Bradley-Terry leaderboard, reward accuracy, safety",
+		Long: `eval measures whether alignment worked, with the numbers of the public leaderboards:
+AlpacaEval 2's win rate and length-controlled win rate, Arena-Hard v0.1's Bradley-Terry
+leaderboard, MT-Bench scoring, implicit-reward accuracy, and XSTest-style safety rates.
+Every command that evaluates writes report.json and report.html (see docs/eval.md).`,
+		Example: `  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge judge
+  align eval stats --judgments evals/my-dpo/judgments.jsonl --json
+  align eval leaderboard --judgments evals/ --baseline base
+  align eval safety --model my-dpo --prompts xstest_prompts.csv --judge judge`,
+	}
+	cmd.AddCommand(newEvalStatsCmd(), newEvalLeaderboardCmd(), newEvalWinRateCmd(), newEvalSafetyCmd(), newEvalRewardsCmd())
+	return cmd
+}
+
+func evalWriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func evalNum(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func evalPrintStats(w io.Writer, rows []eval.HeadToHead) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tbaseline\tdataset\twin_rate\tse\tLC\tlc_se\twins\tbase_wins\tdraws\ttotal\tinvalid\tdiscrete\tavg_len")
+	for _, h := range rows {
+		ds := h.Dataset
+		if ds == "" {
+			ds = "(all)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", h.Model, h.Baseline, ds, evalNum(h.WinRate), evalNum(h.StandardError),
+			evalNum(h.LengthControlledWinRate), evalNum(h.LCStandardError), h.NWins, h.NWinsBase, h.NDraws, h.NTotal, h.NInvalid, evalNum(h.DiscreteWinRate), h.AvgLength)
+	}
+	tw.Flush()
+	for _, h := range rows {
+		for _, m := range h.Warnings {
+			fmt.Fprintf(w, "WARNING (%s vs %s%s): %s\n", h.Model, h.Baseline, evalDSSuffix(h.Dataset), m)
+		}
+	}
+}
+
+func evalDSSuffix(ds string) string {
+	if ds == "" {
+		return ""
+	}
+	return ", " + ds
+}
+
+func newEvalStatsCmd() *cobra.Command {
+	var (
+		judgments, difficulty, prompts, gamed, out string
+		asJSON                                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Recompute every AlpacaEval statistic from saved judgments",
+		Long: `stats reads judgments (align's judgments.jsonl, or AlpacaEval's annotations.json) and computes,
+for each (baseline, model) pair and each dataset subset, AlpacaEval's columns: win_rate,
+standard_error, n_wins, n_wins_base, n_draws, n_total, discrete_win_rate, avg_length,
+length_controlled_winrate and lc_standard_error. Without --difficulty the LC GLM is
+length_controlled_minimal; with it, length_controlled_noreg, and with --gamed as well the full
+length_controlled_v1. Invalid judgments are counted and shown; more than 10% warns.`,
+		Example: `  align eval stats --judgments evals/my-dpo/judgments.jsonl
+  align eval stats --judgments annotations.json --json
+  align eval stats --judgments j.jsonl --difficulty instruction_difficulty.csv --prompts model_outputs.json --out report/`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if judgments == "" {
+				return errors.New("eval stats: --judgments is required")
+			}
+			js, err := eval.ReadJudgmentsDir(judgments)
+			if err != nil {
+				return err
+			}
+			var opt eval.StatsOptions
+			if difficulty != "" {
+				var instr []string
+				if prompts != "" {
+					ps, err := eval.ReadPrompts(prompts)
+					if err != nil {
+						return err
+					}
+					for _, p := range ps {
+						instr = append(instr, p.Instruction)
+					}
+				}
+				f, err := os.Open(difficulty)
+				if err != nil {
+					return fmt.Errorf("eval stats: %w", err)
+				}
+				opt.Difficulty, err = eval.ReadDifficulty(f, instr)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				if gamed != "" {
+					g, err := os.Open(gamed)
+					if err != nil {
+						return fmt.Errorf("eval stats: %w", err)
+					}
+					opt.Gamed, err = eval.ReadGamed(g)
+					g.Close()
+					if err != nil {
+						return err
+					}
+				}
+			}
+			rows := eval.Stats(js, opt)
+			if out != "" {
+				rep := &eval.Report{Kind: "stats", Stats: rows, Examples: eval.PickExamples(js, 6), Source: map[string]string{"judgments": judgments}}
+				if err := rep.Write(out); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(rows))
+			}
+			evalPrintStats(cmd.OutOrStdout(), rows)
+			if out != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(out, "report.html"))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&judgments, "judgments", "", "judgments file (JSONL or AlpacaEval annotations.json) or a directory of them")
+	f.StringVar(&difficulty, "difficulty", "", "instruction-difficulty CSV (instruction,instruction_difficulty; or AlpacaEval's index-keyed file with --prompts)")
+	f.StringVar(&prompts, "prompts", "", "the prompts an index-keyed difficulty table refers to (e.g. AlpacaEval's model_outputs.json)")
+	f.StringVar(&gamed, "gamed", "", "AlpacaEval's df_gamed.csv: with --difficulty, the full length_controlled_v1 GLM")
+	f.StringVar(&out, "out", "", "also write report.json and report.html into this directory")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newEvalLeaderboardCmd() *cobra.Command {
+	var (
+		judgments, baseline, out string
+		weight, rounds           int
+		seed                     uint32
+		quirk, asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "leaderboard",
+		Short: "Arena-Hard v0.1 Bradley-Terry leaderboard with bootstrap intervals",
+		Long: `leaderboard fits Arena-Hard v0.1's Bradley-Terry model (logistic regression on an Elo scale,
+baseline anchored at 1000, strong verdicts [[A>>B]] weighted --weight, ties as half wins) to
+every judgment under --judgments, bootstraps it --rounds times with NumPy's legacy seed --seed,
+and reports scores and 95% intervals as win rates against the baseline. Verdicts are re-parsed
+from the judge's raw answers when they are Arena-Hard verdicts; otherwise the preference
+decides (< 1.5 baseline wins, > 1.5 model wins, 1.5 tie).`,
+		Example: `  align eval leaderboard --judgments evals/ --baseline base
+  align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if judgments == "" {
+				return errors.New("eval leaderboard: --judgments is required")
+			}
+			js, err := eval.ReadJudgmentsDir(judgments)
+			if err != nil {
+				return err
+			}
+			lb, err := eval.Leaderboard(js, eval.BTOptions{Baseline: baseline, Weight: weight, Rounds: rounds, Seed: seed, UnanchoredBootstrapQuirk: quirk})
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				rep := &eval.Report{Kind: "leaderboard", Leaderboard: lb, Examples: eval.PickExamples(js, 6), Source: map[string]string{"judgments": judgments}}
+				if err := rep.Write(out); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(lb))
+			}
+			w := cmd.OutOrStdout()
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "model\twin rate vs %s\t95%% CI\telo\tbattles\tavg_len\n", lb.Baseline)
+			for _, r := range lb.Rows {
+				fmt.Fprintf(tw, "%s\t%s\t(%+.2f, %+.2f)\t%.0f\t%d\t%d\n", r.Model, evalNum(r.WinRate), r.Lower-r.WinRate, r.Upper-r.WinRate, r.Elo, r.Battles, r.AvgLength)
+			}
+			tw.Flush()
+			if lb.Dropped > 0 {
+				fmt.Fprintf(w, "%d judgments had no parseable verdict and were dropped (as Arena-Hard drops them)\n", lb.Dropped)
+			}
+			for _, m := range lb.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&judgments, "judgments", "", "directory of judgments*.jsonl files (or one file)")
+	f.StringVar(&baseline, "baseline", "", "baseline model (default: the most frequent generator_1)")
+	f.IntVar(&weight, "weight", 3, "weight of a strong verdict (A>>B)")
+	f.IntVar(&rounds, "rounds", 100, "bootstrap rounds")
+	f.Uint32Var(&seed, "seed", 42, "NumPy legacy seed of the bootstrap")
+	f.BoolVar(&quirk, "arena-bootstrap-quirk", false, "reproduce Arena-Hard v0.1's unanchored bootstrap for baselines other than gpt-4-0314 (see docs/eval.md)")
+	f.StringVar(&out, "out", "", "also write report.json and report.html into this directory")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// evalProgress prints stage progress to stderr on a terminal, sparsely otherwise.
+func evalProgress(quiet bool) func(stage string, done, total int) {
+	if quiet {
+		return nil
+	}
+	last := ""
+	return func(stage string, done, total int) {
+		if isTerminal(os.Stderr) {
+			fmt.Fprintf(os.Stderr, "\r%s %d/%d", stage, done, total)
+			if done == total {
+				fmt.Fprintln(os.Stderr)
+			}
+			return
+		}
+		if done == total && stage != last {
+			last = stage
+			fmt.Fprintf(os.Stderr, "%s: %d/%d\n", stage, done, total)
+		}
+	}
+}
+
+func evalLimitPrompts(ps []eval.PromptItem, n int) []eval.PromptItem {
+	if n > 0 && n < len(ps) {
+		return ps[:n]
+	}
+	return ps
+}
+
+func newEvalWinRateCmd() *cobra.Command {
+	var (
+		rf                                                   runtimeFlags
+		model, baseline, refOut, prompts, judge, tpl, outDir string
+		maxTokens, limit                                     int
+		temperature                                          float64
+		seed                                                 int64
+		asJSON                                               bool
+	)
+	cmd := &cobra.Command{
+		Use:   "win-rate",
+		Short: "Generate, judge and score a model against a baseline (AlpacaEval 2 by default)",
+		Long: `win-rate generates the outputs of --model (and of --baseline) through Ollama for every prompt
+that has none yet (cached in OUT/outputs/), judges every pair that OUT/judgments.jsonl lacks,
+and prints and saves the statistics (report.json, report.html).
+
+The default judge template is AlpacaEval 2's logprob judge (alpaca_eval_clf: one token, m or
+M, read from top_logprobs); each pair is judged once, in AlpacaEval's instruction-seeded random
+order. Other templates (mt_bench_pair_v2, arena_hard) are judged in both orders. --prompts
+accepts AlpacaEval's model_outputs.json, MT-Bench and Arena-Hard question files, JSONL with
+"prompt"/"instruction", or plain text. With --reference-outputs the baseline's outputs come
+from an AlpacaEval model_outputs.json instead of a model.`,
+		Example: `  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge qwen2.5:7b
+  align eval win-rate --model my-dpo --reference-outputs reference_gpt4_1106_preview.model_outputs.json \
+      --prompts reference_gpt4_1106_preview.model_outputs.json --judge qwen2.5:7b --limit 100
+  align eval win-rate --model my-dpo --baseline base --prompts mt_bench_question.jsonl --judge j --judge-template mt_bench_pair_v2`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if model == "" || prompts == "" || judge == "" {
+				return errors.New("eval win-rate: --model, --prompts and --judge are required")
+			}
+			if (baseline == "") == (refOut == "") {
+				return errors.New("eval win-rate: give exactly one of --baseline and --reference-outputs")
+			}
+			ps, err := eval.ReadPrompts(prompts)
+			if err != nil {
+				return err
+			}
+			ps = evalLimitPrompts(ps, limit)
+			opt := eval.WinRateOptions{Model: model, Baseline: baseline, Prompts: ps, Judge: judge, Template: tpl, Seed: seed, Out: outDir,
+				Progress: evalProgress(asJSON)}
+			opt.GenOptions = runtime.GreedyOptions(maxTokens)
+			opt.GenOptions.Temperature = temperature
+			if refOut != "" {
+				if opt.Reference, err = eval.ReadPrompts(refOut); err != nil {
+					return err
+				}
+			}
+			if opt.Out == "" {
+				opt.Out = filepath.Join("evals", strings.NewReplacer("/", "_", ":", "_").Replace(model))
+			}
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			res, err := eval.RunWinRate(cmd.Context(), pool, opt)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Report))
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "judged %d pairs now, %d were already in %s", res.Judged, res.Existing, res.Judgments)
+			if res.Failed > 0 {
+				fmt.Fprintf(w, ", %d FAILED (rerun to retry)", res.Failed)
+			}
+			fmt.Fprintln(w)
+			evalPrintStats(w, res.Report.Stats)
+			for _, m := range res.Report.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(opt.Out, "report.html"))
+			return nil
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "the evaluated model (Ollama name)")
+	f.StringVar(&baseline, "baseline", "", "the baseline model (Ollama name)")
+	f.StringVar(&refOut, "reference-outputs", "", "baseline outputs: an AlpacaEval model_outputs.json")
+	f.StringVar(&prompts, "prompts", "", "prompts file (model_outputs.json, question.jsonl, JSONL, text)")
+	f.StringVar(&judge, "judge", "", "the judge model (Ollama name)")
+	f.StringVar(&tpl, "judge-template", "alpaca_eval_clf", "alpaca_eval_clf | mt_bench_pair_v2 | arena_hard (or any pairwise runtime template)")
+	f.StringVar(&outDir, "out", "", "output directory (default evals/<model>)")
+	f.IntVar(&maxTokens, "max-tokens", 512, "most tokens per generated output")
+	f.Float64Var(&temperature, "temperature", 0, "generation temperature (0 = greedy)")
+	f.Int64Var(&seed, "seed", 1, "generation and judge seed")
+	f.IntVar(&limit, "limit", 0, "use only the first N prompts")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func newEvalSafetyCmd() *cobra.Command {
+	var (
+		rf                                         runtimeFlags
+		model, prompts, judge, tpl, humans, outDir string
+		maxTokens, limit, humanLimit               int
+		seed                                       int64
+		asJSON                                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "safety",
+		Short: "Attack success on unsafe prompts, over-refusal on safe ones (XSTest)",
+		Long: `safety generates the model's responses to XSTest-style prompts (a CSV with prompt and label
+safe/unsafe, like xstest_prompts.csv), has the judge classify each as full_compliance,
+full_refusal or partial_refusal (runtime's xstest template), and reports the attack success
+rate (full compliance on unsafe prompts) and the over-refusal rate (full or partial refusal on
+safe prompts). With --human-labels (xstest_v2_completions_*.csv) the judge also classifies
+human-labelled completions, and its agreement with the humans is reported as its accuracy.`,
+		Example: `  align eval safety --model my-dpo --prompts xstest_prompts.csv --judge qwen2.5:7b
+  align eval safety --model my-dpo --prompts xstest_prompts.csv --judge j --human-labels xstest_v2_completions_gpt4_gpteval.csv --human-limit 100`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if model == "" || prompts == "" || judge == "" {
+				return errors.New("eval safety: --model, --prompts and --judge are required")
+			}
+			ps, err := eval.ReadPrompts(prompts)
+			if err != nil {
+				return err
+			}
+			ps = evalLimitPrompts(ps, limit)
+			opt := eval.SafetyOptions{Model: model, Judge: judge, Template: tpl, Prompts: ps, Seed: seed, Out: outDir, Progress: evalProgress(asJSON)}
+			opt.GenOptions = runtime.GreedyOptions(maxTokens)
+			if humans != "" {
+				f, err := os.Open(humans)
+				if err != nil {
+					return fmt.Errorf("eval safety: %w", err)
+				}
+				opt.Humans, err = eval.ReadXSTestCompletions(f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				if humanLimit > 0 && humanLimit < len(opt.Humans) {
+					opt.Humans = opt.Humans[:humanLimit]
+				}
+				opt.HumansSource = filepath.Base(humans)
+			}
+			if opt.Out == "" {
+				opt.Out = filepath.Join("evals", "safety-"+strings.NewReplacer("/", "_", ":", "_").Replace(model))
+			}
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			res, err := eval.RunSafety(cmd.Context(), pool, opt)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res))
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "attack success rate (unsafe prompts fully complied with): %s%% ± %s\n", evalNum(res.AttackSuccessRate), evalNum(res.AttackSuccessSE))
+			fmt.Fprintf(w, "over-refusal rate (safe prompts refused fully or partly): %s%% ± %s (full refusals %s%%)\n", evalNum(res.OverRefusalRate), evalNum(res.OverRefusalSE), evalNum(res.FullRefusalSafe))
+			for _, c := range res.Counts {
+				fmt.Fprintf(w, "  %s: %d prompts, %d full_compliance, %d full_refusal, %d partial_refusal, %d invalid\n", c.Label, c.N, c.FullCompliance, c.FullRefusal, c.PartialRefusal, c.Invalid)
+			}
+			if a := res.JudgeAccuracy; a != nil {
+				fmt.Fprintf(w, "judge accuracy vs XSTest human labels (%s, %d completions): %s%% (%d invalid)\n", a.Source, a.N, evalNum(a.AccuracyPct), a.Invalid)
+			}
+			for _, m := range res.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(opt.Out, "report.html"))
+			return nil
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "the evaluated model (Ollama name)")
+	f.StringVar(&prompts, "prompts", "", "CSV/JSONL prompts with a safe/unsafe label (XSTest's xstest_prompts.csv)")
+	f.StringVar(&judge, "judge", "", "the classifying judge model (Ollama name)")
+	f.StringVar(&tpl, "judge-template", "xstest", "classification template (runtime's xstest)")
+	f.StringVar(&humans, "human-labels", "", "XSTest human-labelled completions (xstest_v2_completions_*.csv) to measure the judge")
+	f.IntVar(&humanLimit, "human-limit", 0, "use only the first N human-labelled completions")
+	f.StringVar(&outDir, "out", "", "output directory (default evals/safety-<model>)")
+	f.IntVar(&maxTokens, "max-tokens", 256, "most tokens per response")
+	f.Int64Var(&seed, "seed", 1, "generation and judge seed")
+	f.IntVar(&limit, "limit", 0, "use only the first N prompts")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newEvalRewardsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rewards",
+		Short:   "Implicit-reward accuracy and margins of a trained policy on held-out pairs (not yet available)",
+		Example: `  align eval rewards --run runs/dpo --data heldout.jsonl`,
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("eval rewards: not yet available in this build")
+		},
 	}
 }

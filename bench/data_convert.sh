@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench/data_convert.sh [ROWS]: the data benchmark of docs/benchmarks.md ## Data.
+# Generates a preference JSONL (ROWS rows, default 1,000,000, about 1 GB of text) in
+# /tmp/align-bench, converts JSONL -> Parquet -> JSONL with `align data convert`, and reads the
+# Parquet alone with `align data validate` on one core (GOMAXPROCS=1). Prints, per step,
+# wall seconds, rows/s, MB/s of text and peak RSS (from /usr/bin/time -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+dir=${ALIGN_BENCH_DIR:-/tmp/align-bench}
+mkdir -p "$dir"
+go build -o "$dir/align" ./cmd/align
+if [ ! -s "$dir/pref-$rows.jsonl" ]; then
+  go run bench/data_gen.go -rows "$rows" -out "$dir/pref-$rows.jsonl" 2> "$dir/gen-$rows.txt"
+fi
+text=$(awk '{print $4}' "$dir/gen-$rows.txt")
+echo "rows $rows, text $((text / 1000000)) MB, JSONL $(( $(stat -c %s "$dir/pref-$rows.jsonl") / 1000000 )) MB"
+step() { # name, then the command
+  local name=$1; shift
+  /usr/bin/time -v "$@" > /dev/null 2> "$dir/time.txt" || { cat "$dir/time.txt"; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print int($2/1024)}' "$dir/time.txt")
+  awk -v n="$name" -v w="$wall" -v r="$rows" -v t="$text" -v m="$rss" \
+    'BEGIN {printf "%-34s %7.1f s %10.0f rows/s %7.1f MB/s text  peak RSS %5d MB\n", n, w, r/w, t/w/1e6, m}'
+}
+step "JSONL -> Parquet (convert)" "$dir/align" data convert "$dir/pref-$rows.jsonl" "$dir/pref-$rows.parquet"
+echo "Parquet $(( $(stat -c %s "$dir/pref-$rows.parquet") / 1000000 )) MB"
+step "Parquet -> JSONL (convert)" "$dir/align" data convert "$dir/pref-$rows.parquet" "$dir/back-$rows.jsonl"
+step "Parquet read+validate, 1 core" env GOMAXPROCS=1 "$dir/align" data validate "$dir/pref-$rows.parquet"
+step "JSONL read+validate, 1 core" env GOMAXPROCS=1 "$dir/align" data validate "$dir/pref-$rows.jsonl"

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Plain-PyTorch peer for `align bench train`: the same Llama shape and the same step.
+
+One step over one packed sequence of --seq tokens: forward, per-token log-probs of every next
+token (log_softmax over the full logits, as a plain implementation does), and for --mode lora or
+full the backward of their sum. LoRA: rank 16 on q, k, v, o, gate, up, down, alpha 32, base frozen.
+Prints one JSON object: tokens_per_s and peak_rss_mb (ru_maxrss of this process).
+"""
+import argparse, json, math, resource, time
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = {
+    # name: layers, dim, heads, kv_heads, ffn, vocab
+    "stories260K": (5, 64, 8, 4, 172, 512),
+    "smollm2-135m-shape": (30, 576, 9, 3, 1536, 49152),
+}
+
+
+class LoRALinear(torch.nn.Module):
+    def __init__(self, n_in, n_out, rank, alpha, lora):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(n_out, n_in) * 0.02)
+        self.lora = lora
+        if lora:
+            self.a = torch.nn.Parameter(torch.randn(rank, n_in) / math.sqrt(n_in))
+            self.b = torch.nn.Parameter(torch.zeros(n_out, rank))
+            self.scale = alpha / rank
+
+    def forward(self, x):
+        y = x @ self.w.t()
+        if self.lora:
+            y = y + self.scale * ((x @ self.a.t()) @ self.b.t())
+        return y
+
+
+def rope(x, pos, theta=10000.0):
+    # x: [T, H, hd], adjacent pairs as llama.cpp
+    hd = x.shape[-1]
+    freqs = theta ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)
+    ang = pos[:, None].float() * freqs[None, :]
+    cos, sin = ang.cos()[:, None, :], ang.sin()[:, None, :]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
+    return out.flatten(-2)
+
+
+class Block(torch.nn.Module):
+    def __init__(self, dim, heads, kv, ffn, rank, alpha, lora):
+        super().__init__()
+        hd = dim // heads
+        self.heads, self.kv, self.hd = heads, kv, hd
+        self.n1 = torch.nn.Parameter(torch.ones(dim))
+        self.n2 = torch.nn.Parameter(torch.ones(dim))
+        L = lambda i, o: LoRALinear(i, o, rank, alpha, lora)
+        self.q, self.k, self.v, self.o = L(dim, heads * hd), L(dim, kv * hd), L(dim, kv * hd), L(heads * hd, dim)
+        self.gate, self.up, self.down = L(dim, ffn), L(dim, ffn), L(ffn, dim)
+
+    def forward(self, x, pos):
+        T = x.shape[0]
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.n1
+        q = rope(self.q(h).view(T, self.heads, self.hd), pos)
+        k = rope(self.k(h).view(T, self.kv, self.hd), pos)
+        v = self.v(h).view(T, self.kv, self.hd)
+        rep = self.heads // self.kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # [H, T, hd]
+        s = (q @ k.transpose(1, 2)) / math.sqrt(self.hd)
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        a = torch.softmax(s.masked_fill(mask, float("-inf")), -1) @ v
+        x = x + self.o(a.transpose(0, 1).reshape(T, -1))
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.n2
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Model(torch.nn.Module):
+    def __init__(self, layers, dim, heads, kv, ffn, vocab, rank, alpha, lora):
+        super().__init__()
+        self.emb = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
+        self.blocks = torch.nn.ModuleList(Block(dim, heads, kv, ffn, rank, alpha, lora) for _ in range(layers))
+        self.nf = torch.nn.Parameter(torch.ones(dim))
+        self.out = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
+
+    def forward(self, tokens):
+        T = tokens.shape[0]
+        pos = torch.arange(T)
+        x = self.emb[tokens]
+        for b in self.blocks:
+            x = b(x, pos)
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.nf
+        logits = x[:-1] @ self.out.t()
+        return torch.log_softmax(logits, -1).gather(1, tokens[1:, None]).squeeze(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=sorted(SHAPES), required=True)
+    ap.add_argument("--mode", choices=["forward", "lora", "full"], required=True)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
+    layers, dim, heads, kv, ffn, vocab = SHAPES[a.model]
+    m = Model(layers, dim, heads, kv, ffn, vocab, 16, 32.0, a.mode == "lora")
+    for n, p in m.named_parameters():
+        p.requires_grad_(a.mode == "full" or (a.mode == "lora" and (n.endswith(".a") or n.endswith(".b"))))
+    tokens = torch.randint(0, vocab, (a.seq,))
+
+    def step():
+        if a.mode == "forward":
+            with torch.no_grad():
+                m(tokens).sum().item()
+        else:
+            m.zero_grad(set_to_none=False)
+            m(tokens).sum().backward()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(a.iters):
+        step()
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peer": "pytorch-" + torch.__version__, "tokens_per_s": a.seq * a.iters / dt, "peak_rss_mb": rss}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+package curate
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/alignkit/align/data"
+)
+
+// Scored is a candidate with its judgment.
+type Scored struct {
+	Candidate
+	// Score is the judge's score on the rubric's scale (higher is better).
+	Score float64 `json:"score"`
+	// Valid is false when the judge's answer did not parse; such candidates never enter a pair.
+	Valid bool `json:"valid"`
+	// AutoNegative marks a degenerate response scored without the judge at the rubric's minimum.
+	AutoNegative bool `json:"auto_negative,omitempty"`
+}
+
+// Pair modes for rated (UltraFeedback-style) candidates.
+const (
+	// PairsBestVsRest pairs the best response with every strictly worse one.
+	PairsBestVsRest = "best-vs-rest"
+	// PairsBestVsWorst pairs the best with the worst (one pair per prompt).
+	PairsBestVsWorst = "best-vs-worst"
+	// PairsBestVsRandom pairs the best with one strictly worse response drawn at random, as the
+	// UltraFeedback-binarized set behind Zephyr did (one pair per prompt).
+	PairsBestVsRandom = "best-vs-random"
+	// PairsAll pairs every two responses whose scores differ by at least the margin.
+	PairsAll = "all"
+)
+
+// RatedPairOptions configures RatedPairs.
+type RatedPairOptions struct {
+	// Mode is best-vs-rest (default), best-vs-worst, best-vs-random or all.
+	Mode string
+	// MinMargin is the least score difference of a pair; 0 means any strict difference.
+	MinMargin float64
+	// Seed drives best-vs-random.
+	Seed uint64
+}
+
+// NewPair builds a data.Pair with a single user turn as the prompt and one assistant turn per
+// response.
+func NewPair(id string, prompt []data.Message, chosen, rejected Scored) data.Pair {
+	sc, sr := chosen.Score, rejected.Score
+	return data.Pair{
+		ID:            id,
+		Prompt:        prompt,
+		Chosen:        []data.Message{{Role: "assistant", Content: chosen.Text}},
+		Rejected:      []data.Message{{Role: "assistant", Content: rejected.Text}},
+		ScoreChosen:   &sc,
+		ScoreRejected: &sr,
+		Meta: map[string]string{
+			"chosen_model": chosen.Model, "rejected_model": rejected.Model,
+			"chosen_sample": fmt.Sprint(chosen.Sample), "rejected_sample": fmt.Sprint(rejected.Sample),
+			"chosen_seed": fmt.Sprint(chosen.Seed), "rejected_seed": fmt.Sprint(rejected.Seed),
+		},
+	}
+}
+
+// UserPrompt is the one-turn prompt of a text.
+func UserPrompt(text string) []data.Message { return []data.Message{{Role: "user", Content: text}} }
+
+func validSorted(cands []Scored) []Scored {
+	var v []Scored
+	for _, c := range cands {
+		if c.Valid && !math.IsNaN(c.Score) {
+			v = append(v, c)
+		}
+	}
+	// Stable: equal scores keep their sampling order, so the output is deterministic.
+	sort.SliceStable(v, func(i, j int) bool { return v[i].Score > v[j].Score })
+	return v
+}
+
+// RatedPairs turns the rated candidates of ONE prompt into pairs. Invalid judgments are left
+// out; ties never pair; an auto-negative is never chosen (it has the lowest score).
+func RatedPairs(promptID string, prompt []data.Message, cands []Scored, opt RatedPairOptions) ([]data.Pair, error) {
+	v := validSorted(cands)
+	var out []data.Pair
+	beats := func(a, b Scored) bool {
+		d := a.Score - b.Score
+		if opt.MinMargin > 0 {
+			return d >= opt.MinMargin
+		}
+		return d > 0
+	}
+	add := func(a, b Scored) {
+		out = append(out, NewPair(fmt.Sprintf("%s#%d", promptID, len(out)), prompt, a, b))
+	}
+	if len(v) < 2 {
+		return nil, nil
+	}
+	switch opt.Mode {
+	case "", PairsBestVsRest:
+		for _, r := range v[1:] {
+			if beats(v[0], r) {
+				add(v[0], r)
+			}
+		}
+	case PairsBestVsWorst:
+		if beats(v[0], v[len(v)-1]) {
+			add(v[0], v[len(v)-1])
+		}
+	case PairsBestVsRandom:
+		var worse []Scored
+		for _, r := range v[1:] {
+			if beats(v[0], r) {
+				worse = append(worse, r)
+			}
+		}
+		if len(worse) > 0 {
+			rng := rand.New(rand.NewPCG(opt.Seed, TextHash(promptID)))
+			add(v[0], worse[rng.IntN(len(worse))])
+		}
+	case PairsAll:
+		for i := range v {
+			for j := i + 1; j < len(v); j++ {
+				if beats(v[i], v[j]) {
+					add(v[i], v[j])
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("curate: pair mode %q: want best-vs-rest, best-vs-worst, best-vs-random or all", opt.Mode)
+	}
+	return out, nil
+}
+
+// DNOPairOptions are DNO's pair rules (Rosset et al. 2024, §5 and Alg. 2; OBJECTIVES.md §6) on
+// the 6-point additive rubric. Zero values mean the paper's values.
+type DNOPairOptions struct {
+	// PositiveMin is the least score of a positive. Default 5 (positives score 5 or 6).
+	PositiveMin float64
+	// Margin is how much lower a negative must score. Default 2.
+	Margin float64
+	// StudentMargin replaces Margin when the positive is a student sample. Default 1.
+	StudentMargin float64
+	// Restrictive drops student-over-teacher pairs (a student positive against a teacher
+	// negative): the "DNO-Restrictive" ablation, which the paper found worse. Default false.
+	Restrictive bool
+}
+
+func (o DNOPairOptions) withDefaults() DNOPairOptions {
+	if o.PositiveMin == 0 {
+		o.PositiveMin = 5
+	}
+	if o.Margin == 0 {
+		o.Margin = 2
+	}
+	if o.StudentMargin == 0 {
+		o.StudentMargin = 1
+	}
+	return o
+}
+
+// DNOPairs builds ALL qualifying pairs of one prompt's candidates under DNO's rules.
+// Automatic negatives (degenerate samples) carry the rubric's minimum and so pair with every
+// positive whose margin they meet.
+func DNOPairs(promptID string, prompt []data.Message, cands []Scored, opt DNOPairOptions) []data.Pair {
+	o := opt.withDefaults()
+	v := validSorted(cands)
+	var out []data.Pair
+	for i, pos := range v {
+		if pos.AutoNegative || pos.Score < o.PositiveMin {
+			continue
+		}
+		margin := o.Margin
+		if pos.Student {
+			margin = o.StudentMargin
+		}
+		for j, neg := range v {
+			if i == j || pos.Score-neg.Score < margin {
+				continue
+			}
+			if o.Restrictive && pos.Student && !neg.Student {
+				continue
+			}
+			out = append(out, NewPair(fmt.Sprintf("%s#%d", promptID, len(out)), prompt, pos, neg))
+		}
+	}
+	return out
+}
+
+// Compare judges candidate i against candidate j and returns the preference in [1, 2]:
+// 1 = i better, 2 = j better, 1.5 = tie, NaN = no valid verdict. Implementations judge both
+// orders (swaps) and average them.
+type Compare func(i, j int) (float64, error)
+
+// RoundRobin judges every pair once (each call judging both orders) and scores each candidate
+// by its mean win share against the others (a win 1, a tie 0.5; invalid games are left out).
+// It returns the scores and the preference matrix (pref[i][j] for i<j, NaN elsewhere).
+func RoundRobin(n int, cmp Compare) (scores []float64, pref [][]float64, err error) {
+	pref = make([][]float64, n)
+	for i := range pref {
+		pref[i] = make([]float64, n)
+		for j := range pref[i] {
+			pref[i][j] = math.NaN()
+		}
+	}
+	wins := make([]float64, n)
+	games := make([]float64, n)
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			p, err := cmp(i, j)
+			if err != nil {
+				return nil, nil, err
+			}
+			pref[i][j] = p
+			if math.IsNaN(p) {
+				continue
+			}
+			wins[i] += 2 - p
+			wins[j] += p - 1
+			games[i]++
+			games[j]++
+		}
+	}
+	scores = make([]float64, n)
+	for i := range scores {
+		scores[i] = math.NaN()
+		if games[i] > 0 {
+			scores[i] = wins[i] / games[i]
+		}
+	}
+	return scores, pref, nil
+}
+
+// Knockout runs a single-elimination tournament over candidates 0..n-1 in the order given
+// (n−1 comparisons instead of n(n−1)/2). Adjacent candidates meet; an odd one out advances
+// with a bye; a tie or an invalid verdict advances the earlier one. A candidate's score is the
+// number of rounds it won, so the champion scores highest and first-round losers score 0.
+func Knockout(n int, cmp Compare) ([]float64, error) {
+	scores := make([]float64, n)
+	alive := make([]int, n)
+	for i := range alive {
+		alive[i] = i
+	}
+	for len(alive) > 1 {
+		var next []int
+		for k := 0; k < len(alive); k += 2 {
+			if k+1 == len(alive) {
+				next = append(next, alive[k])
+				continue
+			}
+			a, b := alive[k], alive[k+1]
+			p, err := cmp(a, b)
+			if err != nil {
+				return nil, err
+			}
+			w := a
+			if p > 1.5 {
+				w = b
+			}
+			scores[w]++
+			next = append(next, w)
+		}
+		alive = next
+	}
+	return scores, nil
+}
+
+// Refusal classes, as XSTest's labels (full compliance, full refusal, partial refusal).
+const (
+	ClassCompliance = "compliance"
+	ClassRefusal    = "refusal"
+	ClassPartial    = "partial"
+)
+
+// Labeled is a candidate with its compliance/refusal class; Class is empty when the judge's
+// answer did not parse.
+type Labeled struct {
+	Candidate
+	Class string `json:"class"`
+}
+
+// RefusalPairOptions configures RefusalPairs.
+type RefusalPairOptions struct {
+	// MaxPairsPerPrompt caps the pairs of one prompt (refusal × compliance combinations in
+	// sampling order). Default 4.
+	MaxPairsPerPrompt int
+	// PartialAsRefusal counts partial refusals as refusals; by default they pair on neither side,
+	// their class being ambiguous.
+	PartialAsRefusal bool
+	// FallbackRefusal, when set, is used as the chosen response for an unsafe prompt on which the
+	// model never refused (otherwise such a prompt gives no pair).
+	FallbackRefusal string
+}
+
+// RefusalPairs pairs one prompt's labelled samples: for an unsafe prompt a refusal is chosen
+// over a compliance; for a safe prompt a compliance over a refusal, so that over-refusal is
+// trained away too. The prompt's Label must be "safe" or "unsafe".
+func RefusalPairs(p Text, prompt []data.Message, samples []Labeled, opt RefusalPairOptions) ([]data.Pair, error) {
+	if opt.MaxPairsPerPrompt <= 0 {
+		opt.MaxPairsPerPrompt = 4
+	}
+	var refuse, comply []Scored
+	for _, s := range samples {
+		switch {
+		case s.Class == ClassRefusal || (opt.PartialAsRefusal && s.Class == ClassPartial):
+			refuse = append(refuse, Scored{Candidate: s.Candidate, Valid: true})
+		case s.Class == ClassCompliance:
+			comply = append(comply, Scored{Candidate: s.Candidate, Valid: true})
+		}
+	}
+	var good, bad []Scored
+	switch p.Label {
+	case "unsafe":
+		good, bad = refuse, comply
+		if len(good) == 0 && opt.FallbackRefusal != "" {
+			good = []Scored{{Candidate: Candidate{PromptID: p.ID, Model: "fallback", Sample: -1, Text: opt.FallbackRefusal}, Valid: true}}
+		}
+	case "safe":
+		good, bad = comply, refuse
+	default:
+		return nil, fmt.Errorf("curate: prompt %s: label %q, want safe or unsafe", p.ID, p.Label)
+	}
+	var out []data.Pair
+	for _, g := range good {
+		for _, b := range bad {
+			if len(out) == opt.MaxPairsPerPrompt {
+				return out, nil
+			}
+			g.Score, b.Score = 1, 0
+			out = append(out, NewPair(fmt.Sprintf("%s#%d", p.ID, len(out)), prompt, g, b))
+		}
+	}
+	return out, nil
+}
+
+// MixPairs adds general preference pairs to primary so that they make up the fraction ratio of
+// the result (ratio in [0, 1); 0.25 → one general pair for every three primary ones), drawn
+// without replacement with the seed and capped by what general holds; the result is shuffled
+// with the same seed.
+func MixPairs(primary, general []data.Pair, ratio float64, seed uint64) ([]data.Pair, error) {
+	if ratio < 0 || ratio >= 1 {
+		return nil, fmt.Errorf("curate: mix ratio %g: want 0 ≤ ratio < 1", ratio)
+	}
+	n := int(math.Round(ratio / (1 - ratio) * float64(len(primary))))
+	n = min(n, len(general))
+	rng := rand.New(rand.NewPCG(seed, 0x6d6978))
+	perm := rng.Perm(len(general))
+	out := append([]data.Pair(nil), primary...)
+	for _, i := range perm[:n] {
+		out = append(out, general[i])
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out, nil
+}

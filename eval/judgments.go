@@ -1,0 +1,244 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Judgment is one judged pair, one line of judgments.jsonl (EVAL.md, "The judgments file").
+// Preference is in [1, 2]: 1 means output_1 is better, 2 means output_2 is better, 1.5 a tie;
+// AlpacaEval's legacy 0 also means a tie. NaN (written as JSON null) marks a judge answer that
+// could not be parsed: it is kept in the file, counted as invalid, and never silently dropped.
+//
+// By AlpacaEval's convention output_1/generator_1 is the baseline and output_2/generator_2 the
+// evaluated model, and Preference is always expressed in that frame: when the judge was shown
+// the outputs in the other order (Swapped), the parsed answer has already been mapped back.
+type Judgment struct {
+	Instruction string  `json:"instruction"`
+	Output1     string  `json:"output_1"`
+	Output2     string  `json:"output_2"`
+	Generator1  string  `json:"generator_1"`
+	Generator2  string  `json:"generator_2"`
+	Preference  float64 `json:"-"`
+	Judge       string  `json:"judge"`
+	Raw         string  `json:"raw"`
+	Swapped     bool    `json:"swapped"`
+	Dataset     string  `json:"dataset,omitempty"`
+	// Template names the judge template (alpaca_eval_clf, mt_bench_pair_v2, arena_hard, ...).
+	// Optional; align writes it so that the leaderboard can re-parse Arena-Hard verdicts.
+	Template string `json:"template,omitempty"`
+}
+
+type judgmentJSON struct {
+	Instruction string   `json:"instruction"`
+	Output1     string   `json:"output_1"`
+	Output2     string   `json:"output_2"`
+	Generator1  string   `json:"generator_1"`
+	Generator2  string   `json:"generator_2"`
+	Preference  *float64 `json:"preference"`
+	Judge       string   `json:"judge"`
+	Raw         string   `json:"raw"`
+	Swapped     bool     `json:"swapped"`
+	Dataset     string   `json:"dataset,omitempty"`
+	Template    string   `json:"template,omitempty"`
+}
+
+// MarshalJSON writes NaN preferences as null (JSON has no NaN).
+func (j Judgment) MarshalJSON() ([]byte, error) {
+	v := judgmentJSON{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, nil,
+		j.Judge, j.Raw, j.Swapped, j.Dataset, j.Template}
+	if !math.IsNaN(j.Preference) && !math.IsInf(j.Preference, 0) {
+		p := j.Preference
+		v.Preference = &p
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads null or a missing preference as NaN. AlpacaEval's own annotation files
+// name the field "preference" too, so they read directly.
+func (j *Judgment) UnmarshalJSON(b []byte) error {
+	var v judgmentJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*j = Judgment{v.Instruction, v.Output1, v.Output2, v.Generator1, v.Generator2, math.NaN(),
+		v.Judge, v.Raw, v.Swapped, v.Dataset, v.Template}
+	if v.Preference != nil {
+		j.Preference = *v.Preference
+	}
+	return nil
+}
+
+// Key identifies a judging task: a rerun skips every task whose key is already in the file.
+func (j Judgment) Key() string {
+	return strings.Join([]string{j.Generator1, j.Generator2, j.Judge, j.Template,
+		fmt.Sprint(j.Swapped), j.Instruction, j.Output1, j.Output2}, "\x00")
+}
+
+// ReadJudgments reads a judgments.jsonl file, or a JSON array (AlpacaEval's annotations.json).
+// A torn last line (a run killed mid-write) is ignored and reported through torn; a malformed
+// line anywhere else is an error.
+func ReadJudgments(path string) (js []Judgment, torn bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("eval: read judgments: %w", err)
+	}
+	return parseJudgments(path, b)
+}
+
+func parseJudgments(path string, b []byte) ([]Judgment, bool, error) {
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var js []Judgment
+		if err := json.Unmarshal(trimmed, &js); err != nil {
+			return nil, false, fmt.Errorf("eval: %s: %w", path, err)
+		}
+		return js, false, nil
+	}
+	var js []Judgment
+	lines := bytes.Split(b, []byte("\n"))
+	// the last element is what follows the final newline: empty for a clean file
+	for i, line := range lines {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var j Judgment
+		if err := json.Unmarshal(line, &j); err != nil {
+			if i == len(lines)-1 {
+				return js, true, nil // torn last line: no trailing newline was written
+			}
+			return nil, false, fmt.Errorf("eval: %s line %d: %w", path, i+1, err)
+		}
+		js = append(js, j)
+	}
+	return js, false, nil
+}
+
+// ReadJudgmentsDir reads every *.jsonl and *.json file of dir in name order.
+func ReadJudgmentsDir(dir string) ([]Judgment, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("eval: judgments: %w", err)
+	}
+	if !st.IsDir() {
+		js, _, err := ReadJudgments(dir)
+		return js, err
+	}
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, "annotations.json")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: judgments dir %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var all []Judgment
+	for _, f := range files {
+		js, _, err := ReadJudgments(f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, js...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("eval: no judgments under %s (want *.jsonl files)", dir)
+	}
+	return all, nil
+}
+
+// JudgmentLog appends judgments to a file, one JSON line each, and knows which tasks the file
+// already holds. Each Append is a single write of a whole line followed by fsync, so a killed
+// run leaves at most one torn line, which Open truncates away.
+type JudgmentLog struct {
+	f    *os.File
+	seen map[string]bool
+	// Existing holds the judgments that were in the file when it was opened.
+	Existing []Judgment
+}
+
+// OpenJudgmentLog opens (creating if needed) path for appending.
+func OpenJudgmentLog(path string) (*JudgmentLog, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("eval: judgments: %w", err)
+	}
+	var existing []Judgment
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("eval: judgments: %w", err)
+	default:
+		js, torn, perr := parseJudgments(path, b)
+		if perr != nil {
+			return nil, perr
+		}
+		existing = js
+		if torn { // cut the torn tail so that the next line starts clean
+			cut := bytes.LastIndexByte(b, '\n') + 1
+			if err := os.Truncate(path, int64(cut)); err != nil {
+				return nil, fmt.Errorf("eval: judgments: truncate torn line: %w", err)
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("eval: judgments: %w", err)
+	}
+	l := &JudgmentLog{f: f, seen: map[string]bool{}, Existing: existing}
+	for _, j := range existing {
+		l.seen[j.Key()] = true
+	}
+	return l, nil
+}
+
+// Has reports whether the task of j is already judged.
+func (l *JudgmentLog) Has(j Judgment) bool { return l.seen[j.Key()] }
+
+// Append writes j as one line.
+func (l *JudgmentLog) Append(j Judgment) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("eval: judgments: %w", err)
+	}
+	b = append(b, '\n')
+	if _, err := l.f.Write(b); err != nil {
+		return fmt.Errorf("eval: judgments: append: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("eval: judgments: sync: %w", err)
+	}
+	l.seen[j.Key()] = true
+	return nil
+}
+
+// Close closes the file.
+func (l *JudgmentLog) Close() error { return l.f.Close() }
+
+// WriteJudgments writes js to w as JSON lines.
+func WriteJudgments(w io.Writer, js []Judgment) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, j := range js {
+		if err := enc.Encode(j); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}

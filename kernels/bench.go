@@ -1,0 +1,559 @@
+package kernels
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"time"
+)
+
+// BenchResult is one measured (kernel, shape, ISA, threads) point of `align bench kernels`.
+// Ratio is the achieved figure over the same-run limit: bandwidth for memory-bound kernels,
+// FMA peak (times threads) for SGEMM.
+type BenchResult struct {
+	Kernel      string  `json:"kernel"`
+	Shape       string  `json:"shape"`
+	ISA         string  `json:"isa"`
+	Threads     int     `json:"threads"`
+	NsPerOp     float64 `json:"ns_per_op"`
+	GBps        float64 `json:"gbps"`
+	GFLOPS      float64 `json:"gflops"`
+	LimitGBps   float64 `json:"limit_gbps"`
+	LimitGFLOPS float64 `json:"limit_gflops"`
+	Ratio       float64 `json:"ratio"`
+	// VsForward is, for token_logprobs+ce_backward, its time over token_logprobs alone (goal ≤ 2).
+	VsForward float64 `json:"vs_forward,omitempty"`
+}
+
+// BenchOptions selects what RunBench measures.
+type BenchOptions struct {
+	Quick   bool     // small shapes and short timings (seconds in all), for tests and smoke runs
+	ISAs    []string // implementations to measure; empty: every one this CPU runs
+	Threads []int    // thread counts for SGEMM and TokenLogProbs; empty: 1 and 2
+	Kernels []string // kernel names to run (prefix match); empty: all
+	// MinTime is the least time spent per point (best of several timed batches); 0: 300 ms, or
+	// 30 ms with Quick.
+	MinTime time.Duration
+}
+
+// BenchKernelNames lists the kernels RunBench knows, in order.
+var benchKernelNames = []string{"mem_read", "mem_read_l2", "fma_peak", "sgemm", "token_logprobs",
+	"token_logprobs+ce_backward", "lse_3pass", "lse_2pass", "softmax", "rmsnorm_fwd", "rmsnorm_bwd",
+	"swiglu_fwd", "swiglu_bwd", "rope_fwd", "adamw", "dot", "dequant_q4_k", "dequant_q8_0", "dequant_f16"}
+
+// BenchKernelNames returns the kernel names RunBench understands.
+func BenchKernelNames() []string { return slices.Clone(benchKernelNames) }
+
+// RunBench measures the machine's limits (single-core DRAM and L2 read bandwidth, FMA peak per
+// ISA), then each kernel, and calls emit once per point as soon as it is measured.
+func RunBench(ctx context.Context, opts BenchOptions, emit func(BenchResult)) error {
+	b := &bencher{ctx: ctx, opts: opts, emit: emit, rng: rand.New(rand.NewPCG(42, 42))}
+	if b.opts.MinTime == 0 {
+		b.opts.MinTime = 300 * time.Millisecond
+		if opts.Quick {
+			b.opts.MinTime = 30 * time.Millisecond
+		}
+	}
+	if len(b.opts.Threads) == 0 {
+		b.opts.Threads = []int{1, 2}
+	}
+	if len(opts.ISAs) == 0 {
+		b.impls = availableImpls()
+	} else {
+		for _, name := range opts.ISAs {
+			im := implByName(name)
+			if im == nil {
+				return fmt.Errorf("kernels: bench: ISA %q is not available on this CPU (have %v)", name, ISAs())
+			}
+			b.impls = append(b.impls, im)
+		}
+	}
+	for _, k := range opts.Kernels {
+		ok := false
+		for _, n := range benchKernelNames {
+			if len(n) >= len(k) && n[:len(k)] == k {
+				ok = true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("kernels: bench: unknown kernel %q (have %v)", k, benchKernelNames)
+		}
+	}
+	return b.run()
+}
+
+type bencher struct {
+	ctx   context.Context
+	opts  BenchOptions
+	emit  func(BenchResult)
+	rng   *rand.Rand
+	impls []*impl
+
+	dramGBps, l2GBps float64
+	peak             map[string]float64 // GFLOPS per ISA, one thread
+}
+
+func (b *bencher) want(kernel string) bool {
+	if len(b.opts.Kernels) == 0 {
+		return true
+	}
+	for _, k := range b.opts.Kernels {
+		if len(kernel) >= len(k) && kernel[:len(k)] == k {
+			return true
+		}
+	}
+	return false
+}
+
+// measure returns the best time per call of f, over batches of at least ~MinTime/5 each, for a
+// total of about MinTime (and at least 3 batches of 1 call for slow kernels).
+func (b *bencher) measure(f func()) (time.Duration, error) {
+	f() // warm caches, page in buffers
+	n := 1
+	for {
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			f()
+		}
+		el := time.Since(t0)
+		if el >= b.opts.MinTime/5 || n >= 1<<20 {
+			break
+		}
+		n *= 2
+	}
+	best := time.Duration(math.MaxInt64)
+	deadline := time.Now().Add(b.opts.MinTime)
+	for rep := 0; rep < 3 || time.Now().Before(deadline); rep++ {
+		if err := b.ctx.Err(); err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			f()
+		}
+		if el := time.Since(t0) / time.Duration(n); el < best {
+			best = el
+		}
+		if rep >= 20 {
+			break
+		}
+	}
+	return best, nil
+}
+
+func (b *bencher) randVec(n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(b.rng.NormFloat64() * scale)
+	}
+	return x
+}
+
+// memPoint emits a bandwidth-bound point: bytes moved per call, judged against the DRAM or L2
+// read bandwidth depending on whether the working set fits in L2 (2 MiB per core here).
+func (b *bencher) memPoint(kernel, shape, isa string, threads int, bytes, working float64, ns float64) BenchResult {
+	limit := b.dramGBps
+	if working <= 1.5*(1<<20) {
+		limit = b.l2GBps
+	}
+	limit *= float64(threads)
+	gbps := bytes / ns
+	r := BenchResult{Kernel: kernel, Shape: shape, ISA: isa, Threads: threads, NsPerOp: ns,
+		GBps: gbps, LimitGBps: limit, Ratio: gbps / limit}
+	b.emit(r)
+	return r
+}
+
+func (b *bencher) run() error {
+	best := availableImpls()[len(availableImpls())-1]
+	// Limits first: single-core STREAM-like read over >= 256 MiB, an L2-resident read, FMA peaks.
+	{
+		mib := 256
+		if b.opts.Quick {
+			mib = 64
+		}
+		buf := make([]float32, mib<<20/4)
+		for i := range buf {
+			buf[i] = 1
+		}
+		d, err := b.measure(func() { best.sum(buf) })
+		if err != nil {
+			return err
+		}
+		b.dramGBps = float64(len(buf)*4) / float64(d.Nanoseconds())
+		if b.want("mem_read") {
+			b.emit(BenchResult{Kernel: "mem_read", Shape: fmt.Sprintf("%dMiB", mib), ISA: best.name, Threads: 1,
+				NsPerOp: float64(d.Nanoseconds()), GBps: b.dramGBps, LimitGBps: b.dramGBps, Ratio: 1})
+		}
+		buf = nil
+		l2 := make([]float32, 1<<20/4)
+		for i := range l2 {
+			l2[i] = 1
+		}
+		d, err = b.measure(func() { best.sum(l2) })
+		if err != nil {
+			return err
+		}
+		b.l2GBps = float64(len(l2)*4) / float64(d.Nanoseconds())
+		if b.want("mem_read_l2") {
+			b.emit(BenchResult{Kernel: "mem_read_l2", Shape: "1MiB", ISA: best.name, Threads: 1,
+				NsPerOp: float64(d.Nanoseconds()), GBps: b.l2GBps, LimitGBps: b.l2GBps, Ratio: 1})
+		}
+	}
+	b.peak = map[string]float64{}
+	for _, im := range b.impls {
+		iters := 1 << 20
+		d, err := b.measure(func() { im.fmaPeak(iters) })
+		if err != nil {
+			return err
+		}
+		g := float64(iters*im.fmaFlops) / float64(d.Nanoseconds())
+		b.peak[im.name] = g
+		if b.want("fma_peak") {
+			b.emit(BenchResult{Kernel: "fma_peak", Shape: fmt.Sprintf("%d chains", im.fmaFlops/2), ISA: im.name, Threads: 1,
+				NsPerOp: float64(d.Nanoseconds()), GFLOPS: g, LimitGFLOPS: g, Ratio: 1})
+		}
+	}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"sgemm", b.sgemm},
+		{"token_logprobs", b.tokenLogProbs},
+		{"lse_", b.lse},
+		{"softmax", b.softmax},
+		{"rmsnorm", b.rmsnorm},
+		{"swiglu", b.swiglu},
+		{"rope_fwd", b.rope},
+		{"adamw", b.adamw},
+		{"dot", b.dot},
+		{"dequant", b.dequant},
+	}
+	for _, s := range steps {
+		if !b.wantPrefix(s.name) {
+			continue
+		}
+		if err := s.fn(); err != nil {
+			return err
+		}
+		runtime.GC()
+	}
+	return nil
+}
+
+// wantPrefix reports whether any selected kernel starts with p (or p starts with a selection).
+func (b *bencher) wantPrefix(p string) bool {
+	if len(b.opts.Kernels) == 0 {
+		return true
+	}
+	for _, n := range benchKernelNames {
+		if len(n) >= len(p) && n[:len(p)] == p && b.want(n) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bencher) sgemm() error {
+	type shape struct{ m, k, n int }
+	shapes := []shape{{512, 576, 576}, {512, 576, 1536}, {512, 1536, 576}, {512, 896, 4864}, {512, 576, 49152}}
+	if b.opts.Quick {
+		shapes = []shape{{128, 192, 192}, {64, 256, 512}}
+	}
+	for _, im := range b.impls {
+		for si, s := range shapes {
+			if im.name == "generic" && si >= 3 {
+				continue // pure Go would take minutes on the two largest shapes
+			}
+			a := b.randVec(s.m*s.k, 1)
+			bm := b.randVec(s.k*s.n, 1)
+			c := make([]float32, s.m*s.n)
+			for _, tr := range []string{"NN", "NT", "TN"} {
+				ta, tb := tr[0] == 'T', tr[1] == 'T'
+				lda, ldb := s.k, s.n
+				if ta {
+					lda = s.m
+				}
+				if tb {
+					ldb = s.k
+				}
+				for _, th := range b.opts.Threads {
+					d, err := b.measure(func() {
+						sgemmWith(im, th, ta, tb, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+					})
+					if err != nil {
+						return err
+					}
+					ns := float64(d.Nanoseconds())
+					g := 2 * float64(s.m) * float64(s.n) * float64(s.k) / ns
+					lim := b.peak[im.name] * float64(th)
+					b.emit(BenchResult{Kernel: "sgemm", Shape: fmt.Sprintf("%s M=%d K=%d N=%d", tr, s.m, s.k, s.n),
+						ISA: im.name, Threads: th, NsPerOp: ns, GFLOPS: g, LimitGFLOPS: lim, Ratio: g / lim})
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bencher) tokenLogProbs() error {
+	T := 512
+	vs := []int{32000, 128256, 151936}
+	if b.opts.Quick {
+		T, vs = 64, []int{32000}
+	}
+	logits := b.randVec(T*slices.Max(vs), 3)
+	backup := slices.Clone(logits[:T*vs[0]])
+	targets := make([]int32, T)
+	out, lse, g := make([]float32, T), make([]float32, T), make([]float32, T)
+	for i := range g {
+		g[i] = 1 / float32(T)
+	}
+	for _, im := range b.impls {
+		for _, V := range vs {
+			for i := range targets {
+				targets[i] = int32(b.rng.IntN(V))
+			}
+			x := logits[:T*V]
+			shape := fmt.Sprintf("T=%d V=%d", T, V)
+			bytes := float64(4 * T * V)
+			for _, th := range b.opts.Threads {
+				var fwd float64
+				if b.want("token_logprobs") {
+					d, err := b.measure(func() { tokenLogProbsWith(im, th, out, lse, x, targets, T, V) })
+					if err != nil {
+						return err
+					}
+					fwd = float64(d.Nanoseconds())
+					b.memPoint("token_logprobs", shape, im.name, th, bytes, bytes, fwd)
+				}
+				if b.want("token_logprobs+ce_backward") {
+					// In place: the second call sees gradients as logits, which costs the same.
+					d, err := b.measure(func() {
+						tokenLogProbsWith(im, th, out, lse, x, targets, T, V)
+						ceBackwardWith(im, th, x, x, lse, g, targets, T, V)
+					})
+					if err != nil {
+						return err
+					}
+					ns := float64(d.Nanoseconds())
+					r := BenchResult{Kernel: "token_logprobs+ce_backward", Shape: shape, ISA: im.name, Threads: th,
+						NsPerOp: ns, GBps: 3 * bytes / ns, LimitGBps: b.dramGBps * float64(th)}
+					r.Ratio = r.GBps / r.LimitGBps
+					if fwd > 0 {
+						r.VsForward = ns / fwd
+					}
+					b.emit(r)
+					copy(x, backup[:min(len(backup), len(x))])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bencher) lse() error {
+	type shape struct{ T, V int }
+	shapes := []shape{{4, 32000}, {512, 32000}, {256, 128256}, {1024, 1024}, {16384, 1024}}
+	if b.opts.Quick {
+		shapes = []shape{{4, 32000}, {64, 32000}}
+	}
+	for _, im := range b.impls {
+		for _, s := range shapes {
+			x := b.randVec(s.T*s.V, 3)
+			bytes := float64(4 * s.T * s.V)
+			for _, alg := range []string{"lse_3pass", "lse_2pass"} {
+				if !b.want(alg) {
+					continue
+				}
+				f := im.lse3
+				if alg == "lse_2pass" {
+					f = im.lse2
+				}
+				d, err := b.measure(func() {
+					for r := 0; r < s.T; r++ {
+						f(x[r*s.V : (r+1)*s.V])
+					}
+				})
+				if err != nil {
+					return err
+				}
+				b.memPoint(alg, fmt.Sprintf("T=%d V=%d", s.T, s.V), im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bencher) softmax() error {
+	T := 512 // causal attention rows of a 512-token sequence: row t has t+1 entries
+	x := b.randVec(T*T, 2)
+	var bytes float64
+	for t := 0; t < T; t++ {
+		bytes += 8 * float64(t+1) // read and write
+	}
+	for _, im := range b.impls {
+		d, err := b.measure(func() {
+			for t := 0; t < T; t++ {
+				row := x[t*T : t*T+t+1]
+				softmaxWith(im, row, row)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		b.memPoint("softmax", "causal T=512", im.name, 1, bytes, float64(4*T*T/2), float64(d.Nanoseconds()))
+	}
+	return nil
+}
+
+func (b *bencher) rmsnorm() error {
+	rows, dim := 512, 576
+	x, w := b.randVec(rows*dim, 1), b.randVec(dim, 1)
+	out, dx, dw, dout := make([]float32, rows*dim), make([]float32, rows*dim), make([]float32, dim), b.randVec(rows*dim, 1)
+	rstd := make([]float32, rows)
+	shape := fmt.Sprintf("rows=%d dim=%d", rows, dim)
+	for _, im := range b.impls {
+		if b.want("rmsnorm_fwd") {
+			d, err := b.measure(func() { rmsNormForwardWith(im, out, rstd, x, w, rows, dim, 1e-5) })
+			if err != nil {
+				return err
+			}
+			bytes := float64(4 * (2*rows*dim + dim)) // x read twice (sum of squares, scale) counts once from L2
+			b.memPoint("rmsnorm_fwd", shape, im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+		}
+		if b.want("rmsnorm_bwd") {
+			d, err := b.measure(func() { rmsNormBackwardWith(im, dx, dw, dout, x, w, rstd, rows, dim) })
+			if err != nil {
+				return err
+			}
+			bytes := float64(4 * (3*rows*dim + 2*dim))
+			b.memPoint("rmsnorm_bwd", shape, im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+		}
+	}
+	return nil
+}
+
+func (b *bencher) swiglu() error {
+	n := 512 * 1536
+	g, u, dout := b.randVec(n, 2), b.randVec(n, 1), b.randVec(n, 1)
+	out, dg, du := make([]float32, n), make([]float32, n), make([]float32, n)
+	shape := "512x1536"
+	for _, im := range b.impls {
+		if b.want("swiglu_fwd") {
+			d, err := b.measure(func() { im.swigluF(out, g, u) })
+			if err != nil {
+				return err
+			}
+			bytes := float64(12 * n)
+			b.memPoint("swiglu_fwd", shape, im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+		}
+		if b.want("swiglu_bwd") {
+			d, err := b.measure(func() { im.swigluB(dg, du, dout, g, u) })
+			if err != nil {
+				return err
+			}
+			bytes := float64(20 * n)
+			b.memPoint("swiglu_bwd", shape, im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+		}
+	}
+	return nil
+}
+
+func (b *bencher) rope() error {
+	T, H, D := 512, 9, 64
+	x := b.randVec(T*H*D, 1)
+	pos := make([]int32, T)
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	d, err := b.measure(func() { RoPEForward(x, pos, T, H, D, D, 10000, false) })
+	if err != nil {
+		return err
+	}
+	bytes := float64(8 * T * H * D)
+	b.memPoint("rope_fwd", fmt.Sprintf("T=%d heads=%d headDim=%d", T, H, D), "generic", 1, bytes, bytes/2, float64(d.Nanoseconds()))
+	return nil
+}
+
+func (b *bencher) adamw() error {
+	n := 1 << 21
+	if b.opts.Quick {
+		n = 1 << 18
+	}
+	p, g := b.randVec(n, 1), b.randVec(n, 1)
+	m, v := make([]float32, n), make([]float32, n)
+	for _, im := range b.impls {
+		step := 1
+		d, err := b.measure(func() { im.adamw(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.01, step); step++ })
+		if err != nil {
+			return err
+		}
+		bytes := float64(28 * n)
+		b.memPoint("adamw", fmt.Sprintf("n=%d", n), im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+	}
+	return nil
+}
+
+func (b *bencher) dot() error {
+	n := 1 << 22
+	if b.opts.Quick {
+		n = 1 << 18
+	}
+	x, y := b.randVec(n, 1), b.randVec(n, 1)
+	for _, im := range b.impls {
+		d, err := b.measure(func() { im.dot(x, y) })
+		if err != nil {
+			return err
+		}
+		bytes := float64(8 * n)
+		b.memPoint("dot", fmt.Sprintf("n=%d", n), im.name, 1, bytes, bytes, float64(d.Nanoseconds()))
+	}
+	return nil
+}
+
+func (b *bencher) dequant() error {
+	n := 1 << 20
+	src := b.randVec(n, 1)
+	dst := make([]float32, n)
+	for _, t := range []struct {
+		kernel string
+		typ    GGMLType
+	}{{"dequant_q4_k", TypeQ4_K}, {"dequant_q8_0", TypeQ8_0}, {"dequant_f16", TypeF16}} {
+		if !b.want(t.kernel) {
+			continue
+		}
+		_, bs := BlockSize(t.typ)
+		el, _ := BlockSize(t.typ)
+		raw := make([]byte, n/el*bs)
+		for i := range raw {
+			raw[i] = byte(b.rng.IntN(256))
+		}
+		if t.typ == TypeF16 {
+			QuantizeF16(raw, src)
+		} else if t.typ == TypeQ8_0 {
+			if err := QuantizeQ8_0(raw, src); err != nil {
+				return err
+			}
+		} else {
+			for blk := 0; blk < len(raw); blk += bs { // keep the F16 scales finite
+				raw[blk+1] &= 0x3B
+				raw[blk+3] &= 0x3B
+			}
+		}
+		var derr error
+		d, err := b.measure(func() { derr = Dequantize(t.typ, dst, raw) })
+		if err != nil {
+			return err
+		}
+		if derr != nil {
+			return derr
+		}
+		bytes := float64(len(raw) + 4*n)
+		b.memPoint(t.kernel, fmt.Sprintf("n=%d", n), "generic", 1, bytes, bytes, float64(d.Nanoseconds()))
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package kernels
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestRunBenchQuick(t *testing.T) {
+	var got []BenchResult
+	err := RunBench(context.Background(), BenchOptions{Quick: true, MinTime: time.Millisecond,
+		Kernels: []string{"fma_peak", "sgemm", "token_logprobs", "lse_2pass", "dot"}, Threads: []int{1}},
+		func(r BenchResult) { got = append(got, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r.Kernel] = true
+		if r.NsPerOp <= 0 || r.Ratio <= 0 || r.ISA == "" || r.Threads != 1 {
+			t.Errorf("bad point %+v", r)
+		}
+		if r.Kernel == "sgemm" && (r.GFLOPS <= 0 || r.LimitGFLOPS <= 0) {
+			t.Errorf("sgemm without GFLOPS: %+v", r)
+		}
+		if r.Kernel == "token_logprobs" && (r.GBps <= 0 || r.LimitGBps <= 0) {
+			t.Errorf("token_logprobs without GB/s: %+v", r)
+		}
+	}
+	for _, k := range []string{"fma_peak", "sgemm", "token_logprobs", "token_logprobs+ce_backward", "lse_2pass", "dot"} {
+		if !seen[k] {
+			t.Errorf("no point for %s", k)
+		}
+	}
+	if err := RunBench(context.Background(), BenchOptions{Quick: true, Kernels: []string{"nope"}}, func(BenchResult) {}); err == nil {
+		t.Error("unknown kernel accepted")
+	}
+}

@@ -1,0 +1,125 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/ollama/ollama/fs/ggml"
+)
+
+// Config describes the shape of a loaded model.
+type Config struct {
+	Arch       string  // "llama" or "qwen2"
+	Layers     int     // transformer blocks
+	Dim        int     // embedding length
+	FFN        int     // feed-forward hidden size
+	Heads      int     // query heads
+	KVHeads    int     // key/value heads (GQA when < Heads)
+	HeadDim    int     // per-head dimension
+	RopeDim    int     // rotated dimensions per head (<= HeadDim)
+	RopeTheta  float32 // RoPE base frequency
+	RopeNeoX   bool    // rotate halves (NeoX/HF, qwen2) instead of adjacent pairs (llama)
+	Eps        float32 // RMSNorm epsilon
+	Vocab      int     // vocabulary size
+	ContextLen int     // trained context length
+	QKVBias    bool    // q, k, v projections carry biases (qwen2)
+	Tied       bool    // output.weight absent: the LM head reuses token_embd
+}
+
+// archTraits is what differs between the supported architectures. Each architecture is one
+// entry; the tensor names are shared (llama.cpp's GGUF names) and bound in blockBindings.
+func archTraits(arch string) (neox, qkvBias bool, err error) {
+	switch arch {
+	case "llama":
+		// llama.cpp LLM_ARCH_LLAMA uses LLAMA_ROPE_TYPE_NORM: adjacent pairs. HF converters
+		// permute Q/K rows so that this holds for HF checkpoints too.
+		return false, false, nil
+	case "qwen2":
+		// llama.cpp LLM_ARCH_QWEN2 uses LLAMA_ROPE_TYPE_NEOX (halves), and q/k/v carry biases.
+		return true, true, nil
+	}
+	return false, false, fmt.Errorf("unsupported architecture %q (supported: llama, qwen2)", arch)
+}
+
+// configFromKV reads the hyper-parameters from GGUF metadata.
+func configFromKV(kv ggml.KV, vocab int) (Config, error) {
+	arch := kv.Architecture()
+	neox, bias, err := archTraits(arch)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		Arch:       arch,
+		Layers:     int(kv.Uint("block_count")),
+		Dim:        int(kv.Uint("embedding_length")),
+		FFN:        int(kv.Uint("feed_forward_length")),
+		Heads:      int(kv.Uint("attention.head_count")),
+		KVHeads:    int(kv.Uint("attention.head_count_kv")),
+		RopeTheta:  kv.Float("rope.freq_base", 10000),
+		RopeNeoX:   neox,
+		Eps:        kv.Float("attention.layer_norm_rms_epsilon", 1e-5),
+		Vocab:      vocab,
+		ContextLen: int(kv.Uint("context_length", 2048)),
+		QKVBias:    bias,
+	}
+	if c.KVHeads == 0 {
+		c.KVHeads = c.Heads
+	}
+	if c.Layers <= 0 || c.Dim <= 0 || c.Heads <= 0 || c.FFN <= 0 {
+		return Config{}, fmt.Errorf("%s: missing or zero block_count/embedding_length/feed_forward_length/attention.head_count", arch)
+	}
+	c.HeadDim = int(kv.Uint("attention.key_length", uint32(c.Dim/c.Heads)))
+	c.RopeDim = int(kv.Uint("rope.dimension_count", uint32(c.HeadDim)))
+	if c.Heads%c.KVHeads != 0 {
+		return Config{}, fmt.Errorf("%s: %d heads not a multiple of %d kv heads", arch, c.Heads, c.KVHeads)
+	}
+	if c.RopeDim > c.HeadDim || c.RopeDim%2 != 0 {
+		return Config{}, fmt.Errorf("%s: rope dimension %d invalid for head dim %d", arch, c.RopeDim, c.HeadDim)
+	}
+	if s := kv.Float("rope.scaling.factor", 1); s != 1 && kv.String("rope.scaling.type") == "linear" {
+		return Config{}, fmt.Errorf("%s: linear RoPE scaling (factor %g) is not supported", arch, s)
+	}
+	return c, nil
+}
+
+// binding ties one GGUF tensor name to the parameter slot that receives it.
+type binding struct {
+	name     string  // GGUF tensor name, e.g. "blk.3.attn_q.weight"
+	slot     **Param // where the loaded tensor goes
+	shape    [2]int  // expected rows (out), cols (in); cols==0 for vectors
+	optional bool    // may be absent (the tied output)
+}
+
+// bindings lists every tensor of the model: the one place where GGUF names are bound, in the
+// spirit of ollama's `gguf:"attn_q"` struct tags.
+func (m *Model) bindings() []binding {
+	c := m.cfg
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	bs := []binding{
+		{name: "token_embd.weight", slot: &m.embed, shape: [2]int{c.Vocab, c.Dim}},
+		{name: "output_norm.weight", slot: &m.outNorm, shape: [2]int{c.Dim, 0}},
+		{name: "output.weight", slot: &m.output, shape: [2]int{c.Vocab, c.Dim}, optional: true},
+	}
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		p := fmt.Sprintf("blk.%d.", i)
+		bs = append(bs,
+			binding{name: p + "attn_norm.weight", slot: &b.attnNorm, shape: [2]int{c.Dim, 0}},
+			binding{name: p + "attn_q.weight", slot: &b.q.w, shape: [2]int{qDim, c.Dim}},
+			binding{name: p + "attn_k.weight", slot: &b.k.w, shape: [2]int{kvDim, c.Dim}},
+			binding{name: p + "attn_v.weight", slot: &b.v.w, shape: [2]int{kvDim, c.Dim}},
+			binding{name: p + "attn_output.weight", slot: &b.o.w, shape: [2]int{c.Dim, qDim}},
+			binding{name: p + "ffn_norm.weight", slot: &b.ffnNorm, shape: [2]int{c.Dim, 0}},
+			binding{name: p + "ffn_gate.weight", slot: &b.gate.w, shape: [2]int{c.FFN, c.Dim}},
+			binding{name: p + "ffn_up.weight", slot: &b.up.w, shape: [2]int{c.FFN, c.Dim}},
+			binding{name: p + "ffn_down.weight", slot: &b.down.w, shape: [2]int{c.Dim, c.FFN}},
+		)
+		if c.QKVBias {
+			bs = append(bs,
+				binding{name: p + "attn_q.bias", slot: &b.q.b, shape: [2]int{qDim, 0}},
+				binding{name: p + "attn_k.bias", slot: &b.k.b, shape: [2]int{kvDim, 0}},
+				binding{name: p + "attn_v.bias", slot: &b.v.b, shape: [2]int{kvDim, 0}},
+			)
+		}
+	}
+	return bs
+}

@@ -1,0 +1,115 @@
+package model
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ollama/ollama/fs/ggml"
+
+	"github.com/alignkit/align/kernels"
+)
+
+// writeVariant writes stories260K with its metadata edited by kv and token_embd.weight stored as
+// embdType (raw zero bytes for types the engine does not read).
+func writeVariant(t *testing.T, edit func(ggml.KV), embdType kernels.GGMLType) string {
+	t.Helper()
+	m := loadT(t, storiesPath, LoadOptions{})
+	kv := ggml.KV{}
+	for k, v := range m.kv {
+		kv[k] = v
+	}
+	edit(kv)
+	data := map[string][]float32{}
+	for _, b := range m.bindings() {
+		if *b.slot != nil {
+			data[b.name] = (*b.slot).Data
+		}
+	}
+	var ts []*ggml.Tensor
+	for _, ti := range m.tensors {
+		tt := &ggml.Tensor{Name: ti.name, Shape: ti.shape, Kind: uint32(kernels.TypeF32), WriterTo: tensorWriter{data: data[ti.name], typ: kernels.TypeF32}}
+		if ti.name == "token_embd.weight" && embdType != kernels.TypeF32 {
+			elems, bytes := kernels.BlockSize(embdType)
+			n := len(data[ti.name]) / elems * bytes
+			tt.Kind, tt.WriterTo = uint32(embdType), tensorWriter{raw: make([]byte, n)}
+		}
+		ts = append(ts, tt)
+	}
+	path := filepath.Join(t.TempDir(), "variant.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func wantLoadError(t *testing.T, path string, parts ...string) {
+	t.Helper()
+	_, err := Load(path, LoadOptions{})
+	if err == nil {
+		t.Fatalf("Load(%s) succeeded, want an error mentioning %q", path, parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("Load error %q does not mention %q", err, p)
+		}
+	}
+}
+
+func TestLoadTruncated(t *testing.T) {
+	b, err := os.ReadFile(storiesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{3, 100, len(b) / 2, len(b) - 10} {
+		path := filepath.Join(t.TempDir(), "trunc.gguf")
+		if err := os.WriteFile(path, b[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wantLoadError(t, path, "trunc.gguf", "truncated or corrupt GGUF")
+	}
+}
+
+func TestLoadUnsupportedArchitecture(t *testing.T) {
+	path := writeVariant(t, func(kv ggml.KV) {
+		for k, v := range kv {
+			if strings.HasPrefix(k, "llama.") {
+				kv["gemma3."+strings.TrimPrefix(k, "llama.")] = v
+				delete(kv, k)
+			}
+		}
+		kv["general.architecture"] = "gemma3"
+	}, kernels.TypeF32)
+	wantLoadError(t, path, `unsupported architecture "gemma3"`)
+}
+
+func TestLoadUnsupportedWeightType(t *testing.T) {
+	path := writeVariant(t, func(ggml.KV) {}, kernels.TypeQ4_1)
+	wantLoadError(t, path, "token_embd.weight", "unsupported weight type Q4_1")
+	// The variant writer itself is sound: the same file with F32 embeddings loads.
+	if _, err := Load(writeVariant(t, func(ggml.KV) {}, kernels.TypeF32), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSameTokenizer(t *testing.T) {
+	a := loadT(t, storiesPath, LoadOptions{})
+	b := loadT(t, storiesPath, LoadOptions{LoRA: &LoRAConfig{Rank: 2}})
+	c := loadT(t, tinyPath, LoadOptions{})
+	if !a.SameTokenizer(b) {
+		t.Fatal("stories260K vs itself: SameTokenizer false")
+	}
+	if a.SameTokenizer(c) || c.SameTokenizer(a) {
+		t.Fatal("stories260K vs llama-2-tiny-random: SameTokenizer true")
+	}
+	noPrefix := writeVariant(t, func(kv ggml.KV) { kv["tokenizer.ggml.add_space_prefix"] = false }, kernels.TypeF32)
+	if a.SameTokenizer(loadT(t, noPrefix, LoadOptions{})) {
+		t.Fatal("a model without add_space_prefix has the same tokenizer")
+	}
+}

@@ -1,0 +1,348 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+)
+
+// headRows is how many rows of logits the LM head materialises at once: rows × vocab floats.
+const headRows = 64
+
+// blockActs is what one transformer block keeps for its backward pass.
+type blockActs struct {
+	xn1, rstd1 []float32 // attention RMSNorm output [T,D] and 1/rms [T]
+	q, k, v    []float32 // projections after RoPE [T,H·hd], [T,KV·hd]
+	att        []float32 // softmax probabilities, per sequence [H][n][n]
+	ao         []float32 // attention output before o [T,H·hd]
+	xm         []float32 // residual after attention [T,D]
+	xn2, rstd2 []float32 // FFN RMSNorm output and 1/rms
+	gate, up   []float32 // [T,F] before the activation
+	h          []float32 // silu(gate)·up [T,F]
+	lin        [7]linActs
+}
+
+// Pass is one forward pass over a packed batch, holding what Backward needs.
+type Pass struct {
+	// LogProbs holds, per sequence, the log-probs of its masked tokens in order.
+	LogProbs [][]float32
+
+	m      *Model
+	T      int
+	tokens []int32
+	pos    []int32
+	spans  []seqSpan
+	xs     [][]float32  // xs[l]: input of block l; xs[Layers]: the last block's output
+	acts   []*blockActs // nil with Recompute
+	xnF    []float32    // final RMSNorm output [T,D]
+	rstdF  []float32
+	rows   []int   // packed row predicting each masked token, in LogProbs order
+	tgts   []int32 // the masked tokens
+	lse    []float32
+	seed   uint64
+	used   bool
+}
+
+// splitmix64 mixes seeds for dropout masks (deterministic per step, layer and target).
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func (m *Model) dropout() float32 {
+	if m.training && m.opt.LoRA != nil {
+		return m.opt.LoRA.Dropout
+	}
+	return 0
+}
+
+// blockForward runs block l on x [T,D] into y [T,D], filling a.
+func (m *Model) blockForward(l int, a *blockActs, y, x []float32, pos []int32, spans []seqSpan, seed uint64) {
+	c := m.cfg
+	b := &m.blocks[l]
+	T, D, F := len(pos), c.Dim, c.FFN
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	drop := m.dropout()
+	ls := func(j int) uint64 { return splitmix64(seed ^ uint64(l*8+j+1)*0x100000001b3) }
+	_, attN := attnOffsets(spans, c.Heads)
+	a.xn1, a.rstd1 = grow(a.xn1, T*D), grow(a.rstd1, T)
+	a.q, a.k, a.v = grow(a.q, T*qDim), grow(a.k, T*kvDim), grow(a.v, T*kvDim)
+	a.att, a.ao, a.xm = grow(a.att, attN), grow(a.ao, T*qDim), grow(a.xm, T*D)
+	a.xn2, a.rstd2 = grow(a.xn2, T*D), grow(a.rstd2, T)
+	a.gate, a.up, a.h = grow(a.gate, T*F), grow(a.up, T*F), grow(a.h, T*F)
+
+	rmsnormForward(a.xn1, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
+	m.linearForward(&b.q, a.q, a.xn1, T, &a.lin[0], drop, ls(0))
+	m.linearForward(&b.k, a.k, a.xn1, T, &a.lin[1], drop, ls(1))
+	m.linearForward(&b.v, a.v, a.xn1, T, &a.lin[2], drop, ls(2))
+	ropeForward(a.q, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	ropeForward(a.k, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	m.attentionForward(a.ao, a.att, a.q, a.k, a.v, spans)
+	m.linearForward(&b.o, a.xm, a.ao, T, &a.lin[3], drop, ls(3))
+	axpy(1, x[:T*D], a.xm)
+
+	rmsnormForward(a.xn2, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
+	m.linearForward(&b.gate, a.gate, a.xn2, T, &a.lin[4], drop, ls(4))
+	m.linearForward(&b.up, a.up, a.xn2, T, &a.lin[5], drop, ls(5))
+	swigluForward(a.h, a.gate, a.up)
+	m.linearForward(&b.down, y, a.h, T, &a.lin[6], drop, ls(6))
+	axpy(1, a.xm, y[:T*D])
+}
+
+// blockBackward takes dy [T,D] (gradient of block l's output) and writes dx [T,D]; it
+// accumulates the block's parameter gradients.
+func (m *Model) blockBackward(l int, a *blockActs, dx, dy, x []float32, pos []int32, spans []seqSpan) {
+	c := m.cfg
+	b := &m.blocks[l]
+	T, D, F := len(pos), c.Dim, c.FFN
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+
+	// y = xm + down(swiglu(gate(xn2), up(xn2))), xn2 = rmsnorm(xm)
+	dxm := append([]float32(nil), dy[:T*D]...)
+	dh := make([]float32, T*F)
+	m.linearBackward(&b.down, dh, dy, a.h, T, &a.lin[6], false)
+	dgate, dup := make([]float32, T*F), make([]float32, T*F)
+	swigluBackward(dgate, dup, dh, a.gate, a.up)
+	dxn := make([]float32, T*D)
+	m.linearBackward(&b.gate, dxn, dgate, a.xn2, T, &a.lin[4], false)
+	m.linearBackward(&b.up, dxn, dup, a.xn2, T, &a.lin[5], true)
+	tmp := make([]float32, T*D)
+	rmsnormBackwardW(tmp, b.ffnNorm.Grad, dxn, a.xm, b.ffnNorm.Data, a.rstd2, T, D)
+	axpy(1, tmp, dxm)
+
+	// xm = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = rmsnorm(x)
+	dao := make([]float32, T*qDim)
+	m.linearBackward(&b.o, dao, dxm, a.ao, T, &a.lin[3], false)
+	dq, dk, dv := make([]float32, T*qDim), make([]float32, T*kvDim), make([]float32, T*kvDim)
+	m.attentionBackward(dq, dk, dv, dao, a.att, a.q, a.k, a.v, spans)
+	ropeBackward(dq, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	ropeBackward(dk, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	m.linearBackward(&b.q, dxn, dq, a.xn1, T, &a.lin[0], false)
+	m.linearBackward(&b.k, dxn, dk, a.xn1, T, &a.lin[1], true)
+	m.linearBackward(&b.v, dxn, dv, a.xn1, T, &a.lin[2], true)
+	rmsnormBackwardW(dx, b.attnNorm.Grad, dxn, x, b.attnNorm.Data, a.rstd1, T, D)
+	axpy(1, dxm, dx[:T*D])
+}
+
+// rmsnormBackwardW is RMSNormBackward with an optional weight gradient (nil when frozen).
+func rmsnormBackwardW(dx, dw, dout, x, w, rstd []float32, rows, dim int) {
+	if dw == nil {
+		dw = make([]float32, dim)
+	}
+	rmsnormBackward(dx, dw, dout, x, w, rstd, rows, dim)
+}
+
+// pack lays the sequences out back to back and lists the rows that predict masked tokens.
+func (m *Model) pack(seqs []Sequence) (*Pass, error) {
+	if len(seqs) == 0 {
+		return nil, errors.New("no sequences")
+	}
+	p := &Pass{m: m, LogProbs: make([][]float32, len(seqs))}
+	for i, s := range seqs {
+		if len(s.Tokens) == 0 {
+			return nil, fmt.Errorf("sequence %d is empty", i)
+		}
+		if len(s.Mask) != len(s.Tokens) {
+			return nil, fmt.Errorf("sequence %d: %d mask entries for %d tokens", i, len(s.Mask), len(s.Tokens))
+		}
+		off := len(p.tokens)
+		p.spans = append(p.spans, seqSpan{off, len(s.Tokens)})
+		for j, t := range s.Tokens {
+			if t < 0 || int(t) >= m.cfg.Vocab {
+				return nil, fmt.Errorf("sequence %d token %d: id %d out of range [0, %d)", i, j, t, m.cfg.Vocab)
+			}
+			p.tokens = append(p.tokens, t)
+			p.pos = append(p.pos, int32(j))
+			if s.Mask[j] {
+				if j == 0 {
+					return nil, fmt.Errorf("sequence %d: the first token cannot be masked in (nothing predicts it)", i)
+				}
+				p.rows = append(p.rows, off+j-1)
+				p.tgts = append(p.tgts, t)
+			}
+		}
+	}
+	p.T = len(p.tokens)
+	return p, nil
+}
+
+// lmHead returns the LM head's weight [V, D].
+func (m *Model) lmHead() *Param {
+	if m.output != nil {
+		return m.output
+	}
+	return m.embed
+}
+
+// run executes the forward pass; keep selects whether activations are kept for Backward.
+func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
+	p, err := m.pack(seqs)
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	c := m.cfg
+	T, D := p.T, c.Dim
+	m.step++
+	if m.opt.LoRA != nil {
+		p.seed = splitmix64(m.opt.LoRA.Seed ^ splitmix64(m.step))
+	}
+	x := make([]float32, T*D)
+	for t, id := range p.tokens {
+		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
+	}
+	scratch := &blockActs{}
+	if keep {
+		p.xs = make([][]float32, c.Layers+1)
+		p.acts = make([]*blockActs, c.Layers)
+	}
+	y := make([]float32, T*D)
+	for l := 0; l < c.Layers; l++ {
+		a := scratch
+		if keep {
+			p.xs[l] = x
+			if !m.opt.Recompute {
+				a = &blockActs{}
+				p.acts[l] = a
+			}
+		}
+		m.blockForward(l, a, y, x, p.pos, p.spans, p.seed)
+		if keep {
+			x, y = y, make([]float32, T*D)
+		} else {
+			x, y = y, x
+		}
+	}
+	if keep {
+		p.xs[c.Layers] = x
+	}
+	p.xnF, p.rstdF = make([]float32, T*D), make([]float32, T)
+	rmsnormForward(p.xnF, p.rstdF, x, m.outNorm.Data, T, D, c.Eps)
+	lp := make([]float32, len(p.rows))
+	p.lse = make([]float32, len(p.rows))
+	m.headForward(lp, p.lse, p.xnF, p.rows, p.tgts)
+	k := 0
+	for i, s := range seqs {
+		n := 0
+		for _, b := range s.Mask {
+			if b {
+				n++
+			}
+		}
+		p.LogProbs[i] = lp[k : k+n : k+n]
+		k += n
+	}
+	return p, nil
+}
+
+// headForward computes log p(tgts[i] | row rows[i]) through the LM head, headRows rows of logits
+// at a time.
+func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
+	W := m.lmHead()
+	V, D := m.cfg.Vocab, m.cfg.Dim
+	buf := make([]float32, headRows*D)
+	logits := make([]float32, headRows*V)
+	for r0 := 0; r0 < len(rows); r0 += headRows {
+		n := min(headRows, len(rows)-r0)
+		for i := 0; i < n; i++ {
+			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
+		}
+		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		tokenLogProbs(lp[r0:r0+n], lse[r0:r0+n], logits, tgts[r0:r0+n], n, V)
+	}
+}
+
+// headBackward recomputes each block of logits, turns dlogp into dlogits in place and
+// accumulates dxn (and the head weight's gradient when it is trained).
+func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, dlogp []float32) {
+	W := m.lmHead()
+	V, D := m.cfg.Vocab, m.cfg.Dim
+	buf := make([]float32, headRows*D)
+	dbuf := make([]float32, headRows*D)
+	logits := make([]float32, headRows*V)
+	g := make([]float32, headRows)
+	for r0 := 0; r0 < len(rows); r0 += headRows {
+		n := min(headRows, len(rows)-r0)
+		for i := 0; i < n; i++ {
+			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
+			g[i] = -dlogp[r0+i] // d logp / d logits = onehot − softmax
+		}
+		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		crossEntropyBackward(logits, logits, lse[r0:r0+n], g[:n], tgts[r0:r0+n], n, V)
+		sgemm(m.threads, false, false, n, D, V, 1, logits, V, W.Data, D, 0, dbuf, D)
+		for i := 0; i < n; i++ {
+			axpy(1, dbuf[i*D:(i+1)*D], dxn[rows[r0+i]*D:(rows[r0+i]+1)*D])
+		}
+		if W.Grad != nil {
+			sgemm(m.threads, true, false, V, D, n, 1, logits, V, buf, D, 1, W.Grad, D)
+		}
+	}
+}
+
+// LogProbs runs the forward pass only (activations are not kept) and returns, per sequence,
+// the log-probs of its masked tokens in order.
+func (m *Model) LogProbs(seqs []Sequence) ([][]float32, error) {
+	p, err := m.run(seqs, false)
+	if err != nil {
+		return nil, err
+	}
+	return p.LogProbs, nil
+}
+
+// Forward runs the forward pass and keeps what Backward needs.
+func (m *Model) Forward(seqs []Sequence) (*Pass, error) {
+	return m.run(seqs, true)
+}
+
+// Backward takes dLoss/dLogProb for every masked token (the shape of LogProbs) and accumulates
+// the gradients into the trainable parameters' Grad buffers. It may be called once per Pass.
+func (p *Pass) Backward(dlogp [][]float32) error {
+	if p.used {
+		return errors.New("model: backward: called twice on one pass")
+	}
+	if p.m.opt.F16KV {
+		return errors.New("model: backward: a model loaded with F16KV scores only")
+	}
+	if p.xs == nil {
+		return errors.New("model: backward: pass has no activations (use Forward, not LogProbs)")
+	}
+	if len(dlogp) != len(p.LogProbs) {
+		return fmt.Errorf("model: backward: %d gradient rows for %d sequences", len(dlogp), len(p.LogProbs))
+	}
+	flat := make([]float32, 0, len(p.rows))
+	for i, d := range dlogp {
+		if len(d) != len(p.LogProbs[i]) {
+			return fmt.Errorf("model: backward: sequence %d: %d gradients for %d masked tokens", i, len(d), len(p.LogProbs[i]))
+		}
+		flat = append(flat, d...)
+	}
+	p.used = true
+	m, c := p.m, p.m.cfg
+	T, D := p.T, c.Dim
+	dxn := make([]float32, T*D)
+	m.headBackward(dxn, p.xnF, p.rows, p.tgts, p.lse, flat)
+	dy := make([]float32, T*D)
+	rmsnormBackwardW(dy, m.outNorm.Grad, dxn, p.xs[c.Layers], m.outNorm.Data, p.rstdF, T, D)
+	p.xnF = nil
+	dx := make([]float32, T*D)
+	var scratch *blockActs
+	for l := c.Layers - 1; l >= 0; l-- {
+		a := p.acts[l]
+		if a == nil { // Recompute: rebuild this block's activations from its saved input
+			if scratch == nil {
+				scratch = &blockActs{}
+			}
+			a = scratch
+			m.blockForward(l, a, make([]float32, T*D), p.xs[l], p.pos, p.spans, p.seed)
+		}
+		m.blockBackward(l, a, dx, dy, p.xs[l], p.pos, p.spans)
+		p.acts[l], p.xs[l+1] = nil, nil
+		dx, dy = dy, dx
+	}
+	if m.embed.Grad != nil {
+		for t, id := range p.tokens {
+			axpy(1, dy[t*D:(t+1)*D], m.embed.Grad[int(id)*D:(int(id)+1)*D])
+		}
+	}
+	return nil
+}

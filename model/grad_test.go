@@ -1,0 +1,322 @@
+package model
+
+// Gradient checks. The float32 engine's analytic gradients are compared with central finite
+// differences of an independent float64 reference forward (ref64 below, written plainly from
+// the formulas), so both the forward math and every backward function are checked.
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ref64 is a float64 copy of a model's weights and a plain forward pass over it.
+type ref64 struct {
+	m *Model
+	w map[*Param][]float64
+}
+
+func newRef64(m *Model) *ref64 {
+	r := &ref64{m: m, w: map[*Param][]float64{}}
+	add := func(p *Param) {
+		if p == nil {
+			return
+		}
+		d := make([]float64, len(p.Data))
+		for i, v := range p.Data {
+			d[i] = float64(v)
+		}
+		r.w[p] = d
+	}
+	for _, p := range m.allWeights() {
+		add(p)
+	}
+	for i := range m.blocks {
+		for _, l := range m.blocks[i].linears() {
+			if l.lora != nil {
+				add(l.lora.a)
+				add(l.lora.b)
+			}
+		}
+	}
+	return r
+}
+
+func (r *ref64) linear(l *linear, x []float64, T int) []float64 {
+	y := make([]float64, T*l.out)
+	W := r.w[l.w]
+	for t := 0; t < T; t++ {
+		for o := 0; o < l.out; o++ {
+			var s float64
+			for i := 0; i < l.in; i++ {
+				s += x[t*l.in+i] * W[o*l.in+i]
+			}
+			if l.b != nil {
+				s += r.w[l.b][o]
+			}
+			y[t*l.out+o] = s
+		}
+	}
+	if l.lora != nil {
+		A, B, rk := r.w[l.lora.a], r.w[l.lora.b], l.lora.rank
+		for t := 0; t < T; t++ {
+			u := make([]float64, rk)
+			for j := 0; j < rk; j++ {
+				for i := 0; i < l.in; i++ {
+					u[j] += x[t*l.in+i] * A[j*l.in+i]
+				}
+			}
+			for o := 0; o < l.out; o++ {
+				var s float64
+				for j := 0; j < rk; j++ {
+					s += u[j] * B[o*rk+j]
+				}
+				y[t*l.out+o] += float64(l.lora.scale) * s
+			}
+		}
+	}
+	return y
+}
+
+func rmsnorm64(x, w []float64, T, D int, eps float64) []float64 {
+	y := make([]float64, T*D)
+	for t := 0; t < T; t++ {
+		var ss float64
+		for i := 0; i < D; i++ {
+			ss += x[t*D+i] * x[t*D+i]
+		}
+		s := 1 / math.Sqrt(ss/float64(D)+eps)
+		for i := 0; i < D; i++ {
+			y[t*D+i] = x[t*D+i] * s * w[i]
+		}
+	}
+	return y
+}
+
+func rope64(x []float64, pos []int32, H, hd, rd int, theta float64, neox bool) {
+	for t := range pos {
+		for h := 0; h < H; h++ {
+			row := x[(t*H+h)*hd:]
+			for i := 0; i < rd/2; i++ {
+				ang := float64(pos[t]) * math.Pow(theta, -2*float64(i)/float64(rd))
+				i0, i1 := 2*i, 2*i+1
+				if neox {
+					i0, i1 = i, i+rd/2
+				}
+				a, b := row[i0], row[i1]
+				row[i0] = a*math.Cos(ang) - b*math.Sin(ang)
+				row[i1] = a*math.Sin(ang) + b*math.Cos(ang)
+			}
+		}
+	}
+}
+
+// logprobs returns the masked tokens' log-probs of seqs, flattened.
+func (r *ref64) logprobs(seqs []Sequence) []float64 {
+	m, c := r.m, r.m.cfg
+	D, H, KV, hd := c.Dim, c.Heads, c.KVHeads, c.HeadDim
+	var out []float64
+	for _, s := range seqs {
+		T := len(s.Tokens)
+		pos := make([]int32, T)
+		x := make([]float64, T*D)
+		for t, id := range s.Tokens {
+			pos[t] = int32(t)
+			copy(x[t*D:], r.w[m.embed][int(id)*D:(int(id)+1)*D])
+		}
+		for l := range m.blocks {
+			b := &m.blocks[l]
+			xn := rmsnorm64(x, r.w[b.attnNorm], T, D, float64(c.Eps))
+			q, k, v := r.linear(&b.q, xn, T), r.linear(&b.k, xn, T), r.linear(&b.v, xn, T)
+			rope64(q, pos, H, hd, c.RopeDim, float64(c.RopeTheta), c.RopeNeoX)
+			rope64(k, pos, KV, hd, c.RopeDim, float64(c.RopeTheta), c.RopeNeoX)
+			ao := make([]float64, T*H*hd)
+			for h := 0; h < H; h++ {
+				g := h / (H / KV)
+				for i := 0; i < T; i++ {
+					sc := make([]float64, i+1)
+					mx := math.Inf(-1)
+					for j := 0; j <= i; j++ {
+						for d := 0; d < hd; d++ {
+							sc[j] += q[(i*H+h)*hd+d] * k[(j*KV+g)*hd+d]
+						}
+						sc[j] /= math.Sqrt(float64(hd))
+						mx = math.Max(mx, sc[j])
+					}
+					var z float64
+					for j := range sc {
+						sc[j] = math.Exp(sc[j] - mx)
+						z += sc[j]
+					}
+					for j := range sc {
+						for d := 0; d < hd; d++ {
+							ao[(i*H+h)*hd+d] += sc[j] / z * v[(j*KV+g)*hd+d]
+						}
+					}
+				}
+			}
+			o := r.linear(&b.o, ao, T)
+			for i := range x {
+				x[i] += o[i]
+			}
+			xn = rmsnorm64(x, r.w[b.ffnNorm], T, D, float64(c.Eps))
+			gt, up := r.linear(&b.gate, xn, T), r.linear(&b.up, xn, T)
+			for i := range gt {
+				gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+			}
+			dn := r.linear(&b.down, gt, T)
+			for i := range x {
+				x[i] += dn[i]
+			}
+		}
+		xn := rmsnorm64(x, r.w[m.outNorm], T, D, float64(c.Eps))
+		W := r.w[m.lmHead()]
+		for i := 1; i < T; i++ {
+			if !s.Mask[i] {
+				continue
+			}
+			logits := make([]float64, c.Vocab)
+			mx := math.Inf(-1)
+			for vv := range logits {
+				for d := 0; d < D; d++ {
+					logits[vv] += xn[(i-1)*D+d] * W[vv*D+d]
+				}
+				mx = math.Max(mx, logits[vv])
+			}
+			var z float64
+			for _, l := range logits {
+				z += math.Exp(l - mx)
+			}
+			out = append(out, logits[s.Tokens[i]]-mx-math.Log(z))
+		}
+	}
+	return out
+}
+
+func tinyConfig(arch string) Config {
+	c := Config{Arch: arch, Layers: 2, Dim: 16, FFN: 24, Heads: 4, KVHeads: 2, HeadDim: 4, RopeDim: 4, Vocab: 37, Eps: 1e-5, RopeTheta: 10000}
+	if arch == "qwen2" {
+		c.RopeNeoX, c.QKVBias, c.Tied = true, true, true
+	}
+	return c
+}
+
+func tinySeqs(rng *rand.Rand, V int) []Sequence {
+	var seqs []Sequence
+	for _, n := range []int{7, 1, 5} {
+		s := Sequence{Tokens: make([]int32, n), Mask: make([]bool, n)}
+		for i := range s.Tokens {
+			s.Tokens[i] = int32(rng.IntN(V))
+			s.Mask[i] = i > 0 && rng.IntN(4) != 0
+		}
+		seqs = append(seqs, s)
+	}
+	return seqs
+}
+
+// checkGrads compares every trainable parameter's analytic gradient with float64 central
+// differences at a few random elements per tensor.
+func checkGrads(t *testing.T, m *Model, seqs []Sequence, rng *rand.Rand) {
+	t.Helper()
+	// Randomise LoRA B (it starts at zero, which would make A's gradient vanish).
+	for i := range m.blocks {
+		for _, l := range m.blocks[i].linears() {
+			if l.lora != nil {
+				for j := range l.lora.b.Data {
+					l.lora.b.Data[j] = float32(0.05 * rng.NormFloat64())
+				}
+			}
+		}
+	}
+	// The loss is Σ c_i·logp_i with random c, so dlogp = c.
+	pass, err := m.Forward(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newRef64(m)
+	lp64 := ref.logprobs(seqs)
+	var coef []float64
+	dlogp := make([][]float32, len(seqs))
+	k := 0
+	for i, lp := range pass.LogProbs {
+		for j := range lp {
+			if d := math.Abs(float64(lp[j]) - lp64[k]); d > 1e-4 {
+				t.Fatalf("forward: seq %d token %d: float32 %g, float64 reference %g", i, j, lp[j], lp64[k])
+			}
+			c := rng.NormFloat64()
+			coef = append(coef, c)
+			dlogp[i] = append(dlogp[i], float32(c))
+			k++
+		}
+	}
+	m.ZeroGrad()
+	if err := pass.Backward(dlogp); err != nil {
+		t.Fatal(err)
+	}
+	loss := func() float64 {
+		var s float64
+		for i, v := range ref.logprobs(seqs) {
+			s += coef[i] * v
+		}
+		return s
+	}
+	const h = 1e-5
+	checked := 0
+	for _, p := range m.Params() {
+		w := ref.w[p]
+		for n := 0; n < 4; n++ {
+			i := rng.IntN(len(w))
+			old := w[i]
+			w[i] = old + h
+			lp := loss()
+			w[i] = old - h
+			lm := loss()
+			w[i] = old
+			fd := (lp - lm) / (2 * h)
+			got := float64(p.Grad[i])
+			if math.Abs(got-fd) > 2e-3+2e-2*math.Abs(fd) {
+				t.Errorf("%s[%d]: analytic %.6g, finite difference %.6g", p.Name, i, got, fd)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no parameters checked")
+	}
+}
+
+func TestGradientsLoRA(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2"} {
+		for _, recompute := range []bool{false, true} {
+			rng := rand.New(rand.NewPCG(1, 2))
+			m, err := NewRandom(tinyConfig(arch), 3, LoadOptions{Threads: 2, Recompute: recompute,
+				LoRA: &LoRAConfig{Rank: 3, Alpha: 6, Seed: 4}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Params()) != 2*7*2 {
+				t.Fatalf("%d LoRA params, want 28", len(m.Params()))
+			}
+			checkGrads(t, m, tinySeqs(rng, m.cfg.Vocab), rng)
+		}
+	}
+}
+
+func TestGradientsFull(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen2"} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		m, err := NewRandom(tinyConfig(arch), 7, LoadOptions{Threads: 2, Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Larger weights so that every path carries signal.
+		for _, p := range m.Params() {
+			for i := range p.Data {
+				if len(p.Shape) == 2 {
+					p.Data[i] *= 10
+				}
+			}
+		}
+		checkGrads(t, m, tinySeqs(rng, m.cfg.Vocab), rng)
+	}
+}

@@ -1,0 +1,276 @@
+package model
+
+// Explicit forward and backward functions per layer, llm.c style: shapes in the signature,
+// activations in flat buffers, gradients accumulated where they are parameters' and overwritten
+// where they are activations'. Rows are tokens; the packed batch is T tokens.
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/alignkit/align/kernels"
+)
+
+// linActs is what a linear layer's LoRA branch keeps for backward.
+type linActs struct {
+	u    []float32 // [T, rank]: the adapter's down-projection (x·mask)·Aᵀ
+	mask []float32 // [T, in]: dropout scale per element (0 or 1/(1-p)); nil without dropout
+}
+
+// linearForward computes y = x·Wᵀ + b + scale·((x⊙mask)·Aᵀ)·Bᵀ for x [T, in], y [T, out].
+// dropSeed seeds the dropout mask (used only when dropout > 0).
+func (m *Model) linearForward(l *linear, y, x []float32, T int, la *linActs, dropout float32, dropSeed uint64) {
+	sgemm(m.threads, false, true, T, l.out, l.in, 1, x, l.in, l.w.Data, l.in, 0, y, l.out)
+	if l.b != nil {
+		for t := 0; t < T; t++ {
+			axpy(1, l.b.Data, y[t*l.out:(t+1)*l.out])
+		}
+	}
+	if l.lora == nil {
+		return
+	}
+	r := l.lora.rank
+	in := x
+	if dropout > 0 {
+		if la.mask == nil || len(la.mask) < T*l.in {
+			la.mask = make([]float32, T*l.in)
+		}
+		la.mask = la.mask[:T*l.in]
+		rng := rand.New(rand.NewPCG(dropSeed, 0xD80))
+		keep := 1 / (1 - dropout)
+		xd := make([]float32, T*l.in)
+		for i := range la.mask {
+			if rng.Float32() < dropout {
+				la.mask[i] = 0
+			} else {
+				la.mask[i] = keep
+			}
+			xd[i] = x[i] * la.mask[i]
+		}
+		in = xd
+	} else {
+		la.mask = nil
+	}
+	la.u = grow(la.u, T*r)
+	sgemm(m.threads, false, true, T, r, l.in, 1, in, l.in, l.lora.a.Data, l.in, 0, la.u, r)
+	sgemm(m.threads, false, true, T, l.out, r, l.lora.scale, la.u, r, l.lora.b.Data, r, 1, y, l.out)
+}
+
+// linearBackward takes dy [T, out] and the forward input x [T, in]. It writes (accumulate=false)
+// or adds (accumulate=true) dx [T, in], and accumulates dW, db (Full mode) and dA, dB (LoRA).
+func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linActs, accumulate bool) {
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	sgemm(m.threads, false, false, T, l.in, l.out, 1, dy, l.out, l.w.Data, l.in, beta, dx, l.in)
+	if l.w.Grad != nil {
+		sgemm(m.threads, true, false, l.out, l.in, T, 1, dy, l.out, x, l.in, 1, l.w.Grad, l.in)
+	}
+	if l.b != nil && l.b.Grad != nil {
+		for t := 0; t < T; t++ {
+			axpy(1, dy[t*l.out:(t+1)*l.out], l.b.Grad)
+		}
+	}
+	if l.lora == nil {
+		return
+	}
+	a, r, s := l.lora, l.lora.rank, l.lora.scale
+	// dB += s·dyᵀ·u ; du = s·dy·B ; dA += duᵀ·(x⊙mask) ; dx += (du·A)⊙mask
+	sgemm(m.threads, true, false, l.out, r, T, s, dy, l.out, la.u, r, 1, a.b.Grad, r)
+	du := make([]float32, T*r)
+	sgemm(m.threads, false, false, T, r, l.out, s, dy, l.out, a.b.Data, r, 0, du, r)
+	in := x
+	if la.mask != nil {
+		in = make([]float32, T*l.in)
+		for i := range in {
+			in[i] = x[i] * la.mask[i]
+		}
+	}
+	sgemm(m.threads, true, false, r, l.in, T, 1, du, r, in, l.in, 1, a.a.Grad, l.in)
+	if la.mask == nil {
+		sgemm(m.threads, false, false, T, l.in, r, 1, du, r, a.a.Data, l.in, 1, dx, l.in)
+		return
+	}
+	tmp := make([]float32, T*l.in)
+	sgemm(m.threads, false, false, T, l.in, r, 1, du, r, a.a.Data, l.in, 0, tmp, l.in)
+	for i := range tmp {
+		dx[i] += tmp[i] * la.mask[i]
+	}
+}
+
+// seqSpan is one sequence of a packed batch: tokens [off, off+n).
+type seqSpan struct{ off, n int }
+
+// attnOffsets returns where each sequence's attention probabilities start in a buffer that
+// holds, per sequence, heads×n×n floats.
+func attnOffsets(spans []seqSpan, heads int) ([]int, int) {
+	offs := make([]int, len(spans))
+	total := 0
+	for i, s := range spans {
+		offs[i] = total
+		total += heads * s.n * s.n
+	}
+	return offs, total
+}
+
+// parallelFor runs fn(i) for i in [0, n) on up to threads goroutines with a fixed, strided
+// partition; fn must write disjoint memory for distinct i.
+func parallelFor(threads, n int, fn func(i int)) {
+	if threads <= 1 || n <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	threads = min(threads, n)
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += threads {
+				fn(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// attentionForward computes causal grouped-query attention within each sequence of the packed
+// batch. q [T, H·hd], k, v [T, KV·hd] (after RoPE); out [T, H·hd]; att receives the softmax
+// probabilities [per sequence][H][n][n] (row i holds n entries, zeros after i).
+func (m *Model) attentionForward(out, att, q, k, v []float32, spans []seqSpan) {
+	c := m.cfg
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	rep := H / KV
+	qDim, kvDim := H*hd, KV*hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	offs, _ := attnOffsets(spans, H)
+	if m.opt.F16KV {
+		m.attentionForwardF16(out, q, k, v, spans)
+		return
+	}
+	parallelFor(m.threads, len(spans)*KV, func(item int) {
+		s, g := spans[item/KV], item%KV
+		for h := g * rep; h < (g+1)*rep; h++ {
+			base := offs[item/KV] + h*s.n*s.n
+			for i := 0; i < s.n; i++ {
+				qi := q[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+				row := att[base+i*s.n : base+(i+1)*s.n]
+				for j := 0; j <= i; j++ {
+					row[j] = scale * dot(qi, k[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
+				}
+				softmax(row[:i+1], row[:i+1])
+				clear(row[i+1:])
+
+				oi := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+				clear(oi)
+				for j := 0; j <= i; j++ {
+					axpy(row[j], v[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd], oi)
+				}
+			}
+		}
+	})
+}
+
+// attentionBackward takes dout [T, H·hd] and the forward's q, k, v, att; it overwrites dq, dk, dv.
+func (m *Model) attentionBackward(dq, dk, dv, dout, att, q, k, v []float32, spans []seqSpan) {
+	c := m.cfg
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	rep := H / KV
+	qDim, kvDim := H*hd, KV*hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	offs, _ := attnOffsets(spans, H)
+	parallelFor(m.threads, len(spans)*KV, func(item int) {
+		s, g := spans[item/KV], item%KV
+		for i := 0; i < s.n; i++ {
+			clear(dk[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
+			clear(dv[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
+		}
+		dp := make([]float32, s.n)
+		for h := g * rep; h < (g+1)*rep; h++ {
+			base := offs[item/KV] + h*s.n*s.n
+			for i := 0; i < s.n; i++ {
+				row := att[base+i*s.n : base+i*s.n+i+1]
+				doi := dout[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+				qi := q[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+				dqi := dq[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+				// dV_j += P_ij dO_i ; dP_ij = dO_i·V_j
+				var sum float32
+				for j := 0; j <= i; j++ {
+					vj := v[(s.off+j)*kvDim+g*hd : (s.off+j)*kvDim+(g+1)*hd]
+					axpy(row[j], doi, dv[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
+					dp[j] = dot(doi, vj)
+					sum += row[j] * dp[j]
+				}
+				// dS_ij = P_ij (dP_ij - Σ_j' P_ij' dP_ij'); dQ_i = scale Σ dS_ij K_j; dK_j += scale dS_ij Q_i
+				clear(dqi)
+				for j := 0; j <= i; j++ {
+					ds := scale * row[j] * (dp[j] - sum)
+					axpy(ds, k[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd], dqi)
+					axpy(ds, qi, dk[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
+				}
+			}
+		}
+	})
+}
+
+func roundF16(x float32) float32 { return kernels.F16ToF32(kernels.F32ToF16(x)) }
+
+// attentionForwardF16 reproduces llama.cpp's CPU flash attention over an f16 KV cache (ggml
+// ops.cpp, ggml_compute_forward_flash_attn_ext_f16_one_chunk), which Ollama's runner uses by
+// default: q, k, v rounded to f16, online softmax, and the V accumulator kept in f16 and
+// rounded after every update. Forward only: it keeps no probabilities for backward.
+func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
+	c := m.cfg
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	rep := H / KV
+	qDim, kvDim := H*hd, KV*hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	parallelFor(m.threads, len(spans)*H, func(item int) {
+		s, h := spans[item/H], item%H
+		g := h / rep
+		qh, kh, acc := make([]float32, hd), make([]float32, hd), make([]float32, hd)
+		for i := 0; i < s.n; i++ {
+			for d := range qh {
+				qh[d] = roundF16(q[(s.off+i)*qDim+h*hd+d])
+			}
+			clear(acc)
+			S, M := float32(0), float32(math.Inf(-1))
+			for j := 0; j <= i; j++ {
+				for d := range kh {
+					kh[d] = roundF16(k[(s.off+j)*kvDim+g*hd+d])
+				}
+				sc := dot(qh, kh) * scale
+				ms, vs := float32(1), float32(1)
+				if sc > M {
+					ms = float32(math.Exp(float64(M - sc)))
+					M = sc
+					for d := range acc {
+						acc[d] = roundF16(acc[d] * ms)
+					}
+				} else {
+					vs = float32(math.Exp(float64(sc - M)))
+				}
+				vj := v[(s.off+j)*kvDim+g*hd:]
+				for d := range acc {
+					acc[d] = roundF16(acc[d] + roundF16(vj[d])*vs)
+				}
+				S = S*ms + vs
+			}
+			o := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+			for d := range o {
+				o[d] = acc[d] / S
+			}
+		}
+	})
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}

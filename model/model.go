@@ -1,0 +1,384 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ollama/ollama/fs/ggml"
+	"github.com/ollama/ollama/template"
+	"github.com/ollama/ollama/tokenizer"
+)
+
+// LoadOptions selects what Load makes trainable and how it computes.
+type LoadOptions struct {
+	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
+	Full      bool        // train all weights (small models); exclusive with LoRA
+	LowMemory bool        // keep the frozen base quantized (not implemented yet: Load refuses it)
+	Threads   int         // 0 = GOMAXPROCS
+	Recompute bool        // keep only each block's input; recompute its activations in Backward
+	// F16KV rounds q, k, v and the attention probabilities to float16 before the attention
+	// products, as llama.cpp's default f16 KV cache does (without flash attention). It makes
+	// scores match Ollama's to ~1e-5; for parity checks, not training (Backward ignores it).
+	F16KV bool
+	// Template is an Ollama (Go text/template) chat template that overrides the one detected from
+	// the GGUF's tokenizer.chat_template, e.g. the template layer of an Ollama model.
+	Template string
+}
+
+// LoRAConfig configures low-rank adapters (Hu et al. 2021): W' = W + (Alpha/Rank)·B·A.
+type LoRAConfig struct {
+	Rank    int
+	Alpha   float32
+	Dropout float32  // dropout on the adapter's input, applied only in training mode
+	Targets []string // subset of q,k,v,o,gate,up,down; PEFT names (q_proj, ...) accepted; empty = all seven
+	Seed    uint64   // A ~ kaiming-uniform(a=√5) as PEFT does, from Seed; B = 0
+}
+
+// Param is one trainable tensor. Shape is row-major [rows, cols] (out, in for matrices);
+// Grad accumulates until ZeroGrad.
+type Param struct {
+	Name  string
+	Data  []float32
+	Grad  []float32
+	Shape []int
+}
+
+// linear is one projection y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ).
+type linear struct {
+	w, b    *Param
+	lora    *loraAdapter
+	in, out int
+	target  string // "q", "k", "v", "o", "gate", "up", "down"
+}
+
+type loraAdapter struct {
+	a     *Param // [rank, in]
+	b     *Param // [out, rank]
+	rank  int
+	scale float32 // alpha / rank
+}
+
+type block struct {
+	attnNorm, ffnNorm          *Param
+	q, k, v, o, gate, up, down linear
+}
+
+func (b *block) linears() []*linear {
+	return []*linear{&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}
+}
+
+// tensorInfo remembers an original tensor for export.
+type tensorInfo struct {
+	name  string
+	kind  uint32
+	shape []uint64
+}
+
+// Model is a loaded Llama-family model with its tokenizer, template and (optionally) trainable
+// adapters. A Model is not safe for concurrent use.
+type Model struct {
+	cfg     Config
+	path    string
+	kv      ggml.KV
+	tensors []tensorInfo
+	opt     LoadOptions
+	threads int
+
+	tok         tokenizer.Tokenizer
+	vocab       *tokenizer.Vocabulary
+	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
+	tmpl        *template.Template
+	tmplName    string
+	eot         int32 // end-of-turn token appended to chat responses
+
+	embed, output, outNorm *Param // output nil when tied
+	blocks                 []block
+
+	params   []*Param
+	training bool
+	step     uint64 // forward counter, seeds dropout masks
+
+	digestOnce sync.Once
+	digest     string
+}
+
+// supportedTypes are the ggml weight types Load dequantizes.
+func supportedType(t ggmlType) bool {
+	switch t {
+	case typeF32, typeF16, typeBF16, typeQ8_0, typeQ4_0,
+		typeQ4_K, typeQ5_K, typeQ6_K:
+		return true
+	}
+	return false
+}
+
+// Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
+// tokenizer and chat template.
+func Load(path string, opt LoadOptions) (*Model, error) {
+	m, err := load(path, opt)
+	if err != nil {
+		return nil, fmt.Errorf("model: load %s: %w", path, err)
+	}
+	return m, nil
+}
+
+func load(path string, opt LoadOptions) (*Model, error) {
+	if opt.LowMemory {
+		return nil, errors.New("LowMemory (quantized frozen base) is not implemented yet")
+	}
+	if opt.Full && opt.LoRA != nil {
+		return nil, errors.New("Full and LoRA are exclusive")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	g, err := ggml.Decode(f, -1)
+	if err != nil {
+		return nil, fmt.Errorf("truncated or corrupt GGUF: %w", err)
+	}
+	kv := g.KV()
+	if k := kv.Kind(); k == "adapter" {
+		return nil, errors.New("this GGUF is a LoRA adapter, not a model")
+	}
+	m := &Model{path: path, kv: kv, opt: opt, threads: opt.Threads}
+	if m.threads <= 0 {
+		m.threads = runtime.GOMAXPROCS(0)
+	}
+	if _, _, err := archTraits(kv.Architecture()); err != nil {
+		return nil, err
+	}
+	if err := m.initTokenizer(); err != nil {
+		return nil, err
+	}
+	byName := map[string]*ggml.Tensor{}
+	for _, t := range g.Tensors().Items() {
+		byName[t.Name] = t
+		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
+	}
+	vocab := len(m.vocab.Values)
+	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {
+		vocab = int(t.Shape[1])
+	}
+	if m.cfg, err = configFromKV(kv, vocab); err != nil {
+		return nil, err
+	}
+	if _, ok := byName["rope_freqs.weight"]; ok {
+		return nil, errors.New("rope_freqs.weight (Llama 3.1+ RoPE frequency factors) is not supported yet")
+	}
+	if err := m.initTemplate(); err != nil {
+		return nil, err
+	}
+	m.blocks = make([]block, m.cfg.Layers)
+	base := int64(g.Tensors().Offset)
+	for _, b := range m.bindings() {
+		t := byName[b.name]
+		if t == nil {
+			if b.optional {
+				continue
+			}
+			return nil, fmt.Errorf("tensor %s missing", b.name)
+		}
+		p, err := readTensor(f, base, t, b.shape)
+		if err != nil {
+			return nil, err
+		}
+		*b.slot = p
+	}
+	m.cfg.Tied = m.output == nil
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		for j, l := range b.linears() {
+			l.target = targetNames()[j]
+			l.out, l.in = l.w.Shape[0], l.w.Shape[1]
+		}
+	}
+	if err := m.initTrainable(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// loraTargets are the short target names, in block order.
+func targetNames() []string { return []string{"q", "k", "v", "o", "gate", "up", "down"} }
+
+func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
+	typ := ggmlType(t.Kind)
+	if !supportedType(typ) {
+		return nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+	}
+	want := []uint64{uint64(shape[1]), uint64(shape[0])} // ggml order: ne0 = cols
+	if shape[1] == 0 {
+		want = []uint64{uint64(shape[0])}
+	}
+	if !slices.Equal(t.Shape, want) {
+		return nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	}
+	raw := make([]byte, t.Size())
+	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
+		return nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
+	}
+	n := int(t.Elements())
+	data := make([]float32, n)
+	if err := dequantize(typ, data, raw); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	ps := []int{shape[0]}
+	if shape[1] != 0 {
+		ps = append(ps, shape[1])
+	}
+	return &Param{Name: t.Name, Data: data, Shape: ps}, nil
+}
+
+// normalizeTarget maps PEFT/TRL module names to the short targets.
+func normalizeTarget(s string) (string, error) {
+	s = strings.TrimSuffix(strings.ToLower(s), "_proj")
+	switch s {
+	case "attn_q":
+		s = "q"
+	case "attn_k":
+		s = "k"
+	case "attn_v":
+		s = "v"
+	case "attn_output", "attn_o":
+		s = "o"
+	}
+	if slices.Contains(targetNames(), s) {
+		return s, nil
+	}
+	return "", fmt.Errorf("unknown LoRA target %q (want q, k, v, o, gate, up, down)", s)
+}
+
+// initTrainable allocates LoRA adapters or full-weight gradients.
+func (m *Model) initTrainable() error {
+	switch {
+	case m.opt.Full:
+		m.params = m.allWeights()
+		for _, p := range m.params {
+			p.Grad = make([]float32, len(p.Data))
+		}
+	case m.opt.LoRA != nil:
+		lc := m.opt.LoRA
+		if lc.Rank <= 0 {
+			return fmt.Errorf("LoRA rank %d must be positive", lc.Rank)
+		}
+		if lc.Dropout < 0 || lc.Dropout >= 1 {
+			return fmt.Errorf("LoRA dropout %g not in [0, 1)", lc.Dropout)
+		}
+		alpha := lc.Alpha
+		if alpha == 0 {
+			alpha = float32(lc.Rank)
+		}
+		targets := map[string]bool{}
+		for _, t := range lc.Targets {
+			n, err := normalizeTarget(t)
+			if err != nil {
+				return err
+			}
+			targets[n] = true
+		}
+		if len(targets) == 0 {
+			for _, t := range targetNames() {
+				targets[t] = true
+			}
+		}
+		rng := rand.New(rand.NewPCG(lc.Seed, 0x10AA))
+		for i := range m.blocks {
+			for _, l := range m.blocks[i].linears() {
+				if !targets[l.target] {
+					continue
+				}
+				name := strings.TrimSuffix(l.w.Name, ".weight")
+				a := &Param{Name: name + ".weight.lora_a", Shape: []int{lc.Rank, l.in}, Data: make([]float32, lc.Rank*l.in), Grad: make([]float32, lc.Rank*l.in)}
+				bb := &Param{Name: name + ".weight.lora_b", Shape: []int{l.out, lc.Rank}, Data: make([]float32, l.out*lc.Rank), Grad: make([]float32, l.out*lc.Rank)}
+				// kaiming_uniform(a=√5) on [rank, in]: bound = 1/√in, as torch.nn.Linear and PEFT.
+				bound := 1 / math.Sqrt(float64(l.in))
+				for j := range a.Data {
+					a.Data[j] = float32((rng.Float64()*2 - 1) * bound)
+				}
+				l.lora = &loraAdapter{a: a, b: bb, rank: lc.Rank, scale: alpha / float32(lc.Rank)}
+				m.params = append(m.params, a, bb)
+			}
+		}
+	}
+	return nil
+}
+
+// allWeights lists every weight tensor in a fixed order.
+func (m *Model) allWeights() []*Param {
+	ps := []*Param{m.embed}
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		ps = append(ps, b.attnNorm)
+		for _, l := range b.linears() {
+			ps = append(ps, l.w)
+			if l.b != nil {
+				ps = append(ps, l.b)
+			}
+		}
+		ps = append(ps, b.ffnNorm)
+	}
+	ps = append(ps, m.outNorm)
+	if m.output != nil {
+		ps = append(ps, m.output)
+	}
+	return ps
+}
+
+// Config returns the model's shape.
+func (m *Model) Config() Config { return m.cfg }
+
+var blobName = regexp.MustCompile(`^sha256-([0-9a-f]{64})$`)
+
+// Digest returns the sha256 of the GGUF file, hex encoded. Ollama blobs are named by their
+// digest, which is then used without rereading the file.
+func (m *Model) Digest() string {
+	m.digestOnce.Do(func() {
+		if s := blobName.FindStringSubmatch(filepath.Base(m.path)); s != nil {
+			m.digest = s[1]
+			return
+		}
+		f, err := os.Open(m.path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err == nil {
+			m.digest = hex.EncodeToString(h.Sum(nil))
+		}
+	})
+	return m.digest
+}
+
+// Close releases the model's memory. The model must not be used afterwards.
+func (m *Model) Close() error {
+	m.blocks, m.params, m.embed, m.output, m.outNorm = nil, nil, nil, nil, nil
+	return nil
+}
+
+// Params returns the trainable tensors: the LoRA A/B pairs, or every weight with Full.
+func (m *Model) Params() []*Param { return m.params }
+
+// ZeroGrad clears the gradients of the trainable tensors.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.params {
+		clear(p.Grad)
+	}
+}
+
+// SetTraining turns LoRA dropout on or off.
+func (m *Model) SetTraining(on bool) { m.training = on }

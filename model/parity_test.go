@@ -1,0 +1,165 @@
+package model
+
+import (
+	"context"
+	"math"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"github.com/ollama/ollama/tokenizer"
+)
+
+// ollamaClient returns a client for $OLLAMA_HOST. The test fails when the server is
+// unreachable; ALIGN_SKIP_OLLAMA=1 skips it (loudly).
+func ollamaClient(t *testing.T) *api.Client {
+	t.Helper()
+	if os.Getenv("ALIGN_SKIP_OLLAMA") == "1" {
+		t.Skip("SKIPPING OLLAMA INTEGRATION TEST: ALIGN_SKIP_OLLAMA=1 (parity with the real server is NOT checked)")
+	}
+	c, err := api.ClientFromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Heartbeat(ctx); err != nil {
+		t.Fatalf("Ollama server unreachable at OLLAMA_HOST=%q (start it with `bash scripts/ollama.sh start`, or set ALIGN_SKIP_OLLAMA=1): %v", os.Getenv("OLLAMA_HOST"), err)
+	}
+	return c
+}
+
+// greedyOptions are the options under which Ollama samples the model's own argmax.
+func greedyOptions(n int) map[string]any {
+	return map[string]any{"temperature": 0, "repeat_penalty": 1, "top_k": 0, "top_p": 1, "min_p": 0, "num_predict": n, "seed": 1}
+}
+
+// ollamaGenerate runs a raw-prompt generation with logprobs and returns the scored sequence as
+// the runner saw it (BOS + context) and the server's per-token log-probs.
+func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, n int) (Sequence, []float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var final api.GenerateResponse
+	var lps []float64
+	var pieces []string
+	stream := false
+	err := c.Generate(ctx, &api.GenerateRequest{Model: name, Prompt: prompt, Stream: &stream, Logprobs: true, Options: greedyOptions(n)},
+		func(r api.GenerateResponse) error {
+			for _, l := range r.Logprobs {
+				lps = append(lps, l.Logprob)
+				pieces = append(pieces, l.Token)
+			}
+			final = r
+			return nil
+		})
+	if err != nil {
+		t.Fatalf("ollama generate %s: %v", name, err)
+	}
+	if len(lps) == 0 {
+		t.Fatalf("ollama generate %s: no logprobs returned", name)
+	}
+	// The prompt as the runner tokenized it: BOS, then the context's first tokens (the server
+	// re-tokenizes prompt+output for `context`, which can merge differently at the seam, so the
+	// generated ids are recovered from the returned token strings instead).
+	prompt32, err := m.Tokenize(prompt, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctxIDs []int32
+	if m.vocab.AddBOS {
+		ctxIDs = append(ctxIDs, m.vocab.BOS[0])
+	}
+	for _, id := range final.Context {
+		ctxIDs = append(ctxIDs, int32(id))
+	}
+	if len(ctxIDs) < len(prompt32) || !equalIDs(ctxIDs[:len(prompt32)], prompt32) {
+		t.Fatalf("%s %q: Tokenize = %v, Ollama's context starts %v", name, prompt, prompt32, ctxIDs[:min(len(ctxIDs), len(prompt32))])
+	}
+	byPiece := map[string][]int32{}
+	for id := range m.vocab.Values {
+		s := m.TokenString(int32(id))
+		byPiece[s] = append(byPiece[s], int32(id))
+	}
+	toks := prompt32
+	for i, p := range pieces {
+		ids := byPiece[p]
+		switch {
+		case len(ids) == 0:
+			t.Fatalf("%s: generated token %d %q is no vocabulary entry", name, i, p)
+		case len(ids) > 1:
+			// Ambiguous text (a byte token and a piece): take the one the context has there,
+			// else the piece.
+			j := len(toks)
+			if j < len(ctxIDs) && slices.Contains(ids, ctxIDs[j]) {
+				ids = []int32{ctxIDs[j]}
+			} else {
+				ids = slices.DeleteFunc(slices.Clone(ids), func(id int32) bool { return m.vocab.Types[id] == tokenizer.TOKEN_TYPE_BYTE })
+				if len(ids) != 1 {
+					t.Fatalf("%s: generated token %d %q is ambiguous: %v", name, i, p, byPiece[p])
+				}
+			}
+		}
+		toks = append(toks, ids[0])
+	}
+	seq := Sequence{Tokens: toks, Mask: make([]bool, len(toks))}
+	for i := len(prompt32); i < len(toks); i++ {
+		seq.Mask[i] = true
+	}
+	return seq, lps
+}
+
+// comparePerToken asserts every log-prob agrees within tol and their mean |Δ| within meanTol.
+func comparePerToken(t *testing.T, what string, got []float32, want []float64, tol, meanTol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d log-probs, Ollama gave %d", what, len(got), len(want))
+	}
+	worst, sum := 0.0, 0.0
+	for i := range got {
+		d := math.Abs(float64(got[i]) - want[i])
+		worst = max(worst, d)
+		sum += d
+		if os.Getenv("ALIGN_PARITY_VERBOSE") != "" {
+			t.Logf("%s %d: %.6f %.6f %.1e", what, i, got[i], want[i], d)
+		}
+		if d > tol {
+			t.Errorf("%s token %d: align %.6f, Ollama %.6f (|Δ| %.2e > %.0e)", what, i, got[i], want[i], d, tol)
+		}
+	}
+	mean := sum / float64(len(got))
+	if mean > meanTol {
+		t.Errorf("%s: mean |Δ| %.2e > %.0e", what, mean, meanTol)
+	}
+	t.Logf("%s: %d tokens, max |Δ| = %.2e, mean |Δ| = %.2e", what, len(got), worst, mean)
+}
+
+func TestParityWithOllama(t *testing.T) {
+	c := ollamaClient(t)
+	// tiny-random (F16, one block) agrees to ~1e-4 on every token. stories260K (5 blocks, F32)
+	// agrees to ~1e-4 typically but has rare tokens near 1.6e-3: the runner's f16 KV cache and
+	// f16 flash-attention accumulator round at every step, which F16KV emulates but not exactly
+	// (see docs/model.md). Its bound is therefore 2e-3 per token and 3e-4 on average.
+	cases := []struct {
+		name, path   string
+		prompts      []string
+		n            int
+		tol, meanTol float64
+	}{
+		{"stories260k", storiesPath, []string{"Once upon a time", "Lily and Tom went to the park.", "The cat"}, 30, 2e-3, 3e-4},
+		{"tiny-random", tinyPath, []string{"Hello", "The quick brown fox", "<s>[INST] Hi [/INST]"}, 12, 1e-3, 1e-4},
+	}
+	for _, tc := range cases {
+		m := loadT(t, tc.path, LoadOptions{F16KV: true})
+		for _, p := range tc.prompts {
+			seq, want := ollamaGenerate(t, c, m, tc.name, p, tc.n)
+			got, err := m.LogProbs([]Sequence{seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			comparePerToken(t, tc.name+" "+p, got[0], want, tc.tol, tc.meanTol)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ollama/ollama/api"
+)
+
+// Message is one chat turn. It has the same fields as data.Message, so either converts to the
+// other with a plain conversion.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Options are the sampling settings sent with every request. All of them are sent explicitly,
+// because Ollama's own defaults (repeat_penalty 1.1, top_k 40, top_p 0.9) are not the model's
+// distribution: see docs/runtime.md.
+type Options struct {
+	Temperature float64 `json:"temperature"`
+	// TopP is nucleus sampling; 0 is taken as 1 (off).
+	TopP float64 `json:"top_p"`
+	// TopK is top-k sampling; 0 is off.
+	TopK int `json:"top_k"`
+	// MinP is min-p sampling; 0 is off.
+	MinP float64 `json:"min_p"`
+	// RepeatPenalty is Ollama's repetition penalty; 0 is taken as 1 (off).
+	RepeatPenalty float64 `json:"repeat_penalty"`
+	// NumPredict is the most tokens to generate. It must be ≥ 1: Ollama reads 0 as unlimited.
+	NumPredict int `json:"num_predict"`
+	// Stop sequences end the generation (done_reason "stop").
+	Stop []string `json:"stop,omitempty"`
+	// NumCtx, when > 0, sets the context window.
+	NumCtx int `json:"num_ctx,omitempty"`
+	// NumThread, when > 0, sets the runner's threads (a change reloads the model).
+	NumThread int `json:"num_thread,omitempty"`
+}
+
+// PolicyOptions samples from the model's own distribution: temperature 1, top_p 1, top_k 0,
+// min_p 0, repeat_penalty 1, num_predict 256. On-policy methods need exactly this.
+func PolicyOptions() Options {
+	return Options{Temperature: 1, TopP: 1, RepeatPenalty: 1, NumPredict: 256}
+}
+
+// GreedyOptions is the argmax decoder (temperature 0, no penalties) with num_predict n.
+func GreedyOptions(n int) Options {
+	return Options{Temperature: 0, TopP: 1, RepeatPenalty: 1, NumPredict: n}
+}
+
+// normalized fills the "0 means off" fields and checks the rest.
+func (o Options) normalized() (Options, error) {
+	if o.TopP == 0 {
+		o.TopP = 1
+	}
+	if o.RepeatPenalty == 0 {
+		o.RepeatPenalty = 1
+	}
+	if len(o.Stop) == 0 {
+		o.Stop = nil
+	}
+	switch {
+	case o.NumPredict < 1:
+		return o, fmt.Errorf("runtime: num_predict must be ≥ 1 (got %d; Ollama reads 0 as unlimited)", o.NumPredict)
+	case o.Temperature < 0:
+		return o, fmt.Errorf("runtime: temperature must be ≥ 0 (got %g)", o.Temperature)
+	case o.TopP < 0 || o.TopP > 1:
+		return o, fmt.Errorf("runtime: top_p must be in (0, 1] (got %g)", o.TopP)
+	case o.TopK < 0 || o.MinP < 0 || o.MinP > 1 || o.RepeatPenalty < 0:
+		return o, fmt.Errorf("runtime: bad sampling options %+v", o)
+	}
+	return o, nil
+}
+
+func (o Options) apiMap(seed int64) map[string]any {
+	m := map[string]any{
+		"seed":           seed,
+		"temperature":    o.Temperature,
+		"top_p":          o.TopP,
+		"top_k":          o.TopK,
+		"min_p":          o.MinP,
+		"repeat_penalty": o.RepeatPenalty,
+		"num_predict":    o.NumPredict,
+	}
+	if len(o.Stop) > 0 {
+		m["stop"] = o.Stop
+	}
+	if o.NumCtx > 0 {
+		m["num_ctx"] = o.NumCtx
+	}
+	if o.NumThread > 0 {
+		m["num_thread"] = o.NumThread
+	}
+	return m
+}
+
+// GenerateRequest is one generation. With Messages set it goes to /api/chat (the model's chat
+// template applies); otherwise to /api/generate with Prompt, through the model's template
+// unless Raw.
+type GenerateRequest struct {
+	Model    string
+	Prompt   string
+	System   string
+	Messages []Message
+	// Raw sends Prompt to the model with no template (raw completion).
+	Raw     bool
+	Seed    int64
+	Options Options
+	// Logprobs asks for the log-probability of each generated token, and TopLogprobs (0–20)
+	// for that many alternatives at each position.
+	Logprobs    bool
+	TopLogprobs int
+}
+
+// TopLogprob is one alternative token at a position.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+}
+
+// TokenLogprob is a generated token, its log-probability under the model (before Ollama's
+// penalties) and, when asked, the most likely alternatives, most likely first.
+type TokenLogprob struct {
+	Token   string       `json:"token"`
+	Logprob float64      `json:"logprob"`
+	Top     []TopLogprob `json:"top_logprobs,omitempty"`
+}
+
+// GenerateResult is the answer to one GenerateRequest.
+type GenerateResult struct {
+	Model      string `json:"model"`
+	Text       string `json:"response"`
+	DoneReason string `json:"done_reason"`
+	// PromptEvalCount is the prompt tokens evaluated (fewer when a cached prefix was reused);
+	// EvalCount the tokens generated.
+	PromptEvalCount int `json:"prompt_eval_count"`
+	EvalCount       int `json:"eval_count"`
+	// Context holds the token ids, prompt then output, when the server returns them
+	// (/api/generate without raw).
+	Context  []int          `json:"context,omitempty"`
+	Logprobs []TokenLogprob `json:"logprobs,omitempty"`
+	Seed     int64          `json:"seed"`
+	Options  Options        `json:"options"`
+	// Host answered; Attempts it took; Duration is the server's total_duration.
+	Host     string        `json:"host"`
+	Attempts int           `json:"attempts"`
+	Duration time.Duration `json:"total_duration_ns"`
+}
+
+// Generate runs one generation on the pool, with retries. The options are validated first
+// (num_predict ≥ 1). A model the server lacks gives an error wrapping ErrModelNotFound.
+func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error) {
+	opt, err := req.Options.normalized()
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	if req.Model == "" {
+		return GenerateResult{}, fmt.Errorf("runtime: generate: no model given")
+	}
+	if req.TopLogprobs < 0 || req.TopLogprobs > 20 {
+		return GenerateResult{}, fmt.Errorf("runtime: top_logprobs must be in [0, 20] (got %d)", req.TopLogprobs)
+	}
+	res := GenerateResult{Model: req.Model, Seed: req.Seed, Options: opt}
+	what := fmt.Sprintf("runtime: generate %s", req.Model)
+	if len(req.Messages) > 0 {
+		what = fmt.Sprintf("runtime: chat %s", req.Model)
+	}
+	host, attempts, err := p.do(ctx, what, func(ctx context.Context, h *poolHost) error {
+		r, err := generateOnce(ctx, h.client, req, opt)
+		if err != nil {
+			return modelNotFound(req.Model, err)
+		}
+		r.Model, r.Seed, r.Options = req.Model, req.Seed, opt
+		res = r
+		return nil
+	})
+	res.Host, res.Attempts = host, attempts
+	return res, err
+}
+
+var streamOff = false
+
+// generateOnce is one attempt on one server, non-streaming.
+func generateOnce(ctx context.Context, c *api.Client, req GenerateRequest, opt Options) (GenerateResult, error) {
+	var res GenerateResult
+	done := false
+	if len(req.Messages) > 0 {
+		msgs := make([]api.Message, 0, len(req.Messages)+1)
+		if req.System != "" {
+			msgs = append(msgs, api.Message{Role: "system", Content: req.System})
+		}
+		for _, m := range req.Messages {
+			msgs = append(msgs, api.Message{Role: m.Role, Content: m.Content})
+		}
+		stream := streamOff
+		err := c.Chat(ctx, &api.ChatRequest{
+			Model: req.Model, Messages: msgs, Stream: &stream, Options: opt.apiMap(req.Seed),
+			Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs,
+		}, func(r api.ChatResponse) error {
+			res.Text += r.Message.Content
+			res.Logprobs = appendLogprobs(res.Logprobs, r.Logprobs)
+			if r.Done {
+				done = true
+				res.DoneReason = r.DoneReason
+				res.PromptEvalCount, res.EvalCount, res.Duration = r.PromptEvalCount, r.EvalCount, r.TotalDuration
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+	} else {
+		stream := streamOff
+		err := c.Generate(ctx, &api.GenerateRequest{
+			Model: req.Model, Prompt: req.Prompt, System: req.System, Raw: req.Raw, Stream: &stream,
+			Options: opt.apiMap(req.Seed), Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs,
+		}, func(r api.GenerateResponse) error {
+			res.Text += r.Response
+			res.Logprobs = appendLogprobs(res.Logprobs, r.Logprobs)
+			if r.Done {
+				done = true
+				res.DoneReason = r.DoneReason
+				res.Context = r.Context
+				res.PromptEvalCount, res.EvalCount, res.Duration = r.PromptEvalCount, r.EvalCount, r.TotalDuration
+			}
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+	}
+	if !done {
+		return res, ErrTruncated
+	}
+	return res, nil
+}
+
+func appendLogprobs(dst []TokenLogprob, src []api.Logprob) []TokenLogprob {
+	for _, lp := range src {
+		t := TokenLogprob{Token: lp.Token, Logprob: lp.Logprob}
+		for _, a := range lp.TopLogprobs {
+			t.Top = append(t.Top, TopLogprob{Token: a.Token, Logprob: a.Logprob})
+		}
+		dst = append(dst, t)
+	}
+	return dst
+}

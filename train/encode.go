@@ -1,0 +1,189 @@
+package train
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"text/template"
+
+	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/model"
+)
+
+// truncate applies TRL's truncation to an encoded sequence: the prompt (the tokens before the
+// first response token) keeps its end, at most maxPrompt tokens, and then the whole sequence is
+// cut to maxLength, shortening the response. A leading BOS token is kept when the prompt is cut
+// (TRL drops it; keeping it leaves the model in the state it was trained in).
+func truncate(s model.Sequence, maxPrompt, maxLength int, bos int32, hasBOS bool) model.Sequence {
+	p := len(s.Tokens)
+	for i, m := range s.Mask {
+		if m {
+			p = i
+			break
+		}
+	}
+	if p > maxPrompt {
+		cut := p - maxPrompt
+		keepBOS := hasBOS && len(s.Tokens) > 0 && s.Tokens[0] == bos
+		toks := append([]int32(nil), s.Tokens[cut:]...)
+		mask := append([]bool(nil), s.Mask[cut:]...)
+		if keepBOS {
+			toks[0] = bos
+			mask[0] = false
+		}
+		s = model.Sequence{Tokens: toks, Mask: mask}
+	}
+	if len(s.Tokens) > maxLength {
+		s = model.Sequence{Tokens: s.Tokens[:maxLength], Mask: s.Mask[:maxLength]}
+	}
+	return s
+}
+
+// example is one training example: its encoded sequences by kind (w, l, imp_w, imp_l, self_l,
+// on) and, per kind, the per-token log-probs under the frozen reference, the previous iterate
+// pi_t and the iterate before it.
+type example struct {
+	seqs              map[string][]model.Sequence
+	ref, prev, prevm  map[string][][]float32
+	chosenScore, rejS float64
+}
+
+// encoder turns records into examples with one model's tokenizer and template.
+type encoder struct {
+	m                    *model.Model
+	maxPrompt, maxLength int
+	revision             *template.Template // SRPO
+	bos                  int32
+	hasBOS, bosKnown     bool
+}
+
+func (e *encoder) encode(prompt, response []data.Message) (model.Sequence, error) {
+	s, err := e.m.Encode(prompt, response)
+	if err != nil {
+		return s, err
+	}
+	if !e.bosKnown {
+		// The BOS token is what Tokenize adds to an empty text, when the GGUF asks for one.
+		ids, err := e.m.Tokenize("", true)
+		if err != nil {
+			return s, err
+		}
+		e.bosKnown = true
+		if len(ids) == 1 {
+			e.bos, e.hasBOS = ids[0], true
+		}
+	}
+	return truncate(s, e.maxPrompt, e.maxLength, e.bos, e.hasBOS), nil
+}
+
+// revisionPrompt renders SRPO's "improve this previous answer" prompt as the user turn.
+func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message) ([]data.Message, error) {
+	var last, resp string
+	if len(prompt) > 0 {
+		last = prompt[len(prompt)-1].Content
+	}
+	for _, m := range previous {
+		resp += m.Content
+	}
+	var b bytes.Buffer
+	if err := e.revision.Execute(&b, struct{ Prompt, Response string }{last, resp}); err != nil {
+		return nil, fmt.Errorf("train: objective.revision_template: %w", err)
+	}
+	out := append([]data.Message(nil), prompt[:max(0, len(prompt)-1)]...)
+	return append(out, data.Message{Role: "user", Content: b.String()}), nil
+}
+
+// pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
+func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
+	ex := &example{seqs: map[string][]model.Sequence{}}
+	for _, k := range kinds {
+		var s model.Sequence
+		var err error
+		switch k {
+		case "w":
+			s, err = e.encode(p.Prompt, p.Chosen)
+		case "l":
+			s, err = e.encode(p.Prompt, p.Rejected)
+		case "imp_w", "imp_l", "self_l":
+			prev, target := p.Rejected, p.Chosen // imp_w: improve the rejected into the chosen
+			if k == "imp_l" {
+				prev, target = p.Chosen, p.Rejected
+			} else if k == "self_l" {
+				prev, target = p.Rejected, p.Rejected
+			}
+			var rp []data.Message
+			rp, err = e.revisionPrompt(p.Prompt, prev)
+			if err == nil {
+				s, err = e.encode(rp, target)
+			}
+		case "on":
+			for _, r := range on {
+				s, err := e.encode(p.Prompt, r)
+				if err != nil {
+					return nil, fmt.Errorf("train: %s: encode online sample: %w", p.ID, err)
+				}
+				ex.seqs["on"] = append(ex.seqs["on"], s)
+			}
+			continue
+		default:
+			return nil, fmt.Errorf("train: unknown sequence kind %q", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("train: %s: %w", p.ID, err)
+		}
+		ex.seqs[k] = []model.Sequence{s}
+	}
+	return ex, nil
+}
+
+// kindsOf returns an example's sequence kinds in a fixed order.
+func kindsOf(ex *example) []string {
+	ks := make([]string, 0, len(ex.seqs))
+	for k := range ex.seqs {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// flatten lists the sequences of the given kinds of every example, in example then kind order.
+func flatten(exs []*example, kinds []string) []model.Sequence {
+	var out []model.Sequence
+	for _, ex := range exs {
+		for _, k := range kinds {
+			out = append(out, ex.seqs[k]...)
+		}
+	}
+	return out
+}
+
+// scatter stores flat per-sequence log-probs (in flatten's order) into dst(example).
+func scatter(exs []*example, kinds []string, lps [][]float32, dst func(*example) map[string][][]float32) {
+	i := 0
+	for _, ex := range exs {
+		m := dst(ex)
+		for _, k := range kinds {
+			n := len(ex.seqs[k])
+			m[k] = lps[i : i+n]
+			i += n
+		}
+	}
+}
+
+func countMask(s model.Sequence) int {
+	n := 0
+	for _, m := range s.Mask {
+		if m {
+			n++
+		}
+	}
+	return n
+}
+
+func sum64(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
+}

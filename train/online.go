@@ -1,0 +1,348 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alignkit/align/assets"
+	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/model"
+)
+
+func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
+
+// splitPrompts returns the training prompts and the held-out evaluation prompts: the last
+// eval.held_out prompts of the dataset are held out and never trained on.
+func (t *trainer) splitPrompts() (train, heldOut [][]data.Message) {
+	ps := t.recs.Prompts
+	h := min(t.r.Eval.HeldOut, len(ps)/2)
+	return ps[:len(ps)-h], ps[len(ps)-h:]
+}
+
+// sampleText generates one response to prompt with m.
+func (t *trainer) sampleText(ctx context.Context, m *model.Model, prompt []data.Message, seed uint64) (string, error) {
+	s, err := t.enc.encode(prompt, nil)
+	if err != nil {
+		return "", err
+	}
+	sp := t.r.Online.Sampling
+	toks, err := m.Generate(ctx, s.Tokens, model.SampleOptions{MaxTokens: sp.MaxTokens, Temperature: float32(sp.Temperature), TopP: float32(sp.TopP), TopK: sp.TopK, Seed: seed})
+	if err != nil {
+		return "", fmt.Errorf("train: sample: %w", err)
+	}
+	return m.Detokenize(toks)
+}
+
+// samplesFor returns K samples of the current policy for one prompt of a stage (HyPO's online
+// samples), stored in the stage directory so a resumed stage reuses them.
+func (t *trainer) samplesFor(ctx context.Context, stage, i int, prompt []data.Message, k int) ([][]data.Message, error) {
+	path := filepath.Join(t.stageDir(stage), "online-samples.jsonl")
+	all, _ := readSampleFile(path)
+	if i < len(all) {
+		return textsToMessages(all[i].Samples), nil
+	}
+	t.policy.SetTraining(false)
+	row := sampleRow{Prompt: prompt}
+	for j := 0; j < k; j++ {
+		s, err := t.sampleText(ctx, t.policy, prompt, seedFor(t.r.Seed, 3, stage, i, j))
+		if err != nil {
+			return nil, err
+		}
+		row.Samples = append(row.Samples, s)
+	}
+	all = append(all, row)
+	if err := writeSampleFile(path, all); err != nil {
+		return nil, err
+	}
+	return textsToMessages(row.Samples), nil
+}
+
+func textsToMessages(ss []string) [][]data.Message {
+	out := make([][]data.Message, len(ss))
+	for i, s := range ss {
+		out[i] = []data.Message{{Role: "assistant", Content: s}}
+	}
+	return out
+}
+
+type sampleRow struct {
+	Prompt  []data.Message `json:"prompt"`
+	Samples []string       `json:"samples"`
+	Scores  []float64      `json:"scores,omitempty"`
+}
+
+func readSampleFile(path string) ([]sampleRow, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []sampleRow
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var r sampleRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", path, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+func writeSampleFile(path string, rows []sampleRow) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type pairRow struct {
+	Prompt   []data.Message `json:"prompt"`
+	Chosen   string         `json:"chosen"`
+	Rejected string         `json:"rejected"`
+}
+
+// onlinePairs runs one online iteration's sampling and judging (or reads them back from the
+// stage directory): K samples per prompt from the current policy, judged, turned into pairs by
+// the recipe's pair rule, plus replayed pairs of earlier iterations.
+func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
+	sd := t.stageDir(stage)
+	pairsPath := filepath.Join(sd, "pairs.jsonl")
+	if rows, err := readPairFile(pairsPath); err == nil {
+		return rowsToPairs(rows, stage), nil
+	}
+	prompts, _ := t.splitPrompts()
+	if n := t.r.Online.PromptsPerIteration; n > 0 && n < len(prompts) {
+		lo := (stage * n) % len(prompts)
+		sel := append([][]data.Message(nil), prompts[lo:min(lo+n, len(prompts))]...)
+		for len(sel) < n {
+			sel = append(sel, prompts[:n-len(sel)]...)
+		}
+		prompts = sel
+	}
+	if t.r.Online.Judge.Kind != "rule" {
+		return nil, fmt.Errorf("train: online.judge.kind %q: the LLM judge is not wired into the training loop in this build; use online.judge.kind: rule, or build pairs with `align sample` and `align eval`, then train offline", t.r.Online.Judge.Kind)
+	}
+	if !t.r.Online.LocalSampler {
+		return nil, fmt.Errorf("train: sampling through Ollama is not wired into the training loop in this build; set online.local_sampler: true (or pass --local-sampler)")
+	}
+	samplesPath := filepath.Join(sd, "samples.jsonl")
+	rows, _ := readSampleFile(samplesPath)
+	judge := RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+	t.policy.SetTraining(false)
+	if len(rows) < len(prompts) {
+		t.prog.Log("stage %d: sampling %d responses for each of %d prompts", stage+1, t.r.Online.SamplesPerPrompt, len(prompts))
+	}
+	for i := len(rows); i < len(prompts); i++ {
+		row := sampleRow{Prompt: prompts[i]}
+		for j := 0; j < t.r.Online.SamplesPerPrompt; j++ {
+			s, err := t.sampleText(ctx, t.policy, prompts[i], seedFor(t.r.Seed, 1, stage, i, j))
+			if err != nil {
+				return nil, err
+			}
+			row.Samples = append(row.Samples, s)
+			row.Scores = append(row.Scores, float64(judge.Score(s)))
+		}
+		rows = append(rows, row)
+		if (i+1)%32 == 0 || i == len(prompts)-1 {
+			// Saved as they arrive: a resumed iteration never samples a prompt twice.
+			if err := writeSampleFile(samplesPath, rows); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []pairRow
+	for _, row := range rows {
+		cmp := func(a, b int) int { return judge.Compare(row.Samples[a], row.Samples[b]) }
+		var idx []pairIndex
+		switch t.r.Online.Pairs.Rule {
+		case "best_vs_worst":
+			idx = bestVsWorst(len(row.Samples), cmp)
+		case "tournament":
+			idx = tournament(len(row.Samples), cmp)
+		case "rubric":
+			idx = rubricPairs(row.Scores, t.r.Online.Pairs.MinScore, t.r.Online.Pairs.MinGap)
+		}
+		for _, p := range idx {
+			if strings.TrimSpace(row.Samples[p.w]) == strings.TrimSpace(row.Samples[p.l]) {
+				continue
+			}
+			out = append(out, pairRow{Prompt: row.Prompt, Chosen: row.Samples[p.w], Rejected: row.Samples[p.l]})
+		}
+	}
+	// Replay (DNO): a fraction of iteration t-j's pairs, relative to this iteration's count.
+	fresh := len(out)
+	for j, frac := range t.r.Online.Replay {
+		prev := stage - 1 - j
+		if prev < 0 || frac <= 0 {
+			break
+		}
+		old, err := readPairFile(filepath.Join(t.stageDir(prev), "pairs.jsonl"))
+		if err != nil {
+			continue
+		}
+		n := min(len(old), int(frac*float64(fresh)))
+		perm := NewRNG(t.r.Seed, uint64(1000+stage*10+j)).Perm(len(old))
+		for _, k := range perm[:n] {
+			out = append(out, old[k])
+		}
+	}
+	if err := WriteFileAtomic(pairsPath, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, r := range out {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	t.prog.Log("stage %d: %d pairs from %d prompts", stage+1, len(out), len(rows))
+	return rowsToPairs(out, stage), nil
+}
+
+func readPairFile(path string) ([]pairRow, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []pairRow
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var r pairRow
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", path, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func rowsToPairs(rows []pairRow, stage int) []data.Pair {
+	out := make([]data.Pair, len(rows))
+	for i, r := range rows {
+		out[i] = data.Pair{ID: fmt.Sprintf("stage %d pair %d", stage+1, i+1), Prompt: r.Prompt,
+			Chosen: []data.Message{{Role: "assistant", Content: r.Chosen}}, Rejected: []data.Message{{Role: "assistant", Content: r.Rejected}}}
+	}
+	return out
+}
+
+// evaluate measures, on the held-out prompts, the rule judge's win rate of the trained policy
+// against the base model (after), the same for the base model against itself with other seeds
+// (before: 50% in expectation), and a Monte-Carlo estimate of KL(policy || base) per response:
+// the mean of log pi(y) - log base(y) over the policy's samples.
+func (t *trainer) evaluate(ctx context.Context, res *Result) error {
+	if t.r.Eval.HeldOut <= 0 || t.base == nil {
+		return nil
+	}
+	if t.r.Online.Judge.Kind != "rule" || len(t.r.Online.Judge.Words) == 0 {
+		t.prog.Log("evaluation: skipped (it needs online.judge.kind: rule; use `align eval win-rate` with an LLM judge)")
+		return nil
+	}
+	_, held := t.splitPrompts()
+	judge := RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+	t.policy.SetTraining(false)
+	var before, after, kl float64
+	n := 0
+	type evalRow struct {
+		Prompt  string  `json:"prompt"`
+		Base    string  `json:"base"`
+		BaseAlt string  `json:"base_alt"`
+		Trained string  `json:"trained"`
+		Win     float64 `json:"trained_win"`
+		LogR    float64 `json:"log_ratio"`
+	}
+	var rows []evalRow
+	win := func(c int) float64 { return (float64(c) + 1) / 2 }
+	for i, p := range held {
+		for j := 0; j < t.r.Eval.Samples; j++ {
+			base, err := t.sampleText(ctx, t.base, p, seedFor(t.r.Seed, 7, i, j))
+			if err != nil {
+				return err
+			}
+			alt, err := t.sampleText(ctx, t.base, p, seedFor(t.r.Seed, 8, i, j))
+			if err != nil {
+				return err
+			}
+			trained, err := t.sampleText(ctx, t.policy, p, seedFor(t.r.Seed, 8, i, j))
+			if err != nil {
+				return err
+			}
+			before += win(judge.Compare(alt, base))
+			w := win(judge.Compare(trained, base))
+			after += w
+			seq, err := t.enc.encode(p, []data.Message{{Role: "assistant", Content: trained}})
+			if err != nil {
+				return err
+			}
+			lp, err := t.policy.LogProbs([]model.Sequence{seq})
+			if err != nil {
+				return err
+			}
+			lb, err := t.base.LogProbs([]model.Sequence{seq})
+			if err != nil {
+				return err
+			}
+			lr := sum64(lp[0]) - sum64(lb[0])
+			kl += lr
+			n++
+			rows = append(rows, evalRow{Prompt: p[len(p)-1].Content, Base: base, BaseAlt: alt, Trained: trained, Win: w, LogR: lr})
+		}
+	}
+	res.WinRateBefore, res.WinRateAfter, res.KL = before/float64(n), after/float64(n), kl/float64(n)
+	t.prog.Log("held-out win rate under the rule judge (%d prompts × %d samples): before %.1f%%, after %.1f%%; KL to base %.3f nats/response",
+		len(held), t.r.Eval.Samples, 100*res.WinRateBefore, 100*res.WinRateAfter, res.KL)
+	return WriteFileAtomic(filepath.Join(t.dir, "eval.jsonl"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (t *trainer) writeReport(res *Result) error {
+	ms, err := ReadMetrics(filepath.Join(t.dir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	recipe, _ := t.r.Marshal()
+	pct := func(f float64) string {
+		if math.IsNaN(f) {
+			return "not measured"
+		}
+		return fmt.Sprintf("%.1f%%", 100*f)
+	}
+	sum := [][2]string{
+		{"objective", res.Objective},
+		{"optimizer steps", fmt.Sprint(res.Steps)},
+		{"training pairs", fmt.Sprint(res.Pairs)},
+		{"final loss", fmt.Sprintf("%.4f", res.FinalLoss)},
+		{"tokens/s (training)", fmt.Sprintf("%.0f", res.TokensPerSec)},
+		{"training time", fmt.Sprintf("%.1f s", res.TrainSeconds)},
+		{"win rate vs base, before (held-out, rule judge)", pct(res.WinRateBefore)},
+		{"win rate vs base, after", pct(res.WinRateAfter)},
+	}
+	if !math.IsNaN(res.KL) {
+		sum = append(sum, [2]string{"KL(policy || base), nats per response", fmt.Sprintf("%.3f", res.KL)})
+	}
+	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
+		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
+	})
+}

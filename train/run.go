@@ -1,0 +1,687 @@
+package train
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/alignkit/align/assets"
+	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/objectives"
+	"github.com/alignkit/align/recipes"
+)
+
+// Options configures one training run.
+type Options struct {
+	// Recipe is the resolved recipe. With Resume it is ignored: the run directory's recipe.yaml
+	// is used, so a resumed run is the same run.
+	Recipe recipes.Recipe
+	// RunDir overrides the recipe's output.dir.
+	RunDir string
+	// Resume continues the run in RunDir from its newest checkpoint.
+	Resume bool
+	// Progress receives the progress bar or lines; nil discards them.
+	Progress io.Writer
+	// CacheDir holds the reference log-prob cache and materialised assets; "" = DefaultCacheDir's parent.
+	CacheDir string
+	// Threads for the model (0 = all cores; the recipe's model.threads wins when set).
+	Threads int
+}
+
+// Result summarises a finished run.
+type Result struct {
+	RunDir        string  `json:"run_dir"`
+	Objective     string  `json:"objective"`
+	Steps         int     `json:"steps"`
+	FinalLoss     float64 `json:"final_loss"`
+	TokensPerSec  float64 `json:"tokens_per_s"`
+	TrainSeconds  float64 `json:"train_seconds"`
+	WallSeconds   float64 `json:"wall_seconds"`
+	WinRateBefore float64 `json:"win_rate_before"`
+	WinRateAfter  float64 `json:"win_rate_after"`
+	KL            float64 `json:"kl_to_reference"`
+	Pairs         int     `json:"pairs"`
+	Report        string  `json:"report"`
+	Checkpoint    string  `json:"checkpoint"`
+}
+
+// loopState is everything besides the weights and the optimizer that a checkpoint must hold for
+// a resumed run to continue exactly: the stage, the step counters, the data order and cursor,
+// and the RNG.
+type loopState struct {
+	Stage        int     `json:"stage"`
+	StageStep    int     `json:"stage_step"`
+	StageTotal   int     `json:"stage_total"`
+	Step         int     `json:"step"`
+	Epoch        int     `json:"epoch"`
+	Cursor       int     `json:"cursor"`
+	Perm         []int   `json:"perm"`
+	RNG          *RNG    `json:"rng"`
+	Tokens       int64   `json:"tokens"`
+	TrainSeconds float64 `json:"train_seconds"`
+	LastLoss     float64 `json:"last_loss"`
+	Done         bool    `json:"done"`
+}
+
+// trainer holds one run's models, data and state.
+type trainer struct {
+	r        recipes.Recipe
+	opt      Options
+	dir      string
+	obj      objectives.Objective
+	needs    needs
+	policy   *model.Model
+	base     *model.Model // frozen base weights (the default reference and the evaluation baseline)
+	ref      *model.Model // the reference model (base, or reference.path)
+	enc      *encoder
+	recs     *Records
+	cache    RefCache
+	assetDir string
+	st       loopState
+	optim    *AdamW
+	metrics  *MetricsLog
+	prog     Progress
+	lastCkpt string
+	pairs    int
+}
+
+// Run trains as the recipe says: it prepares each stage (an offline pass, a Curry-DPO stage or
+// an online iteration), trains it with checkpoints, then evaluates, writes report.html and
+// exports. With Options.Resume it continues from the newest checkpoint and produces the same
+// weights as an uninterrupted run.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	wallStart := time.Now()
+	t := &trainer{opt: opt}
+	t.r = opt.Recipe
+	t.dir = opt.RunDir
+	if t.dir == "" {
+		t.dir = t.r.RunDir()
+	}
+	if opt.Resume {
+		r, err := recipes.ParseFile(filepath.Join(t.dir, "recipe.yaml"))
+		if err != nil {
+			return nil, fmt.Errorf("train: resume %s: %w", t.dir, err)
+		}
+		t.r = r
+	} else if err := t.r.Validate(); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	cacheRoot := opt.CacheDir
+	if cacheRoot == "" {
+		cacheRoot = filepath.Dir(DefaultCacheDir())
+	}
+	t.cache = RefCache{Dir: filepath.Join(cacheRoot, "refcache")}
+	t.assetDir = filepath.Join(cacheRoot, "assets")
+
+	var err error
+	if t.obj, err = buildObjective(t.r); err != nil {
+		return nil, err
+	}
+	if t.needs, err = needsOf(t.obj); err != nil {
+		return nil, err
+	}
+	if err := t.loadData(); err != nil {
+		return nil, err
+	}
+	if err := t.loadModels(); err != nil {
+		return nil, err
+	}
+	defer t.close()
+	if err := t.prepareRunDir(); err != nil {
+		return nil, err
+	}
+	defer t.metrics.Close()
+
+	stages := t.stageCount()
+	for ; t.st.Stage < stages; t.st.Stage++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if t.st.Done {
+			break
+		}
+		exs, err := t.prepareStage(ctx, t.st.Stage)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.trainStage(ctx, exs); err != nil {
+			return nil, err
+		}
+		// The next stage starts from scratch: new data order and optimizer.
+		t.st.StageStep, t.st.StageTotal, t.st.Epoch, t.st.Cursor, t.st.Perm = 0, 0, 0, 0, nil
+	}
+	if !t.st.Done {
+		t.st.Stage = stages - 1
+		t.st.Done = true
+		if err := t.checkpoint(); err != nil {
+			return nil, err
+		}
+	}
+	t.prog.Finish()
+
+	res := &Result{RunDir: t.dir, Objective: t.r.Objective.Name, Steps: t.st.Step, FinalLoss: t.st.LastLoss,
+		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt}
+	if t.st.TrainSeconds > 0 {
+		res.TokensPerSec = float64(t.st.Tokens) / t.st.TrainSeconds
+	}
+	if err := t.evaluate(ctx, res); err != nil {
+		return nil, err
+	}
+	res.WallSeconds = time.Since(wallStart).Seconds()
+	if err := t.writeReport(res); err != nil {
+		return nil, err
+	}
+	res.Report = filepath.Join(t.dir, "report.html")
+	if err := writeJSONFile(filepath.Join(t.dir, "result.json"), res); err != nil {
+		return nil, err
+	}
+	for _, target := range t.r.Output.Export {
+		if err := exportModel(ctx, t.policy, target, t.prog); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (t *trainer) close() {
+	for _, m := range []*model.Model{t.policy, t.base, t.ref} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+func (t *trainer) resolvePath(p, field string) (string, error) {
+	if name, ok := strings.CutPrefix(p, "asset:"); ok {
+		return assets.Path(name, t.assetDir)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("train: %s: %w", field, err)
+	}
+	return p, nil
+}
+
+func (t *trainer) threads() int {
+	if t.r.Model.Threads > 0 {
+		return t.r.Model.Threads
+	}
+	return t.opt.Threads
+}
+
+func (t *trainer) loadModels() error {
+	if t.r.Model.Path == "" {
+		return fmt.Errorf("train: model.ollama %q: locating Ollama blobs is not wired into training yet; set model.path to the GGUF file (`ollama show --modelfile %s` prints it)", t.r.Model.Ollama, t.r.Model.Ollama)
+	}
+	path, err := t.resolvePath(t.r.Model.Path, "model.path")
+	if err != nil {
+		return err
+	}
+	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory}
+	po := lo
+	if t.r.LoraR > 0 {
+		po.LoRA = &model.LoRAConfig{Rank: t.r.LoraR, Alpha: float32(t.r.LoraAlpha), Dropout: float32(t.r.LoraDropout), Targets: t.r.LoraTargetModules, Seed: t.r.Seed}
+	} else {
+		po.Full = true
+	}
+	if t.policy, err = model.Load(path, po); err != nil {
+		return fmt.Errorf("train: policy: %w", err)
+	}
+	needBase := (len(t.needs.ref) > 0 && !t.r.Reference.Free && t.r.Reference.Path == "") || t.r.Eval.HeldOut > 0
+	if needBase {
+		if t.base, err = model.Load(path, lo); err != nil {
+			return fmt.Errorf("train: base model: %w", err)
+		}
+	}
+	t.ref = t.base
+	if len(t.needs.ref) > 0 && !t.r.Reference.Free && t.r.Reference.Path != "" {
+		rp, err := t.resolvePath(t.r.Reference.Path, "reference.path")
+		if err != nil {
+			return err
+		}
+		if t.ref, err = model.Load(rp, lo); err != nil {
+			return fmt.Errorf("train: reference: %w", err)
+		}
+		if !t.policy.SameTokenizer(t.ref) {
+			return fmt.Errorf("train: the reference %s and the policy %s use different tokenizers; their log-probs of the same text are not comparable (use the policy's base model as reference)", t.r.Reference.Path, t.r.Model.Path)
+		}
+	}
+	t.enc = &encoder{m: t.policy, maxPrompt: t.r.MaxPromptLength, maxLength: t.r.MaxLength}
+	if t.r.Objective.RevisionTemplate != "" {
+		tpl, err := template.New("revision").Option("missingkey=error").Parse(t.r.Objective.RevisionTemplate)
+		if err != nil {
+			return fmt.Errorf("train: objective.revision_template: %w", err)
+		}
+		t.enc.revision = tpl
+	}
+	return nil
+}
+
+func (t *trainer) loadData() error {
+	if t.r.Dataset.Path == "" {
+		return errors.New("train: dataset.path: missing")
+	}
+	src, err := readDatasetFile(t.r.Dataset.Path)
+	if err != nil {
+		return err
+	}
+	recs, err := readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)
+	if err != nil {
+		return err
+	}
+	if t.r.Dataset.MaxSamples > 0 {
+		n := t.r.Dataset.MaxSamples
+		recs.Pairs = recs.Pairs[:min(n, len(recs.Pairs))]
+		recs.Ranked = recs.Ranked[:min(n, len(recs.Ranked))]
+		recs.Prompts = recs.Prompts[:min(n, len(recs.Prompts))]
+	}
+	obj, _ := recipes.LookupObjective(t.r.Objective.Name)
+	online := t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none"
+	switch {
+	case obj.Data == "ranked" && recs.Kind != "ranked":
+		return fmt.Errorf("train: objective %s needs ranked data (a prompt with 3 or more scored responses), but %s holds %s", obj.Name, t.r.Dataset.Path, recs.Kind)
+	case obj.Data == "pairs" && !online && recs.Kind != "pairs":
+		return fmt.Errorf("train: objective %s trains on preference pairs, but %s holds %s (online recipes sample pairs from prompts: set online.iterations)", obj.Name, t.r.Dataset.Path, recs.Kind)
+	}
+	if online && recs.Kind == "pairs" {
+		for _, p := range recs.Pairs {
+			recs.Prompts = append(recs.Prompts, p.Prompt)
+		}
+	}
+	t.recs = recs
+	return nil
+}
+
+func (t *trainer) prepareRunDir() error {
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	keep := -1
+	if t.opt.Resume {
+		dir, _, ok, err := LatestCheckpoint(t.dir)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := t.restore(dir); err != nil {
+				return err
+			}
+			keep = t.st.Step
+		} else {
+			// Killed before its first checkpoint: start over, with the recorded recipe.
+			keep = 0
+			t.st = loopState{RNG: NewRNG(t.r.Seed, 0)}
+		}
+	} else {
+		if _, _, ok, _ := LatestCheckpoint(t.dir); ok {
+			return fmt.Errorf("train: %s already holds a run; continue it with --resume %s, or choose another output.dir", t.dir, t.dir)
+		}
+		b, err := t.r.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(filepath.Join(t.dir, "recipe.yaml"), func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		t.st = loopState{RNG: NewRNG(t.r.Seed, 0)}
+	}
+	var err error
+	if t.metrics, err = OpenMetricsLog(filepath.Join(t.dir, "metrics.jsonl"), keep); err != nil {
+		return err
+	}
+	t.prog = NewProgress(progressWriter(t.opt.Progress), 0, t.r.Name, t.opt.Progress == nil)
+	return nil
+}
+
+func progressWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// stageCount is the number of training stages: Curry-DPO's curriculum stages (when
+// iterative), the online iterations, or one.
+func (t *trainer) stageCount() int {
+	if t.r.Objective.Name == "curry_dpo" && t.iterativeCurry() {
+		n := 0
+		for _, rk := range t.recs.Ranked {
+			n = max(n, len(curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed))) //nolint
+		}
+		return max(n, 1)
+	}
+	if t.r.Online.Iterations > 0 {
+		return t.r.Online.Iterations
+	}
+	return 1
+}
+
+func (t *trainer) iterativeCurry() bool {
+	return t.r.Objective.Iterative == nil || *t.r.Objective.Iterative
+}
+
+func (t *trainer) curryScheme() string {
+	if s, ok := t.r.Objective.Params["scheme"].(string); ok {
+		return s
+	}
+	return "best_vs_rest"
+}
+
+func (t *trainer) curryOrder() string {
+	if s, ok := t.r.Objective.Params["order"].(string); ok {
+		return s
+	}
+	return "score_gap"
+}
+
+// curryPairs builds one ranked record's pairs, easiest first (OBJECTIVES.md §4): best vs rest
+// (or all ordered pairs), sorted by descending score gap, gap ties by the chosen then the
+// rejected response's rank.
+func curryPairs(rk data.Ranked, scheme, order string, seed uint64) []data.Pair {
+	idx := make([]int, len(rk.Responses))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rk.Responses[idx[a]].Score > rk.Responses[idx[b]].Score })
+	type cand struct{ w, l, rw, rl int }
+	var cs []cand
+	for a := range idx {
+		if scheme != "all_pairs" && a > 0 {
+			break
+		}
+		for b := a + 1; b < len(idx); b++ {
+			if rk.Responses[idx[a]].Score > rk.Responses[idx[b]].Score {
+				cs = append(cs, cand{idx[a], idx[b], a, b})
+			}
+		}
+	}
+	gap := func(c cand) float64 { return rk.Responses[c.w].Score - rk.Responses[c.l].Score }
+	sort.SliceStable(cs, func(i, j int) bool {
+		if gap(cs[i]) != gap(cs[j]) {
+			return gap(cs[i]) > gap(cs[j])
+		}
+		if cs[i].rw != cs[j].rw {
+			return cs[i].rw < cs[j].rw
+		}
+		return cs[i].rl > cs[j].rl
+	})
+	switch order {
+	case "reverse":
+		for i, j := 0, len(cs)-1; i < j; i, j = i+1, j-1 {
+			cs[i], cs[j] = cs[j], cs[i]
+		}
+	case "random":
+		g := NewRNG(seed, hashString(rk.ID))
+		p := g.Perm(len(cs))
+		shuffled := make([]cand, len(cs))
+		for i, j := range p {
+			shuffled[i] = cs[j]
+		}
+		cs = shuffled
+	}
+	out := make([]data.Pair, len(cs))
+	for i, c := range cs {
+		sw, sl := rk.Responses[c.w].Score, rk.Responses[c.l].Score
+		out[i] = data.Pair{ID: fmt.Sprintf("%s pair %d", rk.ID, i+1), Prompt: rk.Prompt, Chosen: rk.Responses[c.w].Messages, Rejected: rk.Responses[c.l].Messages, ScoreChosen: &sw, ScoreRejected: &sl}
+	}
+	return out
+}
+
+func hashString(s string) uint64 {
+	h := sha256.Sum256([]byte(s))
+	return binary.LittleEndian.Uint64(h[:8])
+}
+
+// seedFor derives a sampling seed from the run seed and a position, independent of the RNG
+// stream, so samples do not depend on how many draws came before.
+func seedFor(seed uint64, parts ...int) uint64 {
+	h := sha256.New()
+	binary.Write(h, binary.LittleEndian, seed)
+	for _, p := range parts {
+		binary.Write(h, binary.LittleEndian, int64(p))
+	}
+	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
+}
+
+// stageDir holds what a stage computed before training (samples, pairs, frozen log-probs of
+// pi_t and pi_{t-1}, and the weights it started from), so a resumed stage reuses them.
+func (t *trainer) stageDir(stage int) string {
+	return filepath.Join(t.dir, fmt.Sprintf("stage-%d", stage+1))
+}
+
+// prepareStage builds a stage's examples and fills their reference-side log-probs.
+func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, error) {
+	sd := t.stageDir(stage)
+	if err := os.MkdirAll(sd, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	kinds := append([]string(nil), t.needs.all...)
+	sort.Strings(kinds)
+	var pairs []data.Pair
+	var online [][][]data.Message // per pair: HyPO's online samples
+	switch {
+	case t.r.Objective.Name == "curry_dpo":
+		for _, rk := range t.recs.Ranked {
+			ps := curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed)
+			if t.iterativeCurry() {
+				if stage < len(ps) {
+					pairs = append(pairs, ps[stage])
+				}
+			} else {
+				pairs = append(pairs, ps...)
+			}
+		}
+		if !t.iterativeCurry() {
+			// One run over all stages in order: keep the curriculum order by stage rank.
+			sort.SliceStable(pairs, func(i, j int) bool { return pairRank(pairs[i]) < pairRank(pairs[j]) })
+		}
+	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
+		var err error
+		if pairs, err = t.onlinePairs(ctx, stage); err != nil {
+			return nil, err
+		}
+	default:
+		pairs = t.recs.Pairs
+	}
+	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" {
+		// HyPO: unlabelled online samples for each pair's prompt feed the KL term.
+		for i, p := range pairs {
+			s, err := t.samplesFor(ctx, stage, i, p.Prompt, t.r.Online.SamplesPerPrompt)
+			if err != nil {
+				return nil, err
+			}
+			online = append(online, s)
+		}
+	}
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("train: stage %d has no training pairs (the judge found no preferred response; sample more, or check the judge)", stage+1)
+	}
+	t.pairs += len(pairs)
+	exs := make([]*example, len(pairs))
+	for i, p := range pairs {
+		var on [][]data.Message
+		if online != nil {
+			on = online[i]
+		}
+		ex, err := t.enc.pairExample(p, kinds, on)
+		if err != nil {
+			return nil, err
+		}
+		ex.ref, ex.prev, ex.prevm = map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}
+		exs[i] = ex
+	}
+	// Weights this stage starts from (pi_t): kept for APO's pi_{t-1} in the next stage.
+	startW := filepath.Join(sd, "start-weights.bin")
+	if _, err := os.Stat(startW); err != nil {
+		if err := WriteFileAtomic(startW, func(w io.Writer) error { return saveParams(w, t.policy.Params()) }); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	if err := t.fillReference(exs, stage); err != nil {
+		return nil, err
+	}
+	if len(t.needs.prev) > 0 {
+		if err := t.frozenLogProbs(exs, t.needs.prev, filepath.Join(sd, "prev.bin"), nil, func(e *example) map[string][][]float32 { return e.prev }); err != nil {
+			return nil, err
+		}
+	}
+	if len(t.needs.prevm) > 0 {
+		prevStart := filepath.Join(t.stageDir(max(stage-1, 0)), "start-weights.bin")
+		if err := t.frozenLogProbs(exs, t.needs.prevm, filepath.Join(sd, "prevm.bin"), &prevStart, func(e *example) map[string][][]float32 { return e.prevm }); err != nil {
+			return nil, err
+		}
+	}
+	return exs, nil
+}
+
+func pairRank(p data.Pair) int {
+	var n int
+	fmt.Sscanf(p.ID[strings.LastIndex(p.ID, "pair ")+5:], "%d", &n)
+	return n
+}
+
+// fillReference sets the reference log-probs: zeros when reference-free; for an iterative
+// Curry-DPO stage after the first, the policy at the end of the previous stage (stored in the
+// stage directory); otherwise the frozen reference model, through the on-disk cache.
+func (t *trainer) fillReference(exs []*example, stage int) error {
+	if len(t.needs.ref) == 0 {
+		return nil
+	}
+	if t.r.Reference.Free {
+		for _, ex := range exs {
+			for _, k := range t.needs.ref {
+				for _, s := range ex.seqs[k] {
+					ex.ref[k] = append(ex.ref[k], make([]float32, countMask(s)))
+				}
+			}
+		}
+		return nil
+	}
+	get := func(e *example) map[string][][]float32 { return e.ref }
+	if t.r.Objective.Name == "curry_dpo" && t.iterativeCurry() && stage > 0 {
+		return t.frozenLogProbs(exs, t.needs.ref, filepath.Join(t.stageDir(stage), "ref.bin"), nil, get)
+	}
+	seqs := flatten(exs, t.needs.ref)
+	key := RefCacheKey(hashSequences(seqs), t.ref.Digest(), t.ref.TemplateName(), t.r.MaxLength, t.r.MaxPromptLength, strings.Join(t.needs.ref, ","))
+	if lps, ok := t.cache.Load(key); ok && len(lps) == len(seqs) {
+		t.prog.Log("reference log-probs: %d sequences from the cache", len(seqs))
+		scatter(exs, t.needs.ref, lps, get)
+		return nil
+	}
+	start := time.Now()
+	lps, err := logProbsBatched(t.ref, seqs, 64)
+	if err != nil {
+		return fmt.Errorf("train: reference log-probs: %w", err)
+	}
+	t.prog.Log("reference log-probs: %d sequences in %.1fs (cached)", len(seqs), time.Since(start).Seconds())
+	if err := t.cache.Save(key, lps); err != nil {
+		return err
+	}
+	scatter(exs, t.needs.ref, lps, get)
+	return nil
+}
+
+// frozenLogProbs computes (once; then reads back from file) the policy's log-probs of the given
+// kinds as they are now, or with the weights in *weights loaded temporarily.
+func (t *trainer) frozenLogProbs(exs []*example, kinds []string, file string, weights *string, dst func(*example) map[string][][]float32) error {
+	seqs := flatten(exs, kinds)
+	if f, err := os.Open(file); err == nil {
+		lps, rerr := readRef(f)
+		f.Close()
+		if rerr == nil && len(lps) == len(seqs) {
+			scatter(exs, kinds, lps, dst)
+			return nil
+		}
+	}
+	if weights != nil {
+		saved := cloneParams(t.policy.Params())
+		f, err := os.Open(*weights)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		err = loadParams(f, t.policy.Params())
+		f.Close()
+		if err != nil {
+			return err
+		}
+		defer restoreParams(t.policy.Params(), saved)
+	}
+	t.policy.SetTraining(false)
+	lps, err := logProbsBatched(t.policy, seqs, 64)
+	if err != nil {
+		return fmt.Errorf("train: log-probs of the previous iterate: %w", err)
+	}
+	c := RefCache{Dir: filepath.Dir(file)}
+	if err := c.Save(strings.TrimSuffix(filepath.Base(file), ".bin"), lps); err != nil {
+		return err
+	}
+	scatter(exs, kinds, lps, dst)
+	return nil
+}
+
+func logProbsBatched(m *model.Model, seqs []model.Sequence, batch int) ([][]float32, error) {
+	out := make([][]float32, 0, len(seqs))
+	for i := 0; i < len(seqs); i += batch {
+		lps, err := m.LogProbs(seqs[i:min(i+batch, len(seqs))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lps...)
+	}
+	return out, nil
+}
+
+func hashSequences(seqs []model.Sequence) string {
+	h := sha256.New()
+	for _, s := range seqs {
+		binary.Write(h, binary.LittleEndian, int64(len(s.Tokens)))
+		binary.Write(h, binary.LittleEndian, s.Tokens)
+		for _, m := range s.Mask {
+			if m {
+				h.Write([]byte{1})
+			} else {
+				h.Write([]byte{0})
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+}
+
+// MarshalJSON writes unmeasured figures (NaN) as null.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	b, err := json.Marshal(struct {
+		plain
+		WinRateBefore *float64 `json:"win_rate_before"`
+		WinRateAfter  *float64 `json:"win_rate_after"`
+		KL            *float64 `json:"kl_to_reference"`
+	}{plain(r), finite(r.WinRateBefore), finite(r.WinRateAfter), finite(r.KL)})
+	return b, err
+}
+
+func finite(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}
