@@ -18,11 +18,14 @@ echo "rows $rows, text $((text / 1000000)) MB, JSONL $(( $(stat -c %s "$dir/pref
 step() { # name, then the command
   local name=$1; shift
   /usr/bin/time -v "$@" > /dev/null 2> "$dir/time.txt" || { cat "$dir/time.txt"; exit 1; }
-  local wall rss
+  local wall rss cpu
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$dir/time.txt")
   rss=$(awk -F': ' '/Maximum resident set size/ {print int($2/1024)}' "$dir/time.txt")
-  awk -v n="$name" -v w="$wall" -v r="$rows" -v t="$text" -v m="$rss" \
-    'BEGIN {printf "%-34s %7.1f s %10.0f rows/s %7.1f MB/s text  peak RSS %5d MB\n", n, w, r/w, t/w/1e6, m}'
+  cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$dir/time.txt")
+  # MB/s of text per wall second, and per CPU second (user+sys), which is what one core does
+  # when the machine is shared.
+  awk -v n="$name" -v w="$wall" -v c="$cpu" -v r="$rows" -v t="$text" -v m="$rss" \
+    'BEGIN {printf "%-32s wall %6.1f s %9.0f rows/s %6.1f MB/s | cpu %6.1f s %9.0f rows/cpu-s %6.1f MB/cpu-s | peak RSS %4d MB\n", n, w, r/w, t/w/1e6, c, r/c, t/c/1e6, m}'
 }
 step "JSONL -> Parquet (convert)" "$dir/align" data convert "$dir/pref-$rows.jsonl" "$dir/pref-$rows.parquet"
 echo "Parquet $(( $(stat -c %s "$dir/pref-$rows.parquet") / 1000000 )) MB"

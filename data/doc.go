@@ -1,10 +1,22 @@
 // Package data reads and writes preference datasets.
 //
-// It knows three record shapes: pairwise (prompt, chosen, rejected), ranked (prompt plus N
-// scored responses) and unpaired (prompt, completion, boolean label). It reads Parquet in the
-// Hugging Face conventions, JSONL and JSON (gzip too) in the common community formats, detects
-// the format and the columns, validates every row and names the file, row and column of every
-// problem. It writes Parquet and JSONL, splits by prompt hash and turns ranked data into pairs.
+// It knows three record shapes: pairwise (Pair: prompt, chosen, rejected), ranked (Ranked: a
+// prompt plus N scored responses) and unpaired (Unpaired: prompt, completion, boolean label).
 //
-// It does not tokenize: that is the model package's job.
+// Open detects a file's container (Parquet, JSONL, JSON array; gzip too) from its bytes and its
+// layout (HH transcripts, ShareGPT, TRL's conversational formats, ultrafeedback_binarized,
+// UltraFeedback completions, ranked responses, KTO messages, plain prompt/chosen/rejected) from
+// its first valid row, and streams records through Reader.Next with flat memory: a line, an
+// array element or a Parquet row group at a time. Parquet written by other tools is read
+// through the footer's schema (string or large_string, 2- or 3-level lists, any codec or
+// encoding), with align's own record assembly. Every invalid row is an *Issue naming file,
+// row and column; Options.SkipInvalid skips and counts them. Validate lists every problem.
+//
+// Create writes Parquet in the Hugging Face conventions (zstd, ~64 MiB row groups) or JSONL.
+// Convert, Split (by prompt hash) and MakePairs (ranked data to Curry-DPO pairs, through
+// objectives.CurryPairs) stream one file into others; Inspect describes a file; ReadPrompts
+// reads prompts for sampling and evaluation (AlpacaEval, MT-Bench, xstest CSV, text lines).
+//
+// It does not tokenize (the model package does; Inspect takes a Tokenizer function) and it
+// does not render chat templates. docs/data.md has the detection rules and messages.
 package data

@@ -1,9 +1,9 @@
 package data
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"crypto/sha256"
 	"io"
 	"math"
 	"strconv"

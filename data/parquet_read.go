@@ -360,7 +360,6 @@ func (s *parquetSource) assemble(row parquet.Row) (map[string]any, *Issue) {
 // place puts one leaf value into the row, creating the containers on its path. It returns
 // whether the value is a string with invalid UTF-8, and a description of any inconsistency.
 func (s *parquetSource) place(m map[string]any, path []*pnode, v parquet.Value, d int) (badUTF8 bool, corrupt string) {
-	var slot func(any) // stores a value where the current step's value goes
 	var cur any = m
 	for i := 0; i < len(path); i++ {
 		n := path[i]
@@ -368,9 +367,7 @@ func (s *parquetSource) place(m map[string]any, path []*pnode, v parquet.Value, 
 		if !ok {
 			return false, fmt.Sprintf("column %q: inconsistent levels", n.name)
 		}
-		parent := mm
 		name := n.name
-		slot = func(x any) { parent[name] = x }
 		if n.list || (n.rep == format.Repeated) {
 			// A list: the LIST group (with its repeated child next on the path) or a bare
 			// repeated field.
@@ -415,12 +412,13 @@ func (s *parquetSource) place(m map[string]any, path []*pnode, v parquet.Value, 
 				}
 			}
 			items := *lst
-			slot = func(x any) { items[j] = x }
 			if n.list && n.elem3 && d < elem.defLevel {
 				return false, "" // a null element of a 3-level list
 			}
 			if elem.leaf {
-				return setLeaf(slot, v)
+				x, bad := leafValue(v)
+				items[j] = x
+				return bad, ""
 			}
 			g, _ := items[j].(map[string]any)
 			if g == nil {
@@ -441,7 +439,9 @@ func (s *parquetSource) place(m map[string]any, path []*pnode, v parquet.Value, 
 			return false, ""
 		}
 		if n.leaf {
-			return setLeaf(slot, v)
+			x, bad := leafValue(v)
+			mm[name] = x
+			return bad, ""
 		}
 		g, _ := mm[name].(map[string]any)
 		if g == nil {
@@ -453,28 +453,26 @@ func (s *parquetSource) place(m map[string]any, path []*pnode, v parquet.Value, 
 	return false, "path ends in a group"
 }
 
-func setLeaf(slot func(any), v parquet.Value) (bool, string) {
+// leafValue converts a leaf value to the generic types, and says whether it is a string with
+// invalid UTF-8.
+func leafValue(v parquet.Value) (any, bool) {
 	if v.IsNull() {
-		slot(nil)
-		return false, ""
+		return nil, false
 	}
 	switch v.Kind() {
 	case parquet.ByteArray, parquet.FixedLenByteArray:
 		b := v.ByteArray()
-		slot(string(b))
-		return !utf8.Valid(b), ""
+		return string(b), !utf8.Valid(b)
 	case parquet.Boolean:
-		slot(v.Boolean())
+		return v.Boolean(), false
 	case parquet.Int32:
-		slot(int64(v.Int32()))
+		return int64(v.Int32()), false
 	case parquet.Int64:
-		slot(v.Int64())
+		return v.Int64(), false
 	case parquet.Float:
-		slot(float64(v.Float()))
+		return float64(v.Float()), false
 	case parquet.Double:
-		slot(v.Double())
-	default:
-		slot(nil)
+		return v.Double(), false
 	}
-	return false, ""
+	return nil, false
 }

@@ -167,14 +167,21 @@ func invalidUTF8(ms []Message) string {
 // with a user turn and the response made of assistant turns (alternating with user turns when
 // it has several). It returns the column at fault and a description, or "" when all is well.
 func roleProblem(prompt, response []Message, promptCol, responseCol string) (string, string) {
-	all := make([]string, 0, len(prompt)+len(response))
-	for _, x := range prompt {
-		all = append(all, x.Role)
+	n := len(prompt) + len(response)
+	role := func(i int) string {
+		if i < len(prompt) {
+			return prompt[i].Role
+		}
+		return response[i-len(prompt)].Role
 	}
-	for _, x := range response {
-		all = append(all, x.Role)
+	// The pattern is built only for a message, keeping the common case allocation-free.
+	pattern := func() string {
+		all := make([]string, n)
+		for i := range all {
+			all[i] = role(i)
+		}
+		return strings.Join(all, ",")
 	}
-	pattern := strings.Join(all, ",")
 	col := func(i int) string {
 		if i < len(prompt) {
 			return promptCol
@@ -182,13 +189,13 @@ func roleProblem(prompt, response []Message, promptCol, responseCol string) (str
 		return responseCol
 	}
 	i := 0
-	if len(all) > 0 && all[0] == "system" {
+	if n > 0 && role(0) == "system" {
 		i = 1
 	}
 	want := "user"
-	for j := i; j < len(all); j++ {
-		if all[j] != want {
-			return col(j), fmt.Sprintf("%s: message %d is %s, want %s", pattern, j+1, all[j], want)
+	for j := i; j < n; j++ {
+		if r := role(j); r != want {
+			return col(j), fmt.Sprintf("%s: message %d is %s, want %s", pattern(), j+1, r, want)
 		}
 		if want == "user" {
 			want = "assistant"
@@ -197,10 +204,10 @@ func roleProblem(prompt, response []Message, promptCol, responseCol string) (str
 		}
 	}
 	if len(prompt) > 0 && prompt[len(prompt)-1].Role != "user" {
-		return promptCol, fmt.Sprintf("%s: the prompt must end with a user turn", pattern)
+		return promptCol, fmt.Sprintf("%s: the prompt must end with a user turn", pattern())
 	}
 	if len(response) > 0 && response[len(response)-1].Role != "assistant" {
-		return responseCol, fmt.Sprintf("%s: the response must end with an assistant turn", pattern)
+		return responseCol, fmt.Sprintf("%s: the response must end with an assistant turn", pattern())
 	}
 	return "", ""
 }

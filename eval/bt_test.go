@@ -125,26 +125,32 @@ func TestMLEEloAgainstGradientAscent(t *testing.T) {
 	if !conv {
 		t.Fatal("not converged")
 	}
-	// gradient ascent on Σ y log σ(k(θa−θb)) + (1−y) log σ(−k(θa−θb)) over the duplicated table
+	// gradient ascent on Σ y log σ(k(θa−θb)) + (1−y) log σ(−k(θa−θb)) over the duplicated
+	// table, rows with the same (a, b, y) summed up
+	type cell struct {
+		a, b string
+		y    float64
+	}
+	count := map[cell]float64{}
+	for _, b := range battles {
+		switch b.Winner {
+		case "model_a":
+			count[cell{b.ModelA, b.ModelB, 1}] += 2
+		case "model_b":
+			count[cell{b.ModelA, b.ModelB, 0}] += 2
+		default:
+			count[cell{b.ModelA, b.ModelB, 1}]++
+			count[cell{b.ModelA, b.ModelB, 0}]++
+		}
+	}
 	theta := map[string]float64{}
 	k := math.Ln10
-	for it := 0; it < 20000; it++ {
+	for it := 0; it < 50000; it++ {
 		g := map[string]float64{}
-		for _, b := range battles {
-			q := 1 / (1 + math.Exp(-k*(theta[b.ModelA]-theta[b.ModelB])))
-			var ys []float64
-			switch b.Winner {
-			case "model_a":
-				ys = []float64{1, 1}
-			case "model_b":
-				ys = []float64{0, 0}
-			default:
-				ys = []float64{1, 0}
-			}
-			for _, y := range ys {
-				g[b.ModelA] += k * (y - q)
-				g[b.ModelB] -= k * (y - q)
-			}
+		for c, n := range count {
+			q := 1 / (1 + math.Exp(-k*(theta[c.a]-theta[c.b])))
+			g[c.a] += n * k * (c.y - q)
+			g[c.b] -= n * k * (c.y - q)
 		}
 		for _, m := range models {
 			theta[m] += 0.0005 * g[m]

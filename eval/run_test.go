@@ -42,7 +42,7 @@ func ollamaPool(t *testing.T) *runtime.Pool {
 func TestWinRateEndToEnd(t *testing.T) {
 	pool := ollamaPool(t)
 	ctx := context.Background()
-	ref := readOutputs(t, "testdata/alpaca_eval/reference_gpt4_1106_preview.model_outputs.json")[:6]
+	ref := readOutputs(t, "testdata/alpaca_eval/reference_gpt4_1106_preview.model_outputs.json")[:4]
 	var prompts, refs []PromptItem
 	for i, r := range ref {
 		prompts = append(prompts, PromptItem{ID: strconv.Itoa(i), Instruction: r.Instruction, Dataset: r.Dataset})
@@ -56,11 +56,11 @@ func TestWinRateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Judged != 6 || res.Existing != 0 || res.Failed != 0 {
+	if res.Judged != 4 || res.Existing != 0 || res.Failed != 0 {
 		t.Fatalf("first run: judged %d existing %d failed %d", res.Judged, res.Existing, res.Failed)
 	}
 	js, torn, err := ReadJudgments(filepath.Join(dir, "judgments.jsonl"))
-	if err != nil || torn || len(js) != 6 {
+	if err != nil || torn || len(js) != 4 {
 		t.Fatalf("judgments: %v torn=%v n=%d", err, torn, len(js))
 	}
 	for _, j := range js {
@@ -78,10 +78,10 @@ func TestWinRateEndToEnd(t *testing.T) {
 		}
 	}
 	h := res.Report.Stats[0]
-	if h.NTotal+h.NInvalid != 6 {
-		t.Errorf("stats count %d valid + %d invalid, want 6", h.NTotal, h.NInvalid)
+	if h.NTotal+h.NInvalid != 4 {
+		t.Errorf("stats count %d valid + %d invalid, want 4", h.NTotal, h.NInvalid)
 	}
-	t.Logf("stories260k vs gpt4_1106_preview judged by stories260k: win rate %v ± %v, LC %v, %d invalid of 6",
+	t.Logf("stories260k vs gpt4_1106_preview judged by stories260k: win rate %v ± %v, LC %v, %d invalid of 4",
 		h.WinRate, h.StandardError, h.LengthControlledWinRate, h.NInvalid)
 	if h.NInvalid > 0 {
 		warned := false
@@ -89,7 +89,7 @@ func TestWinRateEndToEnd(t *testing.T) {
 			warned = warned || bytes.Contains([]byte(w), []byte("invalid"))
 		}
 		if !warned {
-			t.Errorf("%d of 6 invalid judgments but no warning: %v", h.NInvalid, h.Warnings)
+			t.Errorf("%d of 4 invalid judgments but no warning: %v", h.NInvalid, h.Warnings)
 		}
 	}
 	for _, f := range []string{"report.json", "report.html", "outputs/stories260k.jsonl"} {
@@ -103,18 +103,18 @@ func TestWinRateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Judged != 0 || res2.Existing != 6 || res2.Generated["stories260k"].Written != 0 {
+	if res2.Judged != 0 || res2.Existing != 4 || res2.Generated["stories260k"].Written != 0 {
 		t.Errorf("rerun judged %d, existing %d, generated %d", res2.Judged, res2.Existing, res2.Generated["stories260k"].Written)
 	}
 	if a, b := res.Report.Stats[0].WinRate, res2.Report.Stats[0].WinRate; a != b && !(math.IsNaN(a) && math.IsNaN(b)) {
 		t.Errorf("win rate changed on rerun: %v → %v", a, b)
 	}
 
-	// a run killed after 4 judgments, mid-write of the 5th
+	// a run killed after 2 judgments, mid-write of the 3rd
 	path := filepath.Join(dir, "judgments.jsonl")
 	b, _ := os.ReadFile(path)
 	lines := bytes.SplitAfter(b, []byte("\n"))
-	cut := append(bytes.Join(lines[:4], nil), lines[4][:len(lines[4])/2]...)
+	cut := append(bytes.Join(lines[:2], nil), lines[2][:len(lines[2])/2]...)
 	if err := os.WriteFile(path, cut, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,11 @@ func TestWinRateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res3.Judged != 2 || res3.Existing != 4 {
-		t.Errorf("resume judged %d (want 2), existing %d (want 4)", res3.Judged, res3.Existing)
+	if res3.Judged != 2 || res3.Existing != 2 {
+		t.Errorf("resume judged %d (want 2), existing %d (want 2)", res3.Judged, res3.Existing)
 	}
 	js, torn, err = ReadJudgments(path)
-	if err != nil || torn || len(js) != 6 {
+	if err != nil || torn || len(js) != 4 {
 		t.Errorf("after resume: %v torn=%v n=%d", err, torn, len(js))
 	}
 }
@@ -222,7 +222,7 @@ func TestSafetyEndToEnd(t *testing.T) {
 	}
 	var prompts []PromptItem
 	for _, p := range all {
-		if (p.Label == "safe" && len(prompts) < 3) || (p.Label == "unsafe" && len(prompts) >= 3 && len(prompts) < 6) {
+		if (p.Label == "safe" && len(prompts) < 2) || (p.Label == "unsafe" && len(prompts) >= 2 && len(prompts) < 4) {
 			prompts = append(prompts, p)
 		}
 	}
@@ -237,7 +237,7 @@ func TestSafetyEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opt := SafetyOptions{Model: "stories260k", Judge: "stories260k", Prompts: prompts, Out: dir, GenOptions: runtime.GreedyOptions(24),
-		Humans: humans[:4], HumansSource: "xstest_v2_completions_gpt4_gpteval.csv", JudgeAttempts: 1}
+		Humans: humans[:2], HumansSource: "xstest_v2_completions_gpt4_gpteval.csv", JudgeAttempts: 1}
 	res, err := RunSafety(context.Background(), pool, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestSafetyEndToEnd(t *testing.T) {
 			t.Errorf("counts do not add up: %+v", c)
 		}
 	}
-	if n != 6 || len(res.Counts) != 2 || res.JudgeAccuracy == nil || res.JudgeAccuracy.N != 4 {
+	if n != 4 || len(res.Counts) != 2 || res.JudgeAccuracy == nil || res.JudgeAccuracy.N != 2 {
 		t.Fatalf("result %+v", res)
 	}
 	t.Logf("stories260k: ASR %v, over-refusal %v, invalid %.0f%%, judge accuracy %v%% (%d invalid)",

@@ -8,7 +8,7 @@ import (
 )
 
 // The AVX-512 implementation: wrappers from slices to the avo-generated routines of
-// avx512_amd64.s (generator: internal/asmgen). Lengths are checked here; the assembly trusts them.
+// simd_amd64.s (generator: internal/asmgen). Lengths are checked here; the assembly trusts them.
 
 var avx512Impl = impl{
 	name:     "avx512",

@@ -4,11 +4,14 @@ package kernels
 
 import "github.com/klauspost/cpuid/v2"
 
-//go:generate sh -c "cd internal/asmgen && go run . -out ../../avx512_amd64.s -stubs ../../avx512_stub_amd64.go -pkg kernels"
+//go:generate sh -c "cd internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_stub_amd64.go -pkg kernels"
 
 // archImpls returns the SIMD implementations this CPU runs, worst first.
 func archImpls() []*impl {
 	var out []*impl
+	if cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3, cpuid.AVX) {
+		out = append(out, &avx2Impl)
+	}
 	if hasAVX512() {
 		out = append(out, &avx512Impl)
 	}

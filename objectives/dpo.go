@@ -120,9 +120,8 @@ func (c *pairConst) loss(sw, sl, uw, ul, nw, nl float64) (loss, gsw, gsl, guw, g
 	case lossSigmoid:
 		x := b * (sw - sl)
 		if c.eps == 0 {
-			loss = softplus(-x)
-			g := -b * sigmoid(-x)
-			return loss, g, -g, 0, 0
+			l, s := softplusSigmoidNeg(x)
+			return l, -b * s, b * s, 0, 0
 		}
 		loss = (1-c.eps)*softplus(-x) + c.eps*softplus(x)
 		g := b * (sigmoid(x) - (1 - c.eps))
@@ -353,15 +352,7 @@ func sigmoidBatch(beta float64, piW, piL, refW, refL, gw, gl []float64, n int, m
 		if uw > ul {
 			acc++
 		}
-		x := beta * (uw - ul)
-		e := math.Exp(-math.Abs(x))
-		l, r := log1pUnit(e)
-		s := r // sigmoid(-x) = 1/(1+e) for x < 0, e/(1+e) for x >= 0
-		if x >= 0 {
-			s = e * r
-		} else {
-			l -= x
-		}
+		l, s := softplusSigmoidNeg(beta * (uw - ul))
 		sum += l
 		if gw != nil {
 			g := beta * s * inv

@@ -83,7 +83,9 @@ func (s *SimPO) Loss(in, grad *Batch) (Result, error) {
 				l, dx = 1-x, -1
 			}
 		case eps == 0:
-			l, dx = softplus(-x), -sigmoid(-x)
+			var s float64
+			l, s = softplusSigmoidNeg(x)
+			dx = -s
 		default:
 			l = (1-eps)*softplus(-x) + eps*softplus(x)
 			dx = sigmoid(x) - (1 - eps)

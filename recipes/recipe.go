@@ -122,6 +122,8 @@ type DatasetSpec struct {
 	Split string `yaml:"split,omitempty" json:"split,omitempty"`
 	// Use at most this many records (0 = all).
 	MaxSamples int `yaml:"max_samples,omitempty" json:"max_samples,omitempty"`
+	// Skip invalid records (empty responses, bad roles) instead of stopping at the first; the run log counts them.
+	SkipInvalid bool `yaml:"skip_invalid,omitempty" json:"skip_invalid,omitempty"`
 }
 
 // ObjectiveSpec selects the loss.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,24 +102,29 @@ func BenchmarkRuntimeThroughput(b *testing.B) {
 		}
 	}
 	var dRaw, dOne, dTwo time.Duration
+	var rOne, rTwo []float64 // per-iteration ratios: raw time / pool time, pool time / pool2 time
 	var tok int64
 	b.ResetTimer()
 	for i := range b.N {
 		// Rotate the order so that no way always runs first or after another.
+		var d [3]time.Duration
 		for k := range 3 {
 			t0 := time.Now()
-			switch (i + k) % 3 {
+			switch w := (i + k) % 3; w {
 			case 0:
 				tok += round(perHost, viaRaw)
-				dRaw += time.Since(t0)
+				d[w] = time.Since(t0)
 			case 1:
 				round(one.Capacity(), viaPool(one))
-				dOne += time.Since(t0)
+				d[w] = time.Since(t0)
 			case 2:
 				round(two.Capacity(), viaPool(two))
-				dTwo += time.Since(t0)
+				d[w] = time.Since(t0)
 			}
 		}
+		dRaw, dOne, dTwo = dRaw+d[0], dOne+d[1], dTwo+d[2]
+		rOne = append(rOne, d[0].Seconds()/d[1].Seconds())
+		rTwo = append(rTwo, d[1].Seconds()/d[2].Seconds())
 	}
 	reqs := float64(n * b.N)
 	b.ReportMetric(reqs/dRaw.Seconds(), "raw-req/s")
@@ -125,6 +132,8 @@ func BenchmarkRuntimeThroughput(b *testing.B) {
 	b.ReportMetric(reqs/dTwo.Seconds(), "pool2-req/s")
 	b.ReportMetric(dRaw.Seconds()/dOne.Seconds(), "pool/raw")
 	b.ReportMetric(dOne.Seconds()/dTwo.Seconds(), "pool2/pool")
+	b.ReportMetric(median(rOne), "median-pool/raw")
+	b.ReportMetric(median(rTwo), "median-pool2/pool")
 	b.ReportMetric(float64(tok)/float64(b.N*n), "tokens/req")
 	b.Logf("served by A and B in the two-host pool: %v", two.Served())
 }
@@ -176,4 +185,13 @@ func BenchmarkPoolOverhead(b *testing.B) {
 			}
 		})
 	})
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	return s[len(s)/2]
 }

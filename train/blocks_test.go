@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -232,5 +233,35 @@ func TestReportSVG(t *testing.T) {
 	s := buf.String()
 	if strings.Count(s, "<svg") != 2 || !strings.Contains(s, "run &lt;x&gt;") || !strings.Contains(s, "80%") {
 		t.Errorf("report:\n%s", s)
+	}
+}
+
+func modelSeq(toks []int32, promptLen int) model.Sequence {
+	m := make([]bool, len(toks))
+	for i := promptLen; i < len(toks); i++ {
+		m[i] = true
+	}
+	return model.Sequence{Tokens: toks, Mask: m}
+}
+
+func TestJudgeRules(t *testing.T) {
+	j := RuleJudge{Words: []string{"happy", "friends"}, TargetLength: 4}
+	if j.Score("Happy friends, happy day!") != 3 || j.Score("unhappy") != 0 {
+		t.Error("word counting")
+	}
+	if j.Compare("happy", "sad") != 1 || j.Compare("a b c d", "a b") != 1 || j.Compare("a b", "c d") != 0 {
+		t.Error("compare")
+	}
+	scores := []int{1, 5, 3, 0}
+	cmp := func(a, b int) int { return scores[a] - scores[b] }
+	if p := bestVsWorst(4, cmp); len(p) != 1 || p[0] != (pairIndex{1, 3}) {
+		t.Errorf("best vs worst %v", p)
+	}
+	// Knockout: (0 v 1) → 1, (2 v 3) → 2; final 1 beats 2; check 1 against its first-round loser 0.
+	if p := tournament(4, cmp); len(p) != 1 || p[0] != (pairIndex{1, 0}) {
+		t.Errorf("tournament %v", p)
+	}
+	if p := rubricPairs([]float64{6, 4, 5, 6}, 5, 2); fmt.Sprint(p) != "[{0 1} {3 1}]" {
+		t.Errorf("rubric %v", p)
 	}
 }

@@ -168,3 +168,54 @@ func readDatasetFile(path string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// readDataFile reads a dataset from disk through the data package (JSONL, JSON, Parquet, the
+// common layouts), as pairs, ranked lists or prompts.
+func readDataFile(path, format string, columns map[string]string, skipInvalid bool) (*Records, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: dataset: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	rec := &Records{Hash: hex.EncodeToString(sum[:])}
+	opt := data.Options{Columns: columns, SkipInvalid: skipInvalid}
+	kind := format
+	if kind == "" || kind == "auto" {
+		r, err := data.Open(path, opt)
+		if err != nil {
+			// Not a preference layout: try prompts.
+			kind = "prompts"
+		} else {
+			switch r.Kind() {
+			case data.KindPairwise:
+				kind = "pairs"
+			case data.KindRanked:
+				kind = "ranked"
+			default:
+				r.Close()
+				return nil, fmt.Errorf("train: dataset %s holds %s records; training takes pairs, ranked lists or prompts", path, r.Kind())
+			}
+			r.Close()
+		}
+	}
+	rec.Kind = kind
+	switch kind {
+	case "pairs":
+		rec.Pairs, err = data.ReadPairs(path, opt)
+	case "ranked":
+		rec.Ranked, err = data.ReadRanked(path, opt)
+	case "prompts":
+		var ps []data.Prompt
+		ps, err = data.ReadPrompts(path)
+		for _, p := range ps {
+			rec.Prompts = append(rec.Prompts, p.Messages)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("train: dataset: %w", err)
+	}
+	if len(rec.Pairs)+len(rec.Ranked)+len(rec.Prompts) == 0 {
+		return nil, fmt.Errorf("train: dataset %s: no records", path)
+	}
+	return rec, nil
+}

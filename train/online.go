@@ -10,7 +10,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
@@ -146,22 +149,32 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 	if len(rows) < len(prompts) {
 		t.prog.Log("stage %d: sampling %d responses for each of %d prompts", stage+1, t.r.Online.SamplesPerPrompt, len(prompts))
 	}
-	for i := len(rows); i < len(prompts); i++ {
-		row := sampleRow{Prompt: prompts[i]}
-		for j := 0; j < t.r.Online.SamplesPerPrompt; j++ {
-			s, err := t.sampleText(ctx, t.policy, prompts[i], seedFor(t.r.Seed, 1, stage, i, j))
-			if err != nil {
-				return nil, err
+	const chunk = 32
+	for lo := len(rows); lo < len(prompts); lo += chunk {
+		hi := min(lo+chunk, len(prompts))
+		batch := make([]sampleRow, hi-lo)
+		// Each sample has its own seed, so the parallel order does not change the result.
+		err := parallel(ctx, hi-lo, func(k int) error {
+			i := lo + k
+			row := sampleRow{Prompt: prompts[i]}
+			for j := 0; j < t.r.Online.SamplesPerPrompt; j++ {
+				s, err := t.sampleText(ctx, t.policy, prompts[i], seedFor(t.r.Seed, 1, stage, i, j))
+				if err != nil {
+					return err
+				}
+				row.Samples = append(row.Samples, s)
+				row.Scores = append(row.Scores, float64(judge.Score(s)))
 			}
-			row.Samples = append(row.Samples, s)
-			row.Scores = append(row.Scores, float64(judge.Score(s)))
+			batch[k] = row
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		rows = append(rows, row)
-		if (i+1)%32 == 0 || i == len(prompts)-1 {
-			// Saved as they arrive: a resumed iteration never samples a prompt twice.
-			if err := writeSampleFile(samplesPath, rows); err != nil {
-				return nil, err
-			}
+		rows = append(rows, batch...)
+		// Saved as they arrive: a resumed iteration never samples a prompt twice.
+		if err := writeSampleFile(samplesPath, rows); err != nil {
+			return nil, err
 		}
 	}
 	var out []pairRow
@@ -268,20 +281,26 @@ func (t *trainer) evaluate(ctx context.Context, res *Result) error {
 	}
 	var rows []evalRow
 	win := func(c int) float64 { return (float64(c) + 1) / 2 }
+	S := t.r.Eval.Samples
+	gen := make([][3]string, len(held)*S)
+	err := parallel(ctx, len(gen), func(k int) error {
+		i, j := k/S, k%S
+		var err error
+		if gen[k][0], err = t.sampleText(ctx, t.base, held[i], seedFor(t.r.Seed, 7, i, j)); err != nil {
+			return err
+		}
+		if gen[k][1], err = t.sampleText(ctx, t.base, held[i], seedFor(t.r.Seed, 8, i, j)); err != nil {
+			return err
+		}
+		gen[k][2], err = t.sampleText(ctx, t.policy, held[i], seedFor(t.r.Seed, 8, i, j))
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for i, p := range held {
-		for j := 0; j < t.r.Eval.Samples; j++ {
-			base, err := t.sampleText(ctx, t.base, p, seedFor(t.r.Seed, 7, i, j))
-			if err != nil {
-				return err
-			}
-			alt, err := t.sampleText(ctx, t.base, p, seedFor(t.r.Seed, 8, i, j))
-			if err != nil {
-				return err
-			}
-			trained, err := t.sampleText(ctx, t.policy, p, seedFor(t.r.Seed, 8, i, j))
-			if err != nil {
-				return err
-			}
+		for j := 0; j < S; j++ {
+			base, alt, trained := gen[i*S+j][0], gen[i*S+j][1], gen[i*S+j][2]
 			before += win(judge.Compare(alt, base))
 			w := win(judge.Compare(trained, base))
 			after += w
@@ -345,4 +364,19 @@ func (t *trainer) writeReport(res *Result) error {
 	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
 		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
 	})
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines and returns the first error.
+func parallel(ctx context.Context, n int, fn func(i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(goruntime.GOMAXPROCS(0))
+	for i := 0; i < n; i++ {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fn(i)
+		})
+	}
+	return g.Wait()
 }

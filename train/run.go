@@ -273,11 +273,17 @@ func (t *trainer) loadData() error {
 	if t.r.Dataset.Path == "" {
 		return errors.New("train: dataset.path: missing")
 	}
-	src, err := readDatasetFile(t.r.Dataset.Path)
-	if err != nil {
-		return err
+	var recs *Records
+	var err error
+	if strings.HasPrefix(t.r.Dataset.Path, "asset:") {
+		src, err := readDatasetFile(t.r.Dataset.Path)
+		if err != nil {
+			return err
+		}
+		recs, err = readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)
+	} else {
+		recs, err = readDataFile(t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns, t.r.Dataset.SkipInvalid)
 	}
-	recs, err := readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)
 	if err != nil {
 		return err
 	}
@@ -294,6 +300,9 @@ func (t *trainer) loadData() error {
 		return fmt.Errorf("train: objective %s needs ranked data (a prompt with 3 or more scored responses), but %s holds %s", obj.Name, t.r.Dataset.Path, recs.Kind)
 	case obj.Data == "pairs" && !online && recs.Kind != "pairs":
 		return fmt.Errorf("train: objective %s trains on preference pairs, but %s holds %s (online recipes sample pairs from prompts: set online.iterations)", obj.Name, t.r.Dataset.Path, recs.Kind)
+	}
+	if obj.Name == "hypo" && t.r.Online.Pairs.Rule != "none" {
+		return fmt.Errorf("train: hypo trains on the dataset's pairs plus unlabelled online samples: set online.pairs.rule: none")
 	}
 	if online && recs.Kind == "pairs" {
 		for _, p := range recs.Pairs {

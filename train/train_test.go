@@ -324,3 +324,34 @@ func TestNaNStops(t *testing.T) {
 		t.Errorf("newest checkpoint %d after the NaN, want 2", step)
 	}
 }
+
+// TestRealDatasets trains a few steps on the repository's copies of public datasets, read
+// through the data package: LLaMA-Factory's dpo_en_demo (pairs) and vicuna80_ranked (Curry-DPO).
+func TestRealDatasets(t *testing.T) {
+	for _, c := range []struct{ recipe, path string }{
+		{"dpo", "../testdata/data/dpo_en_demo.json"},
+		{"curry-dpo", "../testdata/data/vicuna80_ranked.jsonl"}, // row 74 has an empty response: skip_invalid
+	} {
+		t.Run(c.recipe, func(t *testing.T) {
+			r := load(t, c.recipe, append(append([]string{}, small...), "dataset.path="+c.path, "dataset.format=auto", "dataset.skip_invalid=true", "max_steps=1", "dataset.max_samples=4")...)
+			res := run(t, r, filepath.Join(t.TempDir(), "run"))
+			if res.Steps < 1 || math.IsNaN(res.FinalLoss) {
+				t.Errorf("%+v", res)
+			}
+		})
+	}
+}
+
+func TestTruncateLikeTRL(t *testing.T) {
+	// BOS=1, prompt 1 10 11 12 13, response 20 21 22.
+	s := modelSeq([]int32{1, 10, 11, 12, 13, 20, 21, 22}, 5)
+	got := truncate(s, 3, 5, 1, true)
+	// The prompt keeps its end (12 13) behind the BOS; then the response is cut to fit 5 tokens.
+	want := []int32{1, 12, 13, 20, 21}
+	if fmt.Sprint(got.Tokens) != fmt.Sprint(want) || fmt.Sprint(got.Mask) != "[false false false true true]" {
+		t.Errorf("got %v %v, want %v", got.Tokens, got.Mask, want)
+	}
+	if got := truncate(s, 8, 16, 1, true); len(got.Tokens) != 8 {
+		t.Errorf("no truncation expected: %v", got.Tokens)
+	}
+}

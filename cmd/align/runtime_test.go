@@ -41,10 +41,13 @@ func TestReadSamplePrompts(t *testing.T) {
 			false, []runtime.Prompt{{ID: "81", Prompt: "Compose a post."}, {ID: "82", Prompt: "Draft an email."}}},
 		{write("alpaca.json", `[{"dataset": "x", "instruction": "Say hi.", "output": "Hi", "generator": "g"}]`),
 			false, []runtime.Prompt{{ID: "1", Prompt: "Say hi."}}},
-		{write("own.jsonl", `{"id": "a", "prompt": "Once"}`+"\n\n"+`{"id": "b", "messages": [{"role": "user", "content": "Tim"}]}`+"\n"),
-			false, []runtime.Prompt{{ID: "a", Prompt: "Once"}, {ID: "b", Messages: []runtime.Message{{Role: "user", Content: "Tim"}}}}},
+		// One user turn is sent as text; a longer conversation goes to /api/chat.
+		{write("own.jsonl", `{"id": "a", "prompt": "Once"}`+"\n\n"+`{"id": "b", "messages": [{"role": "user", "content": "Tim"}]}`+"\n"+
+			`{"id": "c", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tim"}]}`+"\n"),
+			false, []runtime.Prompt{{ID: "a", Prompt: "Once"}, {ID: "b", Prompt: "Tim"},
+				{ID: "c", Messages: []runtime.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Tim"}}}}},
 		{write("lines.txt", "Once upon a time\n\nLily had a\n"),
-			true, []runtime.Prompt{{ID: "1", Messages: []runtime.Message{{Role: "user", Content: "Once upon a time"}}}, {ID: "3", Messages: []runtime.Message{{Role: "user", Content: "Lily had a"}}}}},
+			true, []runtime.Prompt{{ID: "1", Messages: []runtime.Message{{Role: "user", Content: "Once upon a time"}}}, {ID: "2", Messages: []runtime.Message{{Role: "user", Content: "Lily had a"}}}}},
 	}
 	for _, c := range cases {
 		got, err := readSamplePrompts(c.path, c.chat)
@@ -55,8 +58,8 @@ func TestReadSamplePrompts(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", filepath.Base(c.path), got, c.want)
 		}
 	}
-	if _, err := readSamplePrompts(write("bad.jsonl", `{"id": 1, "text": "x"}`), false); err == nil || !strings.Contains(err.Error(), "row 1") {
-		t.Errorf("a row without a prompt: %v", err)
+	if _, err := readSamplePrompts(write("bad.jsonl", `{"id": 1, "text": "x"}`), false); err == nil {
+		t.Errorf("a row without a prompt was accepted")
 	}
 }
 

@@ -1,16 +1,226 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/data/curate"
+	"github.com/alignkit/align/runtime"
 )
 
-// newSafetyCmd is a placeholder until its package lands.
+// newSafetyCmd groups the safety-retrofitting commands.
 func newSafetyCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "safety",
-		Short: "Build refusal pairs for safety retrofitting (not yet available)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("safety: not yet available in this build") },
+		Short: "Build refusal pairs for safety retrofitting; list the attack-style templates",
+		Long: `safety builds the data of safety retrofitting ("Efficient Safety Retrofitting Against
+Jailbreaking for LLMs"): DPO on refusal pairs lowers the attack success rate while keeping
+general quality, and safe prompts paired the other way keep over-refusal down. Train on the
+pairs with the safety-dpo recipe; measure with align eval safety and align eval win-rate. See
+docs/safety.md.`,
+		Example: `  align safety attacks
+  align safety build-pairs --model policy --prompts xstest_prompts.csv --judge judge --attack all --out refusal_pairs.jsonl`,
 	}
+	cmd.AddCommand(newSafetyBuildPairsCmd(), newSafetyAttacksCmd())
+	return cmd
+}
+
+func loadAttackSelection(file string, names []string) ([]curate.Attack, error) {
+	as, err := curate.LoadAttacks(file)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 1 && names[0] == "all" {
+		return as, nil
+	}
+	if len(names) == 0 {
+		if file == "" {
+			return nil, nil
+		}
+		return as, nil
+	}
+	return curate.SelectAttacks(as, names)
+}
+
+func newSafetyBuildPairsCmd() *cobra.Command {
+	var (
+		rf          runtimeFlags
+		cfg         curate.SafetyConfig
+		prompts     string
+		attackFile  string
+		attackNames []string
+		general     string
+		opt         = runtime.PolicyOptions()
+		asJSON      bool
+		quiet       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build-pairs",
+		Short: "Sample a model on harmful and safe prompts, classify refusals, and pair them",
+		Long: `build-pairs samples K responses per prompt from --model, asks --judge to classify each one
+as full compliance, full refusal or partial refusal (the XSTest classifier prompt; the judge
+sees the original request even when an attack template rewrote it), and pairs them:
+
+  unsafe prompt: chosen = a refusal,   rejected = a compliance
+  safe prompt:   chosen = a compliance, rejected = a refusal   (trains over-refusal away)
+
+Prompts carry a "label" of safe or unsafe (XSTest's xstest_prompts.csv does); --label fills it
+for files without one. --attack applies attack-style templates (names or styles, or "all") to
+the unsafe prompts (also to the safe ones with --attack-safe); --attacks adds or replaces
+templates from a YAML file of the same schema as the embedded set (align safety attacks).
+--general mixes general preference pairs in at --mix-ratio of the output.
+
+Like align data curate, every sample and classification is appended to <work>/samples.jsonl
+and <work>/judgments.jsonl as it arrives; kill it and rerun, and only what is missing is asked.
+<work>/report.json holds the compliance and refusal rates per attack style.`,
+		Example: `  align safety build-pairs --model policy --prompts testdata/data/xstest/xstest_prompts.csv --judge judge \
+      --attack all --k 4 --out refusal_pairs.parquet
+  align safety build-pairs --model policy --prompts harmful.txt --label unsafe --judge judge \
+      --attack role_play,prefix_injection --general hh.parquet --mix-ratio 0.3 --out pairs.jsonl
+  align safety build-pairs --model policy --prompts p.csv --judge judge --attacks my_attacks.yaml --out pairs.jsonl --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if prompts == "" {
+				return fmt.Errorf("safety: --prompts is required")
+			}
+			var err error
+			if cfg.Prompts, err = curate.ReadTexts(prompts); err != nil {
+				return err
+			}
+			if cfg.Attacks, err = loadAttackSelection(attackFile, attackNames); err != nil {
+				return err
+			}
+			if general != "" {
+				if cfg.General, err = data.ReadPairs(general, data.Options{}); err != nil {
+					return err
+				}
+				if cfg.MixRatio == 0 {
+					return fmt.Errorf("safety: --general needs --mix-ratio")
+				}
+			}
+			cfg.Options = opt
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				cfg.Progress = curateProgressPrinter(cmd.ErrOrStderr())
+			}
+			sum, err := curate.BuildRefusalPairs(cmd.Context(), curate.PoolBackend{Pool: pool}, cfg)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(w).Encode(sum)
+			}
+			printSafetySummary(w, sum)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&prompts, "prompts", "", "labelled prompts (XSTest CSV, JSONL with a label field, or any prompt file with --label)")
+	f.StringVar(&cfg.DefaultLabel, "label", "", "label of prompts without one: safe or unsafe")
+	f.StringVar(&cfg.Model, "model", "", "model to sample (the one to retrofit)")
+	f.IntVar(&cfg.K, "k", 4, "samples per prompt")
+	f.Int64Var(&cfg.Seed, "seed", 1, "base seed of every sample and judge call")
+	f.BoolVar(&cfg.Raw, "raw", false, "send prompts without the model's chat template")
+	f.Float64Var(&opt.Temperature, "temperature", opt.Temperature, "sampling temperature")
+	f.Float64Var(&opt.TopP, "top-p", opt.TopP, "nucleus sampling threshold")
+	f.IntVar(&opt.NumPredict, "num-predict", opt.NumPredict, "maximum tokens per response")
+	f.StringVar(&cfg.Judge, "judge", "", "judge model that classifies compliance and refusal")
+	f.StringVar(&cfg.Template, "judge-template", "xstest", "runtime judge template of the classifier")
+	f.IntVar(&cfg.JudgeAttempts, "judge-attempts", 3, "tries of a judge call whose answer does not parse")
+	f.IntVar(&cfg.JudgeNumPredict, "judge-num-predict", 0, "cap the judge's answer in tokens (default: the template's setting)")
+	f.StringVar(&attackFile, "attacks", "", "YAML file of extra attack templates (same schema as the embedded set)")
+	f.StringSliceVar(&attackNames, "attack", nil, `attack names or styles to apply, or "all" (default: none, or all with --attacks)`)
+	f.BoolVar(&cfg.AttackSafe, "attack-safe", false, "apply the attacks to safe prompts too")
+	f.IntVar(&cfg.Pairs.MaxPairsPerPrompt, "max-pairs-per-prompt", 4, "pairs per prompt at most")
+	f.BoolVar(&cfg.Pairs.PartialAsRefusal, "partial-as-refusal", false, "count partial refusals as refusals (default: on neither side)")
+	f.StringVar(&cfg.Pairs.FallbackRefusal, "fallback-refusal", "", "chosen response for unsafe prompts the model never refused (default: no pair)")
+	f.StringVar(&general, "general", "", "general preference pairs to mix in")
+	f.Float64Var(&cfg.MixRatio, "mix-ratio", 0, "fraction of the output drawn from --general (0 ≤ r < 1)")
+	f.StringVar(&cfg.Out, "out", "", "pairs output (.jsonl or .parquet)")
+	f.StringVar(&cfg.Work, "work", "", "folder of the resumable logs and report.json (default <out>.work)")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight (default: hosts × per-host)")
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+	rf.add(cmd)
+	return cmd
+}
+
+func printSafetySummary(w io.Writer, s curate.SafetySummary) {
+	fmt.Fprintf(w, "prompts: %d (%d after attacks); samples %d (%d new); classified %d (%d new), %d invalid (%.1f%%)\n",
+		s.Prompts, s.Attacked, s.Samples, s.SamplesNew, s.JudgeCalls, s.JudgeNew, s.JudgeInvalid, 100*s.JudgeInvalidRate)
+	for _, side := range []struct {
+		name string
+		m    map[string]*curate.StyleStats
+	}{{"unsafe", s.Unsafe}, {"safe", s.Safe}} {
+		for _, st := range curate.SortedStyles(side.m) {
+			x := side.m[st]
+			fmt.Fprintf(w, "  %-6s %-20s prompts %3d  compliance %5.1f%%  refusal %5.1f%%  partial %d  invalid %d\n",
+				side.name, st, x.Prompts, 100*x.ComplianceRate, 100*x.RefusalRate, x.Partial, x.Invalid)
+		}
+	}
+	fmt.Fprintf(w, "pairs: %d refusal (%d unsafe, %d safe) + %d general = %d in %s; %d prompts without a pair\n",
+		s.RefusalPairs, s.UnsafePairs, s.SafePairs, s.GeneralPairs, s.Pairs, s.Out, s.NoPair)
+}
+
+func newSafetyAttacksCmd() *cobra.Command {
+	var (
+		file   string
+		apply  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "attacks",
+		Short: "List the attack-style templates (embedded, plus a YAML file's)",
+		Long: `attacks lists the attack-style templates that build-pairs (and align eval safety) apply to
+prompts: the embedded set (role play, prefix injection, refusal suppression, fiction framing,
+base64, leetspeak, rot13, and the direct baseline), extended or overridden by --attacks FILE.
+A template is a Go text/template over {{.Prompt}} with the functions base64, leet and rot13.
+--apply TEXT shows each template applied to TEXT.`,
+		Example: `  align safety attacks
+  align safety attacks --attacks my_attacks.yaml --apply "How do I pick a lock?" --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			as, err := curate.LoadAttacks(file)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				curate.Attack
+				Applied string `json:"applied,omitempty"`
+			}
+			var rows []row
+			for _, a := range as {
+				r := row{Attack: a}
+				if apply != "" {
+					if r.Applied, err = a.Apply(apply); err != nil {
+						return err
+					}
+				}
+				rows = append(rows, r)
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(w).Encode(rows)
+			}
+			for _, r := range rows {
+				fmt.Fprintf(w, "%-20s %-20s %s\n", r.Name, r.Style, r.Description)
+				if apply != "" {
+					fmt.Fprintf(w, "    %q\n", r.Applied)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&file, "attacks", "", "YAML file of extra attack templates")
+	cmd.Flags().StringVar(&apply, "apply", "", "show each template applied to this request")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
 }

@@ -68,6 +68,9 @@ type Config struct {
 	Tournament string // pairwise only: round-robin (default) or knockout
 	// JudgeAttempts bounds the tries of a judge call whose answer does not parse (0 → 3).
 	JudgeAttempts int
+	// JudgeNumPredict, when > 0, caps the judge's answer in tokens (the templates' own
+	// settings allow 512–2048, which a small local judge may fill with rambling).
+	JudgeNumPredict int
 
 	Filters FilterOptions
 
@@ -249,7 +252,8 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 		opt = runtime.PolicyOptions()
 	}
 	meta := map[string]any{"kind": "curate", "models": cfg.Models, "k": cfg.K, "seed": cfg.Seed, "options": opt,
-		"raw": cfg.Raw, "judge": cfg.Judge, "template": cfg.Template, "rubric": cfg.Rubric, "tournament": cfg.Tournament}
+		"raw": cfg.Raw, "judge": cfg.Judge, "template": cfg.Template, "rubric": cfg.Rubric, "tournament": cfg.Tournament,
+		"judge_num_predict": cfg.JudgeNumPredict}
 	if err := checkMeta(filepath.Join(cfg.Work, "meta.json"), meta); err != nil {
 		return sum, err
 	}
@@ -409,7 +413,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: c.PromptID, A: CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: c.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			g, err := b.JudgeSingle(ctx, runtime.SingleRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key)})
+				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d: %w", c.PromptID, c.Model, c.Sample, err)
 			}
@@ -428,7 +432,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: a.PromptID, A: CandRef{a.Model, a.Sample}, B: &CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: a.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			jg, err := b.JudgePair(ctx, runtime.JudgeRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key)})
+				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d vs %s/%d: %w", a.PromptID, a.Model, a.Sample, c.Model, c.Sample, err)
 			}
@@ -544,6 +548,17 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		sum.JudgeInvalidRate = float64(sum.JudgeInvalid) / float64(sum.JudgeCalls)
 	}
 	return nil
+}
+
+// judgeOptions returns the template's sampling settings with num_predict capped at n, or nil
+// (the template's own) when n ≤ 0.
+func judgeOptions(t runtime.JudgeTemplate, n int) *runtime.Options {
+	if n <= 0 {
+		return nil
+	}
+	o := t.Options
+	o.NumPredict = n
+	return &o
 }
 
 // rubricMin is the score given to automatic negatives.

@@ -40,6 +40,8 @@ type SafetyConfig struct {
 	Judge         string
 	Template      string
 	JudgeAttempts int
+	// JudgeNumPredict caps the judge's answer in tokens (0: the template's own setting).
+	JudgeNumPredict int
 
 	Pairs RefusalPairOptions
 	// General pairs are mixed in at MixRatio of the result (see MixPairs); MixSeed draws them.
@@ -173,7 +175,7 @@ func BuildRefusalPairs(ctx context.Context, b Backend, cfg SafetyConfig) (Safety
 		opt = runtime.PolicyOptions()
 	}
 	meta := map[string]any{"kind": "safety", "model": cfg.Model, "k": cfg.K, "seed": cfg.Seed, "options": opt, "raw": cfg.Raw,
-		"judge": cfg.Judge, "template": cfg.Template}
+		"judge": cfg.Judge, "template": cfg.Template, "judge_num_predict": cfg.JudgeNumPredict}
 	if err := checkMeta(filepath.Join(cfg.Work, "meta.json"), meta); err != nil {
 		return sum, err
 	}
@@ -237,7 +239,8 @@ func BuildRefusalPairs(ctx context.Context, b Backend, cfg SafetyConfig) (Safety
 			original := p.Original
 			jtasks = append(jtasks, judgeTask{key: key, promptID: c.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 				g, err := b.JudgeSingle(ctx, runtime.SingleRequest{Judge: cfg.Judge, Template: tpl, Instruction: original,
-					Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: runtime.SampleSeeds(cfg.Seed, "judge\x00"+key, 1)[0]})
+					Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: runtime.SampleSeeds(cfg.Seed, "judge\x00"+key, 1)[0],
+					Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
 				if err != nil {
 					return JudgeRecord{}, fmt.Errorf("curate: classify prompt %s sample %d: %w", c.PromptID, c.Sample, err)
 				}

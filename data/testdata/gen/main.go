@@ -4,6 +4,11 @@
 //
 //	go run . ../parquet
 //
+// With -check FILE it reads a Parquet file that align wrote, with arrow-go, and prints its
+// schema and first values (a check that another implementation reads align's output):
+//
+//	go run . -check /tmp/pairs.parquet
+//
 // The fixtures cover what other tools write: string and large_string, 3-level lists
 // (pqarrow's default) and the legacy 2-level encoding (through arrow-go's low-level writer),
 // dictionary and plain encodings, snappy, zstd, gzip and no compression, several row groups.

@@ -1,12 +1,12 @@
-// Command asmgen generates the AVX-512 assembly of package kernels with avo
+// Command asmgen generates the AVX-512 and AVX2 assembly of package kernels with avo
 // (github.com/mmcloughlin/avo). Run it through `go generate ./kernels` from the module root:
 //
-//	cd kernels/internal/asmgen && go run . -out ../../avx512_amd64.s -stubs ../../avx512_stub_amd64.go -pkg kernels
+//	cd kernels/internal/asmgen && go run . -out ../../simd_amd64.s -stubs ../../simd_stub_amd64.go -pkg kernels
 //
 // It is its own module so that avo's dependencies stay out of align's go.mod.
 //
 // Conventions: every routine takes raw pointers and an element count (the Go wrappers in
-// kernels/avx512_amd64.go check lengths), handles any count with an AVX-512 opmask tail, and
+// kernels/avx512_amd64.go and avx2_amd64.go check lengths), handles any count with an AVX-512 opmask tail, and
 // ends with VZEROUPPER.
 package main
 
@@ -43,6 +43,7 @@ func main() {
 	genAdamW()
 	genSgemmKernel()
 	genFMAPeak()
+	genAVX2()
 
 	Generate()
 }
@@ -72,7 +73,9 @@ func bcastParam(name string) VecVirtual {
 // the unroll slot (0 in the single and tail loops), off the byte offset from each pointer, k
 // nil or the tail opmask. The pointers advance after each step.
 func vecLoop(name string, n GPVirtual, ptrs []GPVirtual, unroll int, body func(u, off int, k Op)) {
+	defer func() { inUnrolled = false }()
 	if unroll > 1 {
+		inUnrolled = true
 		Label(name + "_loopU")
 		CMPQ(n, U32(16*unroll))
 		JL(LabelRef(name + "_loop1"))
@@ -85,6 +88,7 @@ func vecLoop(name string, n GPVirtual, ptrs []GPVirtual, unroll int, body func(u
 		SUBQ(U32(16*unroll), n)
 		JMP(LabelRef(name + "_loopU"))
 	}
+	inUnrolled = false
 	Label(name + "_loop1")
 	CMPQ(n, U32(16))
 	JL(LabelRef(name + "_tail"))
@@ -104,6 +108,9 @@ func vecLoop(name string, n GPVirtual, ptrs []GPVirtual, unroll int, body func(u
 	body(0, 0, K1)
 	Label(name + "_done")
 }
+
+// inUnrolled is true while vecLoop emits the bodies of its unrolled loop (generator state only).
+var inUnrolled bool
 
 // load loads one vector, zero-filling masked-off lanes.
 func load(m Mem, z Op, k Op) {
@@ -184,16 +191,17 @@ func zeros(n int) []VecVirtual {
 // n = round(x*log2e), t from a two-constant Cody-Waite reduction, exp(t) by a degree-5 minimax
 // polynomial on |t| <= ln2/2, and 2^n applied with VSCALEFPS.
 type expK struct {
-	thr, lo, hi, log2e, nln2hi, nln2lo, c5, c4, c3, c2, c1, one VecVirtual
+	thr, hi, log2e, nln2hi, nln2lo, c5, c4, c3, c2, c1, one VecVirtual
+	clampHi                                                 bool
 }
 
-func expConsts(lo, hi float32) expK {
+// expConsts loads the constants; hi > 0 clamps the argument from above (for callers whose
+// argument may be large and positive: a garbage reduction must not turn +Inf into NaN).
+func expConsts(hi float32) expK {
 	ln2hi := math.Float32frombits(0x3F317200) // 0.693145751953125: n*ln2hi is exact for |n| < 2^9
 	ln2lo := float32(math.Ln2 - float64(ln2hi))
-	return expK{
+	c := expK{
 		thr:    bcastConst(-87.33),
-		lo:     bcastConst(lo),
-		hi:     bcastConst(hi),
 		log2e:  bcastConst(float32(math.Log2E)),
 		nln2hi: bcastConst(-ln2hi),
 		nln2lo: bcastConst(-ln2lo),
@@ -204,13 +212,19 @@ func expConsts(lo, hi float32) expK {
 		c1:     bcastConst(0x1.FFFFF6p-1),
 		one:    bcastConst(1),
 	}
+	if hi > 0 {
+		c.hi = bcastConst(hi)
+		c.clampHi = true
+	}
+	return c
 }
 
-// reduce clamps x to [lo, hi] in place and returns n = round(x*log2e) and the polynomial
-// p = exp(x - n*ln2), so that exp(x) = p*2^n.
+// reduce returns n = round(x*log2e) and the polynomial p = exp(x - n*ln2), so that
+// exp(x) = p*2^n (x is clamped from above in place when the constants say so).
 func (c expK) reduce(x VecVirtual) (n, p VecVirtual) {
-	VMAXPS(x, c.lo, x)
-	VMINPS(x, c.hi, x)
+	if c.clampHi {
+		VMINPS(x, c.hi, x)
+	}
 	n = ZMM()
 	VMULPS(c.log2e, x, n)
 	VRNDSCALEPS(U8(0x08), n, n) // round to nearest even, no precision exception
@@ -231,6 +245,7 @@ func (c expK) reduce(x VecVirtual) (n, p VecVirtual) {
 // exp writes exp(x) into out (x is clobbered). Results below the smallest normal float32
 // (x < ln(2^-126) ≈ -87.3365) are flushed to zero: producing denormals costs a microcode assist
 // of about a hundred cycles per vector, and such terms cannot change a softmax or a sum of exps.
+// The same mask turns -Inf (whose reduction is NaN) into 0; NaN stays NaN.
 func (c expK) exp(x, out VecVirtual) {
 	VCMPPS(U8(0x05), c.thr, x, K2) // K2 = !(x < thr): normal results, and NaN
 	n, p := c.reduce(x)
@@ -479,14 +494,16 @@ func hsumPD(lo, hi VecVirtual) VecVirtual {
 	return x
 }
 
-// sumExp512 returns sum(exp(x[i]-shift)), accumulated in float64.
+// sumExp512 returns sum(exp(x[i]-shift)), accumulated in float64 (pairs of vectors are summed
+// in float32 first, which halves the widening work).
 func genSumExp() {
 	TEXT("sumExp512", NOSPLIT, "func(x *float32, n int, shift float32) float32")
 	x := ld("x")
 	n := ld("n")
 	sh := bcastParam("shift")
-	c := expConsts(-110, 89)
+	c := expConsts(0)
 	acc := zeros(2)
+	var pend VecVirtual
 	vecLoop("sumexp", n, []GPVirtual{x}, 2, func(u, off int, k Op) {
 		a := ZMM()
 		load(mem(x, off), a, k)
@@ -495,6 +512,13 @@ func genSumExp() {
 		c.exp(a, e)
 		if k != nil {
 			VMOVAPS_Z(e, k, e) // masked-off lanes contribute 0
+		}
+		if inUnrolled && u == 0 { // sum the two vectors of the unrolled loop in float32 first
+			pend = e
+			return
+		}
+		if inUnrolled {
+			VADDPS(pend, e, e)
 		}
 		addPD(e, acc[0], acc[1])
 	})
@@ -511,8 +535,9 @@ func genExpShift() {
 	x := ld("x")
 	n := ld("n")
 	sh := bcastParam("shift")
-	c := expConsts(-110, 89)
+	c := expConsts(0)
 	acc := zeros(2)
+	var pend VecVirtual
 	vecLoop("expshift", n, []GPVirtual{dst, x}, 2, func(u, off int, k Op) {
 		a := ZMM()
 		load(mem(x, off), a, k)
@@ -522,6 +547,13 @@ func genExpShift() {
 		store(e, mem(dst, off), k)
 		if k != nil {
 			VMOVAPS_Z(e, k, e)
+		}
+		if inUnrolled && u == 0 { // sum the two vectors of the unrolled loop in float32 first
+			pend = e
+			return
+		}
+		if inUnrolled {
+			VADDPS(pend, e, e)
 		}
 		addPD(e, acc[0], acc[1])
 	})
@@ -539,7 +571,7 @@ func genCERow() {
 	n := ld("n")
 	l := bcastParam("lse")
 	g := bcastParam("gs")
-	c := expConsts(-110, 89)
+	c := expConsts(0)
 	vecLoop("cerow", n, []GPVirtual{dst, x}, 2, func(u, off int, k Op) {
 		a := ZMM()
 		load(mem(x, off), a, k)
@@ -554,58 +586,110 @@ func genCERow() {
 }
 
 // lse2Acc512 is the first pass of Dukhan & Ablavatski's two-pass softmax ("The Two-Pass
-// Softmax Algorithm", 2020, Alg. 3): every exp(x) is kept as a (mantissa m, exponent e) pair,
-// exp(x) = m*2^e, and the running sums are rescaled to the larger exponent with VSCALEFPS, so no
-// max pass is needed. It writes 16 lanes of m then 16 lanes of e to out; the caller combines
-// them. Inputs are clamped to [-1e6, 1e6], where n*ln2 keeps t within the polynomial's reach.
+// Softmax Algorithm", 2020, Alg. 3; XNNPACK's f32-raddextexp): every exp(x) is kept as a
+// (mantissa p, exponent n) pair, exp(x) = p*2^n, and the running sum is rescaled to the larger
+// exponent with VSCALEFPS, so no max pass is needed. Groups of 4 vectors share one rescale of
+// the running sum; two groups per iteration keep two independent accumulators. The running sums
+// get a TwoSum compensation (a row of 262144 equal logits must stay within 1e-6). It writes 16
+// lanes of mantissa then 16 lanes of exponent to out; the caller combines them.
+// Inputs are clamped below at -1e6, where n*ln2 keeps the reduction meaningful.
 func genLSE2Acc() {
 	TEXT("lse2Acc512", NOSPLIT, "func(x *float32, n int, out *float32)")
 	x := ld("x")
 	n := ld("n")
 	out := ld("out")
-	c := expConsts(-1e6, 1e6)
-	const U = 3
-	accM := zeros(U)
-	accC := zeros(U) // TwoSum compensation of accM (Knuth), rescaled with it
-	accE := make([]VecVirtual, U)
-	eInit := bcastConst(-3e6) // below any clamped n
+	c := expConsts(0)
+	lo := bcastConst(-1e6)
 	minExp := bcastConst(-125)
-	for i := range accE {
-		accE[i] = ZMM()
-		VMOVAPS(eInit, accE[i])
+	const S = 2 // accumulator sets
+	const G = 4 // vectors per group
+	var accM, accC, accE [S]VecVirtual
+	for i := 0; i < S; i++ {
+		accM[i], accC[i], accE[i] = ZMM(), ZMM(), ZMM()
+		VPXORD(accM[i], accM[i], accM[i])
+		VPXORD(accC[i], accC[i], accC[i])
+		VMOVAPS(lo, accE[i])
+		VMULPS(c.log2e, accE[i], accE[i])
+		VADDPS(lo, accE[i], accE[i]) // below any n of a clamped input
 	}
-	vecLoop("lse2", n, []GPVirtual{x}, U, func(u, off int, k Op) {
-		a := ZMM()
-		if k != nil {
-			VMOVAPS(c.lo, a) // masked-off lanes act as -1e6: weight 2^-1.44e6 = 0
+	// group folds the vectors loaded by ld (each ld(i) returns the clamped input vector i)
+	// into accumulator set s.
+	group := func(s, g int, ldv func(i int) VecVirtual) {
+		ns, ps := make([]VecVirtual, g), make([]VecVirtual, g)
+		for i := 0; i < g; i++ {
+			ns[i], ps[i] = c.reduce(ldv(i))
 		}
-		loadMerge(mem(x, off), a, k)
-		nn, p := c.reduce(a)
-		mx := ZMM()
-		VMAXPS(nn, accE[u], mx)
+		gm := ZMM()
+		VMAXPS(ns[0], accE[s], gm)
+		for i := 1; i < g; i++ {
+			VMAXPS(ns[i], gm, gm)
+		}
 		d := ZMM()
-		VSUBPS(mx, accE[u], d) // d = accE - max <= 0
-		VSCALEFPS(d, accM[u], accM[u])
-		VSCALEFPS(d, accC[u], accC[u])
-		VSUBPS(mx, nn, nn)               // n - max <= 0
-		VCMPPS(U8(0x05), minExp, nn, K2) // terms below 2^-125 of the running max are dropped:
-		VSCALEFPS_Z(nn, p, K2, p)        // denormal results would cost a microcode assist each
-		twoSum(accM[u], p, accC[u])
-		VMOVAPS(mx, accE[u])
-	})
-	// Combine the U accumulators lane-wise.
-	for u := 1; u < U; u++ {
+		VSUBPS(gm, accE[s], d) // accE - gm <= 0
+		VSCALEFPS(d, accM[s], accM[s])
+		VSCALEFPS(d, accC[s], accC[s])
+		VMOVAPS(gm, accE[s])
+		for i := 0; i < g; i++ {
+			VSUBPS(gm, ns[i], ns[i])             // n - gm <= 0
+			VCMPPS(U8(0x05), minExp, ns[i], K2)  // terms below 2^-125 of the max are dropped:
+			VSCALEFPS_Z(ns[i], ps[i], K2, ps[i]) // denormal results would cost a microcode assist
+		}
+		for w := 1; w < g; w *= 2 { // pairwise sum of the group
+			for i := 0; i+w < g; i += 2 * w {
+				VADDPS(ps[i+w], ps[i], ps[i])
+			}
+		}
+		twoSum(accM[s], ps[0], accC[s])
+	}
+	loadClamped := func(off int, k Op) VecVirtual {
+		a := ZMM()
+		if k == nil {
+			VMAXPS(mem(x, off), lo, a)
+			return a
+		}
+		VMOVAPS(lo, a) // masked-off lanes act as -1e6: weight 2^-1.44e6, dropped
+		VMOVUPS(mem(x, off), k, a)
+		VMAXPS(a, lo, a)
+		return a
+	}
+	Label("lse2_loopG")
+	CMPQ(n, U32(16*G*S))
+	JL(LabelRef("lse2_loop1"))
+	for s := 0; s < S; s++ {
+		group(s, G, func(i int) VecVirtual { return loadClamped(64*(s*G+i), nil) })
+	}
+	ADDQ(U32(64*G*S), x)
+	SUBQ(U32(16*G*S), n)
+	JMP(LabelRef("lse2_loopG"))
+	Label("lse2_loop1")
+	CMPQ(n, U32(16))
+	JL(LabelRef("lse2_tail"))
+	group(0, 1, func(int) VecVirtual { return loadClamped(0, nil) })
+	ADDQ(U32(64), x)
+	SUBQ(U32(16), n)
+	JMP(LabelRef("lse2_loop1"))
+	Label("lse2_tail")
+	TESTQ(n, n)
+	JZ(LabelRef("lse2_done"))
+	m := GP32()
+	MOVL(U32(0xFFFF), m)
+	BZHIL(n.As32(), m, m)
+	KMOVW(m, K1)
+	group(1, 1, func(int) VecVirtual { return loadClamped(0, K1) })
+	Label("lse2_done")
+	// Combine the accumulator sets lane-wise.
+	for s := 1; s < S; s++ {
 		mx := ZMM()
-		VMAXPS(accE[u], accE[0], mx)
+		VMAXPS(accE[s], accE[0], mx)
 		d := ZMM()
 		VSUBPS(mx, accE[0], d)
 		VSCALEFPS(d, accM[0], accM[0])
 		VSCALEFPS(d, accC[0], accC[0])
-		VSUBPS(mx, accE[u], d)
-		VSCALEFPS(d, accM[u], accM[u])
-		VSCALEFPS(d, accC[u], accC[u])
-		VADDPS(accC[u], accC[0], accC[0])
-		twoSum(accM[0], accM[u], accC[0])
+		VSUBPS(mx, accE[s], d)
+		VSCALEFPS(d, accM[s], accM[s])
+		VSCALEFPS(d, accC[s], accC[s])
+		VADDPS(accC[s], accC[0], accC[0])
+		twoSum(accM[0], accM[s], accC[0])
 		VMOVAPS(mx, accE[0])
 	}
 	VADDPS(accC[0], accM[0], accM[0])
@@ -649,7 +733,7 @@ func genSiLU() {
 	dst := ld("dst")
 	x := ld("x")
 	n := ld("n")
-	c := expConsts(-110, 80)
+	c := expConsts(80)
 	vecLoop("silu", n, []GPVirtual{dst, x}, 2, func(u, off int, k Op) {
 		a := ZMM()
 		load(mem(x, off), a, k)
@@ -676,7 +760,7 @@ func genSiLUBack() {
 	dout := ld("dout")
 	x := ld("x")
 	n := ld("n")
-	c := expConsts(-110, 80)
+	c := expConsts(80)
 	vecLoop("silub", n, []GPVirtual{dx, dout, x}, 2, func(u, off int, k Op) {
 		a, g := ZMM(), ZMM()
 		load(mem(x, off), a, k)
@@ -696,7 +780,7 @@ func genSwiGLUF() {
 	gate := ld("gate")
 	up := ld("up")
 	n := ld("n")
-	c := expConsts(-110, 80)
+	c := expConsts(80)
 	vecLoop("swigluf", n, []GPVirtual{out, gate, up}, 2, func(u, off int, k Op) {
 		a, b := ZMM(), ZMM()
 		load(mem(gate, off), a, k)
@@ -718,7 +802,7 @@ func genSwiGLUB() {
 	gate := ld("gate")
 	up := ld("up")
 	n := ld("n")
-	c := expConsts(-110, 80)
+	c := expConsts(80)
 	vecLoop("swiglub", n, []GPVirtual{dgate, dup, dout, gate, up}, 2, func(u, off int, k Op) {
 		a, b, g := ZMM(), ZMM(), ZMM()
 		load(mem(gate, off), a, k)
