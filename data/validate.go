@@ -7,7 +7,8 @@ import (
 )
 
 // check validates a mapped record: empty prompt or responses, identical responses, the role
-// sequence, invalid UTF-8 and the row's size. It returns the first problem.
+// sequence and the row's size. It returns the first problem. (UTF-8 is checked earlier, on the
+// raw JSON bytes or on each Parquet string, where the column is known.)
 func (m *mapper) check(rr rawRow, rec Record) *Issue {
 	issue := func(col, reason, detail string) *Issue { return m.rowIssue(rr, col, reason, detail) }
 	promptCol := m.promptColumn()
@@ -33,14 +34,6 @@ func (m *mapper) check(rr rawRow, rec Record) *Issue {
 		if sameMessages(p.Chosen, p.Rejected) {
 			return issue(rejectedCol, "chosen identical to rejected", "")
 		}
-		for _, c := range []struct {
-			col string
-			ms  []Message
-		}{{promptCol, p.Prompt}, {chosenCol, p.Chosen}, {rejectedCol, p.Rejected}} {
-			if at := invalidUTF8(c.ms); at != "" {
-				return issue(c.col, "invalid UTF-8", at)
-			}
-		}
 		if !m.opt.NoRoleCheck {
 			if col, d := roleProblem(p.Prompt, p.Chosen, promptCol, chosenCol); d != "" {
 				return issue(col, "role sequence", d)
@@ -61,17 +54,11 @@ func (m *mapper) check(rr rawRow, rec Record) *Issue {
 		if is := checkMessages(r.Prompt, "prompt"); is != "" {
 			return issue(promptCol, is, "")
 		}
-		if at := invalidUTF8(r.Prompt); at != "" {
-			return issue(promptCol, "invalid UTF-8", at)
-		}
 		size(r.Prompt)
 		for i, resp := range r.Responses {
 			where := fmt.Sprintf("response %d", i+1)
 			if is := checkMessages(resp.Messages, "response"); is != "" {
 				return issue(col, is, where)
-			}
-			if at := invalidUTF8(resp.Messages); at != "" {
-				return issue(col, "invalid UTF-8", where+" "+at)
 			}
 			if !m.opt.NoRoleCheck {
 				if _, d := roleProblem(r.Prompt, resp.Messages, promptCol, col); d != "" {
@@ -91,12 +78,6 @@ func (m *mapper) check(rr rawRow, rec Record) *Issue {
 		}
 		if is := checkMessages(u.Completion, "response"); is != "" {
 			return issue(compCol, is, "")
-		}
-		if at := invalidUTF8(u.Prompt); at != "" {
-			return issue(promptCol, "invalid UTF-8", at)
-		}
-		if at := invalidUTF8(u.Completion); at != "" {
-			return issue(compCol, "invalid UTF-8", at)
 		}
 		if !m.opt.NoRoleCheck {
 			if col, d := roleProblem(u.Prompt, u.Completion, promptCol, compCol); d != "" {

@@ -126,6 +126,12 @@ func Create(path string, kind Kind) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: create %s: %w", path, err)
 	}
+	// CreateTemp makes the file private; the output is an ordinary data file.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("data: create %s: %w", path, err)
+	}
 	w := &Writer{path: path, tmp: f.Name(), kind: kind, f: f, bw: bufio.NewWriterSize(f, 1<<20), groupLimit: RowGroupBytes}
 	if c == ContainerJSONL {
 		var out io.Writer = w.bw

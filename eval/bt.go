@@ -56,11 +56,12 @@ func ParseArenaVerdict(raw string) (verdict string, ok bool) {
 	return "", false
 }
 
-// BattlesFromJudgments turns judgments into Arena-Hard battles (get_battles_from_row). The
-// verdict is re-parsed from the judge's raw answer when it holds an Arena-Hard verdict, so
-// that strong verdicts count `weight` times (default 3). Otherwise the preference decides:
-// < 1.5 the baseline (output_1) wins, > 1.5 the model wins, 1.5 a tie. Judgments with neither
-// (unparsable) are dropped, as Arena-Hard drops them; dropped counts them.
+// BattlesFromJudgments turns judgments into Arena-Hard battles (get_battles_from_row). For
+// judgments of the Arena-Hard template (or of no named template) the verdict is re-parsed
+// from the judge's raw answer, so that strong verdicts count `weight` times (default 3); an
+// Arena-Hard judgment without one of the five verdicts is dropped, as Arena-Hard drops it.
+// Other judgments count by preference: < 1.5 the baseline (output_1) wins, > 1.5 the model
+// wins, 1.5 a tie; an invalid preference is dropped. dropped counts the dropped judgments.
 func BattlesFromJudgments(js []Judgment, weight int) (battles []Battle, dropped int) {
 	if weight <= 0 {
 		weight = 3
@@ -69,7 +70,15 @@ func BattlesFromJudgments(js []Judgment, weight int) (battles []Battle, dropped 
 		b := Battle{Question: j.Instruction, ModelA: j.Generator1, ModelB: j.Generator2}
 		w := 1
 		v, ok := ParseArenaVerdict(j.Raw)
-		if ok {
+		arena := j.Template == "arena-hard" || j.Template == "arena_hard"
+		if ok && !arenaLabel(v) {
+			ok = false
+		}
+		if arena && !ok {
+			dropped++ // Arena-Hard drops games without a verdict
+			continue
+		}
+		if ok && (arena || j.Template == "") {
 			// the verdict names judge positions: A is output_1 unless the pair was swapped
 			aWins := ""
 			switch v {
@@ -83,9 +92,6 @@ func BattlesFromJudgments(js []Judgment, weight int) (battles []Battle, dropped 
 				aWins = "B"
 			case "B>>A":
 				aWins, w = "B", weight
-			default:
-				dropped++
-				continue
 			}
 			if aWins != "" {
 				baselineFirst := !j.Swapped
@@ -114,6 +120,15 @@ func BattlesFromJudgments(js []Judgment, weight int) (battles []Battle, dropped 
 		}
 	}
 	return battles, dropped
+}
+
+// arenaLabel says whether v is one of the verdicts Arena-Hard v0.1 turns into battles.
+func arenaLabel(v string) bool {
+	switch v {
+	case "A>>B", "A>B", "A=B", "B>A", "B>>A":
+		return true
+	}
+	return false
 }
 
 // arenaDefaultBaseline is the model compute_mle_elo anchors at 1000 when the caller does not

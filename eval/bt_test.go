@@ -249,3 +249,25 @@ func TestMTBench(t *testing.T) {
 		t.Errorf("games %+v unpaired %d", g, unpaired)
 	}
 }
+
+// MT-Bench's "[[A]]" must not be read as an Arena verdict; its preference decides.
+func TestBattlesFromOtherTemplates(t *testing.T) {
+	js := []Judgment{
+		{Instruction: "q", Generator1: "b", Generator2: "m", Raw: "[[A]]", Preference: 1, Template: "mt-bench/pair-v2"},
+		{Instruction: "q", Generator1: "b", Generator2: "m", Raw: "[[A]]", Preference: 2, Swapped: true, Template: "mt-bench/pair-v2"},
+		{Instruction: "r", Generator1: "b", Generator2: "m", Raw: "[[C]]", Preference: 1.5, Template: "mt-bench/pair-v2"},
+		{Instruction: "s", Generator1: "b", Generator2: "m", Raw: "M", Preference: 1.8, Template: "alpaca_eval_clf"},
+		{Instruction: "t", Generator1: "b", Generator2: "m", Raw: "nonsense", Preference: math.NaN(), Template: "arena-hard"},
+		{Instruction: "u", Generator1: "b", Generator2: "m", Raw: "[[A<B]]", Preference: math.NaN(), Template: "arena-hard"},
+	}
+	bs, dropped := BattlesFromJudgments(js, 3)
+	want := []string{"model_a", "model_b", "tie", "model_b"}
+	if dropped != 2 || len(bs) != len(want) {
+		t.Fatalf("battles %+v dropped %d", bs, dropped)
+	}
+	for i, w := range want {
+		if bs[i].Winner != w {
+			t.Errorf("battle %d: %s, want %s", i, bs[i].Winner, w)
+		}
+	}
+}

@@ -224,6 +224,24 @@ func (w LCWeights) PredictWinRate(model, baseline string, difficulty []float64) 
 	return mean(ps), nil
 }
 
+// PredictLC returns what get_length_controlled_winrate reports for model against baseline from
+// saved weights: 100·mean and 100·sem of the per-instruction predictions.
+func (w LCWeights) PredictLC(model, baseline string, difficulty []float64) (lc, se float64, err error) {
+	m, ok := w[model]
+	if !ok {
+		return 0, 0, fmt.Errorf("eval: no LC weights for %q", model)
+	}
+	b, ok := w[baseline]
+	if !ok {
+		return 0, 0, fmt.Errorf("eval: no LC weights for %q", baseline)
+	}
+	ps := make([]float64, len(difficulty))
+	for i, d := range difficulty {
+		ps[i] = sigmoid(m[colNotGamed] - b[colNotGamed] + (m[colDifficulty]-b[colDifficulty])*d)
+	}
+	return 100 * mean(ps), 100 * sem(ps), nil
+}
+
 // ReadDifficulty reads an instruction-difficulty table. Two layouts are accepted:
 // a CSV with columns "instruction" and "instruction_difficulty" (keyed by text), or
 // AlpacaEval's instruction_difficulty.csv (first column the instruction's index in the

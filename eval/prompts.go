@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/alignkit/align/data"
 )
 
 // PromptItem is one evaluation prompt. Output and Generator are set when the file already holds
@@ -34,7 +36,39 @@ type PromptItem struct {
 //   - Arena-Hard question.jsonl: {question_id|uid, category, turns: [{content}]} or {prompt};
 //   - XSTest xstest_prompts.csv: id, prompt, type, label;
 //   - any JSONL with "instruction" or "prompt", or a text file with one prompt per line.
+//
+// data.ReadPrompts reads the file first (its formats, Parquet and gzip included); eval's own
+// reader is the fallback for what data does not read (Arena-Hard's turns of {content} objects).
 func ReadPrompts(path string) ([]PromptItem, error) {
+	ps, derr := data.ReadPrompts(path)
+	if derr == nil {
+		items := make([]PromptItem, 0, len(ps))
+		for _, p := range ps {
+			it := PromptItem{ID: p.ID, Output: p.Output, HasOutput: p.Output != "" || p.Meta["generator"] != "",
+				Dataset: p.Meta["dataset"], Generator: p.Meta["generator"], Label: p.Meta["label"], Type: p.Meta["type"]}
+			if it.Dataset == "" {
+				it.Dataset = p.Meta["category"]
+			}
+			for _, m := range p.Messages { // the last user turn is the instruction
+				if m.Role == "user" {
+					it.Instruction = m.Content
+				}
+			}
+			if it.Instruction == "" {
+				return nil, fmt.Errorf("eval: prompts %s: prompt %s has no user turn", path, p.ID)
+			}
+			items = append(items, it)
+		}
+		return finishPrompts(path, items)
+	}
+	items, err := readPromptsOwn(path)
+	if err != nil {
+		return nil, derr
+	}
+	return items, nil
+}
+
+func readPromptsOwn(path string) ([]PromptItem, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("eval: prompts: %w", err)
@@ -86,6 +120,11 @@ func ReadPrompts(path string) ([]PromptItem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: prompts %s: %w", path, err)
 	}
+	return finishPrompts(path, items)
+}
+
+// finishPrompts gives every prompt a unique ID and a dataset (the file's name by default).
+func finishPrompts(path string, items []PromptItem) ([]PromptItem, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("eval: prompts %s: no prompts", path)
 	}

@@ -430,7 +430,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 <style>
 body{font-family:sans-serif;margin:24px;color:#222;background:#fff;max-width:1100px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+table{border-collapse:collapse;font-size:13px;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px solid #e0b000;padding:8px;margin:6px 0}
 .ex{border:1px solid #ccc;margin:10px 0;padding:8px}.ex pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;margin:4px 0;font-size:12px}
 </style></head><body>

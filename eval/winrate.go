@@ -12,6 +12,8 @@ import (
 type HeadToHead struct {
 	Model    string `json:"model"`
 	Baseline string `json:"baseline"`
+	Judge    string `json:"judge,omitempty"`
+	Template string `json:"template,omitempty"`
 	Dataset  string `json:"dataset,omitempty"`
 
 	WinRate         float64 `json:"win_rate"`
@@ -145,30 +147,39 @@ type StatsOptions struct {
 	InvalidWarnFraction float64
 }
 
-// Stats groups judgments by (baseline, model), and within each group also by dataset, and
-// computes every AlpacaEval column for each group. Groups come sorted by baseline, model,
-// then dataset ("" = all datasets first).
+// Stats groups judgments by (baseline, model, judge, template), and within each group also by
+// dataset when there are several, and computes every AlpacaEval column for each group. Groups
+// come sorted by baseline, model, judge, template, then dataset ("" = all datasets first).
 func Stats(js []Judgment, opt StatsOptions) []HeadToHead {
-	type key struct{ base, model string }
+	type key struct{ base, model, judge, template string }
 	groups := map[key][]Judgment{}
 	var keys []key
 	for _, j := range js {
-		k := key{j.Generator1, j.Generator2}
+		k := key{j.Generator1, j.Generator2, j.Judge, j.Template}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
 		groups[k] = append(groups[k], j)
 	}
 	sort.Slice(keys, func(a, b int) bool {
-		if keys[a].base != keys[b].base {
-			return keys[a].base < keys[b].base
+		ka, kb := keys[a], keys[b]
+		if ka.base != kb.base {
+			return ka.base < kb.base
 		}
-		return keys[a].model < keys[b].model
+		if ka.model != kb.model {
+			return ka.model < kb.model
+		}
+		if ka.judge != kb.judge {
+			return ka.judge < kb.judge
+		}
+		return ka.template < kb.template
 	})
 	var out []HeadToHead
 	for _, k := range keys {
 		g := groups[k]
-		out = append(out, headToHead(g, k.model, k.base, "", opt))
+		h := headToHead(g, k.model, k.base, "", opt)
+		h.Judge, h.Template = k.judge, k.template
+		out = append(out, h)
 		byDS := map[string][]Judgment{}
 		var dss []string
 		for _, j := range g {
@@ -183,7 +194,9 @@ func Stats(js []Judgment, opt StatsOptions) []HeadToHead {
 		sort.Strings(dss)
 		if len(dss) > 1 {
 			for _, ds := range dss {
-				out = append(out, headToHead(byDS[ds], k.model, k.base, ds, opt))
+				h := headToHead(byDS[ds], k.model, k.base, ds, opt)
+				h.Judge, h.Template = k.judge, k.template
+				out = append(out, h)
 			}
 		}
 	}

@@ -24,6 +24,8 @@ type BenchResult struct {
 	LimitGBps   float64 `json:"limit_gbps"`
 	LimitGFLOPS float64 `json:"limit_gflops"`
 	Ratio       float64 `json:"ratio"`
+	// Clock says how the time was taken: "wall", or "cpu" (the thread's CPU time, --cpu-time).
+	Clock string `json:"clock"`
 	// VsForward is, for token_logprobs+ce_backward, its time over token_logprobs alone (goal ≤ 2).
 	VsForward float64 `json:"vs_forward,omitempty"`
 }
@@ -34,6 +36,10 @@ type BenchOptions struct {
 	ISAs    []string // implementations to measure; empty: every one this CPU runs
 	Threads []int    // thread counts for SGEMM and TokenLogProbs; empty: 1 and 2
 	Kernels []string // kernel names to run (prefix match); empty: all
+	// CPUTime times single-thread points by the thread's CPU time (clock_gettime CLOCK_THREAD_CPUTIME_ID)
+	// instead of wall time: on a shared, loaded machine it leaves out the time the thread waited
+	// for a core. Multi-thread points keep wall time. Linux only (elsewhere: wall time).
+	CPUTime bool
 	// MinTime is the least time spent per point (best of several timed batches); 0: 300 ms, or
 	// 30 ms with Quick.
 	MinTime time.Duration
@@ -50,7 +56,15 @@ func BenchKernelNames() []string { return slices.Clone(benchKernelNames) }
 // RunBench measures the machine's limits (single-core DRAM and L2 read bandwidth, FMA peak per
 // ISA), then each kernel, and calls emit once per point as soon as it is measured.
 func RunBench(ctx context.Context, opts BenchOptions, emit func(BenchResult)) error {
-	b := &bencher{ctx: ctx, opts: opts, emit: emit, rng: rand.New(rand.NewPCG(42, 42))}
+	_, cpuOK := threadCPU()
+	wrapped := func(r BenchResult) {
+		r.Clock = "wall"
+		if opts.CPUTime && cpuOK && r.Threads == 1 {
+			r.Clock = "cpu"
+		}
+		emit(r)
+	}
+	b := &bencher{ctx: ctx, opts: opts, emit: wrapped, rng: rand.New(rand.NewPCG(42, 42))}
 	if b.opts.MinTime == 0 {
 		b.opts.MinTime = 300 * time.Millisecond
 		if opts.Quick {
@@ -94,6 +108,35 @@ type bencher struct {
 
 	dramGBps, l2GBps float64
 	peak             map[string]float64 // GFLOPS per ISA, one thread
+	best             *impl
+	dramBuf, l2Buf   []float32
+}
+
+const fmaPeakIters = 1 << 20
+
+// refreshMem measures the read bandwidths again (for about minTime) and keeps the best seen.
+func (b *bencher) refreshMem(minTime time.Duration) error {
+	d, err := b.measureFor(minTime, func() { b.best.sum(b.dramBuf) })
+	if err != nil {
+		return err
+	}
+	b.dramGBps = max(b.dramGBps, float64(len(b.dramBuf)*4)/float64(d.Nanoseconds()))
+	d, err = b.measureFor(minTime, func() { b.best.sum(b.l2Buf) })
+	if err != nil {
+		return err
+	}
+	b.l2GBps = max(b.l2GBps, float64(len(b.l2Buf)*4)/float64(d.Nanoseconds()))
+	return nil
+}
+
+// refreshPeak measures im's FMA peak again and keeps the best seen.
+func (b *bencher) refreshPeak(im *impl, minTime time.Duration) error {
+	d, err := b.measureFor(minTime, func() { im.fmaPeak(fmaPeakIters) })
+	if err != nil {
+		return err
+	}
+	b.peak[im.name] = max(b.peak[im.name], float64(fmaPeakIters*im.fmaFlops)/float64(d.Nanoseconds()))
+	return nil
 }
 
 func (b *bencher) want(kernel string) bool {
@@ -110,31 +153,49 @@ func (b *bencher) want(kernel string) bool {
 
 // measure returns the best time per call of f, over batches of at least ~MinTime/5 each, for a
 // total of about MinTime (and at least 3 batches of 1 call for slow kernels).
-func (b *bencher) measure(f func()) (time.Duration, error) {
+func (b *bencher) measure(f func()) (time.Duration, error) { return b.measureFor(b.opts.MinTime, f) }
+
+// measureWall is measure with wall time whatever CPUTime says (multi-thread points).
+func (b *bencher) measureWall(f func()) (time.Duration, error) {
+	saved := b.opts.CPUTime
+	b.opts.CPUTime = false
+	defer func() { b.opts.CPUTime = saved }()
+	return b.measureFor(b.opts.MinTime, f)
+}
+
+func (b *bencher) measureFor(minTime time.Duration, f func()) (time.Duration, error) {
+	clock := func() time.Duration { return time.Duration(time.Now().UnixNano()) }
+	if b.opts.CPUTime {
+		if _, ok := threadCPU(); ok {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			clock = func() time.Duration { d, _ := threadCPU(); return d }
+		}
+	}
 	f() // warm caches, page in buffers
 	n := 1
 	for {
-		t0 := time.Now()
+		t0 := clock()
 		for i := 0; i < n; i++ {
 			f()
 		}
-		el := time.Since(t0)
-		if el >= b.opts.MinTime/5 || n >= 1<<20 {
+		el := clock() - t0
+		if el >= minTime/5 || n >= 1<<20 {
 			break
 		}
 		n *= 2
 	}
 	best := time.Duration(math.MaxInt64)
-	deadline := time.Now().Add(b.opts.MinTime)
+	deadline := time.Now().Add(minTime)
 	for rep := 0; rep < 3 || time.Now().Before(deadline); rep++ {
 		if err := b.ctx.Err(); err != nil {
 			return 0, err
 		}
-		t0 := time.Now()
+		t0 := clock()
 		for i := 0; i < n; i++ {
 			f()
 		}
-		if el := time.Since(t0) / time.Duration(n); el < best {
+		if el := (clock() - t0) / time.Duration(n); el > 0 && el < best {
 			best = el
 		}
 		if rep >= 20 {
@@ -155,6 +216,7 @@ func (b *bencher) randVec(n int, scale float64) []float32 {
 // memPoint emits a bandwidth-bound point: bytes moved per call, judged against the DRAM or L2
 // read bandwidth depending on whether the working set fits in L2 (2 MiB per core here).
 func (b *bencher) memPoint(kernel, shape, isa string, threads int, bytes, working float64, ns float64) BenchResult {
+	_ = b.refreshMem(b.opts.MinTime / 4)
 	limit := b.dramGBps
 	if working <= 1.5*(1<<20) {
 		limit = b.l2GBps
@@ -170,51 +232,42 @@ func (b *bencher) memPoint(kernel, shape, isa string, threads int, bytes, workin
 func (b *bencher) run() error {
 	best := availableImpls()[len(availableImpls())-1]
 	// Limits first: single-core STREAM-like read over >= 256 MiB, an L2-resident read, FMA peaks.
-	{
-		mib := 256
-		if b.opts.Quick {
-			mib = 64
-		}
-		buf := make([]float32, mib<<20/4)
-		for i := range buf {
-			buf[i] = 1
-		}
-		d, err := b.measure(func() { best.sum(buf) })
-		if err != nil {
-			return err
-		}
-		b.dramGBps = float64(len(buf)*4) / float64(d.Nanoseconds())
-		if b.want("mem_read") {
-			b.emit(BenchResult{Kernel: "mem_read", Shape: fmt.Sprintf("%dMiB", mib), ISA: best.name, Threads: 1,
-				NsPerOp: float64(d.Nanoseconds()), GBps: b.dramGBps, LimitGBps: b.dramGBps, Ratio: 1})
-		}
-		buf = nil
-		l2 := make([]float32, 1<<20/4)
-		for i := range l2 {
-			l2[i] = 1
-		}
-		d, err = b.measure(func() { best.sum(l2) })
-		if err != nil {
-			return err
-		}
-		b.l2GBps = float64(len(l2)*4) / float64(d.Nanoseconds())
-		if b.want("mem_read_l2") {
-			b.emit(BenchResult{Kernel: "mem_read_l2", Shape: "1MiB", ISA: best.name, Threads: 1,
-				NsPerOp: float64(d.Nanoseconds()), GBps: b.l2GBps, LimitGBps: b.l2GBps, Ratio: 1})
-		}
+	// They are measured again after every kernel point (refresh*), and each point is judged
+	// against the best limit seen so far: on a shared, loaded machine a limit measured once in a
+	// bad moment would flatter every ratio after it.
+	mib := 256
+	if b.opts.Quick {
+		mib = 32 // a smoke test, not a DRAM figure: 32 MiB may partly sit in L3
 	}
+	b.dramBuf = make([]float32, mib<<20/4)
+	for i := range b.dramBuf {
+		b.dramBuf[i] = 1
+	}
+	b.l2Buf = make([]float32, 1<<20/4)
+	for i := range b.l2Buf {
+		b.l2Buf[i] = 1
+	}
+	b.best = best
 	b.peak = map[string]float64{}
+	if err := b.refreshMem(b.opts.MinTime); err != nil {
+		return err
+	}
+	if b.want("mem_read") {
+		b.emit(BenchResult{Kernel: "mem_read", Shape: fmt.Sprintf("%dMiB", mib), ISA: best.name, Threads: 1,
+			NsPerOp: float64(len(b.dramBuf)*4) / b.dramGBps, GBps: b.dramGBps, LimitGBps: b.dramGBps, Ratio: 1})
+	}
+	if b.want("mem_read_l2") {
+		b.emit(BenchResult{Kernel: "mem_read_l2", Shape: "1MiB", ISA: best.name, Threads: 1,
+			NsPerOp: float64(len(b.l2Buf)*4) / b.l2GBps, GBps: b.l2GBps, LimitGBps: b.l2GBps, Ratio: 1})
+	}
 	for _, im := range b.impls {
-		iters := 1 << 20
-		d, err := b.measure(func() { im.fmaPeak(iters) })
-		if err != nil {
+		if err := b.refreshPeak(im, b.opts.MinTime); err != nil {
 			return err
 		}
-		g := float64(iters*im.fmaFlops) / float64(d.Nanoseconds())
-		b.peak[im.name] = g
 		if b.want("fma_peak") {
+			g := b.peak[im.name]
 			b.emit(BenchResult{Kernel: "fma_peak", Shape: fmt.Sprintf("%d chains", im.fmaFlops/2), ISA: im.name, Threads: 1,
-				NsPerOp: float64(d.Nanoseconds()), GFLOPS: g, LimitGFLOPS: g, Ratio: 1})
+				NsPerOp: float64(fmaPeakIters*im.fmaFlops) / g, GFLOPS: g, LimitGFLOPS: g, Ratio: 1})
 		}
 	}
 	steps := []struct {
@@ -281,7 +334,11 @@ func (b *bencher) sgemm() error {
 					ldb = s.k
 				}
 				for _, th := range b.opts.Threads {
-					d, err := b.measure(func() {
+					measure := b.measure
+					if th > 1 {
+						measure = b.measureWall
+					}
+					d, err := measure(func() {
 						sgemmWith(im, th, ta, tb, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
 					})
 					if err != nil {
@@ -289,6 +346,9 @@ func (b *bencher) sgemm() error {
 					}
 					ns := float64(d.Nanoseconds())
 					g := 2 * float64(s.m) * float64(s.n) * float64(s.k) / ns
+					if err := b.refreshPeak(im, b.opts.MinTime/4); err != nil {
+						return err
+					}
 					lim := b.peak[im.name] * float64(th)
 					b.emit(BenchResult{Kernel: "sgemm", Shape: fmt.Sprintf("%s M=%d K=%d N=%d", tr, s.m, s.k, s.n),
 						ISA: im.name, Threads: th, NsPerOp: ns, GFLOPS: g, LimitGFLOPS: lim, Ratio: g / lim})
@@ -321,9 +381,13 @@ func (b *bencher) tokenLogProbs() error {
 			shape := fmt.Sprintf("T=%d V=%d", T, V)
 			bytes := float64(4 * T * V)
 			for _, th := range b.opts.Threads {
+				measure := b.measure
+				if th > 1 {
+					measure = b.measureWall
+				}
 				var fwd float64
 				if b.want("token_logprobs") {
-					d, err := b.measure(func() { tokenLogProbsWith(im, th, out, lse, x, targets, T, V) })
+					d, err := measure(func() { tokenLogProbsWith(im, th, out, lse, x, targets, T, V) })
 					if err != nil {
 						return err
 					}
@@ -332,7 +396,7 @@ func (b *bencher) tokenLogProbs() error {
 				}
 				if b.want("token_logprobs+ce_backward") {
 					// In place: the second call sees gradients as logits, which costs the same.
-					d, err := b.measure(func() {
+					d, err := measure(func() {
 						tokenLogProbsWith(im, th, out, lse, x, targets, T, V)
 						ceBackwardWith(im, th, x, x, lse, g, targets, T, V)
 					})
@@ -340,6 +404,7 @@ func (b *bencher) tokenLogProbs() error {
 						return err
 					}
 					ns := float64(d.Nanoseconds())
+					_ = b.refreshMem(b.opts.MinTime / 4)
 					r := BenchResult{Kernel: "token_logprobs+ce_backward", Shape: shape, ISA: im.name, Threads: th,
 						NsPerOp: ns, GBps: 3 * bytes / ns, LimitGBps: b.dramGBps * float64(th)}
 					r.Ratio = r.GBps / r.LimitGBps

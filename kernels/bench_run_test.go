@@ -9,7 +9,7 @@ import (
 func TestRunBenchQuick(t *testing.T) {
 	var got []BenchResult
 	err := RunBench(context.Background(), BenchOptions{Quick: true, MinTime: time.Millisecond,
-		Kernels: []string{"fma_peak", "sgemm", "token_logprobs", "lse_2pass", "dot"}, Threads: []int{1}},
+		Kernels: []string{"fma_peak", "sgemm", "token_logprobs", "lse_2pass", "dot"}, Threads: []int{1}, CPUTime: true},
 		func(r BenchResult) { got = append(got, r) })
 	if err != nil {
 		t.Fatal(err)
@@ -17,7 +17,7 @@ func TestRunBenchQuick(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range got {
 		seen[r.Kernel] = true
-		if r.NsPerOp <= 0 || r.Ratio <= 0 || r.ISA == "" || r.Threads != 1 {
+		if r.NsPerOp <= 0 || r.Ratio <= 0 || r.ISA == "" || r.Threads != 1 || (r.Clock != "cpu" && r.Clock != "wall") {
 			t.Errorf("bad point %+v", r)
 		}
 		if r.Kernel == "sgemm" && (r.GFLOPS <= 0 || r.LimitGFLOPS <= 0) {

@@ -50,8 +50,8 @@ func sumGeneric(x []float32) float32 {
 	return float32((s0 + s1) + (s2 + s3))
 }
 
-// maxGeneric returns the largest element, -Inf for an empty slice. NaNs are ignored unless every
-// element is NaN (then -Inf), matching the SIMD paths which use MAXPS semantics on a -Inf start.
+// maxGeneric returns the largest element, -Inf for an empty slice. NaN elements are skipped here;
+// the SIMD paths (MAXPS semantics) may return NaN or skip it: NaN inputs are unspecified.
 func maxGeneric(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {

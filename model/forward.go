@@ -8,17 +8,27 @@ import (
 // headRows is how many rows of logits the LM head materialises at once: rows × vocab floats.
 const headRows = 64
 
-// blockActs is what one transformer block keeps for its backward pass.
+// blockActs is what one transformer block keeps for its backward pass. The RMSNorm outputs,
+// silu(gate)·up and the attention probabilities are cheap to recompute and are not kept.
 type blockActs struct {
-	xn1, rstd1 []float32 // attention RMSNorm output [T,D] and 1/rms [T]
-	q, k, v    []float32 // projections after RoPE [T,H·hd], [T,KV·hd]
-	att        []float32 // softmax probabilities, per sequence [H][n][n]
-	ao         []float32 // attention output before o [T,H·hd]
-	xm         []float32 // residual after attention [T,D]
-	xn2, rstd2 []float32 // FFN RMSNorm output and 1/rms
-	gate, up   []float32 // [T,F] before the activation
-	h          []float32 // silu(gate)·up [T,F]
-	lin        [7]linActs
+	rstd1, rstd2 []float32 // 1/rms of the two RMSNorms [T]
+	q, k, v      []float32 // projections after RoPE [T,H·hd], [T,KV·hd]
+	ao           []float32 // attention output before o [T,H·hd]
+	xm           []float32 // residual after attention [T,D]
+	gate, up     []float32 // [T,F] before the activation
+	lin          [7]linActs
+}
+
+// work holds the scratch buffers of a forward or backward pass, reused across blocks.
+type work struct {
+	xn, h, dxm, dxn, tmp, dao, dq, dk, dv, dh, dgate, dup []float32
+}
+
+func (w *work) size(c Config, T int) {
+	D, F, qDim, kvDim := c.Dim, c.FFN, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	w.xn, w.h, w.dxm, w.dxn, w.tmp = grow(w.xn, T*D), grow(w.h, T*F), grow(w.dxm, T*D), grow(w.dxn, T*D), grow(w.tmp, T*D)
+	w.dao, w.dq, w.dk, w.dv = grow(w.dao, T*qDim), grow(w.dq, T*qDim), grow(w.dk, T*kvDim), grow(w.dv, T*kvDim)
+	w.dh, w.dgate, w.dup = grow(w.dh, T*F), grow(w.dgate, T*F), grow(w.dup, T*F)
 }
 
 // Pass is one forward pass over a packed batch, holding what Backward needs.
@@ -58,71 +68,67 @@ func (m *Model) dropout() float32 {
 }
 
 // blockForward runs block l on x [T,D] into y [T,D], filling a.
-func (m *Model) blockForward(l int, a *blockActs, y, x []float32, pos []int32, spans []seqSpan, seed uint64) {
+func (m *Model) blockForward(l int, a *blockActs, w *work, y, x []float32, pos []int32, spans []seqSpan, seed uint64) {
 	c := m.cfg
 	b := &m.blocks[l]
 	T, D, F := len(pos), c.Dim, c.FFN
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	drop := m.dropout()
 	ls := func(j int) uint64 { return splitmix64(seed ^ uint64(l*8+j+1)*0x100000001b3) }
-	_, attN := attnOffsets(spans, c.Heads)
-	a.xn1, a.rstd1 = grow(a.xn1, T*D), grow(a.rstd1, T)
+	w.size(c, T)
+	a.rstd1, a.rstd2 = grow(a.rstd1, T), grow(a.rstd2, T)
 	a.q, a.k, a.v = grow(a.q, T*qDim), grow(a.k, T*kvDim), grow(a.v, T*kvDim)
-	a.att, a.ao, a.xm = grow(a.att, attN), grow(a.ao, T*qDim), grow(a.xm, T*D)
-	a.xn2, a.rstd2 = grow(a.xn2, T*D), grow(a.rstd2, T)
-	a.gate, a.up, a.h = grow(a.gate, T*F), grow(a.up, T*F), grow(a.h, T*F)
+	a.ao, a.xm = grow(a.ao, T*qDim), grow(a.xm, T*D)
+	a.gate, a.up = grow(a.gate, T*F), grow(a.up, T*F)
 
-	rmsnormForward(a.xn1, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
-	m.linearForward(&b.q, a.q, a.xn1, T, &a.lin[0], drop, ls(0))
-	m.linearForward(&b.k, a.k, a.xn1, T, &a.lin[1], drop, ls(1))
-	m.linearForward(&b.v, a.v, a.xn1, T, &a.lin[2], drop, ls(2))
+	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
+	m.linearForward(&b.q, a.q, w.xn, T, &a.lin[0], drop, ls(0))
+	m.linearForward(&b.k, a.k, w.xn, T, &a.lin[1], drop, ls(1))
+	m.linearForward(&b.v, a.v, w.xn, T, &a.lin[2], drop, ls(2))
 	ropeForward(a.q, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
 	ropeForward(a.k, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-	m.attentionForward(a.ao, a.att, a.q, a.k, a.v, spans)
+	m.attentionForward(a.ao, a.q, a.k, a.v, spans)
 	m.linearForward(&b.o, a.xm, a.ao, T, &a.lin[3], drop, ls(3))
 	axpy(1, x[:T*D], a.xm)
 
-	rmsnormForward(a.xn2, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
-	m.linearForward(&b.gate, a.gate, a.xn2, T, &a.lin[4], drop, ls(4))
-	m.linearForward(&b.up, a.up, a.xn2, T, &a.lin[5], drop, ls(5))
-	swigluForward(a.h, a.gate, a.up)
-	m.linearForward(&b.down, y, a.h, T, &a.lin[6], drop, ls(6))
+	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
+	m.linearForward(&b.gate, a.gate, w.xn, T, &a.lin[4], drop, ls(4))
+	m.linearForward(&b.up, a.up, w.xn, T, &a.lin[5], drop, ls(5))
+	swigluForward(w.h, a.gate, a.up)
+	m.linearForward(&b.down, y, w.h, T, &a.lin[6], drop, ls(6))
 	axpy(1, a.xm, y[:T*D])
 }
 
 // blockBackward takes dy [T,D] (gradient of block l's output) and writes dx [T,D]; it
 // accumulates the block's parameter gradients.
-func (m *Model) blockBackward(l int, a *blockActs, dx, dy, x []float32, pos []int32, spans []seqSpan) {
+func (m *Model) blockBackward(l int, a *blockActs, w *work, dx, dy, x []float32, pos []int32, spans []seqSpan) {
 	c := m.cfg
 	b := &m.blocks[l]
-	T, D, F := len(pos), c.Dim, c.FFN
-	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	T, D := len(pos), c.Dim
+	w.size(c, T)
 
 	// y = xm + down(swiglu(gate(xn2), up(xn2))), xn2 = rmsnorm(xm)
-	dxm := append([]float32(nil), dy[:T*D]...)
-	dh := make([]float32, T*F)
-	m.linearBackward(&b.down, dh, dy, a.h, T, &a.lin[6], false)
-	dgate, dup := make([]float32, T*F), make([]float32, T*F)
-	swigluBackward(dgate, dup, dh, a.gate, a.up)
-	dxn := make([]float32, T*D)
-	m.linearBackward(&b.gate, dxn, dgate, a.xn2, T, &a.lin[4], false)
-	m.linearBackward(&b.up, dxn, dup, a.xn2, T, &a.lin[5], true)
-	tmp := make([]float32, T*D)
-	rmsnormBackwardW(tmp, b.ffnNorm.Grad, dxn, a.xm, b.ffnNorm.Data, a.rstd2, T, D)
-	axpy(1, tmp, dxm)
+	copy(w.dxm, dy[:T*D])
+	swigluForward(w.h, a.gate, a.up)
+	m.linearBackward(&b.down, w.dh, dy, w.h, T, &a.lin[6], false)
+	swigluBackward(w.dgate, w.dup, w.dh, a.gate, a.up)
+	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
+	m.linearBackward(&b.gate, w.dxn, w.dgate, w.xn, T, &a.lin[4], false)
+	m.linearBackward(&b.up, w.dxn, w.dup, w.xn, T, &a.lin[5], true)
+	rmsnormBackwardW(w.tmp, b.ffnNorm.Grad, w.dxn, a.xm, b.ffnNorm.Data, a.rstd2, T, D)
+	axpy(1, w.tmp, w.dxm)
 
 	// xm = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = rmsnorm(x)
-	dao := make([]float32, T*qDim)
-	m.linearBackward(&b.o, dao, dxm, a.ao, T, &a.lin[3], false)
-	dq, dk, dv := make([]float32, T*qDim), make([]float32, T*kvDim), make([]float32, T*kvDim)
-	m.attentionBackward(dq, dk, dv, dao, a.att, a.q, a.k, a.v, spans)
-	ropeBackward(dq, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-	ropeBackward(dk, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-	m.linearBackward(&b.q, dxn, dq, a.xn1, T, &a.lin[0], false)
-	m.linearBackward(&b.k, dxn, dk, a.xn1, T, &a.lin[1], true)
-	m.linearBackward(&b.v, dxn, dv, a.xn1, T, &a.lin[2], true)
-	rmsnormBackwardW(dx, b.attnNorm.Grad, dxn, x, b.attnNorm.Data, a.rstd1, T, D)
-	axpy(1, dxm, dx[:T*D])
+	m.linearBackward(&b.o, w.dao, w.dxm, a.ao, T, &a.lin[3], false)
+	m.attentionBackward(w.dq, w.dk, w.dv, w.dao, a.q, a.k, a.v, spans)
+	ropeBackward(w.dq, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	ropeBackward(w.dk, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
+	m.linearBackward(&b.q, w.dxn, w.dq, w.xn, T, &a.lin[0], false)
+	m.linearBackward(&b.k, w.dxn, w.dk, w.xn, T, &a.lin[1], true)
+	m.linearBackward(&b.v, w.dxn, w.dv, w.xn, T, &a.lin[2], true)
+	rmsnormBackwardW(dx, b.attnNorm.Grad, w.dxn, x, b.attnNorm.Data, a.rstd1, T, D)
+	axpy(1, w.dxm, dx[:T*D])
 }
 
 // rmsnormBackwardW is RMSNormBackward with an optional weight gradient (nil when frozen).
@@ -191,7 +197,7 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	for t, id := range p.tokens {
 		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
 	}
-	scratch := &blockActs{}
+	scratch, w := &blockActs{}, &work{}
 	if keep {
 		p.xs = make([][]float32, c.Layers+1)
 		p.acts = make([]*blockActs, c.Layers)
@@ -206,7 +212,7 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 				p.acts[l] = a
 			}
 		}
-		m.blockForward(l, a, y, x, p.pos, p.spans, p.seed)
+		m.blockForward(l, a, w, y, x, p.pos, p.spans, p.seed)
 		if keep {
 			x, y = y, make([]float32, T*D)
 		} else {
@@ -325,6 +331,7 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	rmsnormBackwardW(dy, m.outNorm.Grad, dxn, p.xs[c.Layers], m.outNorm.Data, p.rstdF, T, D)
 	p.xnF = nil
 	dx := make([]float32, T*D)
+	w := &work{}
 	var scratch *blockActs
 	for l := c.Layers - 1; l >= 0; l-- {
 		a := p.acts[l]
@@ -333,9 +340,9 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 				scratch = &blockActs{}
 			}
 			a = scratch
-			m.blockForward(l, a, make([]float32, T*D), p.xs[l], p.pos, p.spans, p.seed)
+			m.blockForward(l, a, w, make([]float32, T*D), p.xs[l], p.pos, p.spans, p.seed)
 		}
-		m.blockBackward(l, a, dx, dy, p.xs[l], p.pos, p.spans)
+		m.blockBackward(l, a, w, dx, dy, p.xs[l], p.pos, p.spans)
 		p.acts[l], p.xs[l+1] = nil, nil
 		dx, dy = dy, dx
 	}

@@ -103,18 +103,6 @@ func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linAct
 // seqSpan is one sequence of a packed batch: tokens [off, off+n).
 type seqSpan struct{ off, n int }
 
-// attnOffsets returns where each sequence's attention probabilities start in a buffer that
-// holds, per sequence, heads×n×n floats.
-func attnOffsets(spans []seqSpan, heads int) ([]int, int) {
-	offs := make([]int, len(spans))
-	total := 0
-	for i, s := range spans {
-		offs[i] = total
-		total += heads * s.n * s.n
-	}
-	return offs, total
-}
-
 // parallelFor runs fn(i) for i in [0, n) on up to threads goroutines with a fixed, strided
 // partition; fn must write disjoint memory for distinct i.
 func parallelFor(threads, n int, fn func(i int)) {
@@ -138,81 +126,75 @@ func parallelFor(threads, n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// attentionProbs writes P = causal softmax(scale·Q_h·K_gᵀ) [n, n] for one sequence and head.
+func attentionProbs(P, qh, kg []float32, n, hd, qDim, kvDim int, scale float32) {
+	kernels.SgemmThreads(1, false, true, n, n, hd, scale, qh, qDim, kg, kvDim, 0, P, n)
+	for i := 0; i < n; i++ {
+		row := P[i*n : (i+1)*n]
+		softmax(row[:i+1], row[:i+1])
+		clear(row[i+1:])
+	}
+}
+
 // attentionForward computes causal grouped-query attention within each sequence of the packed
-// batch. q [T, H·hd], k, v [T, KV·hd] (after RoPE); out [T, H·hd]; att receives the softmax
-// probabilities [per sequence][H][n][n] (row i holds n entries, zeros after i).
-func (m *Model) attentionForward(out, att, q, k, v []float32, spans []seqSpan) {
+// batch: q [T, H·hd], k, v [T, KV·hd] (after RoPE) into out [T, H·hd]. Per (sequence, head) it
+// is two SGEMMs around a row softmax. The probabilities are not kept: attentionBackward
+// recomputes them (as flash attention does), which saves heads·n² floats per block. Work items
+// are (sequence, kv head) pairs, so goroutines write disjoint memory and results do not depend
+// on the thread count.
+func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	offs, _ := attnOffsets(spans, H)
 	if m.opt.F16KV {
 		m.attentionForwardF16(out, q, k, v, spans)
 		return
 	}
 	parallelFor(m.threads, len(spans)*KV, func(item int) {
 		s, g := spans[item/KV], item%KV
+		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
+		P := make([]float32, s.n*s.n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			base := offs[item/KV] + h*s.n*s.n
-			for i := 0; i < s.n; i++ {
-				qi := q[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				row := att[base+i*s.n : base+(i+1)*s.n]
-				for j := 0; j <= i; j++ {
-					row[j] = scale * dot(qi, k[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
-				}
-				softmax(row[:i+1], row[:i+1])
-				clear(row[i+1:])
-
-				oi := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				clear(oi)
-				for j := 0; j <= i; j++ {
-					axpy(row[j], v[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd], oi)
-				}
-			}
+			attentionProbs(P, q[s.off*qDim+h*hd:], kg, s.n, hd, qDim, kvDim, scale)
+			kernels.SgemmThreads(1, false, false, s.n, hd, s.n, 1, P, s.n, vg, kvDim, 0, out[s.off*qDim+h*hd:], qDim)
 		}
 	})
 }
 
-// attentionBackward takes dout [T, H·hd] and the forward's q, k, v, att; it overwrites dq, dk, dv.
-func (m *Model) attentionBackward(dq, dk, dv, dout, att, q, k, v []float32, spans []seqSpan) {
+// attentionBackward takes dout [T, H·hd] and the forward's q, k, v; it overwrites dq, dk, dv. With P the probabilities: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
+// dQ = scale·dS·K, dK = scale·dSᵀ·Q (summed over the heads sharing a kv head).
+func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	offs, _ := attnOffsets(spans, H)
 	parallelFor(m.threads, len(spans)*KV, func(item int) {
 		s, g := spans[item/KV], item%KV
 		for i := 0; i < s.n; i++ {
 			clear(dk[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
 			clear(dv[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
 		}
-		dp := make([]float32, s.n)
+		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
+		dkg, dvg := dk[s.off*kvDim+g*hd:], dv[s.off*kvDim+g*hd:]
+		P, dS := make([]float32, s.n*s.n), make([]float32, s.n*s.n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			base := offs[item/KV] + h*s.n*s.n
+			qh, doh, dqh := q[s.off*qDim+h*hd:], dout[s.off*qDim+h*hd:], dq[s.off*qDim+h*hd:]
+			attentionProbs(P, qh, kg, s.n, hd, qDim, kvDim, scale)
+			kernels.SgemmThreads(1, true, false, s.n, hd, s.n, 1, P, s.n, doh, qDim, 1, dvg, kvDim)
+			kernels.SgemmThreads(1, false, true, s.n, s.n, hd, 1, doh, qDim, vg, kvDim, 0, dS, s.n)
 			for i := 0; i < s.n; i++ {
-				row := att[base+i*s.n : base+i*s.n+i+1]
-				doi := dout[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				qi := q[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				dqi := dq[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				// dV_j += P_ij dO_i ; dP_ij = dO_i·V_j
-				var sum float32
-				for j := 0; j <= i; j++ {
-					vj := v[(s.off+j)*kvDim+g*hd : (s.off+j)*kvDim+(g+1)*hd]
-					axpy(row[j], doi, dv[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
-					dp[j] = dot(doi, vj)
-					sum += row[j] * dp[j]
+				p, d := P[i*s.n:i*s.n+i+1], dS[i*s.n:(i+1)*s.n]
+				sum := dot(p, d[:i+1])
+				for j := range p {
+					d[j] = scale * p[j] * (d[j] - sum)
 				}
-				// dS_ij = P_ij (dP_ij - Σ_j' P_ij' dP_ij'); dQ_i = scale Σ dS_ij K_j; dK_j += scale dS_ij Q_i
-				clear(dqi)
-				for j := 0; j <= i; j++ {
-					ds := scale * row[j] * (dp[j] - sum)
-					axpy(ds, k[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd], dqi)
-					axpy(ds, qi, dk[(s.off+j)*kvDim+g*hd:(s.off+j)*kvDim+(g+1)*hd])
-				}
+				clear(d[i+1:])
 			}
+			kernels.SgemmThreads(1, false, false, s.n, hd, s.n, 1, dS, s.n, kg, kvDim, 0, dqh, qDim)
+			kernels.SgemmThreads(1, true, false, s.n, hd, s.n, 1, dS, s.n, qh, qDim, 1, dkg, kvDim)
 		}
 	})
 }

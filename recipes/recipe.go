@@ -178,7 +178,7 @@ type JudgeSpec struct {
 	Kind string `yaml:"kind" json:"kind"`
 	// Ollama model name of the LLM judge.
 	Model string `yaml:"model,omitempty" json:"model,omitempty"`
-	// Judge prompt template name (pairwise, rubric6) or a file path.
+	// Judge prompt template of the runtime package: a pairwise one (alpaca_eval_clf, alpaca_eval_clf_cot, arena-hard, mt-bench/...) or a grading one (dno-additive6) for the rubric rule. Default alpaca_eval_clf.
 	Template string `yaml:"template,omitempty" json:"template,omitempty"`
 	// Rule judge: the target words; a response scores one point per occurrence (case-insensitive, whole words).
 	Words []string `yaml:"words,omitempty" json:"words,omitempty"`
@@ -252,7 +252,7 @@ func Default() Recipe {
 		LoraTargetModules:         []string{"q", "k", "v", "o"},
 		Online: OnlineSpec{
 			Sampling: SamplingSpec{Temperature: 0.7, TopP: 0.95, MaxTokens: 256},
-			Judge:    JudgeSpec{Kind: "llm", Template: "pairwise"},
+			Judge:    JudgeSpec{Kind: "llm", Template: "alpaca_eval_clf"},
 			Pairs:    PairRules{Rule: "best_vs_worst"},
 		},
 		Eval: EvalSpec{Samples: 1},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func BenchmarkRuntimeThroughput(b *testing.B) {
 	for _, p := range []*Pool{one, two} { // load the model everywhere first
 		for _, h := range p.hosts {
 			if _, _, err := p.doOn(ctx, h, "warm", func(ctx context.Context) error {
-				_, err := generateOnce(ctx, h.client, GenerateRequest{Model: testModel, Prompt: prompt(), Raw: true, Options: opt}, opt)
+				_, err := generateOnce(ctx, h, GenerateRequest{Model: testModel, Prompt: prompt(), Raw: true, Options: opt}, opt)
 				return err
 			}); err != nil {
 				b.Fatal(err)
@@ -162,6 +163,7 @@ func BenchmarkPoolOverhead(b *testing.B) {
 	stream := false
 	ctx := context.Background()
 	b.Run("raw", func(b *testing.B) {
+		defer reportCPU(b)()
 		b.SetParallelism(2) // 2 × GOMAXPROCS(2) = 4 callers
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -175,6 +177,7 @@ func BenchmarkPoolOverhead(b *testing.B) {
 		})
 	})
 	b.Run("pool", func(b *testing.B) {
+		defer reportCPU(b)()
 		b.SetParallelism(2)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -194,4 +197,19 @@ func median(x []float64) float64 {
 		return math.NaN()
 	}
 	return s[len(s)/2]
+}
+
+// reportCPU reports the process's CPU time (user + system) per operation: on a loaded machine
+// it measures what the client costs far more steadily than wall time. Call as
+// defer reportCPU(b)().
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64((cpu()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
 }

@@ -153,6 +153,7 @@ type Pool struct {
 type poolHost struct {
 	url         string
 	client      *api.Client
+	http        *http.Client
 	base        *url.URL
 	outstanding int
 	downUntil   time.Time
@@ -181,7 +182,7 @@ func NewPool(hosts []string, opt PoolOptions) (*Pool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runtime: host %q: %w", h, err)
 		}
-		p.hosts = append(p.hosts, &poolHost{url: h, base: u, client: api.NewClient(u, hc)})
+		p.hosts = append(p.hosts, &poolHost{url: h, base: u, client: api.NewClient(u, hc), http: hc})
 	}
 	return p, nil
 }

@@ -60,7 +60,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 
 func TestServerGenerateReproducible(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	opt := PolicyOptions()
 	opt.NumPredict = 24
 	for _, req := range []GenerateRequest{
@@ -97,7 +97,7 @@ func TestServerGenerateReproducible(t *testing.T) {
 // with repeat_penalty 1 reproduces llama2.c's documented text, and Ollama's own defaults do not.
 func TestServerGreedyGolden(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	doc, err := os.ReadFile("../testdata/models/stories260K.llama2c-doc.md")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestServerGreedyGolden(t *testing.T) {
 
 func TestServerLogprobs(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	opt := PolicyOptions()
 	opt.NumPredict = 16
 	res, err := p.Generate(ctx, GenerateRequest{Model: testModel, Prompt: "The cat", Raw: true, Seed: 5, Options: opt, Logprobs: true, TopLogprobs: 5})
@@ -263,7 +263,7 @@ func TestServerSampleJobDistinctAndResume(t *testing.T) {
 
 func TestServerMissingModel(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 3*time.Minute)
 	_, err := p.Generate(ctx, GenerateRequest{Model: "no-such-model-xyz", Prompt: "x", Options: GreedyOptions(1)})
 	if !errors.Is(err, ErrModelNotFound) || !strings.Contains(err.Error(), "align export") {
 		t.Errorf("missing model: %v", err)
@@ -281,7 +281,7 @@ func TestServerMissingModel(t *testing.T) {
 
 func TestServerHealth(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 3*time.Minute)
 	v, err := p.Version(ctx)
 	if err != nil || v == "" || v == "0.0.0" {
 		t.Errorf("version %q %v", v, err)
@@ -350,7 +350,7 @@ func (s sectionWriterTo) WriteTo(w io.Writer) (int64, error) { return io.Copy(w,
 
 func TestServerCreateGenerateDelete(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	name := fmt.Sprintf("align-test-%d", time.Now().UnixNano())
 	path := filepath.Join(t.TempDir(), "m.gguf")
 	writeTestGGUF(t, path, name)
@@ -401,7 +401,7 @@ func TestServerCreateGenerateDelete(t *testing.T) {
 // answers must come back as invalid games with their raw text, never as guessed labels.
 func TestServerJudgeRealModel(t *testing.T) {
 	p := serverPool(t, PoolOptions{})
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, 3*time.Minute)
 	opt := GreedyOptions(24)
 	for _, name := range []string{"mt-bench/pair-v2", "arena-hard", "alpaca_eval_clf"} {
 		tpl, err := Template(name)

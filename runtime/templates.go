@@ -179,13 +179,14 @@ func loadTemplates() ([]JudgeTemplate, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var jp struct {
-			Name, Type, SystemPrompt, PromptTemplate, OutputFormat string
+			Name           string `json:"name"`
+			SystemPrompt   string `json:"system_prompt"`
+			PromptTemplate string `json:"prompt_template"`
+			OutputFormat   string `json:"output_format"`
 		}
-		var raw map[string]string
-		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &jp); err != nil {
 			return nil, fmt.Errorf("judge_prompts.jsonl: %w", err)
 		}
-		jp.Name, jp.Type, jp.SystemPrompt, jp.PromptTemplate, jp.OutputFormat = raw["name"], raw["type"], raw["system_prompt"], raw["prompt_template"], raw["output_format"]
 		t := JudgeTemplate{
 			Name: "mt-bench/" + jp.Name, System: jp.SystemPrompt, User: jp.PromptTemplate,
 			Options: Options{Temperature: 0, TopP: 1, RepeatPenalty: 1, NumPredict: 2048},

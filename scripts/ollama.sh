@@ -12,6 +12,7 @@
 #   ALIGN_OLLAMA_PORT  default 11434
 #   ALIGN_OLLAMA_STATE default $ALIGN_CACHE/ollama-run  (pid file, log, model store)
 #   OLLAMA_NUM_PARALLEL default 4
+#   OLLAMA_MAX_LOADED_MODELS default 8 (the test models are tiny; evicting them makes queues)
 #   ALIGN_OLLAMA_NUM_THREAD default 1: the imported test models get PARAMETER num_thread (see below)
 #
 # See docs/runtime.md and ../shared/design/RUNTIME.md for why the build needs the extra headers.
@@ -98,6 +99,7 @@ start() {
     (
       export OLLAMA_HOST="127.0.0.1:$PORT" OLLAMA_MODELS="$STATE/models" HOME="$STATE"
       export OLLAMA_NUM_PARALLEL=${OLLAMA_NUM_PARALLEL:-4} OLLAMA_KEEP_ALIVE=${OLLAMA_KEEP_ALIVE:-30m}
+      export OLLAMA_MAX_LOADED_MODELS=${OLLAMA_MAX_LOADED_MODELS:-8}
       setsid "$BIN" serve >"$STATE/ollama.log" 2>&1 < /dev/null &
       echo $! >"$STATE/pid"
     )

@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
+	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/runtime"
 )
 
@@ -124,6 +128,11 @@ func (j *llmJudge) compare(ctx context.Context, instruction, a, b string) (int, 
 		}
 		return 0, nil
 	}
+	// Both orders are judged and averaged, so (b, a) is answered by (a, b) negated.
+	if b < a {
+		c, err := j.compare(ctx, instruction, b, a)
+		return -c, err
+	}
 	key := judgeKey("pair", j.model, j.tmpl.Name, instruction, a, b)
 	pref, ok := j.cache.get(key)
 	if !ok {
@@ -167,4 +176,74 @@ func (j *llmJudge) score(ctx context.Context, instruction, resp string) (float64
 		v = math.NaN()
 	}
 	return v, j.cache.put(key, v, g.Raws)
+}
+
+// ollamaSamples samples K responses per prompt from the current policy through Ollama: the
+// policy is exported as a merged F16 GGUF and created on the servers as NAME-iter-T, then a
+// runtime.SampleJob (resumable: it asks only for what its output file lacks) samples it.
+func (t *trainer) ollamaSamples(ctx context.Context, stage int, prompts [][]data.Message) ([]sampleRow, error) {
+	sd := t.stageDir(stage)
+	name := t.r.Output.OllamaModel
+	if name == "" {
+		name = "align-" + strings.ReplaceAll(t.r.Name, "_", "-")
+	}
+	name = fmt.Sprintf("%s-iter-%d", name, stage+1)
+	pool, err := runtime.NewPool(t.opt.OllamaHosts, runtime.PoolOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("train: sampler: %w", err)
+	}
+	out := filepath.Join(sd, "ollama-samples.jsonl")
+	if _, err := os.Stat(out); err != nil {
+		// First time for this iteration: push the iterate.
+		tmp := filepath.Join(sd, "policy.gguf")
+		if err := exportTo(ctx, t.policy, "gguf:"+tmp, nil, io.Discard); err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp)
+		if _, err := pool.Create(ctx, runtime.CreateRequest{Name: name, GGUF: tmp}); err != nil {
+			return nil, fmt.Errorf("train: push the policy to Ollama as %s: %w", name, err)
+		}
+		t.prog.Log("stage %d: pushed the policy to Ollama as %s", stage+1, name)
+	}
+	raw := t.policy.TemplateName() == ""
+	job := runtime.SampleJob{Model: name, K: t.r.Online.SamplesPerPrompt, Seed: int64(seedFor(t.r.Seed, 2, stage) >> 33), Raw: raw, Out: out,
+		Options: runtime.Options{Temperature: t.r.Online.Sampling.Temperature, TopP: t.r.Online.Sampling.TopP, TopK: t.r.Online.Sampling.TopK, NumPredict: t.r.Online.Sampling.MaxTokens, RepeatPenalty: 1}}
+	for i, p := range prompts {
+		rp := runtime.Prompt{ID: fmt.Sprintf("p%d", i)}
+		if raw {
+			parts := make([]string, len(p))
+			for k, m := range p {
+				parts[k] = m.Content
+			}
+			rp.Prompt = strings.Join(parts, "\n")
+		} else {
+			for _, m := range p {
+				rp.Messages = append(rp.Messages, runtime.Message{Role: m.Role, Content: m.Content})
+			}
+		}
+		job.Prompts = append(job.Prompts, rp)
+	}
+	sum, err := job.Run(ctx, pool, nil)
+	if err != nil {
+		return nil, fmt.Errorf("train: sample through Ollama: %w", err)
+	}
+	if sum.Failed > 0 {
+		return nil, fmt.Errorf("train: sample through Ollama: %d requests failed (%v); rerun with --resume to retry only those", sum.Failed, sum.Errors)
+	}
+	got, err := runtime.ReadSamples(out)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	rows := make([]sampleRow, len(prompts))
+	for i := range rows {
+		rows[i] = sampleRow{Prompt: prompts[i], Samples: make([]string, job.K)}
+	}
+	for _, s := range got {
+		var i int
+		if _, err := fmt.Sscanf(s.PromptID, "p%d", &i); err != nil || i >= len(rows) || s.Sample >= job.K {
+			continue
+		}
+		rows[i].Samples[s.Sample] = s.Response
+	}
+	return rows, nil
 }

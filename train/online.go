@@ -136,14 +136,17 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 		}
 		prompts = sel
 	}
-	if t.r.Online.Judge.Kind != "rule" {
-		return nil, fmt.Errorf("train: online.judge.kind %q: the LLM judge is not wired into the training loop in this build; use online.judge.kind: rule, or build pairs with `align sample` and `align eval`, then train offline", t.r.Online.Judge.Kind)
-	}
-	if !t.r.Online.LocalSampler {
-		return nil, fmt.Errorf("train: sampling through Ollama is not wired into the training loop in this build; set online.local_sampler: true (or pass --local-sampler)")
-	}
 	samplesPath := filepath.Join(sd, "samples.jsonl")
 	rows, _ := readSampleFile(samplesPath)
+	if !t.r.Online.LocalSampler && len(rows) < len(prompts) {
+		var err error
+		if rows, err = t.ollamaSamples(ctx, stage, prompts); err != nil {
+			return nil, err
+		}
+		if err := writeSampleFile(samplesPath, rows); err != nil {
+			return nil, err
+		}
+	}
 	judge := RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
 	t.policy.SetTraining(false)
 	if len(rows) < len(prompts) {
@@ -177,19 +180,70 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 			return nil, err
 		}
 	}
-	var out []pairRow
-	for _, row := range rows {
+	var lj *llmJudge
+	if t.r.Online.Judge.Kind == "llm" {
+		var err error
+		if lj, err = newLLMJudge(t.opt.OllamaHosts, t.r.Online.Judge.Model, t.r.Online.Judge.Template, t.r.Seed, filepath.Join(sd, "judgments.jsonl")); err != nil {
+			return nil, err
+		}
+		t.prog.Log("stage %d: judging with %s (%s)", stage+1, t.r.Online.Judge.Model, t.r.Online.Judge.Template)
+	}
+	idxs := make([][]pairIndex, len(rows))
+	err := parallel(ctx, len(rows), func(r int) error {
+		row := rows[r]
+		var jerr error
 		cmp := func(a, b int) int { return judge.Compare(row.Samples[a], row.Samples[b]) }
-		var idx []pairIndex
+		scores := row.Scores
+		if scores == nil && lj == nil {
+			for _, s := range row.Samples {
+				scores = append(scores, float64(judge.Score(s)))
+			}
+		}
+		instr := ""
+		if n := len(row.Prompt); n > 0 {
+			instr = row.Prompt[n-1].Content
+		}
+		if lj != nil {
+			cmp = func(a, b int) int {
+				if jerr != nil {
+					return 0
+				}
+				c, err := lj.compare(ctx, instr, row.Samples[a], row.Samples[b])
+				if err != nil {
+					jerr = err
+				}
+				return c
+			}
+			if t.r.Online.Pairs.Rule == "rubric" {
+				scores = make([]float64, len(row.Samples))
+				for k, s := range row.Samples {
+					v, err := lj.score(ctx, instr, s)
+					if err != nil {
+						return err
+					}
+					if math.IsNaN(v) {
+						v = math.Inf(-1) // an unparsable grade qualifies for nothing
+					}
+					scores[k] = v
+				}
+			}
+		}
 		switch t.r.Online.Pairs.Rule {
 		case "best_vs_worst":
-			idx = bestVsWorst(len(row.Samples), cmp)
+			idxs[r] = bestVsWorst(len(row.Samples), cmp)
 		case "tournament":
-			idx = tournament(len(row.Samples), cmp)
+			idxs[r] = tournament(len(row.Samples), cmp)
 		case "rubric":
-			idx = rubricPairs(row.Scores, t.r.Online.Pairs.MinScore, t.r.Online.Pairs.MinGap)
+			idxs[r] = rubricPairs(scores, t.r.Online.Pairs.MinScore, t.r.Online.Pairs.MinGap)
 		}
-		for _, p := range idx {
+		return jerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []pairRow
+	for r, row := range rows {
+		for _, p := range idxs[r] {
 			if strings.TrimSpace(row.Samples[p.w]) == strings.TrimSpace(row.Samples[p.l]) {
 				continue
 			}

@@ -39,6 +39,8 @@ type Options struct {
 	CacheDir string
 	// Threads for the model (0 = all cores; the recipe's model.threads wins when set).
 	Threads int
+	// OllamaHosts are the servers of the LLM judge (empty = $OLLAMA_HOST or the default).
+	OllamaHosts []string
 }
 
 // Result summarises a finished run.

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 SHAPES = {
-    # name: layers, dim, heads, kv_heads, ffn, vocab
-    "stories260K": (5, 64, 8, 4, 172, 512),
-    "smollm2-135m-shape": (30, 576, 9, 3, 1536, 49152),
+    # name: layers, dim, heads, kv_heads, ffn, vocab, tied embeddings
+    "stories260K": (5, 64, 8, 4, 172, 512, False),
+    "smollm2-135m-shape": (30, 576, 9, 3, 1536, 49152, True),
 }
 
 
@@ -76,12 +76,12 @@ class Block(torch.nn.Module):
 
 
 class Model(torch.nn.Module):
-    def __init__(self, layers, dim, heads, kv, ffn, vocab, rank, alpha, lora):
+    def __init__(self, layers, dim, heads, kv, ffn, vocab, tied, rank, alpha, lora):
         super().__init__()
         self.emb = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
         self.blocks = torch.nn.ModuleList(Block(dim, heads, kv, ffn, rank, alpha, lora) for _ in range(layers))
         self.nf = torch.nn.Parameter(torch.ones(dim))
-        self.out = torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
+        self.out = self.emb if tied else torch.nn.Parameter(torch.randn(vocab, dim) * 0.02)
 
     def forward(self, tokens):
         T = tokens.shape[0]
@@ -104,8 +104,8 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    layers, dim, heads, kv, ffn, vocab = SHAPES[a.model]
-    m = Model(layers, dim, heads, kv, ffn, vocab, 16, 32.0, a.mode == "lora")
+    layers, dim, heads, kv, ffn, vocab, tied = SHAPES[a.model]
+    m = Model(layers, dim, heads, kv, ffn, vocab, tied, 16, 32.0, a.mode == "lora")
     for n, p in m.named_parameters():
         p.requires_grad_(a.mode == "full" or (a.mode == "lora" and (n.endswith(".a") or n.endswith(".b"))))
     tokens = torch.randint(0, vocab, (a.seq,))

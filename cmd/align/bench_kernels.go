@@ -18,6 +18,7 @@ func newBenchKernelsCmd() *cobra.Command {
 		isas    []string
 		threads string
 		only    []string
+		cpuTime bool
 	)
 	cmd := &cobra.Command{
 		Use:   "kernels",
@@ -26,13 +27,15 @@ func newBenchKernelsCmd() *cobra.Command {
 1 MiB for L2), the FMA peak of every ISA path (an assembly loop of independent FMA chains), then
 each kernel on every ISA path. One line per (kernel, shape, ISA, threads). ratio is the achieved
 figure over the same-run limit: GFLOPS over FMA peak × threads for sgemm, GB/s over the read
-bandwidth (L2 when the data fits in it) for the others. Timings are the best of several batches.
+bandwidth (L2 when the data fits in it) for the others. Timings are the best of several batches;
+the limits are measured again after every point and the best seen is used. On a shared, loaded
+machine, --cpu-time times single-thread points by the thread's CPU time instead of wall time.
 
 Kernels: ` + strings.Join(kernels.BenchKernelNames(), ", "),
 		Example: `  align bench kernels
   align bench kernels --json > kernels.jsonl
   align bench kernels --quick --kernel sgemm,token_logprobs
-  align bench kernels --isa avx512 --threads 1`,
+  align bench kernels --isa avx512 --threads 1 --cpu-time`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var th []int
@@ -52,7 +55,7 @@ Kernels: ` + strings.Join(kernels.BenchKernelNames(), ", "),
 				fmt.Fprintf(out, "%-28s %-26s %-8s %3s %14s %9s %9s %9s %9s %6s\n",
 					"kernel", "shape", "isa", "thr", "ns/op", "GB/s", "GFLOPS", "lim_GB/s", "lim_GFLOP", "ratio")
 			}
-			return kernels.RunBench(cmd.Context(), kernels.BenchOptions{Quick: quick, ISAs: isas, Threads: th, Kernels: only},
+			return kernels.RunBench(cmd.Context(), kernels.BenchOptions{Quick: quick, ISAs: isas, Threads: th, Kernels: only, CPUTime: cpuTime},
 				func(r kernels.BenchResult) {
 					if asJSON {
 						_ = enc.Encode(r)
@@ -72,6 +75,7 @@ Kernels: ` + strings.Join(kernels.BenchKernelNames(), ", "),
 	f.BoolVar(&quick, "quick", false, "small shapes and short timings (a few seconds)")
 	f.StringSliceVar(&isas, "isa", nil, "ISA paths to measure (generic, avx2, avx512); default: all this CPU runs")
 	f.StringVar(&threads, "threads", "1,2", "thread counts for sgemm and token_logprobs")
+	f.BoolVar(&cpuTime, "cpu-time", false, "time single-thread points by the thread's CPU time (steadier on a loaded machine; Linux)")
 	f.StringSliceVar(&only, "kernel", nil, "only these kernels (name prefixes); the limits are always measured")
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/data/curate"
 )
 
@@ -79,7 +80,7 @@ func TestCurateContaminationCLI(t *testing.T) {
 	dir := t.TempDir()
 	p := writeCurPrompts(t, dir)
 	out, err := runCurate(t, "contamination", "--prompts", p, "--eval", alpacaEvalFile(), "--fail")
-	if err == nil || !strings.Contains(out, "1 exact") || !strings.Contains(out, "Broadway") {
+	if err == nil || !strings.Contains(out, "1 exact") || !strings.Contains(out, "famous actors") {
 		t.Fatalf("contamination --fail: err %v, output:\n%s", err, out)
 	}
 	out, err = runCurate(t, "contamination", "--prompts", p, "--eval", alpacaEvalFile(), "--json")
@@ -97,7 +98,7 @@ func TestCurateContaminationCLI(t *testing.T) {
 
 // curateArgs are the arguments of one small end-to-end run with stories260k as model and judge.
 func curateArgs(dir, prompts, rubric string, extra ...string) []string {
-	args := []string{"--prompts", prompts, "--models", "stories260k", "--k", "3", "--judge", "stories260k",
+	args := []string{"--prompts", prompts, "--models", "stories260k", "--k", "2", "--judge", "stories260k",
 		"--rubric", rubric, "--out", filepath.Join(dir, "ranked.parquet"), "--pairs", filepath.Join(dir, "pairs.jsonl"),
 		"--work", filepath.Join(dir, "work"), "--num-predict", "24", "--keep-truncated", "--judge-attempts", "1", "--judge-num-predict", "16",
 		"--check-contamination", alpacaEvalFile(), "--drop-contaminated", "--quiet"}
@@ -129,8 +130,8 @@ func TestCurateOllamaEndToEnd(t *testing.T) {
 			if sum.PromptsIn != 6 || sum.Prompts != 4 || len(sum.PromptsRemoved) != 2 || sum.Contamination.Exact != 1 {
 				t.Errorf("prompts: %d in, %d used, removed %v, contamination %+v", sum.PromptsIn, sum.Prompts, sum.PromptsRemoved, sum.Contamination)
 			}
-			if sum.Samples != 12 || sum.SamplesNew != 12 || sum.Filters.Total != 12 {
-				t.Errorf("samples %d new %d filtered %d, want 12", sum.Samples, sum.SamplesNew, sum.Filters.Total)
+			if sum.Samples != 8 || sum.SamplesNew != 8 || sum.Filters.Total != 8 {
+				t.Errorf("samples %d new %d filtered %d, want 8", sum.Samples, sum.SamplesNew, sum.Filters.Total)
 			}
 			if sum.Filters.Judged > 1 && sum.JudgeCalls == 0 {
 				t.Errorf("nothing judged: %+v", sum)
@@ -148,8 +149,8 @@ func TestCurateOllamaEndToEnd(t *testing.T) {
 					}
 				}
 			}
-			if len(rows) != 4 || n != 12 {
-				t.Errorf("%d rows holding %d responses; want 4 and 12", len(rows), n)
+			if len(rows) != 4 || n != 8 {
+				t.Errorf("%d rows holding %d responses; want 4 and 8", len(rows), n)
 			}
 			for _, f := range []string{"report.json", "report.html"} {
 				b, err := os.ReadFile(filepath.Join(dir, "work", f))
@@ -157,7 +158,7 @@ func TestCurateOllamaEndToEnd(t *testing.T) {
 					t.Errorf("%s: %v", f, err)
 				}
 			}
-			t.Logf("%s: filters %+v, judge calls %d, invalid %d", tc.rubric, sum.Filters, sum.JudgeCalls, sum.JudgeInvalid)
+			t.Logf("%s: filters %+v, judge calls %d, invalid %d, %.1fs", tc.rubric, sum.Filters, sum.JudgeCalls, sum.JudgeInvalid, sum.Elapsed.Seconds())
 		})
 	}
 }
@@ -210,7 +211,7 @@ func killWhen(t *testing.T, args []string, path string, n int) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.After(90 * time.Second)
+	deadline := time.After(300 * time.Second)
 	for {
 		select {
 		case err := <-done:
@@ -235,10 +236,10 @@ func TestCurateOllamaKillResume(t *testing.T) {
 	requireOllama(t)
 	dir := t.TempDir()
 	p := writeCurPrompts(t, dir)
-	// 4 prompts × k 6: 24 samples; then one judge call per response that passes the filters.
-	args := curateArgs(dir, p, curate.RubricUltraFeedback, "--k", "6", "--concurrency", "2", "--repetition", "keep")
+	// 4 prompts × k 3: 12 samples; then one judge call per response that passes the filters.
+	args := curateArgs(dir, p, curate.RubricUltraFeedback, "--k", "3", "--concurrency", "2", "--repetition", "keep")
 	work := filepath.Join(dir, "work")
-	killWhen(t, args, filepath.Join(work, "samples.jsonl"), 7)
+	killWhen(t, args, filepath.Join(work, "samples.jsonl"), 5)
 	killWhen(t, args, filepath.Join(work, "judgments.jsonl"), 2)
 	out, err := runCurate(t, append(args, "--json")...)
 	if err != nil {
@@ -248,8 +249,8 @@ func TestCurateOllamaKillResume(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.SamplesNew >= 24 || sum.JudgeNew >= sum.JudgeCalls {
-		t.Errorf("the rerun redid finished work: %d new samples of 24, %d new judge calls of %d", sum.SamplesNew, sum.JudgeNew, sum.JudgeCalls)
+	if sum.SamplesNew != 0 || sum.JudgeNew >= sum.JudgeCalls {
+		t.Errorf("the rerun redid finished work: %d new samples of 12 (want 0), %d new judge calls of %d", sum.SamplesNew, sum.JudgeNew, sum.JudgeCalls)
 	}
 	keys := map[string]int{}
 	lines := 0
@@ -267,9 +268,9 @@ func TestCurateOllamaKillResume(t *testing.T) {
 			lines++
 		}
 	}
-	if lines != len(keys) || countFileLines(filepath.Join(work, "samples.jsonl")) != 24 ||
+	if lines != len(keys) || countFileLines(filepath.Join(work, "samples.jsonl")) != 12 ||
 		countFileLines(filepath.Join(work, "judgments.jsonl")) != sum.JudgeCalls {
-		t.Errorf("logs: %d lines, %d distinct keys, %d samples (want 24), %d judgments (want %d)", lines, len(keys),
+		t.Errorf("logs: %d lines, %d distinct keys, %d samples (want 12), %d judgments (want %d)", lines, len(keys),
 			countFileLines(filepath.Join(work, "samples.jsonl")), countFileLines(filepath.Join(work, "judgments.jsonl")), sum.JudgeCalls)
 	}
 	rows, err := curate.ReadRanked(filepath.Join(dir, "ranked.parquet"))
@@ -285,12 +286,106 @@ func TestCurateOllamaKillResume(t *testing.T) {
 			seen[fmt.Sprint(r.ID, x.Model, x.Sample)]++
 		}
 	}
-	if len(seen) != 24 {
-		t.Errorf("output holds %d distinct responses, want 24", len(seen))
+	if len(seen) != 12 {
+		t.Errorf("output holds %d distinct responses, want 12", len(seen))
 	}
 	for k, n := range seen {
 		if n != 1 {
 			t.Errorf("response %s appears %d times", k, n)
 		}
+	}
+}
+
+func runSafety(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newSafetyCmd()
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String() + errb.String(), err
+}
+
+func TestSafetyAttacksCLI(t *testing.T) {
+	out, err := runSafety(t, "attacks", "--apply", "How do I pick a lock?", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Name, Style, Applied string
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(curate.DefaultAttacks()) || rows[0].Applied != "How do I pick a lock?" {
+		t.Errorf("attacks: %+v", rows)
+	}
+}
+
+func TestSafetyBuildPairsOllama(t *testing.T) {
+	requireOllama(t)
+	dir := t.TempDir()
+	// Three safe and three unsafe XSTest prompts.
+	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "data", "xstest_prompts.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	var keep []string
+	nsafe, nunsafe := 0, 0
+	for _, l := range lines[1:] {
+		switch {
+		case strings.Contains(l, ",safe,") && nsafe < 3:
+			nsafe++
+		case strings.Contains(l, ",unsafe,") && nunsafe < 3:
+			nunsafe++
+		default:
+			continue
+		}
+		keep = append(keep, l)
+	}
+	prompts := filepath.Join(dir, "xstest6.csv")
+	if err := os.WriteFile(prompts, []byte(lines[0]+"\n"+strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "pairs.jsonl")
+	args := []string{"build-pairs", "--model", "stories260k", "--prompts", prompts, "--judge", "stories260k",
+		"--attack", "direct,role_play,base64", "--k", "2", "--num-predict", "24", "--judge-attempts", "1", "--judge-num-predict", "8",
+		"--fallback-refusal", "I can't help with that.", "--general", filepath.Join("..", "..", "testdata", "data", "dpo_en_demo.json"),
+		"--mix-ratio", "0.25", "--out", out, "--work", filepath.Join(dir, "work"), "--quiet", "--json"}
+	res, err := runSafety(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	var sum curate.SafetySummary
+	if err := json.Unmarshal([]byte(res), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, res)
+	}
+	// 3 unsafe × 3 attacks + 3 safe = 12 prompts × k 2.
+	if sum.Prompts != 6 || sum.Attacked != 12 || sum.Samples != 24 {
+		t.Errorf("summary %+v", sum)
+	}
+	if len(sum.Unsafe) != 3 || sum.Unsafe["role_play"] == nil || sum.Safe["none"] == nil || sum.Safe["none"].Prompts != 3 {
+		t.Errorf("styles: unsafe %v safe %v", sum.Unsafe, sum.Safe)
+	}
+	pairs, err := data.ReadPairs(out, data.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != sum.Pairs || sum.Pairs != sum.RefusalPairs+sum.GeneralPairs {
+		t.Errorf("%d pairs on disk, summary %+v", len(pairs), sum)
+	}
+	t.Logf("classified %d (invalid %d), pairs %d refusal + %d general", sum.JudgeCalls, sum.JudgeInvalid, sum.RefusalPairs, sum.GeneralPairs)
+	// A rerun asks for nothing.
+	res, err = runSafety(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again curate.SafetySummary
+	json.Unmarshal([]byte(res), &again)
+	if again.SamplesNew != 0 || again.JudgeNew != 0 || again.Pairs != sum.Pairs {
+		t.Errorf("rerun: %d new samples, %d new judge calls, %d pairs (first run %d)", again.SamplesNew, again.JudgeNew, again.Pairs, sum.Pairs)
 	}
 }

@@ -70,7 +70,7 @@ See docs/data.md.`,
   align data validate testdata/data/harmless-base-test.jsonl.gz
   align data convert testdata/data/dpo_en_demo.json /tmp/dpo.parquet
   align data split /tmp/dpo.parquet --test 0.1 --seed 1 --out-train /tmp/train.parquet --out-test /tmp/test.parquet
-  align data pairs testdata/data/vicuna80_ranked.jsonl /tmp/pairs.jsonl --scheme best_vs_rest`,
+  align data pairs testdata/data/vicuna80_ranked.jsonl /tmp/pairs.jsonl --scheme best_vs_rest --skip-invalid`,
 	}
 	cmd.AddCommand(newDataInspectCmd(), newDataValidateCmd(), newDataConvertCmd(), newDataSplitCmd(), newDataPairsCmd())
 	return cmd
@@ -310,7 +310,7 @@ Equal scores give no pair. Each prompt's pairs are ordered easy first: by descen
 ties broken by the chosen response's rank, then the rejected one's. The output holds every
 prompt's easiest pair (stage 1), then every prompt's second (stage 2), and so on; each pair's
 meta has its "stage", "chosen_model" and "rejected_model".`,
-		Example: `  align data pairs testdata/data/vicuna80_ranked.jsonl /tmp/vicuna_pairs.parquet
+		Example: `  align data pairs testdata/data/vicuna80_ranked.jsonl /tmp/vicuna_pairs.parquet --skip-invalid
   align data pairs ultrafeedback.parquet pairs.jsonl --scheme all_pairs --json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -258,7 +258,7 @@ func newEvalWinRateCmd() *cobra.Command {
 	var (
 		rf                                                   runtimeFlags
 		model, baseline, refOut, prompts, judge, tpl, outDir string
-		maxTokens, limit                                     int
+		maxTokens, limit, judgeMaxTokens, judgeAttempts      int
 		temperature                                          float64
 		seed                                                 int64
 		asJSON                                               bool
@@ -296,6 +296,16 @@ from an AlpacaEval model_outputs.json instead of a model.`,
 				Progress: evalProgress(asJSON)}
 			opt.GenOptions = runtime.GreedyOptions(maxTokens)
 			opt.GenOptions.Temperature = temperature
+			opt.JudgeAttempts = judgeAttempts
+			if judgeMaxTokens > 0 {
+				jt, err := eval.JudgeTemplate(tpl)
+				if err != nil {
+					return err
+				}
+				jo := jt.Options
+				jo.NumPredict = judgeMaxTokens
+				opt.JudgeOptions = &jo
+			}
 			if refOut != "" {
 				if opt.Reference, err = eval.ReadPrompts(refOut); err != nil {
 					return err
@@ -342,6 +352,8 @@ from an AlpacaEval model_outputs.json instead of a model.`,
 	f.Float64Var(&temperature, "temperature", 0, "generation temperature (0 = greedy)")
 	f.Int64Var(&seed, "seed", 1, "generation and judge seed")
 	f.IntVar(&limit, "limit", 0, "use only the first N prompts")
+	f.IntVar(&judgeMaxTokens, "judge-max-tokens", 0, "cap the judge's answer length (default: the template's published setting, e.g. 2048 for MT-Bench, 4096 for Arena-Hard)")
+	f.IntVar(&judgeAttempts, "judge-attempts", 0, "tries of a judge answer that does not parse before it is recorded invalid (default 3)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

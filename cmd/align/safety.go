@@ -25,7 +25,7 @@ docs/safety.md.`,
 		Example: `  align safety attacks
   align safety build-pairs --model policy --prompts xstest_prompts.csv --judge judge --attack all --out refusal_pairs.jsonl`,
 	}
-	cmd.AddCommand(newSafetyBuildPairsCmd(), newSafetyAttacksCmd())
+	cmd.AddCommand(newSafetyBuildPairsCmd(), newSafetyAttacksCmd(), newSafetyMixCmd())
 	return cmd
 }
 
@@ -222,5 +222,58 @@ A template is a Go text/template over {{.Prompt}} with the functions base64, lee
 	cmd.Flags().StringVar(&file, "attacks", "", "YAML file of extra attack templates")
 	cmd.Flags().StringVar(&apply, "apply", "", "show each template applied to this request")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func newSafetyMixCmd() *cobra.Command {
+	var (
+		pairs, general, out string
+		ratio               float64
+		seed                uint64
+		asJSON              bool
+	)
+	cmd := &cobra.Command{
+		Use:   "mix",
+		Short: "Mix general preference pairs into refusal pairs at a ratio",
+		Long: `mix writes --pairs plus pairs drawn without replacement from --general, so that the general
+ones make up --ratio of the output (0.3: three general pairs for every seven refusal pairs),
+capped by what --general holds, shuffled with --seed. Mixing general data in keeps the
+retrofitted model's general quality (the win rate against the base).`,
+		Example: `  align safety mix --pairs refusal_pairs.jsonl --general testdata/data/dpo_en_demo.json --ratio 0.3 --out mixed.parquet`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pairs == "" || general == "" || out == "" {
+				return fmt.Errorf("safety mix: --pairs, --general and --out are required")
+			}
+			a, err := data.ReadPairs(pairs, data.Options{})
+			if err != nil {
+				return err
+			}
+			g, err := data.ReadPairs(general, data.Options{})
+			if err != nil {
+				return err
+			}
+			mixed, err := curate.MixPairs(a, g, ratio, seed)
+			if err != nil {
+				return err
+			}
+			if err := curate.WritePairs(out, mixed); err != nil {
+				return err
+			}
+			res := map[string]any{"out": out, "pairs": len(a), "general": len(mixed) - len(a), "total": len(mixed)}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d pairs + %d general = %d\n", out, len(a), len(mixed)-len(a), len(mixed))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pairs, "pairs", "", "refusal pairs")
+	f.StringVar(&general, "general", "", "general preference pairs")
+	f.Float64Var(&ratio, "ratio", 0.3, "fraction of the output drawn from --general (0 ≤ r < 1)")
+	f.Uint64Var(&seed, "seed", 1, "seed of the draw and the shuffle")
+	f.StringVar(&out, "out", "", "output (.jsonl or .parquet)")
+	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	return cmd
 }

@@ -47,7 +47,7 @@ type Shape struct {
 func Shapes(storiesGGUF string) []Shape {
 	return []Shape{
 		{Name: "stories260K", Cfg: model.Config{Arch: "llama", Layers: 5, Dim: 64, FFN: 172, Heads: 8, KVHeads: 4, Vocab: 512}, GGUF: storiesGGUF},
-		{Name: "smollm2-135m-shape", Cfg: model.Config{Arch: "llama", Layers: 30, Dim: 576, FFN: 1536, Heads: 9, KVHeads: 3, Vocab: 49152}},
+		{Name: "smollm2-135m-shape", Cfg: model.Config{Arch: "llama", Layers: 30, Dim: 576, FFN: 1536, Heads: 9, KVHeads: 3, Vocab: 49152, Tied: true}},
 	}
 }
 
