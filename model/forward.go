@@ -333,6 +333,7 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	dx := make([]float32, T*D)
 	w := &work{}
 	var scratch *blockActs
+	var yScratch []float32
 	for l := c.Layers - 1; l >= 0; l-- {
 		a := p.acts[l]
 		if a == nil { // Recompute: rebuild this block's activations from its saved input
@@ -340,7 +341,8 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 				scratch = &blockActs{}
 			}
 			a = scratch
-			m.blockForward(l, a, w, make([]float32, T*D), p.xs[l], p.pos, p.spans, p.seed)
+			yScratch = grow(yScratch, T*D)
+			m.blockForward(l, a, w, yScratch, p.xs[l], p.pos, p.spans, p.seed)
 		}
 		m.blockBackward(l, a, w, dx, dy, p.xs[l], p.pos, p.spans)
 		p.acts[l], p.xs[l+1] = nil, nil

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -460,4 +461,29 @@ func tpl2(t *testing.T, name string) JudgeTemplate {
 		t.Fatal(err)
 	}
 	return tp
+}
+
+// TestServerContextSpacePrefix records the SentencePiece pitfall: the llama.cpp runner adds the
+// dummy space prefix, so the server's token ids for "Once upon a time" are those of
+// " Once upon a time" ([403 407 261 378], RUNTIME.md), not the Go tokenizer's plain encoding
+// ([441 416 331 407 261 378] after BOS). Context (prompt + output ids) comes with non-raw
+// /api/generate only.
+func TestServerContextSpacePrefix(t *testing.T) {
+	p := serverPool(t, PoolOptions{})
+	ctx := testCtx(t, 3*time.Minute)
+	res, err := p.Generate(ctx, GenerateRequest{Model: testModel, Prompt: "Once upon a time", Options: GreedyOptions(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{403, 407, 261, 378}
+	if len(res.Context) != len(want)+res.EvalCount || !slices.Equal(res.Context[:len(want)], want) {
+		t.Errorf("context %v (eval_count %d), want prompt ids %v then the output's", res.Context, res.EvalCount, want)
+	}
+	raw, err := p.Generate(ctx, GenerateRequest{Model: testModel, Prompt: "Once upon a time", Raw: true, Options: GreedyOptions(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Text != res.Text || raw.Context != nil {
+		t.Errorf("raw: %q with context %v; templated: %q", raw.Text, raw.Context, res.Text)
+	}
 }

@@ -72,12 +72,12 @@ func Export(ctx context.Context, runDir, target string, opt ExportOptions) error
 	return exportTo(ctx, t.policy, target, opt.Hosts, out)
 }
 
-func exportModel(ctx context.Context, m *model.Model, target string, prog Progress) error {
+func exportModel(ctx context.Context, m *model.Model, target string, hosts []string, prog Progress) error {
 	var w io.Writer = io.Discard
 	if lp, ok := prog.(*lineProgress); ok {
 		w = lp.w
 	}
-	return exportTo(ctx, m, target, nil, w)
+	return exportTo(ctx, m, target, hosts, w)
 }
 
 func exportTo(ctx context.Context, m *model.Model, target string, hosts []string, out io.Writer) error {

@@ -99,4 +99,26 @@ func TestOnlineOllamaSampler(t *testing.T) {
 	if nonEmpty < 12 || res.Steps != 1 {
 		t.Errorf("%d non-empty samples of 24, %d steps", nonEmpty, res.Steps)
 	}
+	// align export --to ollama:NAME creates the trained model on the server.
+	var out bytes.Buffer
+	if err := Export(context.Background(), dir, "ollama:align-test-export", ExportOptions{Hosts: []string{host}, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ollama run align-test-export") {
+		t.Errorf("export output %q lacks the run hint", out.String())
+	}
+	url := host
+	if !strings.HasPrefix(url, "http") {
+		url = "http://" + url
+	}
+	resp, err := http.Get(url + "/api/tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tags bytes.Buffer
+	tags.ReadFrom(resp.Body)
+	if !strings.Contains(tags.String(), "align-test-export") {
+		t.Error("the exported model is not on the server")
+	}
 }

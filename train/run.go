@@ -191,7 +191,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	for _, target := range t.r.Output.Export {
-		if err := exportModel(ctx, t.policy, target, t.prog); err != nil {
+		if err := exportModel(ctx, t.policy, target, t.opt.OllamaHosts, t.prog); err != nil {
 			return nil, err
 		}
 	}

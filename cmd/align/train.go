@@ -22,6 +22,7 @@ func newTrainCmd() *cobra.Command {
 		quiet        bool
 		localSampler bool
 		threads      int
+		hosts        []string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -37,7 +38,7 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
   align train --resume runs/a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := train.Options{Threads: threads}
+			opt := train.Options{Threads: threads, OllamaHosts: hosts}
 			if !quiet {
 				opt.Progress = cmd.ErrOrStderr()
 				if f, ok := opt.Progress.(*os.File); ok && f == os.Stderr {
@@ -89,5 +90,6 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.BoolVar(&localSampler, "local-sampler", false, "sample the online loop with align's own engine instead of Ollama")
 	f.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
+	f.StringArrayVar(&hosts, "ollama", nil, "Ollama host(s) for the online sampler, the LLM judge and ollama: exports (default $OLLAMA_HOST)")
 	return cmd
 }
