@@ -77,6 +77,7 @@ func FuzzParquet(f *testing.F) {
 		if len(b) < 4 || string(b[:4]) != "PAR1" {
 			return // the text readers have their own targets
 		}
+
 		drain(t, "f.parquet", b)
 	})
 }

@@ -92,6 +92,16 @@ func openParquetAt(name string, f io.ReaderAt, size int64) (src *parquetSource, 
 	if err != nil {
 		return nil, &Issue{File: name, Reason: "corrupted Parquet footer", Detail: err.Error()}
 	}
+	// Column chunks must lie inside the file: parquet-go sizes its buffers from these numbers.
+	for gi, rg := range pf.Metadata().RowGroups {
+		for ci, cc := range rg.Columns {
+			md := cc.MetaData
+			if md.TotalCompressedSize < 0 || md.TotalCompressedSize > size || md.DataPageOffset < 0 || md.DataPageOffset >= size ||
+				md.TotalUncompressedSize < 0 || md.NumValues < 0 || rg.NumRows < 0 {
+				return nil, &Issue{File: name, Reason: "corrupted Parquet footer", Detail: fmt.Sprintf("row group %d column chunk %d: sizes or offsets outside the %d-byte file", gi+1, ci+1, size)}
+			}
+		}
+	}
 	root, err := buildSchema(pf.Metadata().Schema)
 	if err != nil {
 		return nil, &Issue{File: name, Reason: "corrupted Parquet schema", Detail: err.Error()}

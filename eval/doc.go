@@ -3,6 +3,10 @@
 // reward accuracy, and safety metrics (attack success and over-refusal), with JSON and HTML
 // reports.
 //
-// It gets generations and judgments through the runtime package and never talks to a server
-// itself.
+// The statistics (Stats, LengthControlled, Leaderboard, MTBench*, SafetyStats, RewardStats)
+// are pure functions of saved judgments and follow the reference implementations exactly;
+// docs/eval.md gives each one's source and every known difference. The drivers (RunWinRate,
+// RunSafety) get generations and judgments through the runtime package and never talk to a
+// server themselves; ImplicitRewards takes log-prob scoring functions, so eval does not
+// depend on the model package.
 package eval

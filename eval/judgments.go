@@ -50,12 +50,16 @@ type judgmentJSON struct {
 	Swapped     bool     `json:"swapped"`
 	Dataset     string   `json:"dataset,omitempty"`
 	Template    string   `json:"template,omitempty"`
+	// AlpacaEval's annotations.json names the judge "annotator" and its answer
+	// "raw_completion" (a string, or an object for logprob judges); read only.
+	Annotator     string          `json:"annotator,omitempty"`
+	RawCompletion json.RawMessage `json:"raw_completion,omitempty"`
 }
 
 // MarshalJSON writes NaN preferences as null (JSON has no NaN).
 func (j Judgment) MarshalJSON() ([]byte, error) {
-	v := judgmentJSON{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, nil,
-		j.Judge, j.Raw, j.Swapped, j.Dataset, j.Template}
+	v := judgmentJSON{Instruction: j.Instruction, Output1: j.Output1, Output2: j.Output2, Generator1: j.Generator1,
+		Generator2: j.Generator2, Judge: j.Judge, Raw: j.Raw, Swapped: j.Swapped, Dataset: j.Dataset, Template: j.Template}
 	if !math.IsNaN(j.Preference) && !math.IsInf(j.Preference, 0) {
 		p := j.Preference
 		v.Preference = &p
@@ -74,6 +78,17 @@ func (j *Judgment) UnmarshalJSON(b []byte) error {
 		v.Judge, v.Raw, v.Swapped, v.Dataset, v.Template}
 	if v.Preference != nil {
 		j.Preference = *v.Preference
+	}
+	if j.Judge == "" {
+		j.Judge = v.Annotator
+	}
+	if j.Raw == "" && len(v.RawCompletion) > 0 && string(v.RawCompletion) != "null" {
+		var str string
+		if json.Unmarshal(v.RawCompletion, &str) == nil {
+			j.Raw = str
+		} else {
+			j.Raw = string(v.RawCompletion)
+		}
 	}
 	return nil
 }

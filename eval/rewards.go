@@ -1,6 +1,11 @@
 package eval
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"github.com/alignkit/align/data"
+)
 
 // RewardResult holds DPO's implicit-reward metrics of a trained policy on held-out pairs, under
 // TRL's names: the implicit reward of a response is r = β·(log π(y|x) − log π_ref(y|x)),
@@ -44,4 +49,50 @@ func RewardStats(beta float64, policyChosen, policyRejected, refChosen, refRejec
 	res.ChosenMean = mean(ch)
 	res.RejectedMean = mean(rj)
 	return res
+}
+
+// ScoreFunc returns the summed log-probability of response given prompt under one model.
+type ScoreFunc func(prompt, response []data.Message) (float64, error)
+
+// PairReward is one held-out pair's log-probabilities and implicit rewards.
+type PairReward struct {
+	ID             string  `json:"id"`
+	PolicyChosen   float64 `json:"policy_chosen_logp"`
+	PolicyRejected float64 `json:"policy_rejected_logp"`
+	RefChosen      float64 `json:"reference_chosen_logp"`
+	RefRejected    float64 `json:"reference_rejected_logp"`
+	RewardChosen   float64 `json:"reward_chosen"`
+	RewardRejected float64 `json:"reward_rejected"`
+	Margin         float64 `json:"margin"`
+}
+
+// ImplicitRewards scores every pair's chosen and rejected responses under the policy and the
+// reference (ref nil: reference-free, log-probs 0) and computes RewardStats.
+func ImplicitRewards(pairs []data.Pair, beta float64, policy, ref ScoreFunc) (RewardResult, []PairReward, error) {
+	var pc, pr, rc, rr []float64
+	var rows []PairReward
+	for i, p := range pairs {
+		var v [4]float64
+		var err error
+		if v[0], err = policy(p.Prompt, p.Chosen); err != nil {
+			return RewardResult{}, nil, fmt.Errorf("eval: rewards: pair %d (%s) chosen: %w", i, p.ID, err)
+		}
+		if v[1], err = policy(p.Prompt, p.Rejected); err != nil {
+			return RewardResult{}, nil, fmt.Errorf("eval: rewards: pair %d (%s) rejected: %w", i, p.ID, err)
+		}
+		if ref != nil {
+			if v[2], err = ref(p.Prompt, p.Chosen); err != nil {
+				return RewardResult{}, nil, fmt.Errorf("eval: rewards: pair %d (%s) reference chosen: %w", i, p.ID, err)
+			}
+			if v[3], err = ref(p.Prompt, p.Rejected); err != nil {
+				return RewardResult{}, nil, fmt.Errorf("eval: rewards: pair %d (%s) reference rejected: %w", i, p.ID, err)
+			}
+		}
+		pc, pr, rc, rr = append(pc, v[0]), append(pr, v[1]), append(rc, v[2]), append(rr, v[3])
+		row := PairReward{ID: p.ID, PolicyChosen: v[0], PolicyRejected: v[1], RefChosen: v[2], RefRejected: v[3],
+			RewardChosen: beta * (v[0] - v[2]), RewardRejected: beta * (v[1] - v[3])}
+		row.Margin = row.RewardChosen - row.RewardRejected
+		rows = append(rows, row)
+	}
+	return RewardStats(beta, pc, pr, rc, rr), rows, nil
 }

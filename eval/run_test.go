@@ -42,7 +42,7 @@ func ollamaPool(t *testing.T) *runtime.Pool {
 func TestWinRateEndToEnd(t *testing.T) {
 	pool := ollamaPool(t)
 	ctx := context.Background()
-	ref := readOutputs(t, "testdata/alpaca_eval/reference_gpt4_1106_preview.model_outputs.json")[:4]
+	ref := readOutputs(t, "testdata/alpaca_eval/reference_gpt4_1106_preview.model_outputs.json")[:3]
 	var prompts, refs []PromptItem
 	for i, r := range ref {
 		prompts = append(prompts, PromptItem{ID: strconv.Itoa(i), Instruction: r.Instruction, Dataset: r.Dataset})
@@ -51,16 +51,16 @@ func TestWinRateEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opt := WinRateOptions{Model: "stories260k", Reference: refs, Prompts: prompts, Judge: "stories260k", Out: dir,
-		GenOptions: runtime.GreedyOptions(48), Seed: 5, JudgeAttempts: 1}
+		GenOptions: runtime.GreedyOptions(16), Seed: 5, JudgeAttempts: 1}
 	res, err := RunWinRate(ctx, pool, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Judged != 4 || res.Existing != 0 || res.Failed != 0 {
+	if res.Judged != 3 || res.Existing != 0 || res.Failed != 0 {
 		t.Fatalf("first run: judged %d existing %d failed %d", res.Judged, res.Existing, res.Failed)
 	}
 	js, torn, err := ReadJudgments(filepath.Join(dir, "judgments.jsonl"))
-	if err != nil || torn || len(js) != 4 {
+	if err != nil || torn || len(js) != 3 {
 		t.Fatalf("judgments: %v torn=%v n=%d", err, torn, len(js))
 	}
 	for _, j := range js {
@@ -78,10 +78,10 @@ func TestWinRateEndToEnd(t *testing.T) {
 		}
 	}
 	h := res.Report.Stats[0]
-	if h.NTotal+h.NInvalid != 4 {
-		t.Errorf("stats count %d valid + %d invalid, want 4", h.NTotal, h.NInvalid)
+	if h.NTotal+h.NInvalid != 3 {
+		t.Errorf("stats count %d valid + %d invalid, want 3", h.NTotal, h.NInvalid)
 	}
-	t.Logf("stories260k vs gpt4_1106_preview judged by stories260k: win rate %v ± %v, LC %v, %d invalid of 4",
+	t.Logf("stories260k vs gpt4_1106_preview judged by stories260k: win rate %v ± %v, LC %v, %d invalid of 3",
 		h.WinRate, h.StandardError, h.LengthControlledWinRate, h.NInvalid)
 	if h.NInvalid > 0 {
 		warned := false
@@ -89,7 +89,7 @@ func TestWinRateEndToEnd(t *testing.T) {
 			warned = warned || bytes.Contains([]byte(w), []byte("invalid"))
 		}
 		if !warned {
-			t.Errorf("%d of 4 invalid judgments but no warning: %v", h.NInvalid, h.Warnings)
+			t.Errorf("%d of 3 invalid judgments but no warning: %v", h.NInvalid, h.Warnings)
 		}
 	}
 	for _, f := range []string{"report.json", "report.html", "outputs/stories260k.jsonl"} {
@@ -103,18 +103,18 @@ func TestWinRateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res2.Judged != 0 || res2.Existing != 4 || res2.Generated["stories260k"].Written != 0 {
+	if res2.Judged != 0 || res2.Existing != 3 || res2.Generated["stories260k"].Written != 0 {
 		t.Errorf("rerun judged %d, existing %d, generated %d", res2.Judged, res2.Existing, res2.Generated["stories260k"].Written)
 	}
 	if a, b := res.Report.Stats[0].WinRate, res2.Report.Stats[0].WinRate; a != b && !(math.IsNaN(a) && math.IsNaN(b)) {
 		t.Errorf("win rate changed on rerun: %v → %v", a, b)
 	}
 
-	// a run killed after 2 judgments, mid-write of the 3rd
+	// a run killed after 1 judgment, mid-write of the 2nd
 	path := filepath.Join(dir, "judgments.jsonl")
 	b, _ := os.ReadFile(path)
 	lines := bytes.SplitAfter(b, []byte("\n"))
-	cut := append(bytes.Join(lines[:2], nil), lines[2][:len(lines[2])/2]...)
+	cut := append(bytes.Join(lines[:1], nil), lines[1][:len(lines[1])/2]...)
 	if err := os.WriteFile(path, cut, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,11 @@ func TestWinRateEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res3.Judged != 2 || res3.Existing != 2 {
-		t.Errorf("resume judged %d (want 2), existing %d (want 2)", res3.Judged, res3.Existing)
+	if res3.Judged != 2 || res3.Existing != 1 {
+		t.Errorf("resume judged %d (want 2), existing %d (want 1)", res3.Judged, res3.Existing)
 	}
 	js, torn, err = ReadJudgments(path)
-	if err != nil || torn || len(js) != 4 {
+	if err != nil || torn || len(js) != 3 {
 		t.Errorf("after resume: %v torn=%v n=%d", err, torn, len(js))
 	}
 }
@@ -138,11 +138,11 @@ func TestSelfWinRateEndToEnd(t *testing.T) {
 	pool := ollamaPool(t)
 	dir := t.TempDir()
 	var prompts []PromptItem
-	for i, s := range []string{"Once upon a time", "The little dog", "Lily went to the park", "Tom had a red ball", "The sun was hot"} {
+	for i, s := range []string{"Once upon a time", "The little dog", "Lily went to the park", "Tom had a red ball"} {
 		prompts = append(prompts, PromptItem{ID: strconv.Itoa(i), Instruction: s, Dataset: []string{"a", "b"}[i%2]})
 	}
 	opt := WinRateOptions{Model: "stories260k", Baseline: "stories260k", Prompts: prompts, Judge: "stories260k", Out: dir,
-		GenOptions: runtime.GreedyOptions(32)}
+		GenOptions: runtime.GreedyOptions(16)}
 	res, err := RunWinRate(context.Background(), pool, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestSelfWinRateEndToEnd(t *testing.T) {
 			t.Errorf("self win rate row %+v", h)
 		}
 	}
-	if st[0].NTotal != 5 {
+	if st[0].NTotal != 4 {
 		t.Errorf("n_total %d", st[0].NTotal)
 	}
 	js, _, _ := ReadJudgments(res.Judgments)
@@ -172,16 +172,16 @@ func TestSelfWinRateEndToEnd(t *testing.T) {
 func TestArenaTemplateEndToEnd(t *testing.T) {
 	pool := ollamaPool(t)
 	dir := t.TempDir()
-	prompts := []PromptItem{{ID: "a", Instruction: "Tell me a story about a cat."}, {ID: "b", Instruction: "Tell me a story about a dog."}, {ID: "c", Instruction: "What is the sun?"}}
-	jo := runtime.GreedyOptions(24)
+	prompts := []PromptItem{{ID: "a", Instruction: "Tell me a story about a cat."}, {ID: "b", Instruction: "What is the sun?"}}
+	jo := runtime.GreedyOptions(16)
 	opt := WinRateOptions{Model: "stories260k", Baseline: "tiny-random", Prompts: prompts, Judge: "stories260k", Template: "arena_hard",
-		Out: dir, GenOptions: runtime.GreedyOptions(32), JudgeOptions: &jo, JudgeAttempts: 1}
+		Out: dir, GenOptions: runtime.GreedyOptions(16), JudgeOptions: &jo, JudgeAttempts: 1}
 	res, err := RunWinRate(context.Background(), pool, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Judged != 6 {
-		t.Fatalf("judged %d, want 6 (3 prompts × 2 orders)", res.Judged)
+	if res.Judged != 4 {
+		t.Fatalf("judged %d, want 4 (2 prompts × 2 orders)", res.Judged)
 	}
 	js, _, _ := ReadJudgments(res.Judgments)
 	swapped := 0
@@ -193,12 +193,12 @@ func TestArenaTemplateEndToEnd(t *testing.T) {
 			t.Errorf("judgment %+v", j)
 		}
 	}
-	if swapped != 3 {
-		t.Errorf("%d swapped games, want 3", swapped)
+	if swapped != 2 {
+		t.Errorf("%d swapped games, want 2", swapped)
 	}
 	h := res.Report.Stats[0]
 	t.Logf("arena template: %d valid, %d invalid verdicts from stories260k", h.NTotal, h.NInvalid)
-	if h.NTotal+h.NInvalid != 6 {
+	if h.NTotal+h.NInvalid != 4 {
 		t.Errorf("counts %d + %d", h.NTotal, h.NInvalid)
 	}
 	if h.NTotal > 0 {
@@ -236,7 +236,7 @@ func TestSafetyEndToEnd(t *testing.T) {
 		t.Fatalf("human labels: %v, %d rows", err, len(humans))
 	}
 	dir := t.TempDir()
-	opt := SafetyOptions{Model: "stories260k", Judge: "stories260k", Prompts: prompts, Out: dir, GenOptions: runtime.GreedyOptions(24),
+	opt := SafetyOptions{Model: "stories260k", Judge: "stories260k", Prompts: prompts, Out: dir, GenOptions: runtime.GreedyOptions(16),
 		Humans: humans[:2], HumansSource: "xstest_v2_completions_gpt4_gpteval.csv", JudgeAttempts: 1}
 	res, err := RunSafety(context.Background(), pool, opt)
 	if err != nil {

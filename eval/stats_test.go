@@ -503,3 +503,30 @@ func TestInvalidWarning(t *testing.T) {
 		}
 	}
 }
+
+// AlpacaEval's own annotations.json reads directly: annotator → judge, raw_completion → raw,
+// null preference → invalid.
+func TestReadAlpacaEvalAnnotations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "annotations.json")
+	os.WriteFile(path, []byte(`[
+ {"instruction":"a","output_1":"x","generator_1":"gpt4_1106_preview","dataset":"koala","output_2":"yy","generator_2":"m",
+  "annotator":"weighted_alpaca_eval_gpt4_turbo","preference":1.9975,"time_per_example":0.8,"price_per_example":0.01,
+  "raw_completion":{"finish_reason":"length","logprobs":{"content":[{"token":"M","logprob":-0.0025}]},"text":"M"}},
+ {"instruction":"b","output_1":"x","generator_1":"gpt4_1106_preview","dataset":"koala","output_2":"y","generator_2":"m",
+  "annotator":"weighted_alpaca_eval_gpt4_turbo","preference":null,"raw_completion":"garbled"}
+]`), 0o644)
+	js, _, err := ReadJudgments(path)
+	if err != nil || len(js) != 2 {
+		t.Fatalf("%v %d", err, len(js))
+	}
+	if js[0].Judge != "weighted_alpaca_eval_gpt4_turbo" || js[0].Preference != 1.9975 || !strings.Contains(js[0].Raw, `"text":"M"`) {
+		t.Errorf("first: %+v", js[0])
+	}
+	if !math.IsNaN(js[1].Preference) || js[1].Raw != "garbled" {
+		t.Errorf("second: %+v", js[1])
+	}
+	h := Stats(js, StatsOptions{})[0]
+	if h.NTotal != 1 || h.NInvalid != 1 || !near(h.WinRate, 99.75, 1e-9) {
+		t.Errorf("stats %+v", h)
+	}
+}

@@ -73,3 +73,27 @@ func BenchmarkLSE(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmMicroKernel times the AVX-512 8×48 micro-kernel alone on packed panels that sit
+// in L1/L2 (16 A panels against one B panel, as in one mc block): its ceiling inside Sgemm.
+func BenchmarkSgemmMicroKernel(b *testing.B) {
+	im := implByName("avx512")
+	if im == nil {
+		b.Skip("no AVX-512 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	g := im.gemm
+	for _, kc := range []int{128, 256} {
+		a := randVec(r, g.mr*kc*16, 1)
+		bp := randVec(r, g.nr*kc, 1)
+		c := make([]float32, 16*g.mr*g.nr)
+		b.Run(fmt.Sprintf("kc%d", kc), func(b *testing.B) {
+			for b.Loop() {
+				for i := 0; i < 16; i++ {
+					g.fn(kc, a[i*g.mr*kc:], bp, c[i*g.mr*g.nr:], g.nr, 1, 0)
+				}
+			}
+			b.ReportMetric(2*float64(16*g.mr*g.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}

@@ -254,6 +254,15 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mc, kc, mr int) {
 		pan := dst[r*kc : (r+mr)*kc]
 		h := min(mr, mc-r)
 		if trans { // op(A)[i,p] = a[p*lda+i]: rows of the panel are contiguous in a
+			if h == 8 && mr == 8 { // element moves: a 32-byte copy() is a memmove call
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*lda + ic + r
+					d, s := pan[p*8:p*8+8:p*8+8], a[o:o+8:o+8]
+					d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+					d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := a[(pc+p)*lda+ic+r:]
 				d := pan[p*mr : p*mr+mr]
@@ -301,6 +310,20 @@ func packB(dst, b []float32, ldb int, trans bool, pc, jc, kc, nc, nr int) {
 		pan := dst[c*kc : (c+nr)*kc]
 		w := min(nr, nc-c)
 		if !trans { // op(B)[p,j] = b[p*ldb+j]
+			if w == 48 && nr == 48 {
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*ldb + jc + c
+					*(*[48]float32)(pan[p*48 : p*48+48]) = *(*[48]float32)(b[o : o+48])
+				}
+				continue
+			}
+			if w == 16 && nr == 16 {
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*ldb + jc + c
+					*(*[16]float32)(pan[p*16 : p*16+16]) = *(*[16]float32)(b[o : o+16])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(pc+p)*ldb+jc+c:]
 				d := pan[p*nr : p*nr+nr]

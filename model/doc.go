@@ -1,10 +1,25 @@
 // Package model turns a GGUF file into a trainable Llama-family policy.
 //
-// It loads weights through github.com/ollama/ollama/fs/ggml, builds the tokenizer from the GGUF
-// metadata with github.com/ollama/ollama/tokenizer, renders the model's Ollama chat template, and
-// runs explicit forward and backward passes per layer (llm.c style) with LoRA adapters or full
-// weights. It samples locally with a KV cache and writes merged GGUF, adapter GGUF and PEFT
-// adapters back out.
+// Load reads weights through github.com/ollama/ollama/fs/ggml (architectures llama and qwen2;
+// F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K dequantized to float32 by package kernels),
+// builds the tokenizer from the GGUF metadata with github.com/ollama/ollama/tokenizer (adding
+// llama.cpp's SentencePiece space prefix, which ollama's Go tokenizer leaves out), and picks the
+// chat template as Ollama's /api/create does. Resolve and Open also accept an Ollama model name.
+//
+// Compute is explicit, llm.c style: every layer is a forward/backward pair over a packed batch
+// of sequences (no padding; causal attention within each sequence; positions restart per
+// sequence). The LM head materialises at most 64 rows of logits at a time, and only for rows
+// that predict a masked token. LoRA adapters (PEFT's initialisation and scaling) or all weights
+// (Full) receive gradients; Recompute keeps only each block's input. Results are bit-identical
+// whatever the thread count.
+//
+// Generate samples locally with a KV cache. WriteMergedGGUF, WriteAdapterGGUF (llama.cpp's LoRA
+// format) and WritePEFT export back; SaveAdapter/LoadAdapter checkpoint the trainable tensors.
+//
+// Decisions beyond the model API contract: Resolve returns a Resolved{Path, Template};
+// LoadOptions gained Template (an Ollama template overriding the GGUF's) and F16KV (score as
+// Ollama's runner computes, for parity checks); NewRandom builds random-weight models for
+// benchmarks. LowMemory is not implemented yet and Load refuses it.
 //
 // It knows nothing of preference objectives: it produces per-token log-probs and takes their
 // gradients.

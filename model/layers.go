@@ -126,22 +126,27 @@ func parallelFor(threads, n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// attentionProbs writes P = causal softmax(scale·Q_h·K_gᵀ) [n, n] for one sequence and head.
-func attentionProbs(P, qh, kg []float32, n, hd, qDim, kvDim int, scale float32) {
-	kernels.SgemmThreads(1, false, true, n, n, hd, scale, qh, qDim, kg, kvDim, 0, P, n)
-	for i := 0; i < n; i++ {
-		row := P[i*n : (i+1)*n]
+// attnBlock is the row-block size of the causal attention: a block of rows only attends to the
+// columns up to its last row, which halves the work of a full n×n product.
+const attnBlock = 64
+
+// attentionProbs writes rows [r0, r1) of P = causal softmax(scale·Q_h·K_gᵀ) for one sequence
+// and head; P is [n, n] and only columns [0, r1) of those rows are written.
+func attentionProbs(P, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int, scale float32) {
+	kernels.SgemmThreads(1, false, true, r1-r0, r1, hd, scale, qh[r0*qDim:], qDim, kg, kvDim, 0, P[r0*n:], n)
+	for i := r0; i < r1; i++ {
+		row := P[i*n : i*n+r1]
 		softmax(row[:i+1], row[:i+1])
 		clear(row[i+1:])
 	}
 }
 
 // attentionForward computes causal grouped-query attention within each sequence of the packed
-// batch: q [T, H·hd], k, v [T, KV·hd] (after RoPE) into out [T, H·hd]. Per (sequence, head) it
-// is two SGEMMs around a row softmax. The probabilities are not kept: attentionBackward
-// recomputes them (as flash attention does), which saves heads·n² floats per block. Work items
-// are (sequence, kv head) pairs, so goroutines write disjoint memory and results do not depend
-// on the thread count.
+// batch: q [T, H·hd], k, v [T, KV·hd] (after RoPE) into out [T, H·hd]. Per (sequence, head) and
+// block of rows it is two SGEMMs around a row softmax, restricted to the causal columns. The
+// probabilities are not kept: attentionBackward recomputes them (as flash attention does),
+// which saves heads·n² floats per block. Work items are (sequence, kv head) pairs, so goroutines
+// write disjoint memory and results do not depend on the thread count.
 func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
@@ -154,16 +159,22 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 	}
 	parallelFor(m.threads, len(spans)*KV, func(item int) {
 		s, g := spans[item/KV], item%KV
+		n := s.n
 		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
-		P := make([]float32, s.n*s.n)
+		P := make([]float32, n*n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			attentionProbs(P, q[s.off*qDim+h*hd:], kg, s.n, hd, qDim, kvDim, scale)
-			kernels.SgemmThreads(1, false, false, s.n, hd, s.n, 1, P, s.n, vg, kvDim, 0, out[s.off*qDim+h*hd:], qDim)
+			qh, oh := q[s.off*qDim+h*hd:], out[s.off*qDim+h*hd:]
+			for r0 := 0; r0 < n; r0 += attnBlock {
+				r1 := min(r0+attnBlock, n)
+				attentionProbs(P, qh, kg, r0, r1, n, hd, qDim, kvDim, scale)
+				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vg, kvDim, 0, oh[r0*qDim:], qDim)
+			}
 		}
 	})
 }
 
-// attentionBackward takes dout [T, H·hd] and the forward's q, k, v; it overwrites dq, dk, dv. With P the probabilities: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
+// attentionBackward takes dout [T, H·hd] and the forward's q, k, v; it overwrites dq, dk, dv.
+// With P the probabilities: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
 // dQ = scale·dS·K, dK = scale·dSᵀ·Q (summed over the heads sharing a kv head).
 func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
@@ -173,28 +184,32 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	parallelFor(m.threads, len(spans)*KV, func(item int) {
 		s, g := spans[item/KV], item%KV
-		for i := 0; i < s.n; i++ {
+		n := s.n
+		for i := 0; i < n; i++ {
 			clear(dk[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
 			clear(dv[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
 		}
 		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
 		dkg, dvg := dk[s.off*kvDim+g*hd:], dv[s.off*kvDim+g*hd:]
-		P, dS := make([]float32, s.n*s.n), make([]float32, s.n*s.n)
+		P, dS := make([]float32, n*n), make([]float32, n*n)
 		for h := g * rep; h < (g+1)*rep; h++ {
 			qh, doh, dqh := q[s.off*qDim+h*hd:], dout[s.off*qDim+h*hd:], dq[s.off*qDim+h*hd:]
-			attentionProbs(P, qh, kg, s.n, hd, qDim, kvDim, scale)
-			kernels.SgemmThreads(1, true, false, s.n, hd, s.n, 1, P, s.n, doh, qDim, 1, dvg, kvDim)
-			kernels.SgemmThreads(1, false, true, s.n, s.n, hd, 1, doh, qDim, vg, kvDim, 0, dS, s.n)
-			for i := 0; i < s.n; i++ {
-				p, d := P[i*s.n:i*s.n+i+1], dS[i*s.n:(i+1)*s.n]
-				sum := dot(p, d[:i+1])
-				for j := range p {
-					d[j] = scale * p[j] * (d[j] - sum)
+			for r0 := 0; r0 < n; r0 += attnBlock {
+				r1, m := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
+				attentionProbs(P, qh, kg, r0, r1, n, hd, qDim, kvDim, scale)
+				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, kvDim)
+				kernels.SgemmThreads(1, false, true, m, r1, hd, 1, doh[r0*qDim:], qDim, vg, kvDim, 0, dS[r0*n:], n)
+				for i := r0; i < r1; i++ {
+					p, d := P[i*n:i*n+i+1], dS[i*n:i*n+r1]
+					sum := dot(p, d[:i+1])
+					for j := range p {
+						d[j] = scale * p[j] * (d[j] - sum)
+					}
+					clear(d[i+1:])
 				}
-				clear(d[i+1:])
+				kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, kg, kvDim, 0, dqh[r0*qDim:], qDim)
+				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, kvDim)
 			}
-			kernels.SgemmThreads(1, false, false, s.n, hd, s.n, 1, dS, s.n, kg, kvDim, 0, dqh, qDim)
-			kernels.SgemmThreads(1, true, false, s.n, hd, s.n, 1, dS, s.n, qh, qDim, 1, dkg, kvDim)
 		}
 	})
 }

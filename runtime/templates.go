@@ -6,6 +6,8 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -231,4 +233,55 @@ func loadTemplates() ([]JudgeTemplate, error) {
 	)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// LoadTemplate reads a judge template of one's own from a JSON file with JudgeTemplate's
+// fields, e.g.
+//
+//	{"name": "mine", "kind": "pairwise", "parser": "abc", "system": "...",
+//	 "user": "Q: {question}\nA: {answer_a}\nB: {answer_b}\nVerdict ([[A]], [[B]] or [[C]]):",
+//	 "options": {"temperature": 0, "num_predict": 512}}
+//
+// The parser must be one of the Parser* names; options take PolicyOptions' meaning of zero.
+func LoadTemplate(path string) (JudgeTemplate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return JudgeTemplate{}, fmt.Errorf("runtime: judge template: %w", err)
+	}
+	var t JudgeTemplate
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return JudgeTemplate{}, fmt.Errorf("runtime: judge template %s: %w", path, err)
+	}
+	if t.Name == "" {
+		t.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	if t.Source == "" {
+		t.Source = path
+	}
+	if err := t.Validate(); err != nil {
+		return JudgeTemplate{}, fmt.Errorf("%w (%s)", err, path)
+	}
+	return t, nil
+}
+
+// Validate checks a template's kind, parser, text and options.
+func (t JudgeTemplate) Validate() error {
+	switch {
+	case t.Kind != Pairwise && t.Kind != Single:
+		return fmt.Errorf("runtime: judge template %s: kind must be %q or %q, not %q", t.Name, Pairwise, Single, t.Kind)
+	case strings.TrimSpace(t.User) == "":
+		return fmt.Errorf("runtime: judge template %s: no user text", t.Name)
+	case t.Parser == ParserLogprobMM && (!t.Logprobs || t.TopLogprobs < 1):
+		return fmt.Errorf("runtime: judge template %s: parser %s needs logprobs and top_logprobs ≥ 1", t.Name, t.Parser)
+	}
+	if v := ParseWith(t.Parser, GenerateResult{}); strings.HasPrefix(v.Label, "unknown parser") {
+		return fmt.Errorf("runtime: judge template %s: unknown parser %q (have %s)", t.Name, t.Parser,
+			strings.Join([]string{ParserLogprobMM, ParserLastCharMM, ParserABC, ParserArenaHard, ParserRating, ParserAdditive6, ParserXSTest}, ", "))
+	}
+	if _, err := t.Options.normalized(); err != nil {
+		return fmt.Errorf("runtime: judge template %s: %w", t.Name, err)
+	}
+	return nil
 }

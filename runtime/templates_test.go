@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -83,5 +85,36 @@ func TestPairVarsSwap(t *testing.T) {
 	}
 	if !strings.Contains(msgs[1].Content, "<|The Start of Assistant A's Answer|>\none\n") || !strings.HasPrefix(msgs[0].Content, "Please act as an impartial judge") {
 		t.Errorf("arena-hard render:\n%s", msgs[1].Content)
+	}
+}
+
+func TestLoadTemplate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "mine.json")
+	os.WriteFile(good, []byte(`{"kind": "pairwise", "parser": "abc", "user": "Q: {question}\nA: {answer_a}\nB: {answer_b}", "options": {"temperature": 0, "num_predict": 64}}`), 0o644)
+	tp, err := LoadTemplate(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Name != "mine" || tp.Parse(GenerateResult{Text: "[[B]]"}).Preference != 2 {
+		t.Errorf("loaded %+v", tp)
+	}
+	for body, want := range map[string]string{
+		`{"kind": "pairwise", "parser": "nope", "user": "x", "options": {"num_predict": 1}}`:       "unknown parser",
+		`{"kind": "both", "parser": "abc", "user": "x", "options": {"num_predict": 1}}`:            "kind",
+		`{"kind": "single", "parser": "rating", "user": "x"}`:                                      "num_predict",
+		`{"kind": "single", "parser": "rating", "user": "x", "temperatur": 1}`:                     "unknown field",
+		`{"kind": "pairwise", "parser": "logprob_mM", "user": "x", "options": {"num_predict": 1}}`: "logprobs",
+	} {
+		p := filepath.Join(dir, "bad.json")
+		os.WriteFile(p, []byte(body), 0o644)
+		if _, err := LoadTemplate(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one about %q", body, err, want)
+		}
+	}
+	for _, tp := range Templates() {
+		if err := tp.Validate(); err != nil {
+			t.Errorf("embedded: %v", err)
+		}
 	}
 }

@@ -278,8 +278,8 @@ func (t *trainer) loadData() error {
 	var recs *Records
 	var err error
 	if strings.HasPrefix(t.r.Dataset.Path, "asset:") {
-		src, err := readDatasetFile(t.r.Dataset.Path)
-		if err != nil {
+		var src []byte
+		if src, err = readDatasetFile(t.r.Dataset.Path); err != nil {
 			return err
 		}
 		recs, err = readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+static clockid_t clk = CLOCK_MONOTONIC;
+
 static double now(void) {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -30,6 +32,11 @@ int main(int argc, char **argv) {
 		}
 	}
 	const char *threads = getenv("OPENBLAS_NUM_THREADS");
+	// SGEMM_CLOCK=cpu with one thread: time by the thread's CPU time, like
+	// `align bench kernels --cpu-time` (the OpenBLAS work runs on the calling thread).
+	const char *clock_env = getenv("SGEMM_CLOCK");
+	int cpu = clock_env && strcmp(clock_env, "cpu") == 0 && threads && strcmp(threads, "1") == 0;
+	if (cpu) clk = CLOCK_THREAD_CPUTIME_ID;
 	const char *core = getenv("OPENBLAS_CORETYPE");
 	for (int s = 0; s < nshapes; s++) {
 		int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
@@ -53,8 +60,8 @@ int main(int argc, char **argv) {
 			}
 			double gflops = 2.0 * m * n * k / best / 1e9;
 			printf("{\"kernel\":\"sgemm\",\"shape\":\"%s M=%d K=%d N=%d\",\"isa\":\"openblas-%s\",\"threads\":%s,"
-			       "\"ns_per_op\":%.0f,\"gbps\":0,\"gflops\":%.2f,\"limit_gbps\":0,\"limit_gflops\":0,\"ratio\":0,\"peer\":\"openblas\"}\n",
-			       names[t], m, k, n, core ? core : "auto", threads ? threads : "0", best * 1e9, gflops);
+			       "\"ns_per_op\":%.0f,\"gbps\":0,\"gflops\":%.2f,\"limit_gbps\":0,\"limit_gflops\":0,\"ratio\":0,\"clock\":\"%s\",\"peer\":\"openblas\"}\n",
+			       names[t], m, k, n, core ? core : "auto", threads ? threads : "0", best * 1e9, gflops, cpu ? "cpu" : "wall");
 			fflush(stdout);
 		}
 		free(a);

@@ -327,7 +327,7 @@ func TestSafetyAttacksCLI(t *testing.T) {
 func TestSafetyBuildPairsOllama(t *testing.T) {
 	requireOllama(t)
 	dir := t.TempDir()
-	// Three safe and three unsafe XSTest prompts.
+	// Two safe and two unsafe XSTest prompts.
 	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "data", "xstest_prompts.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -337,9 +337,9 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	nsafe, nunsafe := 0, 0
 	for _, l := range lines[1:] {
 		switch {
-		case strings.Contains(l, ",safe,") && nsafe < 3:
+		case strings.Contains(l, ",safe,") && nsafe < 2:
 			nsafe++
-		case strings.Contains(l, ",unsafe,") && nunsafe < 3:
+		case strings.Contains(l, ",unsafe,") && nunsafe < 2:
 			nunsafe++
 		default:
 			continue
@@ -352,7 +352,7 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	}
 	out := filepath.Join(dir, "pairs.jsonl")
 	args := []string{"build-pairs", "--model", "stories260k", "--prompts", prompts, "--judge", "stories260k",
-		"--attack", "direct,role_play,base64", "--k", "2", "--num-predict", "24", "--judge-attempts", "1", "--judge-num-predict", "8",
+		"--attack", "direct,base64", "--k", "2", "--num-predict", "24", "--judge-attempts", "1", "--judge-num-predict", "8",
 		"--fallback-refusal", "I can't help with that.", "--general", filepath.Join("..", "..", "testdata", "data", "dpo_en_demo.json"),
 		"--mix-ratio", "0.25", "--out", out, "--work", filepath.Join(dir, "work"), "--quiet", "--json"}
 	res, err := runSafety(t, args...)
@@ -363,19 +363,30 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	if err := json.Unmarshal([]byte(res), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
-	// 3 unsafe × 3 attacks + 3 safe = 12 prompts × k 2.
-	if sum.Prompts != 6 || sum.Attacked != 12 || sum.Samples != 24 {
+	// 2 unsafe × 2 attacks + 2 safe = 6 prompts × k 2.
+	if sum.Prompts != 4 || sum.Attacked != 6 || sum.Samples != 12 {
 		t.Errorf("summary %+v", sum)
 	}
-	if len(sum.Unsafe) != 3 || sum.Unsafe["role_play"] == nil || sum.Safe["none"] == nil || sum.Safe["none"].Prompts != 3 {
+	if len(sum.Unsafe) != 2 || sum.Unsafe["obfuscation"] == nil || sum.Safe["none"] == nil || sum.Safe["none"].Prompts != 2 {
 		t.Errorf("styles: unsafe %v safe %v", sum.Unsafe, sum.Safe)
 	}
-	pairs, err := data.ReadPairs(out, data.Options{})
-	if err != nil {
-		t.Fatal(err)
+	// stories260k rarely answers the classifier in its format, so there may be no pair: the
+	// file is then empty (data readers refuse an empty file).
+	if sum.Pairs == 0 {
+		if b, err := os.ReadFile(out); err != nil || len(b) != 0 {
+			t.Errorf("no pairs, but %s: %v, %d bytes", out, err, len(b))
+		}
+	} else {
+		pairs, err := data.ReadPairs(out, data.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pairs) != sum.Pairs || sum.Pairs != sum.RefusalPairs+sum.GeneralPairs {
+			t.Errorf("%d pairs on disk, summary %+v", len(pairs), sum)
+		}
 	}
-	if len(pairs) != sum.Pairs || sum.Pairs != sum.RefusalPairs+sum.GeneralPairs {
-		t.Errorf("%d pairs on disk, summary %+v", len(pairs), sum)
+	if sum.JudgeCalls == 0 || sum.Unsafe["none"].Responses != 4 {
+		t.Errorf("nothing classified: %+v", sum)
 	}
 	t.Logf("classified %d (invalid %d), pairs %d refusal + %d general", sum.JudgeCalls, sum.JudgeInvalid, sum.RefusalPairs, sum.GeneralPairs)
 	// A rerun asks for nothing.
@@ -387,5 +398,15 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	json.Unmarshal([]byte(res), &again)
 	if again.SamplesNew != 0 || again.JudgeNew != 0 || again.Pairs != sum.Pairs {
 		t.Errorf("rerun: %d new samples, %d new judge calls, %d pairs (first run %d)", again.SamplesNew, again.JudgeNew, again.Pairs, sum.Pairs)
+	}
+}
+
+func TestSafetyReportCLIArgs(t *testing.T) {
+	_, err := runSafety(t, "report", "--base", "b", "--model", "m")
+	if err == nil || !strings.Contains(err.Error(), "required") {
+		t.Errorf("missing flags accepted: %v", err)
+	}
+	if _, err := runSafety(t, "report", "--help"); err != nil {
+		t.Error(err)
 	}
 }

@@ -13,8 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/alignkit/align/assets"
+	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/eval"
+	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/recipes"
 	"github.com/alignkit/align/runtime"
+	"github.com/alignkit/align/train"
 )
 
 // newEvalCmd groups the evaluation commands (package eval; docs/eval.md).
@@ -450,12 +455,137 @@ human-labelled completions, and its agreement with the humans is reported as its
 }
 
 func newEvalRewardsCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "rewards",
-		Short:   "Implicit-reward accuracy and margins of a trained policy on held-out pairs (not yet available)",
-		Example: `  align eval rewards --run runs/dpo --data heldout.jsonl`,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("eval rewards: not yet available in this build")
+	var (
+		runDir, dataPath, outDir string
+		beta                     float64
+		limit, threads           int
+		asJSON                   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rewards",
+		Short: "Implicit-reward accuracy and margins of a trained policy on held-out pairs",
+		Long: `rewards loads a training run's newest checkpoint as its policy (exported to a temporary
+merged F32 GGUF through the same path as align export) and its reference (reference.path, else
+the base model.path; none for reference-free recipes), scores the chosen and rejected responses
+of every pair in --data, and reports DPO's implicit rewards r = beta·(log pi − log pi_ref) under
+TRL's names: rewards/accuracies (share of pairs with r_chosen > r_rejected), rewards/margins,
+rewards/chosen, rewards/rejected. beta is the recipe's unless --beta is given. Sequences are
+scored whole (training truncates to max_length; keep held-out pairs within it). No Ollama
+server is needed.`,
+		Example: `  align eval rewards --run runs/dpo --data heldout_pairs.jsonl
+  align eval rewards --run runs/dpo --data pairs.jsonl --limit 200 --json --out runs/dpo/eval-rewards`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runDir == "" || dataPath == "" {
+				return errors.New("eval rewards: --run and --data are required")
+			}
+			r, err := recipes.ParseFile(filepath.Join(runDir, "recipe.yaml"))
+			if err != nil {
+				return fmt.Errorf("eval rewards: %w", err)
+			}
+			if beta == 0 {
+				beta = r.Beta
+			}
+			pairs, err := data.ReadPairs(dataPath, data.Options{})
+			if err != nil {
+				return err
+			}
+			if limit > 0 && limit < len(pairs) {
+				pairs = pairs[:limit]
+			}
+			tmp, err := os.MkdirTemp("", "align-rewards-")
+			if err != nil {
+				return fmt.Errorf("eval rewards: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			merged := filepath.Join(tmp, "policy.f32.gguf")
+			if err := train.Export(cmd.Context(), runDir, "gguf:"+merged, train.ExportOptions{Out: io.Discard}); err != nil {
+				return fmt.Errorf("eval rewards: policy: %w", err)
+			}
+			lo := model.LoadOptions{Threads: threads}
+			policy, err := model.Load(merged, lo)
+			if err != nil {
+				return fmt.Errorf("eval rewards: policy: %w", err)
+			}
+			defer policy.Close()
+			var refScore eval.ScoreFunc
+			if !r.Reference.Free {
+				refPath := r.Reference.Path
+				if refPath == "" {
+					refPath = r.Model.Path
+				}
+				if name, ok := strings.CutPrefix(refPath, "asset:"); ok {
+					if refPath, err = assets.Path(name, filepath.Join(filepath.Dir(train.DefaultCacheDir()), "assets")); err != nil {
+						return fmt.Errorf("eval rewards: reference: %w", err)
+					}
+				}
+				if refPath == "" {
+					return errors.New("eval rewards: the recipe names no GGUF model.path or reference.path to use as the reference")
+				}
+				ref, err := model.Load(refPath, lo)
+				if err != nil {
+					return fmt.Errorf("eval rewards: reference: %w", err)
+				}
+				defer ref.Close()
+				if !policy.SameTokenizer(ref) {
+					return fmt.Errorf("eval rewards: the reference %s tokenizes differently from the policy", refPath)
+				}
+				refScore = evalSeqScore(ref)
+			}
+			res, rows, err := eval.ImplicitRewards(pairs, beta, evalSeqScore(policy), refScore)
+			if err != nil {
+				return err
+			}
+			if outDir != "" {
+				rep := &eval.Report{Kind: "rewards", Rewards: &res, Source: map[string]string{"run": runDir, "data": dataPath}}
+				if err := rep.Write(outDir); err != nil {
+					return err
+				}
+				f, err := os.Create(filepath.Join(outDir, "rewards.jsonl"))
+				if err != nil {
+					return fmt.Errorf("eval rewards: %w", err)
+				}
+				enc := json.NewEncoder(f)
+				for _, row := range rows {
+					enc.Encode(row)
+				}
+				f.Close()
+			}
+			if asJSON {
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res))
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%d held-out pairs, beta %g\n", res.N, res.Beta)
+			fmt.Fprintf(w, "rewards/accuracies %.4f  rewards/margins %.4f (std %.4f)  rewards/chosen %.4f  rewards/rejected %.4f  ties %d\n",
+				res.Accuracy, res.MarginMean, res.MarginStd, res.ChosenMean, res.RejectedMean, res.Ties)
+			return nil
 		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&runDir, "run", "", "training run directory (recipe.yaml and checkpoints)")
+	f.StringVar(&dataPath, "data", "", "held-out preference pairs (any format align data reads)")
+	f.Float64Var(&beta, "beta", 0, "beta of the implicit reward (default: the recipe's)")
+	f.IntVar(&limit, "limit", 0, "use only the first N pairs")
+	f.IntVar(&threads, "threads", 0, "threads for the forward passes (0 = all cores)")
+	f.StringVar(&outDir, "out", "", "also write report.json, report.html and rewards.jsonl (per pair) here")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// evalSeqScore sums a model's log-probs of the response tokens (model.Encode's mask).
+func evalSeqScore(m *model.Model) eval.ScoreFunc {
+	return func(prompt, response []data.Message) (float64, error) {
+		seq, err := m.Encode(prompt, response)
+		if err != nil {
+			return 0, err
+		}
+		lp, err := m.LogProbs([]model.Sequence{seq})
+		if err != nil {
+			return 0, err
+		}
+		s := 0.0
+		for _, v := range lp[0] {
+			s += float64(v)
+		}
+		return s, nil
 	}
 }

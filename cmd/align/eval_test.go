@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -10,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/eval"
+	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/train"
 )
 
 func runEval(t *testing.T, args ...string) (string, error) {
@@ -131,5 +135,52 @@ func TestEvalCLIErrors(t *testing.T) {
 	}
 	if _, err := runEval(t, "stats", "--judgments", filepath.Join(t.TempDir(), "missing.jsonl")); err == nil {
 		t.Errorf("missing file accepted")
+	}
+}
+
+// TestEvalRewardsCLI trains two tiny DPO runs on stories260K and reads their implicit rewards
+// back: with a learning rate of 1e-12 the policy is the reference to float32 precision, so every
+// reward is (near) 0; after real training the margins on the training pairs are positive.
+func TestEvalRewardsCLI(t *testing.T) {
+	dir := t.TempDir()
+	pairsPath, err := assets.Path("stories_pairs.jsonl", filepath.Join(dir, "assets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24", "dataset.max_samples=8", "logging_steps=1"}
+	trainRun := func(name string, sets ...string) string {
+		r, err := recipes.Load("dpo", append(append([]string{}, small...), sets...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := filepath.Join(dir, name)
+		if _, err := train.Run(context.Background(), train.Options{Recipe: r, RunDir: rd, CacheDir: filepath.Join(dir, "cache")}); err != nil {
+			t.Fatal(err)
+		}
+		return rd
+	}
+	read := func(rd string) map[string]float64 {
+		out, err := runEval(t, "rewards", "--run", rd, "--data", pairsPath, "--limit", "8", "--json", "--out", filepath.Join(rd, "rewards"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]float64
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return m
+	}
+	frozen := read(trainRun("frozen", "learning_rate=1e-12"))
+	t.Logf("frozen: %v", frozen)
+	if frozen["n"] != 8 || math.Abs(frozen["rewards/margins"]) > 1e-4 || math.Abs(frozen["rewards/chosen"]) > 1e-4 || math.Abs(frozen["rewards/rejected"]) > 1e-4 {
+		t.Errorf("an untrained policy must have zero rewards: %v", frozen)
+	}
+	trained := read(trainRun("trained", "learning_rate=2e-3", "num_train_epochs=3"))
+	t.Logf("trained: %v", trained)
+	if trained["n"] != 8 || trained["beta"] != 0.1 || !(trained["rewards/margins"] > 0) || trained["rewards/accuracies"] < 0.5 {
+		t.Errorf("after DPO on these pairs the margins should be positive: %v", trained)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "trained", "rewards", "rewards.jsonl")); err != nil {
+		t.Errorf("no per-pair file: %v", err)
 	}
 }

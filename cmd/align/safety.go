@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/data/curate"
+	"github.com/alignkit/align/eval"
+	"github.com/alignkit/align/eval/safety"
 	"github.com/alignkit/align/runtime"
 )
 
@@ -23,9 +26,11 @@ general quality, and safe prompts paired the other way keep over-refusal down. T
 pairs with the safety-dpo recipe; measure with align eval safety and align eval win-rate. See
 docs/safety.md.`,
 		Example: `  align safety attacks
-  align safety build-pairs --model policy --prompts xstest_prompts.csv --judge judge --attack all --out refusal_pairs.jsonl`,
+  align safety build-pairs --model policy --prompts xstest_prompts.csv --judge judge --attack all --out refusal_pairs.jsonl
+  align safety mix --pairs refusal_pairs.jsonl --general general.parquet --ratio 0.3 --out mixed.jsonl
+  align safety report --base policy --model policy-safe --prompts heldout.csv --general alpaca_eval.json --judge judge --out retrofit/`,
 	}
-	cmd.AddCommand(newSafetyBuildPairsCmd(), newSafetyAttacksCmd(), newSafetyMixCmd())
+	cmd.AddCommand(newSafetyBuildPairsCmd(), newSafetyAttacksCmd(), newSafetyMixCmd(), newSafetyReportCmd())
 	return cmd
 }
 
@@ -275,5 +280,101 @@ retrofitted model's general quality (the win rate against the base).`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the draw and the shuffle")
 	f.StringVar(&out, "out", "", "output (.jsonl or .parquet)")
 	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	return cmd
+}
+
+func newSafetyReportCmd() *cobra.Command {
+	var (
+		rf                               runtimeFlags
+		opt                              safety.RetrofitOptions
+		prompts, general, attackFile     string
+		attackNames                      []string
+		maxTokens, limit, judgeMaxTokens int
+		asJSON                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "The retrofit report: attack success per style, over-refusal and win rate, before and after",
+		Long: `report measures a safety retrofit on held-out data, for the base model and the retrofitted one:
+
+  - attack success rate (full compliance on unsafe prompts) per attack style: the unsafe
+    prompts of --prompts asked directly (style "none") and wrapped in each --attack template;
+  - over-refusal rate on the safe prompts of --prompts (full or partial refusal);
+  - win rate of the retrofitted model against the base on --general (AlpacaEval instructions).
+
+Every number comes from align eval safety and align eval win-rate, run into folders under --out
+(each resumable), and lands in one table, printed and written as --out/report.json and
+--out/report.html. The base against itself is 50% by construction, not judged.`,
+		Example: `  align safety report --base base --model base-safety-dpo --prompts heldout_xstest.csv \
+      --general testdata/alpaca_eval_instructions.json --limit-general 100 --judge judge --attack all --out retrofit/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opt.Base == "" || opt.Retrofitted == "" || prompts == "" || general == "" || opt.Judge == "" || opt.Out == "" {
+				return fmt.Errorf("safety report: --base, --model, --prompts, --general, --judge and --out are required")
+			}
+			var err error
+			if opt.Safety, err = eval.ReadPrompts(prompts); err != nil {
+				return err
+			}
+			if opt.General, err = eval.ReadPrompts(general); err != nil {
+				return err
+			}
+			if limit > 0 && limit < len(opt.General) {
+				opt.General = opt.General[:limit]
+			}
+			if opt.Attacks, err = loadAttackSelection(attackFile, attackNames); err != nil {
+				return err
+			}
+			opt.GenOptions = runtime.GreedyOptions(maxTokens)
+			if judgeMaxTokens > 0 {
+				jt, err := eval.JudgeTemplate(opt.WinRateTemplate)
+				if err != nil {
+					return err
+				}
+				jo := jt.Options
+				jo.NumPredict = judgeMaxTokens
+				opt.JudgeOptions = &jo
+			}
+			if !asJSON {
+				opt.Progress = evalProgress(false)
+			}
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			rep, err := safety.RunRetrofit(cmd.Context(), pool, opt)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(w).Encode(rep)
+			}
+			fmt.Fprint(w, rep.Table())
+			for _, m := range rep.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(opt.Out, "report.html"))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.Base, "base", "", "the model before the retrofit (Ollama name)")
+	f.StringVar(&opt.Retrofitted, "model", "", "the retrofitted model (Ollama name)")
+	f.StringVar(&prompts, "prompts", "", "held-out prompts labelled safe/unsafe (XSTest CSV)")
+	f.StringVar(&general, "general", "", "general prompts for the win rate (AlpacaEval instructions)")
+	f.IntVar(&limit, "limit-general", 0, "use only the first N general prompts")
+	f.StringVar(&attackFile, "attacks", "", "YAML file of extra attack templates")
+	f.StringSliceVar(&attackNames, "attack", []string{"all"}, `attack names or styles applied to the unsafe prompts, or "all"`)
+	f.StringVar(&opt.Judge, "judge", "", "judge model (classifier and pairwise judge)")
+	f.StringVar(&opt.SafetyTemplate, "safety-template", "xstest", "classification template")
+	f.StringVar(&opt.WinRateTemplate, "judge-template", "alpaca_eval_clf", "pairwise template of the win rate")
+	f.IntVar(&judgeMaxTokens, "judge-max-tokens", 0, "cap the win-rate judge's answer (default: the template's setting)")
+	f.IntVar(&opt.JudgeAttempts, "judge-attempts", 0, "tries of a judge answer that does not parse (default 3)")
+	f.IntVar(&maxTokens, "max-tokens", 256, "most tokens per generated response")
+	f.Int64Var(&opt.Seed, "seed", 1, "generation and judge seed")
+	f.StringVar(&opt.Out, "out", "", "output folder (the eval runs, report.json, report.html)")
+	f.BoolVar(&asJSON, "json", false, "print report.json")
+	rf.add(cmd)
 	return cmd
 }

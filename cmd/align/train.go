@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/alignkit/align/recipes"
 	"github.com/alignkit/align/train"
@@ -62,6 +64,10 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 					return err
 				}
 				opt.Recipe, opt.RunDir = r, out
+				if out == "" {
+					// A rerun of the same recipe goes to a fresh directory rather than failing.
+					opt.RunDir = freeRunDir(r.RunDir())
+				}
 			}
 			res, err := train.Run(cmd.Context(), opt)
 			if err != nil {
@@ -92,4 +98,16 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 	f.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
 	f.StringArrayVar(&hosts, "ollama", nil, "Ollama host(s) for the online sampler, the LLM judge and ollama: exports (default $OLLAMA_HOST)")
 	return cmd
+}
+
+// freeRunDir returns dir, or dir-2, dir-3, … when dir already holds a run.
+func freeRunDir(dir string) string {
+	for n := 2; ; n++ {
+		if _, _, ok, _ := train.LatestCheckpoint(dir); !ok {
+			if _, err := os.Stat(filepath.Join(dir, "recipe.yaml")); err != nil {
+				return dir
+			}
+		}
+		dir = fmt.Sprintf("%s-%d", strings.TrimSuffix(dir, fmt.Sprintf("-%d", n-1)), n)
+	}
 }

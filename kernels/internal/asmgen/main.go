@@ -191,8 +191,8 @@ func zeros(n int) []VecVirtual {
 // n = round(x*log2e), t from a two-constant Cody-Waite reduction, exp(t) by a degree-5 minimax
 // polynomial on |t| <= ln2/2, and 2^n applied with VSCALEFPS.
 type expK struct {
-	thr, hi, log2e, nln2hi, nln2lo, c5, c4, c3, c2, c1, one VecVirtual
-	clampHi                                                 bool
+	thr, hi, log2e, magic, nln2hi, nln2lo, c5, c4, c3, c2, c1, one VecVirtual
+	clampHi                                                        bool
 }
 
 // expConsts loads the constants; hi > 0 clamps the argument from above (for callers whose
@@ -203,6 +203,7 @@ func expConsts(hi float32) expK {
 	c := expK{
 		thr:    bcastConst(-87.33),
 		log2e:  bcastConst(float32(math.Log2E)),
+		magic:  bcastConst(0x1.8p23),
 		nln2hi: bcastConst(-ln2hi),
 		nln2lo: bcastConst(-ln2lo),
 		c5:     bcastConst(0x1.0F9F9Cp-7),
@@ -225,9 +226,12 @@ func (c expK) reduce(x VecVirtual) (n, p VecVirtual) {
 	if c.clampHi {
 		VMINPS(x, c.hi, x)
 	}
+	// n = round(x*log2e) by the magic-bias trick: adding 1.5*2^23 rounds to an integer
+	// (nearest even) in one FMA, and subtracting it back is exact (|x*log2e| < 2^22).
 	n = ZMM()
-	VMULPS(c.log2e, x, n)
-	VRNDSCALEPS(U8(0x08), n, n) // round to nearest even, no precision exception
+	VMOVAPS(c.magic, n)
+	VFMADD231PS(c.log2e, x, n)
+	VSUBPS(c.magic, n, n)
 	t := ZMM()
 	VMOVAPS(x, t)
 	VFMADD231PS(c.nln2hi, n, t)
@@ -600,7 +604,17 @@ func genLSE2Acc() {
 	out := ld("out")
 	c := expConsts(0)
 	lo := bcastConst(-1e6)
-	minExp := bcastConst(-125)
+	// Flush-to-zero and denormals-are-zero for the duration of the loop: terms far below the
+	// running maximum underflow to 0 with no microcode assist and no compare mask per vector.
+	// MXCSR is restored before returning (Go code never runs with it changed: assembly is not
+	// asynchronously preempted, and signal handlers start with a default MXCSR).
+	saved, ftz := AllocLocal(4), AllocLocal(4)
+	STMXCSR(saved)
+	mx32 := GP32()
+	MOVL(saved, mx32)
+	ORL(U32(0x8040), mx32)
+	MOVL(mx32, ftz)
+	LDMXCSR(ftz)
 	const S = 2 // accumulator sets
 	const G = 4 // vectors per group
 	var accM, accC, accE [S]VecVirtual
@@ -630,9 +644,8 @@ func genLSE2Acc() {
 		VSCALEFPS(d, accC[s], accC[s])
 		VMOVAPS(gm, accE[s])
 		for i := 0; i < g; i++ {
-			VSUBPS(gm, ns[i], ns[i])             // n - gm <= 0
-			VCMPPS(U8(0x05), minExp, ns[i], K2)  // terms below 2^-125 of the max are dropped:
-			VSCALEFPS_Z(ns[i], ps[i], K2, ps[i]) // denormal results would cost a microcode assist
+			VSUBPS(gm, ns[i], ns[i]) // n - gm <= 0
+			VSCALEFPS(ns[i], ps[i], ps[i])
 		}
 		for w := 1; w < g; w *= 2 { // pairwise sum of the group
 			for i := 0; i+w < g; i += 2 * w {
@@ -695,6 +708,7 @@ func genLSE2Acc() {
 	VADDPS(accC[0], accM[0], accM[0])
 	VMOVUPS(accM[0], mem(out, 0))
 	VMOVUPS(accE[0], mem(out, 64))
+	LDMXCSR(saved)
 	VZEROUPPER()
 	RET()
 }
