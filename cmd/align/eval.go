@@ -55,13 +55,17 @@ func evalNum(v float64) string {
 
 func evalPrintStats(w io.Writer, rows []eval.HeadToHead) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tbaseline\tdataset\twin_rate\tse\tLC\tlc_se\twins\tbase_wins\tdraws\ttotal\tinvalid\tdiscrete\tavg_len")
+	fmt.Fprintln(tw, "model\tbaseline\tjudge\tdataset\twin_rate\tse\tLC\tlc_se\twins\tbase_wins\tdraws\ttotal\tinvalid\tdiscrete\tavg_len")
 	for _, h := range rows {
 		ds := h.Dataset
 		if ds == "" {
 			ds = "(all)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", h.Model, h.Baseline, ds, evalNum(h.WinRate), evalNum(h.StandardError),
+		judge := h.Judge
+		if judge == "" {
+			judge = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", h.Model, h.Baseline, judge, ds, evalNum(h.WinRate), evalNum(h.StandardError),
 			evalNum(h.LengthControlledWinRate), evalNum(h.LCStandardError), h.NWins, h.NWinsBase, h.NDraws, h.NTotal, h.NInvalid, evalNum(h.DiscreteWinRate), h.AvgLength)
 	}
 	tw.Flush()

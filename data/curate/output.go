@@ -69,6 +69,9 @@ func assistant(text string) []data.Message {
 // WriteRanked writes the rows to path (.parquet, or .jsonl one object per row) through a
 // temporary file renamed into place, so a kill never leaves a half-written output.
 func WriteRanked(path string, rows []RankedRow) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("curate: write %s: %w", path, err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("curate: write %s: %w", path, err)
@@ -131,6 +134,9 @@ func ReadRanked(path string) ([]RankedRow, error) {
 // WritePairs writes pairs through the data package's writer (.parquet in the Hugging Face
 // conventions, or .jsonl).
 func WritePairs(path string, pairs []data.Pair) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("curate: write %s: %w", path, err)
+	}
 	w, err := data.Create(path, data.KindPairwise)
 	if err != nil {
 		return fmt.Errorf("curate: %w", err)
