@@ -440,8 +440,8 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{range .StatsRows}}{{range .Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
 {{if .StatsRows}}<h2>Win rate</h2>
 {{.WinRateSVG}}
-<table><tr><th>model</th><th>baseline</th><th>dataset</th><th>win_rate</th><th>standard_error</th><th>LC win rate</th><th>lc_standard_error</th><th>n_wins</th><th>n_wins_base</th><th>n_draws</th><th>n_total</th><th>invalid</th><th>discrete</th><th>avg_length</th></tr>
-{{range .StatsRows}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Baseline}}</td><td class="l">{{.Dataset}}</td><td>{{num .WinRate}}</td><td>{{num .StandardError}}</td><td>{{num .LengthControlledWinRate}}</td><td>{{num .LCStandardError}}</td><td>{{.NWins}}</td><td>{{.NWinsBase}}</td><td>{{.NDraws}}</td><td>{{.NTotal}}</td><td>{{.NInvalid}}</td><td>{{num .DiscreteWinRate}}</td><td>{{.AvgLength}}</td></tr>
+<table><tr><th>model</th><th>baseline</th><th>judge</th><th>dataset</th><th>win_rate</th><th>standard_error</th><th>LC win rate</th><th>lc_standard_error</th><th>n_wins</th><th>n_wins_base</th><th>n_draws</th><th>n_total</th><th>invalid</th><th>discrete</th><th>avg_length</th></tr>
+{{range .StatsRows}}<tr><td class="l">{{.Model}}</td><td class="l">{{.Baseline}}</td><td class="l">{{.Judge}}</td><td class="l">{{.Dataset}}</td><td>{{num .WinRate}}</td><td>{{num .StandardError}}</td><td>{{num .LengthControlledWinRate}}</td><td>{{num .LCStandardError}}</td><td>{{.NWins}}</td><td>{{.NWinsBase}}</td><td>{{.NDraws}}</td><td>{{.NTotal}}</td><td>{{.NInvalid}}</td><td>{{num .DiscreteWinRate}}</td><td>{{.AvgLength}}</td></tr>
 {{end}}</table>{{end}}
 {{if .R.MTBench}}<h2>MT-Bench pairwise scoring (both orders)</h2>
 <table><tr><th>model</th><th>win</th><th>loss</th><th>tie</th><th>win_rate</th><th>loss_rate</th><th>win_rate_adjusted</th></tr>

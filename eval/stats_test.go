@@ -530,3 +530,31 @@ func TestReadAlpacaEvalAnnotations(t *testing.T) {
 		t.Errorf("stats %+v", h)
 	}
 }
+
+func TestReadDifficultyAndGamed(t *testing.T) {
+	byText, err := ReadDifficulty(strings.NewReader("instruction,instruction_difficulty\nwhat?,0.5\n\"a, b\",-1.25\n"), nil)
+	if err != nil || byText["what?"] != 0.5 || byText["a, b"] != -1.25 {
+		t.Fatalf("%v %v", err, byText)
+	}
+	// AlpacaEval's instruction_difficulty.csv: index, difficulty; needs the instructions
+	idx := "index,instruction_difficulty\n0,0.1\n1,0.2\n"
+	if _, err := ReadDifficulty(strings.NewReader(idx), nil); err == nil {
+		t.Errorf("index-keyed table without instructions accepted")
+	}
+	byIdx, err := ReadDifficulty(strings.NewReader(idx), []string{"first", "second"})
+	if err != nil || byIdx["first"] != 0.1 || byIdx["second"] != 0.2 {
+		t.Fatalf("%v %v", err, byIdx)
+	}
+	if _, err := ReadDifficulty(strings.NewReader("index,instruction_difficulty\n5,0.1\n"), []string{"x"}); err == nil {
+		t.Errorf("out-of-range index accepted")
+	}
+	g, err := ReadGamed(strings.NewReader("preference,index,std_delta_len,instruction_difficulty,not_gamed_baseline\n0.25,0,-1.5,0.3,False\n,1,0.2,0.1,False\n"))
+	if err != nil || len(g) != 2 || g[0].Preference != 0.25 || g[0].StdDeltaLen != -1.5 || !math.IsNaN(g[1].Preference) {
+		t.Fatalf("%v %+v", err, g)
+	}
+	// a judgment whose instruction has no difficulty is an error, not a silent zero
+	js := synthJudgments(20, 4)
+	if _, err := LengthControlled(js, byText, nil); err == nil {
+		t.Errorf("missing difficulty accepted")
+	}
+}

@@ -72,7 +72,7 @@ See docs/data.md.`,
   align data split /tmp/dpo.parquet --test 0.1 --seed 1 --out-train /tmp/train.parquet --out-test /tmp/test.parquet
   align data pairs testdata/data/vicuna80_ranked.jsonl /tmp/pairs.jsonl --scheme best_vs_rest --skip-invalid`,
 	}
-	cmd.AddCommand(newDataInspectCmd(), newDataValidateCmd(), newDataConvertCmd(), newDataSplitCmd(), newDataPairsCmd())
+	cmd.AddCommand(newDataInspectCmd(), newDataValidateCmd(), newDataConvertCmd(), newDataSplitCmd(), newDataPairsCmd(), newCurateCmd())
 	return cmd
 }
 

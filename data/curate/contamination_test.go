@@ -4,6 +4,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/alignkit/align/data"
 )
 
 func loadEval(t *testing.T) []Text {
@@ -129,7 +133,52 @@ func TestReadTextsFormats(t *testing.T) {
 			}
 		}
 	}
+	// Parquet: a plain prompt column, and a preference file through the data package.
+	type row struct {
+		ID     string `parquet:"id"`
+		Prompt string `parquet:"prompt"`
+	}
+	pq := filepath.Join(dir, "p.parquet")
+	if err := parquet.WriteFile(pq, []row{{"a", "first prompt"}, {"b", "second prompt"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadTexts(pq); err != nil || len(got) != 2 || got[1].ID != "b" || got[1].Text != "second prompt" {
+		t.Errorf("parquet prompts: %+v %v", got, err)
+	}
+	pairs := filepath.Join(dir, "pairs.parquet")
+	if err := WritePairs(pairs, []data.Pair{{ID: "x", Prompt: UserPrompt("pair prompt"), Chosen: assistant("a"), Rejected: assistant("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadTexts(pairs); err != nil || len(got) != 1 || got[0].Text != "pair prompt" || got[0].ID != "x" {
+		t.Errorf("parquet pairs: %+v %v", got, err)
+	}
 	if _, err := ReadTexts(write("bad.jsonl", `{"foo":1}`)); err == nil || !strings.Contains(err.Error(), "row 0") {
 		t.Errorf("missing field error %v", err)
+	}
+}
+
+func TestSelectPrompts(t *testing.T) {
+	in := []Text{
+		{ID: "a", Text: "Name three primary colours and explain how they mix on a screen."},
+		{ID: "b", Text: "Name three primary colours and explain how they mix on a screen!"},
+		{ID: "c", Text: "What are the names of some famous actors that started their careers on Broadway?"},
+		{ID: "d", Text: "Describe the water cycle for a ten year old child in five short sentences."},
+	}
+	eval := []Text{{ID: "e0", Source: "alpaca", Text: "What are the names of some famous actors that started their careers on Broadway?"}}
+	earlier := []Text{{ID: "old", Text: "describe the water cycle for a ten year old child in five short sentences"}}
+	out, removed, rep, err := selectPrompts(in, true, earlier, eval, false, ContaminationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without --drop-contaminated, c is reported and kept.
+	if len(out) != 2 || out[0].ID != "a" || out[1].ID != "c" || len(removed) != 2 || rep == nil || rep.Exact != 1 {
+		t.Errorf("kept %v removed %v report %+v", out, removed, rep)
+	}
+	out, removed, _, _ = selectPrompts(in, true, earlier, eval, true, ContaminationOptions{})
+	if len(out) != 1 || out[0].ID != "a" || len(removed) != 3 || removed[2].EvalSource != "contaminated:alpaca" {
+		t.Errorf("drop: kept %v removed %+v", out, removed)
+	}
+	if _, _, _, err := selectPrompts([]Text{{ID: "x"}, {ID: "x"}}, false, nil, nil, false, ContaminationOptions{}); err == nil {
+		t.Error("duplicate ids accepted")
 	}
 }

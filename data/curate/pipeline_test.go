@@ -223,6 +223,10 @@ func TestCurateEndToEndFake(t *testing.T) {
 				}
 			}
 
+			// The ranked output reads back as prompts (--exclude of a later run).
+			if ts, err := ReadTexts(cfg.Out); err != nil || len(ts) != 6 || ts[0].ID != rows[0].ID {
+				t.Errorf("ranked output as prompts: %d, %v", len(ts), err)
+			}
 			// A rerun asks for nothing and writes the same output.
 			before, _ := os.ReadFile(cfg.Out)
 			fb2 := &fakeBackend{}

@@ -11,12 +11,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/alignkit/align/data"
 )
 
 // ReadTexts reads prompts or evaluation questions from a file, by extension:
 //   - .json: an array of objects (AlpacaEval's model_outputs.json: "instruction") or strings;
 //   - .jsonl: one object per line; MT-Bench's "turns" gives one text per turn ("81/turn1");
 //   - .csv: a header with a "prompt" column (XSTest's xstest_prompts.csv: id, prompt, type, label);
+//   - .parquet: string columns prompt (or instruction, question) and id, or any preference file
+//     the data package reads (the last user turn of each record's prompt);
 //   - anything else: plain text, one prompt per non-empty line.
 //
 // Objects name their text "prompt" (a string, or a list of {role, content} messages whose last
@@ -24,6 +30,9 @@ import (
 // "question_id" or "prompt_id" (else "row N"). A ".gz" suffix is read through gzip. The source of
 // every text is the file's base name.
 func ReadTexts(path string) ([]Text, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
+		return readParquetTexts(path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("curate: %w", err)
@@ -213,4 +222,90 @@ func readLineTexts(r io.Reader, src string) ([]Text, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// readParquetTexts reads plain string prompt columns, else preference records through the data
+// package.
+func readParquetTexts(path string) ([]Text, error) {
+	type row struct {
+		ID          string `parquet:"id,optional"`
+		Prompt      string `parquet:"prompt,optional"`
+		Instruction string `parquet:"instruction,optional"`
+		Question    string `parquet:"question,optional"`
+		Label       string `parquet:"label,optional"`
+		Category    string `parquet:"category,optional"`
+	}
+	src := filepath.Base(path)
+	rows, err := parquet.ReadFile[row](path)
+	if err == nil {
+		var out []Text
+		for i, r := range rows {
+			t := Text{ID: r.ID, Source: src, Text: r.Prompt, Label: r.Label, Category: r.Category}
+			for _, alt := range []string{r.Instruction, r.Question} {
+				if t.Text == "" {
+					t.Text = alt
+				}
+			}
+			if t.Text == "" {
+				out = nil
+				break
+			}
+			if t.ID == "" {
+				t.ID = "row " + strconv.Itoa(i)
+			}
+			out = append(out, t)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	// A ranked file of an earlier curation run (dedup across runs): its rows may hold fewer
+	// than two scored responses, which the data package reports as row issues.
+	if ranked, err := ReadRanked(path); err == nil && len(ranked) > 0 {
+		var out []Text
+		for _, r := range ranked {
+			t := Text{ID: r.ID, Source: src}
+			for _, m := range r.Prompt {
+				if m.Role == "user" {
+					t.Text = m.Content
+				}
+			}
+			if t.Text == "" || len(r.Responses)+len(r.Filtered) == 0 {
+				out = nil
+				break
+			}
+			out = append(out, t)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	recs, _, err := data.ReadAll(path, data.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("curate: %s: neither a prompt column nor preference records: %w", path, err)
+	}
+	var out []Text
+	for i, r := range recs {
+		var id string
+		var prompt []data.Message
+		switch {
+		case r.Pair != nil:
+			id, prompt = r.Pair.ID, r.Pair.Prompt
+		case r.Ranked != nil:
+			id, prompt = r.Ranked.ID, r.Ranked.Prompt
+		case r.Unpaired != nil:
+			id, prompt = r.Unpaired.ID, r.Unpaired.Prompt
+		}
+		t := Text{ID: id, Source: src}
+		for _, m := range prompt {
+			if m.Role == "user" {
+				t.Text = m.Content
+			}
+		}
+		if t.ID == "" {
+			t.ID = "row " + strconv.Itoa(i)
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
