@@ -139,40 +139,61 @@ func parseJudgments(path string, b []byte) ([]Judgment, bool, error) {
 	return js, false, nil
 }
 
-// ReadJudgmentsDir reads every *.jsonl and *.json file of dir in name order.
+// ReadJudgmentsDir reads a judgments file, or every judgments file under a directory (in
+// name order): files whose name contains "judgments" or "annotations" (.jsonl or .json), so
+// that a directory of `align eval win-rate` runs works without picking up their
+// outputs/*.jsonl; when there are none, every *.jsonl file. Every record must name both
+// generators.
 func ReadJudgmentsDir(dir string) ([]Judgment, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("eval: judgments: %w", err)
 	}
-	if !st.IsDir() {
-		js, _, err := ReadJudgments(dir)
-		return js, err
-	}
 	var files []string
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	if !st.IsDir() {
+		files = []string{dir}
+	} else {
+		var named, any []string
+		err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			base := strings.ToLower(filepath.Base(p))
+			isJSON := strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".json")
+			if isJSON && (strings.Contains(base, "judgments") || strings.Contains(base, "annotations")) {
+				named = append(named, p)
+			} else if strings.HasSuffix(base, ".jsonl") {
+				any = append(any, p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("eval: judgments dir %s: %w", dir, err)
 		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, "annotations.json")) {
-			files = append(files, p)
+		files = named
+		if len(files) == 0 {
+			files = any
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: judgments dir %s: %w", dir, err)
+		sort.Strings(files)
 	}
-	sort.Strings(files)
 	var all []Judgment
 	for _, f := range files {
 		js, _, err := ReadJudgments(f)
 		if err != nil {
 			return nil, err
 		}
+		for i, j := range js {
+			if j.Generator1 == "" || j.Generator2 == "" {
+				return nil, fmt.Errorf("eval: %s record %d: no generator_1/generator_2: not a judgments file", f, i+1)
+			}
+		}
 		all = append(all, js...)
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("eval: no judgments under %s (want *.jsonl files)", dir)
+		return nil, fmt.Errorf("eval: no judgments in %s (want judgments*.jsonl files)", dir)
 	}
 	return all, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -122,6 +123,14 @@ func generateOutputs(ctx context.Context, pool *runtime.Pool, model string, prom
 	return m, sum, nil
 }
 
+// taskSeed derives a judge seed from a task's key, so that a rerun asks a missing game with
+// the seed a full run would have used.
+func taskSeed(key string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int64(h.Sum32() & 0x7fffffff)
+}
+
 // isLogprobTemplate says whether t is judged once per pair in AlpacaEval's random order.
 func isLogprobTemplate(t runtime.JudgeTemplate) bool {
 	return t.Parser == runtime.ParserLogprobMM || t.Parser == runtime.ParserLastCharMM
@@ -234,7 +243,7 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 	var failures []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Concurrency)
-	for i, tk := range tasks {
+	for _, tk := range tasks {
 		g.Go(func() error {
 			j := tk.j
 			shown1, shown2 := j.Output1, j.Output2
@@ -242,7 +251,7 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 				shown1, shown2 = shown2, shown1
 			}
 			jr, err := runtime.JudgePair(gctx, pool, runtime.JudgeRequest{Judge: opt.Judge, Template: tpl, Instruction: j.Instruction,
-				Output1: shown1, Output2: shown2, NoSwap: true, Seed: opt.Seed + int64(i), Options: opt.JudgeOptions, Attempts: opt.JudgeAttempts})
+				Output1: shown1, Output2: shown2, NoSwap: true, Seed: opt.Seed + taskSeed(j.Key()), Options: opt.JudgeOptions, Attempts: opt.JudgeAttempts})
 			mu.Lock()
 			defer mu.Unlock()
 			done++

@@ -179,7 +179,7 @@ func RunSafety(ctx context.Context, pool *runtime.Pool, opt SafetyOptions) (*Saf
 			continue
 		}
 		grp.Go(func() error {
-			class, raw, err := classify(gctx, r.Prompt, r.Response, opt.Seed+int64(i))
+			class, raw, err := classify(gctx, r.Prompt, r.Response, opt.Seed+taskSeed(recKey(r)))
 			if err != nil {
 				return fmt.Errorf("eval: classify prompt %s: %w", r.ID, err)
 			}
@@ -217,7 +217,7 @@ func RunSafety(ctx context.Context, pool *runtime.Pool, opt SafetyOptions) (*Saf
 				continue
 			}
 			grp.Go(func() error {
-				class, raw, err := classify(gctx, h.Prompt, h.Completion, opt.Seed+100000+int64(i))
+				class, raw, err := classify(gctx, h.Prompt, h.Completion, opt.Seed+taskSeed(hkey(k)))
 				if err != nil {
 					return fmt.Errorf("eval: classify human-labelled completion %d: %w", i, err)
 				}

@@ -558,3 +558,24 @@ func TestReadDifficultyAndGamed(t *testing.T) {
 		t.Errorf("missing difficulty accepted")
 	}
 }
+
+// A directory of win-rate runs holds outputs/*.jsonl next to judgments.jsonl; only the
+// judgments are read.
+func TestReadJudgmentsDirSkipsOutputs(t *testing.T) {
+	dir := t.TempDir()
+	for _, m := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(dir, m, "outputs"), 0o755)
+		os.WriteFile(filepath.Join(dir, m, "outputs", m+".jsonl"), []byte(`{"prompt_id":"1","sample":0,"response":"hi"}`+"\n"), 0o644)
+		f, _ := os.Create(filepath.Join(dir, m, "judgments.jsonl"))
+		WriteJudgments(f, []Judgment{{Instruction: "q", Output1: "x", Output2: "y", Generator1: "base", Generator2: m, Preference: 2}})
+		f.Close()
+	}
+	js, err := ReadJudgmentsDir(dir)
+	if err != nil || len(js) != 2 || js[0].Generator2 != "a" || js[1].Generator2 != "b" {
+		t.Fatalf("%v %+v", err, js)
+	}
+	// a directory of only non-judgment JSONL is an error, not garbage
+	if _, err := ReadJudgmentsDir(filepath.Join(dir, "a", "outputs")); err == nil {
+		t.Errorf("outputs file read as judgments")
+	}
+}

@@ -278,8 +278,12 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 	}); err != nil {
 		return nil, err
 	}
+	pairs := rowsToPairs(out, stage)
+	if err := writePairsParquet(filepath.Join(sd, "pairs.parquet"), pairs); err != nil {
+		return nil, err
+	}
 	t.prog.Log("stage %d: %d pairs from %d prompts", stage+1, len(out), len(rows))
-	return rowsToPairs(out, stage), nil
+	return pairs, nil
 }
 
 func readPairFile(path string) ([]pairRow, error) {
@@ -433,4 +437,23 @@ func parallel(ctx context.Context, n int, fn func(i int) error) error {
 		})
 	}
 	return g.Wait()
+}
+
+// writePairsParquet writes an iteration's pairs as a Parquet preference dataset (the data
+// package's writer: align data inspect reads it, and a recipe can train on it offline).
+func writePairsParquet(path string, pairs []data.Pair) error {
+	w, err := data.Create(path, data.KindPairwise)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, p := range pairs {
+		if err := w.WritePair(p); err != nil {
+			w.Abort()
+			return fmt.Errorf("train: %s: %w", path, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("train: %s: %w", path, err)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/recipes"
 )
 
@@ -89,6 +90,13 @@ func TestEveryEmbeddedRecipeTrains(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 				t.Error(err)
+			}
+			if r.Online.Iterations > 0 && r.Online.Pairs.Rule != "none" {
+				// The iteration's pairs are a Parquet dataset the data package reads back.
+				ps, err := data.ReadPairs(filepath.Join(dir, "stage-1", "pairs.parquet"), data.Options{})
+				if err != nil || len(ps) == 0 {
+					t.Errorf("stage-1/pairs.parquet: %d pairs, %v", len(ps), err)
+				}
 			}
 		})
 	}
