@@ -539,6 +539,8 @@ func parseMessages(v any, defaultRole string) ([]Message, *Issue) {
 	switch x := v.(type) {
 	case string:
 		return []Message{{Role: defaultRole, Content: x}}, nil
+	case []Message:
+		return x, nil // the fast Parquet path's messages, already checked and normalized
 	case map[string]any:
 		msg, err := parseMessage(x, 0)
 		if err != nil {

@@ -49,6 +49,7 @@ type parquetSource struct {
 	bi, bn int
 	row    int
 	idx    []int
+	fast   *fastPlan // nil when the schema needs the generic path (see parquet_fast.go)
 }
 
 // openParquet checks the magic numbers and the footer before handing the file to parquet-go,
@@ -116,6 +117,7 @@ func openParquetAt(name string, f io.ReaderAt, size int64) (src *parquetSource, 
 	}
 	s.idx = make([]int, maxRep+1)
 	s.buf = make([]parquet.Row, 64)
+	s.fast = planFast(s)
 	return s, nil
 }
 
@@ -273,6 +275,9 @@ func (s *parquetSource) schema() []ColumnInfo {
 func (s *parquetSource) numRows() int64 { return s.pf.NumRows() }
 
 func (s *parquetSource) close() error {
+	if s.fast != nil {
+		s.fast.closePages()
+	}
 	if s.rows != nil {
 		_ = s.rows.Close()
 		s.rows = nil
@@ -291,6 +296,9 @@ func (s *parquetSource) next() (rr rawRow, err error) {
 			rr, err = rawRow{}, s.corrupt(r)
 		}
 	}()
+	if s.fast != nil {
+		return s.nextFast()
+	}
 	for s.bi >= s.bn {
 		if s.rows == nil {
 			if s.gi >= len(s.groups) {

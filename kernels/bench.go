@@ -28,6 +28,9 @@ type BenchResult struct {
 	Clock string `json:"clock"`
 	// VsForward is, for token_logprobs+ce_backward, its time over token_logprobs alone (goal ≤ 2).
 	VsForward float64 `json:"vs_forward,omitempty"`
+
+	limitKind    string  // "dram", "l2" or "fma": which same-run limit judges this point
+	bytes, flops float64 // per call, for the limit rows
 }
 
 // BenchOptions selects what RunBench measures.
@@ -40,6 +43,9 @@ type BenchOptions struct {
 	// instead of wall time: on a shared, loaded machine it leaves out the time the thread waited
 	// for a core. Multi-thread points keep wall time. Linux only (elsewhere: wall time).
 	CPUTime bool
+	// Progress, if set, is called after each measured point (results are emitted at the end,
+	// once the best limits of the whole run are known).
+	Progress func(r BenchResult)
 	// MinTime is the least time spent per point (best of several timed batches); 0: 300 ms, or
 	// 30 ms with Quick.
 	MinTime time.Duration
@@ -54,17 +60,51 @@ var benchKernelNames = []string{"mem_read", "mem_read_l2", "fma_peak", "sgemm", 
 func BenchKernelNames() []string { return slices.Clone(benchKernelNames) }
 
 // RunBench measures the machine's limits (single-core DRAM and L2 read bandwidth, FMA peak per
-// ISA), then each kernel, and calls emit once per point as soon as it is measured.
+// ISA), then each kernel, and calls emit once per point at the end, with every ratio taken
+// against the best limits measured during the whole run.
 func RunBench(ctx context.Context, opts BenchOptions, emit func(BenchResult)) error {
 	_, cpuOK := threadCPU()
-	wrapped := func(r BenchResult) {
+	var results []BenchResult
+	collect := func(r BenchResult) {
 		r.Clock = "wall"
 		if opts.CPUTime && cpuOK && r.Threads == 1 {
 			r.Clock = "cpu"
 		}
-		emit(r)
+		results = append(results, r)
+		if opts.Progress != nil {
+			opts.Progress(r)
+		}
 	}
-	b := &bencher{ctx: ctx, opts: opts, emit: wrapped, rng: rand.New(rand.NewPCG(42, 42))}
+	b := &bencher{ctx: ctx, opts: opts, emit: collect, rng: rand.New(rand.NewPCG(42, 42))}
+	defer func() {
+		// Judge every point against the best limits of the whole run: a limit caught in a bad
+		// moment of a shared machine must not flatter the points measured before a better one.
+		for _, r := range results {
+			th := float64(r.Threads)
+			switch r.limitKind {
+			case "dram":
+				r.LimitGBps = b.dramGBps * th
+			case "l2":
+				r.LimitGBps = b.l2GBps * th
+			case "fma":
+				r.LimitGFLOPS = b.peak[r.ISA] * th
+			}
+			switch r.Kernel {
+			case "mem_read", "mem_read_l2":
+				r.GBps = r.LimitGBps
+				r.NsPerOp = r.bytes / r.GBps
+			case "fma_peak":
+				r.GFLOPS = r.LimitGFLOPS
+				r.NsPerOp = r.flops / r.GFLOPS
+			}
+			if r.LimitGFLOPS > 0 {
+				r.Ratio = r.GFLOPS / r.LimitGFLOPS
+			} else if r.LimitGBps > 0 {
+				r.Ratio = r.GBps / r.LimitGBps
+			}
+			emit(r)
+		}
+	}()
 	if b.opts.MinTime == 0 {
 		b.opts.MinTime = 300 * time.Millisecond
 		if opts.Quick {
@@ -226,7 +266,10 @@ func (b *bencher) memPoint(kernel, shape, isa string, threads int, bytes, workin
 	limit *= float64(threads)
 	gbps := bytes / ns
 	r := BenchResult{Kernel: kernel, Shape: shape, ISA: isa, Threads: threads, NsPerOp: ns,
-		GBps: gbps, LimitGBps: limit, Ratio: gbps / limit}
+		GBps: gbps, LimitGBps: limit, Ratio: gbps / limit, limitKind: "dram"}
+	if working <= 2<<20 {
+		r.limitKind = "l2"
+	}
 	b.emit(r)
 	return r
 }
@@ -234,9 +277,9 @@ func (b *bencher) memPoint(kernel, shape, isa string, threads int, bytes, workin
 func (b *bencher) run() error {
 	best := availableImpls()[len(availableImpls())-1]
 	// Limits first: single-core STREAM-like read over >= 256 MiB, an L2-resident read, FMA peaks.
-	// They are measured again after every kernel point (refresh*), and each point is judged
-	// against the best limit seen so far: on a shared, loaded machine a limit measured once in a
-	// bad moment would flatter every ratio after it.
+	// They are measured again after every kernel point (refresh*), and every point is judged
+	// against the best limits of the whole run (RunBench): on a shared, loaded machine a limit
+	// measured once in a bad moment would flatter the ratios.
 	mib := 256
 	if b.opts.Quick {
 		mib = 32 // a smoke test, not a DRAM figure: 32 MiB may partly sit in L3
@@ -256,11 +299,13 @@ func (b *bencher) run() error {
 	}
 	if b.want("mem_read") {
 		b.emit(BenchResult{Kernel: "mem_read", Shape: fmt.Sprintf("%dMiB", mib), ISA: best.name, Threads: 1,
-			NsPerOp: float64(len(b.dramBuf)*4) / b.dramGBps, GBps: b.dramGBps, LimitGBps: b.dramGBps, Ratio: 1})
+			NsPerOp: float64(len(b.dramBuf)*4) / b.dramGBps, GBps: b.dramGBps, LimitGBps: b.dramGBps, Ratio: 1,
+			limitKind: "dram", bytes: float64(len(b.dramBuf) * 4)})
 	}
 	if b.want("mem_read_l2") {
 		b.emit(BenchResult{Kernel: "mem_read_l2", Shape: "1MiB", ISA: best.name, Threads: 1,
-			NsPerOp: float64(len(b.l2Buf)*4) / b.l2GBps, GBps: b.l2GBps, LimitGBps: b.l2GBps, Ratio: 1})
+			NsPerOp: float64(len(b.l2Buf)*4) / b.l2GBps, GBps: b.l2GBps, LimitGBps: b.l2GBps, Ratio: 1,
+			limitKind: "l2", bytes: float64(len(b.l2Buf) * 4)})
 	}
 	for _, im := range b.impls {
 		if err := b.refreshPeak(im, b.opts.MinTime); err != nil {
@@ -269,7 +314,8 @@ func (b *bencher) run() error {
 		if b.want("fma_peak") {
 			g := b.peak[im.name]
 			b.emit(BenchResult{Kernel: "fma_peak", Shape: fmt.Sprintf("%d chains", im.fmaFlops/2), ISA: im.name, Threads: 1,
-				NsPerOp: float64(fmaPeakIters*im.fmaFlops) / g, GFLOPS: g, LimitGFLOPS: g, Ratio: 1})
+				NsPerOp: float64(fmaPeakIters*im.fmaFlops) / g, GFLOPS: g, LimitGFLOPS: g, Ratio: 1,
+				limitKind: "fma", flops: float64(fmaPeakIters * im.fmaFlops)})
 		}
 	}
 	steps := []struct {
@@ -353,7 +399,8 @@ func (b *bencher) sgemm() error {
 					}
 					lim := b.peak[im.name] * float64(th)
 					b.emit(BenchResult{Kernel: "sgemm", Shape: fmt.Sprintf("%s M=%d K=%d N=%d", tr, s.m, s.k, s.n),
-						ISA: im.name, Threads: th, NsPerOp: ns, GFLOPS: g, LimitGFLOPS: lim, Ratio: g / lim})
+						ISA: im.name, Threads: th, NsPerOp: ns, GFLOPS: g, LimitGFLOPS: lim, Ratio: g / lim,
+						limitKind: "fma"})
 				}
 			}
 		}
@@ -408,7 +455,7 @@ func (b *bencher) tokenLogProbs() error {
 					ns := float64(d.Nanoseconds())
 					_ = b.refreshMem(b.opts.MinTime / 4)
 					r := BenchResult{Kernel: "token_logprobs+ce_backward", Shape: shape, ISA: im.name, Threads: th,
-						NsPerOp: ns, GBps: 3 * bytes / ns, LimitGBps: b.dramGBps * float64(th)}
+						NsPerOp: ns, GBps: 3 * bytes / ns, LimitGBps: b.dramGBps * float64(th), limitKind: "dram"}
 					r.Ratio = r.GBps / r.LimitGBps
 					if fwd > 0 {
 						r.VsForward = ns / fwd

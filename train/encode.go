@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"text/template"
 
 	"github.com/alignkit/align/data"
@@ -43,9 +42,8 @@ func truncate(s model.Sequence, maxPrompt, maxLength int, bos int32, hasBOS bool
 // on) and, per kind, the per-token log-probs under the frozen reference, the previous iterate
 // pi_t and the iterate before it.
 type example struct {
-	seqs              map[string][]model.Sequence
-	ref, prev, prevm  map[string][][]float32
-	chosenScore, rejS float64
+	seqs             map[string][]model.Sequence
+	ref, prev, prevm map[string][][]float32
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -134,16 +132,6 @@ func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) 
 		ex.seqs[k] = []model.Sequence{s}
 	}
 	return ex, nil
-}
-
-// kindsOf returns an example's sequence kinds in a fixed order.
-func kindsOf(ex *example) []string {
-	ks := make([]string, 0, len(ex.seqs))
-	for k := range ex.seqs {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // flatten lists the sequences of the given kinds of every example, in example then kind order.

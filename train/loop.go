@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/alignkit/align/model"
@@ -413,14 +412,4 @@ func restoreParams(ps []*model.Param, saved [][]float32) {
 	for i, p := range ps {
 		copy(p.Data, saved[i])
 	}
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys(m map[string]float64) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

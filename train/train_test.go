@@ -165,7 +165,11 @@ func TestBadRecipesFailClearly(t *testing.T) {
 // TestQuickstart runs the quickstart at reduced size: fewer prompts and held-out prompts. The
 // full-size figures are in docs/benchmarks.md.
 func TestQuickstart(t *testing.T) {
-	r := load(t, "quickstart", "dataset.max_samples=120", "eval.held_out=24", "eval.samples=2", "online.sampling.max_tokens=32")
+	sets := []string{"dataset.max_samples=120", "eval.held_out=24", "eval.samples=2", "online.sampling.max_tokens=32"}
+	if testing.Short() {
+		sets = []string{"dataset.max_samples=88", "eval.held_out=24", "eval.samples=2", "online.sampling.max_tokens=24", "num_train_epochs=3"}
+	}
+	r := load(t, "quickstart", sets...)
 	res := run(t, r, filepath.Join(t.TempDir(), "qs"))
 	t.Logf("win rate before %.3f after %.3f KL %.2f steps %d pairs %d", res.WinRateBefore, res.WinRateAfter, res.KL, res.Steps, res.Pairs)
 	if math.Abs(res.WinRateBefore-0.5) > 0.2 {

@@ -28,7 +28,8 @@ func newBenchKernelsCmd() *cobra.Command {
 each kernel on every ISA path. One line per (kernel, shape, ISA, threads). ratio is the achieved
 figure over the same-run limit: GFLOPS over FMA peak × threads for sgemm, GB/s over the read
 bandwidth (L2 when the data fits in it) for the others. Timings are the best of several batches;
-the limits are measured again after every point and the best seen is used. On a shared, loaded
+the limits are measured again after every point and the best of the run judges every point, so
+the table is printed at the end (progress goes to stderr). On a shared, loaded
 machine, --cpu-time times single-thread points by the thread's CPU time instead of wall time.
 
 Kernels: ` + strings.Join(kernels.BenchKernelNames(), ", "),
@@ -55,7 +56,11 @@ Kernels: ` + strings.Join(kernels.BenchKernelNames(), ", "),
 				fmt.Fprintf(out, "%-28s %-26s %-8s %3s %14s %9s %9s %9s %9s %6s\n",
 					"kernel", "shape", "isa", "thr", "ns/op", "GB/s", "GFLOPS", "lim_GB/s", "lim_GFLOP", "ratio")
 			}
-			return kernels.RunBench(cmd.Context(), kernels.BenchOptions{Quick: quick, ISAs: isas, Threads: th, Kernels: only, CPUTime: cpuTime},
+			progress := func(r kernels.BenchResult) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "measured %s, %s, %s, %d thread(s)\n", r.Kernel, r.Shape, r.ISA, r.Threads)
+			}
+			return kernels.RunBench(cmd.Context(), kernels.BenchOptions{Quick: quick, ISAs: isas, Threads: th, Kernels: only,
+				CPUTime: cpuTime, Progress: progress},
 				func(r kernels.BenchResult) {
 					if asJSON {
 						_ = enc.Encode(r)

@@ -1,0 +1,505 @@
+package data
+
+import (
+	"fmt"
+	"io"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// The fast Parquet path reads the common preference schemas column by column, page by page,
+// straight into strings and []Message, without parquet-go's row reconstruction and without
+// the generic maps of one message each. It applies when every top-level column is either a
+// non-repeated leaf (prompt, chosen, rejected as strings; id; scores) or a LIST of a struct of
+// exactly the string leaves content and role (TRL's conversational format). Other schemas use
+// the generic path (parquetSource.next over parquet-go rows); a row the fast path finds
+// unusual (a null message, an unknown role, inconsistent levels) is handed, from the same
+// column values, to the generic assembly, so that both paths give the same records and issues.
+//
+// Strings share memory: each data page's values are copied once into one Go string, and the
+// row's strings are slices of it. A retained record therefore keeps its page (at most the
+// writer's page size, 1 MiB for align's files) alive.
+
+// fastEntry is one leaf value with its levels.
+type fastEntry struct {
+	rep, def int32
+	bad      bool   // a byte array that is not valid UTF-8
+	s        string // byte array columns
+	v        parquet.Value
+}
+
+// colCursor walks one leaf column of a row group, a page at a time.
+type colCursor struct {
+	col     int
+	isBytes bool
+	pages   parquet.Pages
+	// The current page.
+	n, li, vi int
+	rep, def  []byte
+	maxDef    int32
+	str       string   // the page's byte array values, concatenated
+	offs      []uint32 // value i is str[offs[i]:offs[i+1]]
+	idx       []int32  // dictionary indexes, for a dictionary-encoded page
+	dict      parquet.Dictionary
+	dictStr   []string
+	dictBad   []bool
+	bad       []bool // per value, nil when every value is valid UTF-8
+	vals      []parquet.Value
+	ents      []fastEntry // the current row's values
+}
+
+// fastCol is one top-level column of the fast path.
+type fastCol struct {
+	name string
+	node *pnode // the top-level node
+	// scalar columns: leaf is the column's cursor; message lists: content and role.
+	leaf          *colCursor
+	content, role *colCursor
+	contentLeaf   *pnode
+	roleLeaf      *pnode
+	rep, elem     *pnode // the repeated node and the struct element
+	// generic columns (other shapes: lists of strings, nested lists) go through the generic
+	// assembly, from the cursors' values.
+	generic bool
+	order   int // the column's position, to report the first invalid column as the generic path does
+}
+
+type fastPlan struct {
+	cols    []fastCol
+	cursors []*colCursor // by leaf column index
+	left    int64        // rows left in the row group
+	row     parquet.Row  // scratch for the generic fallback
+
+	anyGeneric bool
+	isGeneric  []bool         // by leaf column index
+	order      map[string]int // top-level column name -> position
+}
+
+// planFast returns the fast plan for s's schema, or nil when the schema is not one it reads.
+func planFast(s *parquetSource) *fastPlan {
+	p := &fastPlan{cursors: make([]*colCursor, len(s.paths))}
+	leafIndex := map[*pnode]int{}
+	anyFast := false
+	for i, path := range s.paths {
+		leafIndex[path[len(path)-1]] = i
+		leaf := path[len(path)-1]
+		p.cursors[i] = &colCursor{col: i, isBytes: leaf.phys == format.ByteArray, maxDef: int32(leaf.defLevel)}
+	}
+	for ci, c := range s.root.children {
+		fc := fastCol{name: c.name, node: c, order: ci}
+		switch {
+		case c.leaf && c.rep != format.Repeated:
+			fc.leaf = p.cursors[leafIndex[c]]
+		case messageList(c):
+			r := c.children[0]
+			elem := r
+			if c.elem3 {
+				elem = r.children[0]
+			}
+			for _, f := range elem.children {
+				switch f.name {
+				case "content":
+					fc.content, fc.contentLeaf = p.cursors[leafIndex[f]], f
+				case "role":
+					fc.role, fc.roleLeaf = p.cursors[leafIndex[f]], f
+				}
+			}
+			fc.rep, fc.elem = r, elem
+		default:
+			fc.generic = true
+		}
+		anyFast = anyFast || !fc.generic
+		p.cols = append(p.cols, fc)
+	}
+	if !anyFast {
+		return nil
+	}
+	p.isGeneric = make([]bool, len(s.paths))
+	p.order = map[string]int{}
+	for i, path := range s.paths {
+		for _, fc := range p.cols {
+			if fc.node == path[0] && fc.generic {
+				p.isGeneric[i], p.anyGeneric = true, true
+			}
+		}
+	}
+	for _, fc := range p.cols {
+		if _, dup := p.order[fc.name]; dup {
+			return nil // two columns of one name: the generic path's map keeps the last
+		}
+		p.order[fc.name] = fc.order
+	}
+	return p
+}
+
+// messageList says whether n is a LIST of a struct of exactly the string leaves content and
+// role.
+func messageList(n *pnode) bool {
+	if !n.list || n.children[0].leaf {
+		return false
+	}
+	r := n.children[0]
+	elem := r
+	if n.elem3 {
+		elem = r.children[0]
+	}
+	if elem.leaf || elem != r && elem.rep == format.Repeated || len(elem.children) != 2 {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, f := range elem.children {
+		if !f.leaf || f.rep == format.Repeated || f.phys != format.ByteArray || f.typeName != "string" {
+			return false
+		}
+		seen[f.name] = true
+	}
+	return seen["content"] && seen["role"]
+}
+
+func (p *fastPlan) closePages() {
+	for _, c := range p.cursors {
+		if c.pages != nil {
+			_ = c.pages.Close()
+			c.pages = nil
+		}
+	}
+}
+
+// loadPage reads the cursor's next page; io.EOF at the end of the column chunk.
+func (c *colCursor) loadPage() error {
+	pg, err := c.pages.ReadPage()
+	if err != nil {
+		return err
+	}
+	c.li, c.vi = 0, 0
+	c.rep, c.def = pg.RepetitionLevels(), pg.DefinitionLevels()
+	c.n = int(pg.NumValues())
+	if len(c.def) > 0 && len(c.def) != c.n || len(c.rep) > 0 && len(c.rep) != c.n {
+		return fmt.Errorf("column %d: page has %d values and %d/%d levels", c.col, c.n, len(c.rep), len(c.def))
+	}
+	if !c.isBytes {
+		if cap(c.vals) < c.n {
+			c.vals = make([]parquet.Value, c.n)
+		}
+		c.vals = c.vals[:c.n]
+		k, err := pg.Values().ReadValues(c.vals)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if k != c.n {
+			return fmt.Errorf("column %d: page yields %d of %d values", c.col, k, c.n)
+		}
+		for i := range c.vals {
+			if c.vals[i].Kind() == parquet.FixedLenByteArray {
+				c.vals[i] = c.vals[i].Clone() // it points into the page's buffer
+			}
+		}
+		return nil
+	}
+	nonNull := c.n
+	if len(c.def) > 0 {
+		nonNull = 0
+		md := byte(c.maxDef)
+		for _, d := range c.def {
+			if d == md {
+				nonNull++
+			}
+		}
+	}
+	c.idx, c.offs, c.bad = nil, nil, nil
+	data := pg.Data()
+	if d := pg.Dictionary(); d != nil {
+		c.idx = data.Int32()
+		if len(c.idx) < nonNull {
+			return fmt.Errorf("column %d: page has %d of %d dictionary indexes", c.col, len(c.idx), nonNull)
+		}
+		if d != c.dict {
+			c.dict = d
+			dv := d.Page().Data()
+			b, offs := dv.ByteArray()
+			c.dictStr, c.dictBad = splitPage(string(b), offs, c.dictStr[:0], c.dictBad[:0])
+		}
+		for _, i := range c.idx[:nonNull] {
+			if i < 0 || int(i) >= len(c.dictStr) {
+				return fmt.Errorf("column %d: dictionary index %d of %d", c.col, i, len(c.dictStr))
+			}
+		}
+		return nil
+	}
+	b, offs := data.ByteArray()
+	if len(offs) < nonNull+1 || int(offs[len(offs)-1]) > len(b) {
+		return fmt.Errorf("column %d: page has %d of %d values", c.col, max(len(offs)-1, 0), nonNull)
+	}
+	c.str, c.offs = string(b), offs
+	if !utf8.ValidString(c.str) || !runeStarts(c.str, offs) {
+		c.bad = make([]bool, len(offs)-1)
+		for i := range c.bad {
+			c.bad[i] = !utf8.ValidString(c.str[offs[i]:offs[i+1]])
+		}
+	}
+	return nil
+}
+
+// runeStarts says whether every value of a valid UTF-8 page starts on a rune boundary, in
+// which case every value is valid UTF-8 too.
+func runeStarts(s string, offs []uint32) bool {
+	for _, o := range offs {
+		if int(o) < len(s) && !utf8.RuneStart(s[o]) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitPage turns a dictionary's values into strings sharing one copy.
+func splitPage(s string, offs []uint32, out []string, bad []bool) ([]string, []bool) {
+	for i := 0; i+1 < len(offs); i++ {
+		lo, hi := offs[i], offs[i+1]
+		if lo > hi || int(hi) > len(s) {
+			panic(fmt.Sprintf("dictionary value %d at %d:%d of %d bytes", i, lo, hi, len(s)))
+		}
+		v := s[lo:hi]
+		out = append(out, v)
+		bad = append(bad, !utf8.ValidString(v))
+	}
+	return out, bad
+}
+
+// entry returns the value at the cursor and advances.
+func (c *colCursor) entry() fastEntry {
+	if !c.isBytes {
+		v := c.vals[c.li]
+		c.li++
+		return fastEntry{rep: int32(v.RepetitionLevel()), def: int32(v.DefinitionLevel()), v: v}
+	}
+	var e fastEntry
+	if len(c.rep) > 0 {
+		e.rep = int32(c.rep[c.li])
+	}
+	e.def = c.maxDef
+	if len(c.def) > 0 {
+		e.def = int32(c.def[c.li])
+	}
+	c.li++
+	if e.def == c.maxDef {
+		if c.idx != nil {
+			i := c.idx[c.vi]
+			e.s, e.bad = c.dictStr[i], c.dictBad[i]
+		} else {
+			e.s = c.str[c.offs[c.vi]:c.offs[c.vi+1]]
+			e.bad = c.bad != nil && c.bad[c.vi]
+		}
+		c.vi++
+	}
+	return e
+}
+
+// nextRow gathers the values of the next row into c.ents; false at the end of the chunk.
+func (c *colCursor) nextRow() (bool, error) {
+	c.ents = c.ents[:0]
+	for {
+		if c.li >= c.n {
+			err := c.loadPage()
+			if err == io.EOF {
+				return len(c.ents) > 0, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			continue
+		}
+		if len(c.ents) > 0 {
+			r := int32(0)
+			if c.isBytes {
+				if len(c.rep) > 0 {
+					r = int32(c.rep[c.li])
+				}
+			} else {
+				r = int32(c.vals[c.li].RepetitionLevel())
+			}
+			if r == 0 {
+				return true, nil
+			}
+		}
+		c.ents = append(c.ents, c.entry())
+	}
+}
+
+// nextFast is next for the fast plan.
+func (s *parquetSource) nextFast() (rawRow, error) {
+	p := s.fast
+	for p.left <= 0 {
+		p.closePages()
+		if s.gi >= len(s.groups) {
+			return rawRow{}, io.EOF
+		}
+		rg := s.groups[s.gi]
+		s.gi++
+		p.left = rg.NumRows()
+		chunks := rg.ColumnChunks()
+		if len(chunks) != len(p.cursors) {
+			return rawRow{}, s.corrupt(fmt.Sprintf("row group %d has %d columns, the schema %d", s.gi, len(chunks), len(p.cursors)))
+		}
+		for i, c := range p.cursors {
+			c.pages = chunks[i].Pages()
+			c.n, c.li, c.vi = 0, 0, 0
+		}
+	}
+	for _, c := range p.cursors {
+		ok, err := c.nextRow()
+		if err != nil {
+			return rawRow{}, s.corrupt(err)
+		}
+		if !ok {
+			return rawRow{}, s.corrupt(fmt.Sprintf("column %q ends before the row group's %d rows", s.paths[c.col][0].name, s.groups[s.gi-1].NumRows()))
+		}
+	}
+	p.left--
+	s.row++
+	rr := rawRow{row: s.row}
+	fields, is, ok := s.fastAssemble()
+	if !ok {
+		fields, is = s.assemble(p.genericRow(false))
+	}
+	rr.fields, rr.issue = fields, is
+	if p.left == 0 {
+		// Every column must end with the row group.
+		for _, c := range p.cursors {
+			if c.li < c.n {
+				return rawRow{}, s.corrupt(fmt.Sprintf("column %q has values past the row group's %d rows", s.paths[c.col][0].name, s.groups[s.gi-1].NumRows()))
+			}
+		}
+	}
+	return rr, nil
+}
+
+// genericRow rebuilds the current row as parquet-go values for the generic assembly: all of
+// it, or with only, the generic columns.
+func (p *fastPlan) genericRow(only bool) parquet.Row {
+	row := p.row[:0]
+	for _, c := range p.cursors {
+		if only && !p.isGeneric[c.col] {
+			continue
+		}
+		for _, e := range c.ents {
+			var v parquet.Value
+			switch {
+			case !c.isBytes:
+				v = e.v
+			case e.def == c.maxDef:
+				v = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(e.s), len(e.s)))
+			default:
+				v = parquet.NullValue()
+			}
+			row = append(row, v.Level(int(e.rep), int(e.def), c.col))
+		}
+	}
+	p.row = row
+	return row
+}
+
+// fastAssemble builds the row's fields from the cursors' values; ok is false when the row
+// needs the generic assembly.
+func (s *parquetSource) fastAssemble() (fields map[string]any, issue *Issue, ok bool) {
+	p := s.fast
+	issueAt := len(p.cols)
+	if p.anyGeneric {
+		var gi *Issue
+		fields, gi = s.assemble(p.genericRow(true))
+		if fields == nil {
+			return nil, nil, false // corrupted levels: let the generic path say so for the whole row
+		}
+		if gi != nil {
+			issue = gi
+			issueAt = p.order[gi.Column]
+		}
+	} else {
+		fields = make(map[string]any, len(p.cols))
+	}
+	flag := func(fc *fastCol) {
+		if fc.order < issueAt {
+			issue = &Issue{File: s.file, Row: s.row, Column: fc.name, Reason: "invalid UTF-8"}
+			issueAt = fc.order
+		}
+	}
+	for i := range p.cols {
+		fc := &p.cols[i]
+		if fc.generic {
+			continue
+		}
+		if fc.leaf != nil {
+			c := fc.leaf
+			if len(c.ents) != 1 {
+				return nil, nil, false
+			}
+			e := c.ents[0]
+			switch {
+			case e.def < c.maxDef:
+				fields[fc.name] = nil
+			case c.isBytes:
+				fields[fc.name] = e.s
+				if e.bad {
+					flag(fc)
+				}
+			default:
+				v, bad := leafValue(e.v)
+				fields[fc.name] = v
+				if bad {
+					flag(fc)
+				}
+			}
+			continue
+		}
+		ce, re := fc.content.ents, fc.role.ents
+		if len(ce) != len(re) || len(ce) == 0 {
+			return nil, nil, false
+		}
+		if d := ce[0].def; d < int32(fc.rep.defLevel) {
+			if len(ce) != 1 || re[0].def != d {
+				return nil, nil, false
+			}
+			if d < int32(fc.node.defLevel) {
+				fields[fc.name] = nil
+			} else {
+				fields[fc.name] = []Message{}
+			}
+			continue
+		}
+		msgs := make([]Message, len(ce))
+		for k := range ce {
+			c, r := &ce[k], &re[k]
+			if c.def != fc.content.maxDef || r.def != fc.role.maxDef {
+				return nil, nil, false // a null message, content or role
+			}
+			if k > 0 && (c.rep != int32(fc.rep.repDepth) || r.rep != c.rep) {
+				return nil, nil, false
+			}
+			role, ok := fastRole(r.s)
+			if !ok {
+				return nil, nil, false
+			}
+			msgs[k] = Message{Role: role, Content: c.s}
+			if c.bad || r.bad {
+				flag(fc)
+			}
+		}
+		fields[fc.name] = msgs
+	}
+	return fields, issue, true
+}
+
+// fastRole normalizes a role as normalizeRole does, without work for the usual spellings.
+func fastRole(r string) (string, bool) {
+	switch r {
+	case "user":
+		return "user", true
+	case "assistant":
+		return "assistant", true
+	case "system":
+		return "system", true
+	}
+	return normalizeRole(r)
+}
