@@ -36,6 +36,7 @@ type colCursor struct {
 	col     int
 	isBytes bool
 	pages   parquet.Pages
+	page    parquet.Page // the current page, released to parquet-go's pool when done
 	// The current page.
 	n, li, vi int
 	rep, def  []byte
@@ -161,6 +162,7 @@ func messageList(n *pnode) bool {
 
 func (p *fastPlan) closePages() {
 	for _, c := range p.cursors {
+		c.release()
 		if c.pages != nil {
 			_ = c.pages.Close()
 			c.pages = nil
@@ -168,12 +170,25 @@ func (p *fastPlan) closePages() {
 	}
 }
 
+// release hands the current page's buffers back to parquet-go: the cursor keeps only copies
+// (strings, levels of the current row, cloned values).
+func (c *colCursor) release() {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+	}
+	c.n, c.li, c.vi = 0, 0, 0
+	c.rep, c.def, c.offs, c.idx = nil, nil, nil, nil
+}
+
 // loadPage reads the cursor's next page; io.EOF at the end of the column chunk.
 func (c *colCursor) loadPage() error {
+	c.release()
 	pg, err := c.pages.ReadPage()
 	if err != nil {
 		return err
 	}
+	c.page = pg
 	c.li, c.vi = 0, 0
 	c.rep, c.def = pg.RepetitionLevels(), pg.DefinitionLevels()
 	c.n = int(pg.NumValues())
@@ -193,7 +208,7 @@ func (c *colCursor) loadPage() error {
 			return fmt.Errorf("column %d: page yields %d of %d values", c.col, k, c.n)
 		}
 		for i := range c.vals {
-			if c.vals[i].Kind() == parquet.FixedLenByteArray {
+			if k := c.vals[i].Kind(); k == parquet.FixedLenByteArray || k == parquet.Int96 {
 				c.vals[i] = c.vals[i].Clone() // it points into the page's buffer
 			}
 		}
@@ -345,7 +360,7 @@ func (s *parquetSource) nextFast() (rawRow, error) {
 		}
 		for i, c := range p.cursors {
 			c.pages = chunks[i].Pages()
-			c.n, c.li, c.vi = 0, 0, 0
+			c.dict = nil // a column chunk has its own dictionary
 		}
 	}
 	for _, c := range p.cursors {

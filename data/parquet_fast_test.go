@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // transcript reads a Parquet file with the fast path (or, with generic, the generic one) and
@@ -246,3 +247,134 @@ func BenchmarkReadParquetGeneric(b *testing.B) { benchParquetPath(b, true) }
 
 // BenchmarkReadParquetFast is BenchmarkReadParquet without Open's file handling.
 func BenchmarkReadParquetFast(b *testing.B) { benchParquetPath(b, false) }
+
+// BenchmarkParquetPages reads and decompresses every page of the same file and nothing else:
+// the floor under any reader built on parquet-go's pages.
+func BenchmarkParquetPages(b *testing.B) {
+	path, text := benchFile(b, 20000, ".parquet")
+	b.SetBytes(text)
+	b.ResetTimer()
+	start := cpuTime()
+	defer reportCPU(b, start, text)
+	for i := 0; i < b.N; i++ {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for _, rg := range pf.RowGroups() {
+			for _, cc := range rg.ColumnChunks() {
+				pages := cc.Pages()
+				for {
+					pg, err := pages.ReadPage()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += pg.NumValues()
+					parquet.Release(pg)
+				}
+				pages.Close()
+			}
+		}
+		f.Close()
+		if n < 20000 {
+			b.Fatalf("%d values", n)
+		}
+	}
+}
+
+type benchMsg struct {
+	Role    string `parquet:"role"`
+	Content string `parquet:"content"`
+}
+
+type benchRow struct {
+	ID       string     `parquet:"id"`
+	Prompt   []benchMsg `parquet:"prompt,list"`
+	Chosen   []benchMsg `parquet:"chosen,list"`
+	Rejected []benchMsg `parquet:"rejected,list"`
+	SC       float64    `parquet:"score_chosen"`
+	SR       float64    `parquet:"score_rejected"`
+}
+
+// BenchmarkReadParquetCodec reads the same pairs written with each codec and zstd level
+// (parquet-go's writer, align's schema without meta): does the writer's choice matter?
+func BenchmarkReadParquetCodec(b *testing.B) {
+	src, text := benchFile(b, 20000, ".parquet")
+	recs, err := ReadPairs(src, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([]benchRow, len(recs))
+	conv := func(ms []Message) []benchMsg {
+		out := make([]benchMsg, len(ms))
+		for i, m := range ms {
+			out[i] = benchMsg(m)
+		}
+		return out
+	}
+	for i, p := range recs {
+		rows[i] = benchRow{ID: p.ID, Prompt: conv(p.Prompt), Chosen: conv(p.Chosen), Rejected: conv(p.Rejected), SC: *p.ScoreChosen, SR: *p.ScoreRejected}
+	}
+	for _, c := range []struct {
+		name  string
+		codec parquet.WriterOption
+	}{
+		{"zstd-fastest", parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest})},
+		{"zstd-default", parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault})},
+		{"zstd-better", parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression})},
+		{"zstd-best", parquet.Compression(&zstd.Codec{Level: zstd.SpeedBestCompression})},
+		{"snappy", parquet.Compression(&parquet.Snappy)},
+		{"none", parquet.Compression(&parquet.Uncompressed)},
+	} {
+		path := filepath.Join(b.TempDir(), c.name+".parquet")
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := parquet.NewGenericWriter[benchRow](f, c.codec, parquet.PageBufferSize(1<<20))
+		if _, err := w.Write(rows); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		st, _ := f.Stat()
+		f.Close()
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportMetric(float64(st.Size())/1e6, "file-MB")
+			b.SetBytes(text)
+			start := cpuTime()
+			defer reportCPU(b, start, text)
+			for i := 0; i < b.N; i++ {
+				r, err := Open(path, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for {
+					_, err := r.Next()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				r.Close()
+				if n != len(rows) {
+					b.Fatalf("%d records", n)
+				}
+			}
+		})
+	}
+}

@@ -65,7 +65,12 @@ func TestEveryEmbeddedRecipeTrains(t *testing.T) {
 			continue // TestQuickstart
 		}
 		t.Run(name, func(t *testing.T) {
-			r := load(t, name, append([]string{"max_steps=2"}, small...)...)
+			extra := []string{"max_steps=2"}
+			if name == "safety-dpo" {
+				// Its example dataset path is relative to the repository root.
+				extra = append(extra, "dataset.path=../testdata/data/xstest_refusal_pairs.jsonl")
+			}
+			r := load(t, name, append(extra, small...)...)
 			if r.Online.Iterations > 0 && name != "hypo" {
 				r = load(t, name, append(append([]string{"max_steps=2"}, small...), online...)...)
 			}

@@ -10,6 +10,7 @@
 // package satisfies, append every sample and judgment to JSONL logs as they arrive, and so
 // resume after a kill with every row exactly once.
 //
-// It does not talk to a server itself: sampling and judging go through runtime (see
-// runtime.go), and Parquet and JSONL record files through the data package where it can.
+// It does not talk to a server itself: sampling and judging go through the Backend interface
+// (backend.go; PoolBackend wraps a runtime.Pool), and pair files are written by the data
+// package. The retrofit report is in eval/safety.
 package curate

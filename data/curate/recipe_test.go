@@ -9,8 +9,8 @@ import (
 	"github.com/alignkit/align/recipes"
 )
 
-// TestSafetyDPORecipe checks the safety-dpo recipe (kept here until the recipes package embeds
-// it: see docs/safety.md) against the recipe schema, and that its example data reads as pairs.
+// TestSafetyDPORecipe checks the safety-dpo recipe file (the same one recipes/ embeds) against the
+// recipe schema, and that its example data reads as pairs.
 func TestSafetyDPORecipe(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("testdata", "safety-dpo.yaml"))
 	if err != nil {
