@@ -12,7 +12,7 @@ import (
 // TestSafetyDPORecipe checks the safety-dpo recipe file (the same one recipes/ embeds) against the
 // recipe schema, and that its example data reads as pairs.
 func TestSafetyDPORecipe(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("testdata", "safety-dpo.yaml"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "recipes", "safety-dpo.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
