@@ -200,9 +200,16 @@ func (c *colCursor) loadPage() error {
 			c.vals = make([]parquet.Value, c.n)
 		}
 		c.vals = c.vals[:c.n]
-		k, err := pg.Values().ReadValues(c.vals)
-		if err != nil && err != io.EOF {
-			return err
+		vr, k := pg.Values(), 0
+		for k < c.n {
+			m, err := vr.ReadValues(c.vals[k:])
+			k += m
+			if err == io.EOF || m == 0 && err == nil {
+				break
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if k != c.n {
 			return fmt.Errorf("column %d: page yields %d of %d values", c.col, k, c.n)

@@ -97,6 +97,11 @@ func openParquetAt(name string, f io.ReaderAt, size int64) (src *parquetSource, 
 	for gi, rg := range pf.Metadata().RowGroups {
 		for ci, cc := range rg.Columns {
 			md := cc.MetaData
+			if md.Codec == format.Lz4Raw {
+				// parquet-go's LZ4 decoder doubles its buffer until a block decodes, so a
+				// corrupted page would exhaust memory instead of failing.
+				return nil, &Issue{File: name, Reason: "unsupported Parquet compression", Detail: fmt.Sprintf("row group %d column chunk %d is LZ4_RAW, which align does not read; rewrite the file with snappy or zstd", gi+1, ci+1)}
+			}
 			if md.TotalCompressedSize < 0 || md.TotalCompressedSize > size || md.DataPageOffset < 0 || md.DataPageOffset >= size ||
 				md.TotalUncompressedSize < 0 || md.NumValues < 0 || rg.NumRows < 0 {
 				return nil, &Issue{File: name, Reason: "corrupted Parquet footer", Detail: fmt.Sprintf("row group %d column chunk %d: sizes or offsets outside the %d-byte file", gi+1, ci+1, size)}

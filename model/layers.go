@@ -106,9 +106,15 @@ type seqSpan struct{ off, n int }
 // parallelFor runs fn(i) for i in [0, n) on up to threads goroutines with a fixed, strided
 // partition; fn must write disjoint memory for distinct i.
 func parallelFor(threads, n int, fn func(i int)) {
+	parallelForWorker(threads, n, func(_, i int) { fn(i) })
+}
+
+// parallelForWorker is parallelFor that also tells fn which worker (in [0, threads)) runs it,
+// for per-worker scratch buffers.
+func parallelForWorker(threads, n int, fn func(worker, i int)) {
 	if threads <= 1 || n <= 1 {
 		for i := 0; i < n; i++ {
-			fn(i)
+			fn(0, i)
 		}
 		return
 	}
@@ -119,11 +125,23 @@ func parallelFor(threads, n int, fn func(i int)) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < n; i += threads {
-				fn(i)
+				fn(w, i)
 			}
 		}(w)
 	}
 	wg.Wait()
+}
+
+// scratch2 is a worker's pair of reusable buffers.
+type scratch2 [2][]float32
+
+// scratchPairs returns one scratch2 per worker.
+func scratchPairs(threads int) []scratch2 { return make([]scratch2, max(threads, 1)) }
+
+// get returns the two buffers grown to n floats each (contents undefined).
+func (b *scratch2) get(n int) ([]float32, []float32) {
+	b[0], b[1] = grow(b[0], n), grow(b[1], n)
+	return b[0], b[1]
 }
 
 // attnBlock is the row-block size of the causal attention: a block of rows only attends to the
@@ -157,11 +175,12 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 		m.attentionForwardF16(out, q, k, v, spans)
 		return
 	}
-	parallelFor(m.threads, len(spans)*KV, func(item int) {
+	bufs := scratchPairs(m.threads)
+	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
 		n := s.n
 		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
-		P := make([]float32, n*n)
+		P, _ := bufs[w].get(n * n)
 		for h := g * rep; h < (g+1)*rep; h++ {
 			qh, oh := q[s.off*qDim+h*hd:], out[s.off*qDim+h*hd:]
 			for r0 := 0; r0 < n; r0 += attnBlock {
@@ -182,7 +201,8 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	parallelFor(m.threads, len(spans)*KV, func(item int) {
+	bufs := scratchPairs(m.threads)
+	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
 		n := s.n
 		for i := 0; i < n; i++ {
@@ -191,7 +211,7 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 		}
 		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
 		dkg, dvg := dk[s.off*kvDim+g*hd:], dv[s.off*kvDim+g*hd:]
-		P, dS := make([]float32, n*n), make([]float32, n*n)
+		P, dS := bufs[w].get(n * n)
 		for h := g * rep; h < (g+1)*rep; h++ {
 			qh, doh, dqh := q[s.off*qDim+h*hd:], dout[s.off*qDim+h*hd:], dq[s.off*qDim+h*hd:]
 			for r0 := 0; r0 < n; r0 += attnBlock {
