@@ -84,6 +84,9 @@ func lse2Generic(x []float32) float32 {
 	var s float64
 	for _, v := range x {
 		f := float64(v)
+		if math.IsInf(f, -1) {
+			continue // a masked entry adds nothing (and -Inf - -Inf would be NaN)
+		}
 		if f <= m {
 			s += math.Exp(f - m)
 		} else if !math.IsNaN(f) {

@@ -190,6 +190,11 @@ func lseRows(r *rand.Rand, n int) map[string][]float32 {
 		}
 	}
 	rows["denormal"] = den
+	lead := randVec(r, n, 2) // masks before the first finite value
+	for i := 0; i < n/2; i++ {
+		lead[i] = float32(math.Inf(-1))
+	}
+	rows["leadmask"] = lead
 	allMask := make([]float32, n)
 	for i := range allMask {
 		allMask[i] = float32(math.Inf(-1))

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alignkit/align/recipes"
 )
 
 func runAlign(t *testing.T, args ...string) (string, error) {
@@ -26,7 +28,7 @@ func TestRecipesCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	var infos []struct{ Name, Objective string }
-	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) != 11 {
+	if err := json.Unmarshal([]byte(out), &infos); err != nil || len(infos) != len(recipes.Names()) {
 		t.Fatalf("recipes list --json: %v\n%s", err, out)
 	}
 	out, err = runAlign(t, "recipes", "show", "simpo")
