@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/alignkit/align/runtime"
 )
 
 // Judgment is one judged pair, one line of judgments.jsonl (EVAL.md, "The judgments file").
@@ -101,40 +102,38 @@ func (j Judgment) Key() string {
 
 // ReadJudgments reads a judgments.jsonl file, or a JSON array (AlpacaEval's annotations.json).
 // A torn last line (a run killed mid-write) is ignored and reported through torn; a malformed
-// line anywhere else is an error.
+// line anywhere else is an error. Unlike a reopened JudgmentLog, which cuts it, a last line
+// without its newline that parses as a judgment is read: files written by other tools may end
+// that way.
 func ReadJudgments(path string) (js []Judgment, torn bool, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("eval: read judgments: %w", err)
 	}
-	return parseJudgments(path, b)
-}
-
-func parseJudgments(path string, b []byte) ([]Judgment, bool, error) {
 	trimmed := bytes.TrimSpace(b)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		var js []Judgment
 		if err := json.Unmarshal(trimmed, &js); err != nil {
 			return nil, false, fmt.Errorf("eval: %s: %w", path, err)
 		}
 		return js, false, nil
 	}
-	var js []Judgment
-	lines := bytes.Split(b, []byte("\n"))
-	// the last element is what follows the final newline: empty for a clean file
-	for i, line := range lines {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
+	cut, err := runtime.ScanJSONL(bytes.NewReader(b), path, func(line []byte) error {
 		var j Judgment
 		if err := json.Unmarshal(line, &j); err != nil {
-			if i == len(lines)-1 {
-				return js, true, nil // torn last line: no trailing newline was written
-			}
-			return nil, false, fmt.Errorf("eval: %s line %d: %w", path, i+1, err)
+			return err
 		}
 		js = append(js, j)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("eval: read judgments: %w", err)
+	}
+	if cut > 0 {
+		var j Judgment
+		if json.Unmarshal(b[len(b)-int(cut):], &j) == nil {
+			return append(js, j), false, nil
+		}
+		return js, true, nil
 	}
 	return js, false, nil
 }
@@ -199,10 +198,10 @@ func ReadJudgmentsDir(dir string) ([]Judgment, error) {
 }
 
 // JudgmentLog appends judgments to a file, one JSON line each, and knows which tasks the file
-// already holds. Each Append is a single write of a whole line followed by fsync, so a killed
-// run leaves at most one torn line, which Open truncates away.
+// already holds. It is a runtime.AppendLog: each Append is a single write of a whole line
+// followed by fsync, so a killed run leaves at most one torn line, which Open cuts away.
 type JudgmentLog struct {
-	f    *os.File
+	log  *runtime.AppendLog
 	seen map[string]bool
 	// Existing holds the judgments that were in the file when it was opened.
 	Existing []Judgment
@@ -210,36 +209,20 @@ type JudgmentLog struct {
 
 // OpenJudgmentLog opens (creating if needed) path for appending.
 func OpenJudgmentLog(path string) (*JudgmentLog, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("eval: judgments: %w", err)
-	}
-	var existing []Judgment
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("eval: judgments: %w", err)
-	default:
-		js, torn, perr := parseJudgments(path, b)
-		if perr != nil {
-			return nil, perr
+	l := &JudgmentLog{seen: map[string]bool{}}
+	log, _, err := runtime.OpenAppendLog(path, func(line []byte) error {
+		var j Judgment
+		if err := json.Unmarshal(line, &j); err != nil {
+			return err
 		}
-		existing = js
-		if torn { // cut the torn tail so that the next line starts clean
-			cut := bytes.LastIndexByte(b, '\n') + 1
-			if err := os.Truncate(path, int64(cut)); err != nil {
-				return nil, fmt.Errorf("eval: judgments: truncate torn line: %w", err)
-			}
-		}
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		l.Existing = append(l.Existing, j)
+		l.seen[j.Key()] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("eval: judgments: %w", err)
 	}
-	l := &JudgmentLog{f: f, seen: map[string]bool{}, Existing: existing}
-	for _, j := range existing {
-		l.seen[j.Key()] = true
-	}
+	l.log = log
 	return l, nil
 }
 
@@ -248,23 +231,15 @@ func (l *JudgmentLog) Has(j Judgment) bool { return l.seen[j.Key()] }
 
 // Append writes j as one line.
 func (l *JudgmentLog) Append(j Judgment) error {
-	b, err := json.Marshal(j)
-	if err != nil {
+	if err := l.log.Append(j); err != nil {
 		return fmt.Errorf("eval: judgments: %w", err)
-	}
-	b = append(b, '\n')
-	if _, err := l.f.Write(b); err != nil {
-		return fmt.Errorf("eval: judgments: append: %w", err)
-	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("eval: judgments: sync: %w", err)
 	}
 	l.seen[j.Key()] = true
 	return nil
 }
 
 // Close closes the file.
-func (l *JudgmentLog) Close() error { return l.f.Close() }
+func (l *JudgmentLog) Close() error { return l.log.Close() }
 
 // WriteJudgments writes js to w as JSON lines.
 func WriteJudgments(w io.Writer, js []Judgment) error {

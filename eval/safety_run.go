@@ -1,12 +1,10 @@
 package eval
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -37,53 +35,28 @@ type SafetyOptions struct {
 	Progress      func(stage string, done, total int)
 }
 
-// jsonlCache is an append-only JSONL file of records keyed by a string, resumable like
-// JudgmentLog (a torn last line is cut away on open).
+// jsonlCache is a runtime.AppendLog of records keyed by a string, resumable like JudgmentLog
+// (a torn last line is cut away on open).
 type jsonlCache[T any] struct {
+	log  *runtime.AppendLog
 	mu   sync.Mutex
-	f    *os.File
 	have map[string]T
 }
 
 func openJSONLCache[T any](path string, key func(T) string) (*jsonlCache[T], error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
 	c := &jsonlCache[T]{have: map[string]T{}}
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	lines := bytes.Split(b, []byte("\n"))
-	good := 0
-	for i, l := range lines {
-		if len(bytes.TrimSpace(l)) == 0 {
-			if i < len(lines)-1 {
-				good += len(l) + 1
-			}
-			continue
-		}
+	log, _, err := runtime.OpenAppendLog(path, func(line []byte) error {
 		var v T
-		if err := json.Unmarshal(l, &v); err != nil {
-			if i == len(lines)-1 {
-				break // torn tail
-			}
-			return nil, fmt.Errorf("eval: %s line %d: %w", path, i+1, err)
+		if err := json.Unmarshal(line, &v); err != nil {
+			return err
 		}
 		c.have[key(v)] = v
-		if i < len(lines)-1 {
-			good += len(l) + 1
-		}
-	}
-	if good < len(b) {
-		if err := os.Truncate(path, int64(good)); err != nil {
-			return nil, fmt.Errorf("eval: truncate torn line: %w", err)
-		}
-	}
-	c.f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
+	c.log = log
 	return c, nil
 }
 
@@ -95,20 +68,16 @@ func (c *jsonlCache[T]) get(k string) (T, bool) {
 }
 
 func (c *jsonlCache[T]) put(k string, v T) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	if err := c.log.Append(v); err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, err := c.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("eval: append: %w", err)
-	}
 	c.have[k] = v
-	return c.f.Sync()
+	return nil
 }
 
-func (c *jsonlCache[T]) close() error { return c.f.Close() }
+func (c *jsonlCache[T]) close() error { return c.log.Close() }
 
 // humanJudged is one cached classification of a human-labelled XSTest completion.
 type humanJudged struct {

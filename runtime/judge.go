@@ -338,18 +338,11 @@ func (j JudgeJob) Run(ctx context.Context, pool *Pool, progress func(done, total
 	case j.Out == "":
 		return sum, errors.New("runtime: judge job: no output file given")
 	}
-	ids := map[string]bool{}
-	for i, it := range j.Items {
-		if it.ID == "" {
-			return sum, fmt.Errorf("runtime: judge job: item %d has no id", i)
-		}
-		if ids[it.ID] {
-			return sum, fmt.Errorf("runtime: judge job: item id %q appears twice", it.ID)
-		}
-		ids[it.ID] = true
+	if err := checkIDs("judge job: item", len(j.Items), func(i int) string { return j.Items[i].ID }); err != nil {
+		return sum, err
 	}
 	have := map[gameKey]bool{}
-	out, torn, err := openJSONL(j.Out, func(line []byte) error {
+	out, torn, err := OpenAppendLog(j.Out, func(line []byte) error {
 		var r JudgmentRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
@@ -445,7 +438,7 @@ func (j JudgeJob) Run(ctx context.Context, pool *Pool, progress func(done, total
 // ReadJudgments reads a judgments file (a torn last line is ignored).
 func ReadJudgments(path string) ([]JudgmentRow, error) {
 	var rows []JudgmentRow
-	_, _, err := scanJSONL(path, func(line []byte) error {
+	_, err := ScanAppendLog(path, func(line []byte) error {
 		var r JudgmentRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -122,41 +120,15 @@ func TestSampleSeedsDistinct(t *testing.T) {
 	}
 }
 
-func TestJSONLTornLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.jsonl")
-	j, _, err := openJSONL(path, func([]byte) error { return nil })
-	if err != nil {
-		t.Fatal(err)
+func TestCheckIDs(t *testing.T) {
+	ids := func(s ...string) func(int) string { return func(i int) string { return s[i] } }
+	if err := checkIDs("sample: prompt", 3, ids("a", "b", "c")); err != nil {
+		t.Error(err)
 	}
-	for i := range 3 {
-		if err := j.Append(map[string]int{"i": i}); err != nil {
-			t.Fatal(err)
-		}
+	if err := checkIDs("sample: prompt", 3, ids("a", "", "a")); err == nil || err.Error() != "runtime: sample: prompt 1 has no id" {
+		t.Errorf("empty id: %v", err)
 	}
-	j.Close()
-	good, _ := os.ReadFile(path)
-	for _, tail := range []string{`{"i": 3, "tr`, "{\"i\": 3, \"x\n", `{"i":3}`} {
-		os.WriteFile(path, append(slices.Clone(good), tail...), 0o644)
-		var n int
-		j, torn, err := openJSONL(path, func([]byte) error { n++; return nil })
-		if err != nil {
-			t.Fatalf("tail %q: %v", tail, err)
-		}
-		// A last line without its newline is cut even when it parses: the write was not
-		// finished, and the row will be asked for again.
-		wantTorn := int64(len(tail))
-		if n != 3 || torn != wantTorn {
-			t.Errorf("tail %q: %d lines, %d torn bytes; want 3, %d", tail, n, torn, wantTorn)
-		}
-		j.Append(map[string]int{"i": 3})
-		j.Close()
-		b, _ := os.ReadFile(path)
-		if string(b) != string(good)+"{\"i\":3}\n" {
-			t.Errorf("tail %q: file after repair+append:\n%s", tail, b)
-		}
-	}
-	os.WriteFile(path, []byte("{\"i\":0}\nnot json\n{\"i\":2}\n"), 0o644)
-	if _, _, err := openJSONL(path, func([]byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("corrupt middle line: %v", err)
+	if err := checkIDs("judge job: item", 3, ids("a", "b", "a")); err == nil || err.Error() != `runtime: judge job: item id "a" appears twice` {
+		t.Errorf("repeated id: %v", err)
 	}
 }

@@ -102,6 +102,23 @@ func SampleSeeds(base int64, promptID string, k int) []int64 {
 	return seeds
 }
 
+// checkIDs returns an error for the first of n ids that is empty or repeated; what names the
+// job and its items in the message ("sample: prompt").
+func checkIDs(what string, n int, id func(i int) string) error {
+	seen := make(map[string]bool, n)
+	for i := range n {
+		s := id(i)
+		if s == "" {
+			return fmt.Errorf("runtime: %s %d has no id", what, i)
+		}
+		if seen[s] {
+			return fmt.Errorf("runtime: %s id %q appears twice", what, s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
 type sampleKey struct {
 	id string
 	k  int
@@ -111,7 +128,7 @@ type sampleKey struct {
 func ReadSamples(path string) ([]SampleRow, error) {
 	var rows []SampleRow
 	seen := map[sampleKey]bool{}
-	_, _, err := scanJSONL(path, func(line []byte) error {
+	_, err := ScanAppendLog(path, func(line []byte) error {
 		var r SampleRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
@@ -145,19 +162,12 @@ func (j SampleJob) Run(ctx context.Context, pool *Pool, progress func(done, tota
 	case j.Out == "":
 		return sum, errors.New("runtime: sample: no output file given")
 	}
-	ids := map[string]bool{}
-	for i, p := range j.Prompts {
-		if p.ID == "" {
-			return sum, fmt.Errorf("runtime: sample: prompt %d has no id", i)
-		}
-		if ids[p.ID] {
-			return sum, fmt.Errorf("runtime: sample: prompt id %q appears twice", p.ID)
-		}
-		ids[p.ID] = true
+	if err := checkIDs("sample: prompt", len(j.Prompts), func(i int) string { return j.Prompts[i].ID }); err != nil {
+		return sum, err
 	}
 
 	have := map[sampleKey]bool{}
-	out, torn, err := openJSONL(j.Out, func(line []byte) error {
+	out, torn, err := OpenAppendLog(j.Out, func(line []byte) error {
 		var r SampleRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err

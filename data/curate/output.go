@@ -11,6 +11,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/runtime"
 )
 
 // RankedRow is one prompt of the ranked output. Its columns extend the data package's ranked
@@ -120,7 +121,7 @@ func ReadRanked(path string) ([]RankedRow, error) {
 		return rows, nil
 	}
 	var rows []RankedRow
-	_, _, err := scanLog(path, func(line []byte) error {
+	_, err := runtime.ScanAppendLog(path, func(line []byte) error {
 		var r RankedRow
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err

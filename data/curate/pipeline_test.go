@@ -133,7 +133,7 @@ func baseConfig(dir, rubric string) Config {
 func countLines(t *testing.T, path string) (lines int, keys map[string]int) {
 	t.Helper()
 	keys = map[string]int{}
-	_, _, err := scanLog(path, func(b []byte) error {
+	_, err := runtime.ScanAppendLog(path, func(b []byte) error {
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
 			return err
@@ -308,35 +308,6 @@ func TestCurateResume(t *testing.T) {
 				t.Error("resumed output differs from an uninterrupted run's")
 			}
 		})
-	}
-}
-
-func TestLogTornLine(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "log.jsonl")
-	if err := writeFile(p, "{\"a\":1}\n{\"a\":2}\n{\"a\":"); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	l, torn, err := openLog(p, func([]byte) error { n++; return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || torn != 5 {
-		t.Errorf("read %d lines, cut %d bytes; want 2 and 5", n, torn)
-	}
-	if err := l.Append(map[string]int{"a": 3}); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	b, _ := os.ReadFile(p)
-	if string(b) != "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n" {
-		t.Errorf("log after append: %q", b)
-	}
-	if err := writeFile(p, "{\"a\":1}\nnot json\n{\"a\":2}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := openLog(p, func([]byte) error { return nil }); err == nil {
-		t.Error("corruption before the last line accepted")
 	}
 }
 

@@ -112,7 +112,7 @@ func (c *counter) add() (done, total int, rate float64) {
 func runSamples(ctx context.Context, b Backend, path string, tasks []sampleTask, conc int,
 	onLoad func(map[string]SampleRecord), progress func(rec SampleRecord, done, total int, perSec float64)) (map[string]SampleRecord, error) {
 	have := map[string]SampleRecord{}
-	log, _, err := openLog(path, func(line []byte) error {
+	log, _, err := runtime.OpenAppendLog(path, func(line []byte) error {
 		var r SampleRecord
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
@@ -197,12 +197,12 @@ type judgeTask struct {
 type judgeLog struct {
 	mu   sync.Mutex
 	have map[string]JudgeRecord
-	log  *appendLog
+	log  *runtime.AppendLog
 }
 
 func openJudgeLog(path string) (*judgeLog, error) {
 	jl := &judgeLog{have: map[string]JudgeRecord{}}
-	log, _, err := openLog(path, func(line []byte) error {
+	log, _, err := runtime.OpenAppendLog(path, func(line []byte) error {
 		var r JudgeRecord
 		if err := json.Unmarshal(line, &r); err != nil {
 			return err
@@ -343,7 +343,7 @@ func writeAtomic(path string, b []byte) error {
 
 func readJudgeRecords(path string) ([]JudgeRecord, error) {
 	var out []JudgeRecord
-	_, _, err := scanLog(path, func(b []byte) error {
+	_, err := runtime.ScanAppendLog(path, func(b []byte) error {
 		var r JudgeRecord
 		if err := json.Unmarshal(b, &r); err != nil {
 			return err
@@ -356,7 +356,7 @@ func readJudgeRecords(path string) ([]JudgeRecord, error) {
 
 func readSampleRecords(path string) ([]SampleRecord, error) {
 	var out []SampleRecord
-	_, _, err := scanLog(path, func(b []byte) error {
+	_, err := runtime.ScanAppendLog(path, func(b []byte) error {
 		var r SampleRecord
 		if err := json.Unmarshal(b, &r); err != nil {
 			return err
