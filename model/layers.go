@@ -160,21 +160,32 @@ func attentionProbs(P, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int, scale f
 }
 
 // attentionForward computes causal grouped-query attention within each sequence of the packed
-// batch: q [T, H·hd], k, v [T, KV·hd] (after RoPE) into out [T, H·hd]. Per (sequence, head) and
-// block of rows it is two SGEMMs around a row softmax, restricted to the causal columns. The
-// probabilities are not kept: attentionBackward recomputes them (as flash attention does),
+// batch: q [T, H·hd], k, v [T, KV·hd] (after RoPE) into out [T, H·hd]. Head dims up to
+// attnFusedMaxHeadDim take the fused row loops of attn_fused.go; wider heads take, per
+// (sequence, head) and block of rows, two SGEMMs around a row softmax, restricted to the causal
+// columns. The probabilities are not kept: attentionBackward recomputes them (as flash attention does),
 // which saves heads·n² floats per block. Work items are (sequence, kv head) pairs, so goroutines
 // write disjoint memory and results do not depend on the thread count.
 func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
+	if m.opt.F16KV {
+		m.attentionForwardF16(out, q, k, v, spans)
+		return
+	}
+	if m.cfg.HeadDim <= attnFusedMaxHeadDim {
+		m.attentionForwardFused(out, q, k, v, spans)
+		return
+	}
+	m.attentionForwardGemm(out, q, k, v, spans)
+}
+
+// attentionForwardGemm is attentionForward by row-block SGEMMs (head dims above
+// attnFusedMaxHeadDim).
+func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	if m.opt.F16KV {
-		m.attentionForwardF16(out, q, k, v, spans)
-		return
-	}
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
@@ -196,6 +207,16 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 // With P the probabilities: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
 // dQ = scale·dS·K, dK = scale·dSᵀ·Q (summed over the heads sharing a kv head).
 func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
+	if m.cfg.HeadDim <= attnFusedMaxHeadDim {
+		m.attentionBackwardFused(dq, dk, dv, dout, q, k, v, spans)
+		return
+	}
+	m.attentionBackwardGemm(dq, dk, dv, dout, q, k, v, spans)
+}
+
+// attentionBackwardGemm is attentionBackward by row-block SGEMMs (head dims above
+// attnFusedMaxHeadDim).
+func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
 	c := m.cfg
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	rep := H / KV
