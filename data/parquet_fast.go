@@ -38,18 +38,21 @@ type colCursor struct {
 	pages   parquet.Pages
 	page    parquet.Page // the current page, released to parquet-go's pool when done
 	// The current page.
-	n, li, vi int
-	rep, def  []byte
-	maxDef    int32
-	str       string   // the page's byte array values, concatenated
-	offs      []uint32 // value i is str[offs[i]:offs[i+1]]
-	idx       []int32  // dictionary indexes, for a dictionary-encoded page
-	dict      parquet.Dictionary
-	dictStr   []string
-	dictBad   []bool
-	bad       []bool // per value, nil when every value is valid UTF-8
-	vals      []parquet.Value
-	ents      []fastEntry // the current row's values
+	n, li, vi  int
+	rep, def   []byte
+	maxDef     int32
+	maxRep     int32
+	str        string   // the page's byte array values, concatenated
+	offs       []uint32 // value i is str[offs[i]:offs[i+1]]
+	idx        []int32  // dictionary indexes, for a dictionary-encoded page
+	dict       parquet.Dictionary
+	dictStr    []string
+	dictBad    []bool
+	bad        []bool          // per value, nil when every value is valid UTF-8
+	vals       []parquet.Value // a batch of a non-byte-array page's values
+	vr         parquet.ValueReader
+	vpos, vlen int
+	ents       []fastEntry // the current row's values
 }
 
 // fastCol is one top-level column of the fast path.
@@ -59,13 +62,12 @@ type fastCol struct {
 	// scalar columns: leaf is the column's cursor; message lists: content and role.
 	leaf          *colCursor
 	content, role *colCursor
-	contentLeaf   *pnode
-	roleLeaf      *pnode
-	rep, elem     *pnode // the repeated node and the struct element
+	rep           *pnode // the list's repeated node
 	// generic columns (other shapes: lists of strings, nested lists) go through the generic
 	// assembly, from the cursors' values.
 	generic bool
-	order   int // the column's position, to report the first invalid column as the generic path does
+	leaves  []*colCursor // a generic column's leaf cursors
+	order   int          // the column's position, to report the first invalid column as the generic path does
 }
 
 type fastPlan struct {
@@ -87,7 +89,7 @@ func planFast(s *parquetSource) *fastPlan {
 	for i, path := range s.paths {
 		leafIndex[path[len(path)-1]] = i
 		leaf := path[len(path)-1]
-		p.cursors[i] = &colCursor{col: i, isBytes: leaf.phys == format.ByteArray, maxDef: int32(leaf.defLevel)}
+		p.cursors[i] = &colCursor{col: i, isBytes: leaf.phys == format.ByteArray, maxDef: int32(leaf.defLevel), maxRep: int32(leaf.repDepth)}
 	}
 	for ci, c := range s.root.children {
 		fc := fastCol{name: c.name, node: c, order: ci}
@@ -103,12 +105,12 @@ func planFast(s *parquetSource) *fastPlan {
 			for _, f := range elem.children {
 				switch f.name {
 				case "content":
-					fc.content, fc.contentLeaf = p.cursors[leafIndex[f]], f
+					fc.content = p.cursors[leafIndex[f]]
 				case "role":
-					fc.role, fc.roleLeaf = p.cursors[leafIndex[f]], f
+					fc.role = p.cursors[leafIndex[f]]
 				}
 			}
-			fc.rep, fc.elem = r, elem
+			fc.rep = r
 		default:
 			fc.generic = true
 		}
@@ -124,6 +126,14 @@ func planFast(s *parquetSource) *fastPlan {
 		for _, fc := range p.cols {
 			if fc.node == path[0] && fc.generic {
 				p.isGeneric[i], p.anyGeneric = true, true
+			}
+		}
+	}
+	for i := range p.cols {
+		fc := &p.cols[i]
+		for j, path := range s.paths {
+			if fc.generic && path[0] == fc.node {
+				fc.leaves = append(fc.leaves, p.cursors[j])
 			}
 		}
 	}
@@ -179,6 +189,28 @@ func (c *colCursor) release() {
 	}
 	c.n, c.li, c.vi = 0, 0, 0
 	c.rep, c.def, c.offs, c.idx = nil, nil, nil, nil
+	c.vr, c.vpos, c.vlen = nil, 0, 0
+}
+
+// fill reads the next batch of a non-byte-array page's values when the last is used up. A page
+// that yields fewer values than it claims panics, which next reports as corrupted data.
+func (c *colCursor) fill() {
+	if c.vpos < c.vlen {
+		return
+	}
+	m, err := c.vr.ReadValues(c.vals)
+	if m == 0 {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		panic(fmt.Sprintf("column %d: page yields %d of %d values: %v", c.col, c.li, c.n, err))
+	}
+	for i := range c.vals[:m] {
+		if k := c.vals[i].Kind(); k == parquet.FixedLenByteArray || k == parquet.Int96 {
+			c.vals[i] = c.vals[i].Clone() // it points into the page's buffer
+		}
+	}
+	c.vpos, c.vlen = 0, m
 }
 
 // loadPage reads the cursor's next page; io.EOF at the end of the column chunk.
@@ -192,33 +224,19 @@ func (c *colCursor) loadPage() error {
 	c.li, c.vi = 0, 0
 	c.rep, c.def = pg.RepetitionLevels(), pg.DefinitionLevels()
 	c.n = int(pg.NumValues())
+	if c.n > 0 && (c.maxDef > 0 && len(c.def) == 0 || c.maxRep > 0 && len(c.rep) == 0) {
+		return fmt.Errorf("column %d: page of %d values has no repetition or definition levels", c.col, c.n)
+	}
 	if len(c.def) > 0 && len(c.def) != c.n || len(c.rep) > 0 && len(c.rep) != c.n {
 		return fmt.Errorf("column %d: page has %d values and %d/%d levels", c.col, c.n, len(c.rep), len(c.def))
 	}
 	if !c.isBytes {
-		if cap(c.vals) < c.n {
-			c.vals = make([]parquet.Value, c.n)
+		// Values are read in small batches: a damaged page may claim billions of (null)
+		// values, which parquet-go keeps as one byte of level each.
+		if c.vals == nil {
+			c.vals = make([]parquet.Value, 256)
 		}
-		c.vals = c.vals[:c.n]
-		vr, k := pg.Values(), 0
-		for k < c.n {
-			m, err := vr.ReadValues(c.vals[k:])
-			k += m
-			if err == io.EOF || m == 0 && err == nil {
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if k != c.n {
-			return fmt.Errorf("column %d: page yields %d of %d values", c.col, k, c.n)
-		}
-		for i := range c.vals {
-			if k := c.vals[i].Kind(); k == parquet.FixedLenByteArray || k == parquet.Int96 {
-				c.vals[i] = c.vals[i].Clone() // it points into the page's buffer
-			}
-		}
+		c.vr = pg.Values()
 		return nil
 	}
 	nonNull := c.n
@@ -293,7 +311,9 @@ func splitPage(s string, offs []uint32, out []string, bad []bool) ([]string, []b
 // entry returns the value at the cursor and advances.
 func (c *colCursor) entry() fastEntry {
 	if !c.isBytes {
-		v := c.vals[c.li]
+		c.fill()
+		v := c.vals[c.vpos]
+		c.vpos++
 		c.li++
 		return fastEntry{rep: int32(v.RepetitionLevel()), def: int32(v.DefinitionLevel()), v: v}
 	}
@@ -340,7 +360,8 @@ func (c *colCursor) nextRow() (bool, error) {
 					r = int32(c.rep[c.li])
 				}
 			} else {
-				r = int32(c.vals[c.li].RepetitionLevel())
+				c.fill()
+				r = int32(c.vals[c.vpos].RepetitionLevel())
 			}
 			if r == 0 {
 				return true, nil
@@ -428,7 +449,7 @@ func (p *fastPlan) genericRow(only bool) parquet.Row {
 func (s *parquetSource) fastAssemble() (fields map[string]any, issue *Issue, ok bool) {
 	p := s.fast
 	issueAt := len(p.cols)
-	if p.anyGeneric {
+	if p.anyGeneric && !p.genericEmpty() {
 		var gi *Issue
 		fields, gi = s.assemble(p.genericRow(true))
 		if fields == nil {
@@ -440,6 +461,11 @@ func (s *parquetSource) fastAssemble() (fields map[string]any, issue *Issue, ok 
 		}
 	} else {
 		fields = make(map[string]any, len(p.cols))
+		for i := range p.cols {
+			if fc := &p.cols[i]; fc.generic {
+				fields[fc.name] = fc.emptyValue()
+			}
+		}
 	}
 	flag := func(fc *fastCol) {
 		if fc.order < issueAt {
@@ -524,4 +550,38 @@ func fastRole(r string) (string, bool) {
 		return "system", true
 	}
 	return normalizeRole(r)
+}
+
+// genericEmpty says whether every generic column of the row is a null or empty list (align's
+// meta column, mostly), which needs no assembly.
+func (p *fastPlan) genericEmpty() bool {
+	for i := range p.cols {
+		fc := &p.cols[i]
+		if !fc.generic {
+			continue
+		}
+		if !fc.node.list {
+			return false
+		}
+		d := int32(-1)
+		for _, c := range fc.leaves {
+			if len(c.ents) != 1 || d >= 0 && c.ents[0].def != d {
+				return false
+			}
+			d = c.ents[0].def
+		}
+		if d < 0 || d >= int32(fc.node.children[0].defLevel) {
+			return false
+		}
+	}
+	return true
+}
+
+// emptyValue is a generic column's value when genericEmpty holds: what the generic assembly
+// gives a null list (nil) and an empty one (an empty *[]any).
+func (fc *fastCol) emptyValue() any {
+	if fc.leaves[0].ents[0].def < int32(fc.node.defLevel) {
+		return nil
+	}
+	return new([]any)
 }
