@@ -657,7 +657,7 @@ rmsb_done:
 	RET
 
 // func sumExp512(x *float32, n int, shift float32) float32
-// Requires: AVX, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512F, BMI2, MMX+, SSE
 TEXT ·sumExp512(SB), NOSPLIT, $0-28
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
@@ -691,6 +691,7 @@ TEXT ·sumExp512(SB), NOSPLIT, $0-28
 sumexp_loopU:
 	CMPQ          CX, $0x00000020
 	JL            sumexp_loop1
+	PREFETCHT0    4096(AX)
 	VMOVUPS       (AX), Z14
 	VSUBPS        Z0, Z14, Z14
 	VCMPPS        $0x05, Z3, Z14, K2
@@ -707,6 +708,7 @@ sumexp_loopU:
 	VFMADD213PS   Z12, Z14, Z16
 	VFMADD213PS   Z13, Z14, Z16
 	VSCALEFPS.Z   Z15, Z16, K2, Z14
+	PREFETCHT0    4160(AX)
 	VMOVUPS       64(AX), Z15
 	VSUBPS        Z0, Z15, Z15
 	VCMPPS        $0x05, Z3, Z15, K2
@@ -736,6 +738,7 @@ sumexp_loopU:
 sumexp_loop1:
 	CMPQ          CX, $0x00000010
 	JL            sumexp_tail
+	PREFETCHT0    4096(AX)
 	VMOVUPS       (AX), Z14
 	VSUBPS        Z0, Z14, Z14
 	VCMPPS        $0x05, Z3, Z14, K2
@@ -804,7 +807,7 @@ sumexp_done:
 	RET
 
 // func expShift512(dst *float32, x *float32, n int, shift float32) float32
-// Requires: AVX, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512F, BMI2, MMX+, SSE
 TEXT ·expShift512(SB), NOSPLIT, $0-36
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -839,6 +842,7 @@ TEXT ·expShift512(SB), NOSPLIT, $0-36
 expshift_loopU:
 	CMPQ          DX, $0x00000020
 	JL            expshift_loop1
+	PREFETCHT0    4096(CX)
 	VMOVUPS       (CX), Z14
 	VSUBPS        Z0, Z14, Z14
 	VCMPPS        $0x05, Z3, Z14, K2
@@ -856,6 +860,7 @@ expshift_loopU:
 	VFMADD213PS   Z13, Z14, Z16
 	VSCALEFPS.Z   Z15, Z16, K2, Z14
 	VMOVUPS       Z14, (AX)
+	PREFETCHT0    4160(CX)
 	VMOVUPS       64(CX), Z15
 	VSUBPS        Z0, Z15, Z15
 	VCMPPS        $0x05, Z3, Z15, K2
@@ -887,6 +892,7 @@ expshift_loopU:
 expshift_loop1:
 	CMPQ          DX, $0x00000010
 	JL            expshift_tail
+	PREFETCHT0    4096(CX)
 	VMOVUPS       (CX), Z14
 	VSUBPS        Z0, Z14, Z14
 	VCMPPS        $0x05, Z3, Z14, K2
@@ -958,7 +964,7 @@ expshift_done:
 	RET
 
 // func ceRow512(dst *float32, x *float32, n int, lse float32, gs float32)
-// Requires: AVX, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512F, BMI2, MMX+, SSE
 TEXT ·ceRow512(SB), NOSPLIT, $0-32
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -993,6 +999,7 @@ TEXT ·ceRow512(SB), NOSPLIT, $0-32
 cerow_loopU:
 	CMPQ        DX, $0x00000020
 	JL          cerow_loop1
+	PREFETCHT0  4096(CX)
 	VMOVUPS     (CX), Z13
 	VSUBPS      Z0, Z13, Z13
 	VCMPPS      $0x05, Z2, Z13, K2
@@ -1011,6 +1018,7 @@ cerow_loopU:
 	VSCALEFPS.Z Z14, Z15, K2, Z13
 	VMULPS      Z1, Z13, Z13
 	VMOVUPS     Z13, (AX)
+	PREFETCHT0  4160(CX)
 	VMOVUPS     64(CX), Z13
 	VSUBPS      Z0, Z13, Z13
 	VCMPPS      $0x05, Z2, Z13, K2
@@ -1037,6 +1045,7 @@ cerow_loopU:
 cerow_loop1:
 	CMPQ        DX, $0x00000010
 	JL          cerow_tail
+	PREFETCHT0  4096(CX)
 	VMOVUPS     (CX), Z13
 	VSUBPS      Z0, Z13, Z13
 	VCMPPS      $0x05, Z2, Z13, K2
@@ -1090,7 +1099,7 @@ cerow_done:
 	RET
 
 // func lse2Acc512(x *float32, n int, out *float32)
-// Requires: AVX, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512F, BMI2, MMX+, SSE
 TEXT ·lse2Acc512(SB), NOSPLIT, $8-24
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
@@ -1138,6 +1147,7 @@ TEXT ·lse2Acc512(SB), NOSPLIT, $8-24
 lse2_loopG:
 	CMPQ        CX, $0x00000080
 	JL          lse2_loop1
+	PREFETCHT0  4096(AX)
 	VMAXPS      (AX), Z14, Z17
 	VMOVAPS     Z5, Z18
 	VFMADD231PS Z0, Z17, Z18
@@ -1151,6 +1161,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z19
 	VFMADD213PS Z12, Z17, Z19
 	VFMADD213PS Z13, Z17, Z19
+	PREFETCHT0  4160(AX)
 	VMAXPS      64(AX), Z14, Z17
 	VMOVAPS     Z5, Z20
 	VFMADD231PS Z0, Z17, Z20
@@ -1164,6 +1175,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z21
 	VFMADD213PS Z12, Z17, Z21
 	VFMADD213PS Z13, Z17, Z21
+	PREFETCHT0  4224(AX)
 	VMAXPS      128(AX), Z14, Z17
 	VMOVAPS     Z5, Z22
 	VFMADD231PS Z0, Z17, Z22
@@ -1177,6 +1189,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z23
 	VFMADD213PS Z12, Z17, Z23
 	VFMADD213PS Z13, Z17, Z23
+	PREFETCHT0  4288(AX)
 	VMAXPS      192(AX), Z14, Z17
 	VMOVAPS     Z5, Z24
 	VFMADD231PS Z0, Z17, Z24
@@ -1217,6 +1230,7 @@ lse2_loopG:
 	VADDPS      Z18, Z20, Z20
 	VADDPS      Z20, Z2, Z2
 	VMOVAPS     Z17, Z1
+	PREFETCHT0  4352(AX)
 	VMAXPS      256(AX), Z14, Z17
 	VMOVAPS     Z5, Z18
 	VFMADD231PS Z0, Z17, Z18
@@ -1230,6 +1244,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z19
 	VFMADD213PS Z12, Z17, Z19
 	VFMADD213PS Z13, Z17, Z19
+	PREFETCHT0  4416(AX)
 	VMAXPS      320(AX), Z14, Z17
 	VMOVAPS     Z5, Z20
 	VFMADD231PS Z0, Z17, Z20
@@ -1243,6 +1258,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z21
 	VFMADD213PS Z12, Z17, Z21
 	VFMADD213PS Z13, Z17, Z21
+	PREFETCHT0  4480(AX)
 	VMAXPS      384(AX), Z14, Z17
 	VMOVAPS     Z5, Z22
 	VFMADD231PS Z0, Z17, Z22
@@ -1256,6 +1272,7 @@ lse2_loopG:
 	VFMADD213PS Z11, Z17, Z23
 	VFMADD213PS Z12, Z17, Z23
 	VFMADD213PS Z13, Z17, Z23
+	PREFETCHT0  4544(AX)
 	VMAXPS      448(AX), Z14, Z17
 	VMOVAPS     Z5, Z24
 	VFMADD231PS Z0, Z17, Z24
@@ -2817,7 +2834,7 @@ scale2_done:
 	RET
 
 // func sumExpAVX2(x *float32, n int, shift float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+, SSE
 TEXT ·sumExpAVX2(SB), NOSPLIT, $0-28
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
@@ -2829,6 +2846,7 @@ TEXT ·sumExpAVX2(SB), NOSPLIT, $0-28
 sumexp2_loop1:
 	CMPQ         CX, $0x00000008
 	JL           sumexp2_done
+	PREFETCHT0   4096(AX)
 	VMOVUPS      (AX), Y3
 	VSUBPS       Y0, Y3, Y3
 	VCMPPS       $0x05, exp8consts<>+0(SB), Y3, Y4
@@ -2960,7 +2978,7 @@ DATA exp8consts<>+348(SB)/4, $0x0000007f
 GLOBL exp8consts<>(SB), RODATA|NOPTR, $352
 
 // func expShiftAVX2(dst *float32, x *float32, n int, shift float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+, SSE
 TEXT ·expShiftAVX2(SB), NOSPLIT, $0-36
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -2973,6 +2991,7 @@ TEXT ·expShiftAVX2(SB), NOSPLIT, $0-36
 expshift2_loop1:
 	CMPQ         DX, $0x00000008
 	JL           expshift2_done
+	PREFETCHT0   4096(CX)
 	VMOVUPS      (CX), Y3
 	VSUBPS       Y0, Y3, Y3
 	VCMPPS       $0x05, exp8consts<>+0(SB), Y3, Y4
@@ -3016,7 +3035,7 @@ expshift2_done:
 	RET
 
 // func ceRowAVX2(dst *float32, x *float32, n int, lse float32, gs float32)
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3, MMX+, SSE
 TEXT ·ceRowAVX2(SB), NOSPLIT, $0-32
 	MOVQ         dst+0(FP), AX
 	MOVQ         x+8(FP), CX
@@ -3029,6 +3048,7 @@ TEXT ·ceRowAVX2(SB), NOSPLIT, $0-32
 cerow2_loop1:
 	CMPQ        DX, $0x00000008
 	JL          cerow2_done
+	PREFETCHT0  4096(CX)
 	VMOVUPS     (CX), Y2
 	VSUBPS      Y0, Y2, Y2
 	VCMPPS      $0x05, exp8consts<>+0(SB), Y2, Y3

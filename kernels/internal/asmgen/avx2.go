@@ -266,6 +266,7 @@ func genSumExp2() {
 	c := exp8Consts()
 	acc := zeros8(2) // float64 accumulators, 4 lanes each
 	vecLoop8("sumexp2", n, []GPVirtual{x}, 1, func(u, off int) {
+		PREFETCHT0(mem(x, prefetchDist+off)) // as in the AVX-512 loops (two per line here)
 		a := YMM()
 		VMOVUPS(mem(x, off), a)
 		VSUBPS(sh, a, a)
@@ -299,6 +300,7 @@ func genExpShift2() {
 	c := exp8Consts()
 	acc := zeros8(2)
 	vecLoop8("expshift2", n, []GPVirtual{dst, x}, 1, func(u, off int) {
+		PREFETCHT0(mem(x, prefetchDist+off)) // as in the AVX-512 loops (two per line here)
 		a := YMM()
 		VMOVUPS(mem(x, off), a)
 		VSUBPS(sh, a, a)
@@ -333,6 +335,7 @@ func genCERow2() {
 	g := bcastParam8("gs")
 	c := exp8Consts()
 	vecLoop8("cerow2", n, []GPVirtual{dst, x}, 1, func(u, off int) {
+		PREFETCHT0(mem(x, prefetchDist+off)) // as in the AVX-512 loops (two per line here)
 		a := YMM()
 		VMOVUPS(mem(x, off), a)
 		VSUBPS(l, a, a)
