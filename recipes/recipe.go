@@ -48,7 +48,7 @@ type Recipe struct {
 	MaxLength int `yaml:"max_length" json:"max_length"`
 	// Maximum prompt tokens; longer prompts keep their end (TRL truncation_mode keep_end). Default 512.
 	MaxPromptLength int `yaml:"max_prompt_length" json:"max_prompt_length"`
-	// Compute the reference log-probs once before training and cache them on disk. Default true.
+	// Compute the reference log-probs once before training and cache them on disk; false computes them per micro-batch during training (same losses, no cache). Default true.
 	PrecomputeRefLogProbs bool `yaml:"precompute_ref_log_probs" json:"precompute_ref_log_probs"`
 	// Seed of every random choice: LoRA init, data order, dropout, sampling. Default 42.
 	Seed uint64 `yaml:"seed" json:"seed"`
@@ -90,7 +90,7 @@ type Recipe struct {
 type ModelSpec struct {
 	// GGUF file of the policy. `asset:NAME` names a file embedded in the align binary (stories260K.gguf).
 	Path string `yaml:"path,omitempty" json:"path,omitempty"`
-	// Ollama model name; its GGUF blob is located through the server (used when path is empty).
+	// Ollama model name; its GGUF blob is located through the server, else the $OLLAMA_MODELS manifests (used when path is empty).
 	Ollama string `yaml:"ollama,omitempty" json:"ollama,omitempty"`
 	// Keep the frozen base weights quantized and dequantize per tile (less memory, slower).
 	LowMemory bool `yaml:"low_memory,omitempty" json:"low_memory,omitempty"`

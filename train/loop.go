@@ -144,6 +144,15 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 // microBatch runs one micro-batch and accumulates scale·dL/dθ into the policy's gradients. It
 // returns the objective's result and the number of tokens processed.
 func (t *trainer) microBatch(batch []*example, scale float64) (objectives.Result, int64, error) {
+	if lazy, err := t.batchReference(batch); err != nil {
+		return objectives.Result{}, 0, err
+	} else if lazy {
+		defer func() {
+			for _, ex := range batch {
+				clear(ex.ref)
+			}
+		}()
+	}
 	var seqs []model.Sequence
 	type slot struct {
 		kind string
@@ -412,4 +421,24 @@ func restoreParams(ps []*model.Param, saved [][]float32) {
 	for i, p := range ps {
 		copy(p.Data, saved[i])
 	}
+}
+
+// batchReference computes the frozen reference's log-probs of the micro-batch when
+// fillReference left them out (precompute_ref_log_probs: false). It reports whether it did; the
+// caller drops them after the step, so nothing is kept between steps.
+func (t *trainer) batchReference(batch []*example) (bool, error) {
+	if len(t.needs.ref) == 0 || t.r.PrecomputeRefLogProbs || t.r.Reference.Free {
+		return false, nil
+	}
+	for _, ex := range batch {
+		if len(ex.ref[t.needs.ref[0]]) > 0 {
+			return false, nil // filled by fillReference (an iterative Curry-DPO stage)
+		}
+	}
+	lps, err := logProbsBatched(t.ref, flatten(batch, t.needs.ref), 64)
+	if err != nil {
+		return false, fmt.Errorf("train: reference log-probs: %w", err)
+	}
+	scatter(batch, t.needs.ref, lps, func(e *example) map[string][][]float32 { return e.ref })
+	return true, nil
 }

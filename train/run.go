@@ -138,7 +138,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := t.loadData(); err != nil {
 		return nil, err
 	}
-	if err := t.loadModels(); err != nil {
+	if err := t.loadModels(ctx); err != nil {
 		return nil, err
 	}
 	defer t.close()
@@ -223,15 +223,38 @@ func (t *trainer) threads() int {
 	return t.opt.Threads
 }
 
-func (t *trainer) loadModels() error {
-	if t.r.Model.Path == "" {
-		return fmt.Errorf("train: model.ollama %q: locating Ollama blobs is not wired into training yet; set model.path to the GGUF file (`ollama show --modelfile %s` prints it)", t.r.Model.Ollama, t.r.Model.Ollama)
+// ollamaHost is the server used to locate model.ollama / reference.ollama blobs: the first of
+// Options.OllamaHosts, else $OLLAMA_HOST, else the default 127.0.0.1:11434.
+func (t *trainer) ollamaHost() string {
+	if len(t.opt.OllamaHosts) > 0 && t.opt.OllamaHosts[0] != "" {
+		return t.opt.OllamaHosts[0]
 	}
-	path, err := t.resolvePath(t.r.Model.Path, "model.path")
+	if h := os.Getenv("OLLAMA_HOST"); h != "" {
+		return h
+	}
+	return "127.0.0.1:11434"
+}
+
+// locateModel turns a recipe's path (a GGUF file or asset:NAME) or, when the path is empty, its
+// Ollama model name into a GGUF file and the Ollama template to load it with ("" = the GGUF's own).
+func (t *trainer) locateModel(ctx context.Context, path, ollama, field string) (string, string, error) {
+	if path != "" {
+		p, err := t.resolvePath(path, field+".path")
+		return p, "", err
+	}
+	r, err := model.Resolve(ctx, ollama, t.ollamaHost())
+	if err != nil {
+		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
+	}
+	return r.Path, r.Template, nil
+}
+
+func (t *trainer) loadModels(ctx context.Context) error {
+	path, tmpl, err := t.locateModel(ctx, t.r.Model.Path, t.r.Model.Ollama, "model")
 	if err != nil {
 		return err
 	}
-	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory}
+	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {
 		po.LoRA = &model.LoRAConfig{Rank: t.r.LoraR, Alpha: float32(t.r.LoraAlpha), Dropout: float32(t.r.LoraDropout), Targets: t.r.LoraTargetModules, Seed: t.r.Seed}
@@ -241,23 +264,26 @@ func (t *trainer) loadModels() error {
 	if t.policy, err = model.Load(path, po); err != nil {
 		return fmt.Errorf("train: policy: %w", err)
 	}
-	needBase := (len(t.needs.ref) > 0 && !t.r.Reference.Free && t.r.Reference.Path == "") || t.r.Eval.HeldOut > 0
+	ownRef := t.r.Reference.Path != "" || t.r.Reference.Ollama != ""
+	needBase := (len(t.needs.ref) > 0 && !t.r.Reference.Free && !ownRef) || t.r.Eval.HeldOut > 0
 	if needBase {
 		if t.base, err = model.Load(path, lo); err != nil {
 			return fmt.Errorf("train: base model: %w", err)
 		}
 	}
 	t.ref = t.base
-	if len(t.needs.ref) > 0 && !t.r.Reference.Free && t.r.Reference.Path != "" {
-		rp, err := t.resolvePath(t.r.Reference.Path, "reference.path")
+	if len(t.needs.ref) > 0 && !t.r.Reference.Free && ownRef {
+		rp, rt, err := t.locateModel(ctx, t.r.Reference.Path, t.r.Reference.Ollama, "reference")
 		if err != nil {
 			return err
 		}
-		if t.ref, err = model.Load(rp, lo); err != nil {
+		ro := lo
+		ro.Template = rt
+		if t.ref, err = model.Load(rp, ro); err != nil {
 			return fmt.Errorf("train: reference: %w", err)
 		}
 		if !t.policy.SameTokenizer(t.ref) {
-			return fmt.Errorf("train: the reference %s and the policy %s use different tokenizers; their log-probs of the same text are not comparable (use the policy's base model as reference)", t.r.Reference.Path, t.r.Model.Path)
+			return fmt.Errorf("train: the reference %s and the policy %s use different tokenizers; their log-probs of the same text are not comparable (use the policy's base model as reference)", rp, path)
 		}
 	}
 	t.enc = &encoder{m: t.policy, maxPrompt: t.r.MaxPromptLength, maxLength: t.r.MaxLength}
@@ -583,6 +609,10 @@ func (t *trainer) fillReference(exs []*example, stage int) error {
 	get := func(e *example) map[string][][]float32 { return e.ref }
 	if t.r.Objective.Name == "curry_dpo" && t.iterativeCurry() && stage > 0 {
 		return t.frozenLogProbs(exs, t.needs.ref, filepath.Join(t.stageDir(stage), "ref.bin"), nil, get)
+	}
+	if !t.r.PrecomputeRefLogProbs {
+		t.prog.Log("reference log-probs: computed per micro-batch during training (precompute_ref_log_probs: false; no cache)")
+		return nil
 	}
 	seqs := flatten(exs, t.needs.ref)
 	key := RefCacheKey(hashSequences(seqs), t.ref.Digest(), t.ref.TemplateName(), t.r.MaxLength, t.r.MaxPromptLength, strings.Join(t.needs.ref, ","))

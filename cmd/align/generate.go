@@ -1,19 +1,42 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"text/template"
 
 	"github.com/ollama/ollama/envconfig"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/recipes"
 )
+
+// srpoRevisionTemplate is the SRPO recipe's objective.revision_template, the default of
+// --revision-template, so inference revises with the prompt the model was trained on.
+func srpoRevisionTemplate() string {
+	r, err := recipes.Load("srpo", nil)
+	if err != nil {
+		return ""
+	}
+	return r.Objective.RevisionTemplate
+}
+
+// generation is one text of align generate --json: revision 0 is the first answer.
+type generation struct {
+	Revision int    `json:"revision"`
+	Prompt   string `json:"prompt"`
+	Text     string `json:"text"`
+}
 
 // newGenerateCmd samples a continuation with align's native engine (KV cache, local sampler).
 func newGenerateCmd() *cobra.Command {
 	var (
-		modelName, prompt string
-		opt               model.SampleOptions
+		modelName, prompt, revTmpl string
+		revisions                  int
+		asJSON                     bool
+		opt                        model.SampleOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "generate",
@@ -24,21 +47,72 @@ pass and a KV cache: greedy at --temperature 0, else temperature, top-k and top-
 Ollama server runs, and the engine behind the golden tests.
 
 --model takes a GGUF path or an Ollama model name (resolved through the server at
-$OLLAMA_HOST, or through the manifests under $OLLAMA_MODELS).`,
+$OLLAMA_HOST, or through the manifests under $OLLAMA_MODELS).
+
+--revisions N applies SRPO's self-revision at inference: y0 is sampled from the prompt x, then
+y(k+1) from the revision prompt rendered from x and y(k) with --revision-template (a Go
+text/template with {{.Prompt}} and {{.Response}}; default: the SRPO recipe's
+objective.revision_template), for k < N. Revision k samples with seed --seed+k. Without
+--json, each of the N+1 texts is printed after a "### revision K" line; revision 0 is printed
+as prompt plus continuation (as without --revisions), the revisions as their continuation.`,
 		Example: `  align generate --model testdata/models/stories260K.gguf --prompt "Once upon a time"
-  align generate --model stories260k --prompt "The cat" --temperature 0.8 --top-p 0.9 --seed 7`,
+  align generate --model stories260k --prompt "The cat" --temperature 0.8 --top-p 0.9 --seed 7
+  align generate --model stories260k --prompt "Tell a story about a dog." --revisions 2 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if revisions < 0 {
+				return fmt.Errorf("generate: --revisions %d: want 0 or more", revisions)
+			}
+			var tpl *template.Template
+			if revisions > 0 {
+				var err error
+				if tpl, err = template.New("revision").Option("missingkey=error").Parse(revTmpl); err != nil {
+					return fmt.Errorf("generate: --revision-template: %w", err)
+				}
+			}
 			m, err := model.Open(cmd.Context(), modelName, envconfig.Host().String(), model.LoadOptions{})
 			if err != nil {
 				return err
 			}
-			text, err := m.GenerateText(cmd.Context(), prompt, opt)
-			if err != nil {
+			defer m.Close()
+			var gens []generation
+			p := prompt
+			for k := 0; k <= revisions; k++ {
+				if k > 0 {
+					var b bytes.Buffer
+					if err := tpl.Execute(&b, struct{ Prompt, Response string }{prompt, gens[k-1].Text}); err != nil {
+						return fmt.Errorf("generate: --revision-template: %w", err)
+					}
+					p = b.String()
+				}
+				o := opt
+				o.Seed += uint64(k)
+				text, err := m.GenerateText(cmd.Context(), p, o)
+				if err != nil {
+					return fmt.Errorf("generate: revision %d: %w", k, err)
+				}
+				gens = append(gens, generation{Revision: k, Prompt: p, Text: text})
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(gens)
+			case revisions == 0:
+				_, err = fmt.Fprintln(out, prompt+gens[0].Text)
 				return err
 			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), prompt+text)
-			return err
+			for _, g := range gens {
+				text := g.Text
+				if g.Revision == 0 {
+					text = prompt + text
+				}
+				if _, err := fmt.Fprintf(out, "### revision %d\n%s\n", g.Revision, text); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -49,6 +123,9 @@ $OLLAMA_HOST, or through the manifests under $OLLAMA_MODELS).`,
 	f.IntVar(&opt.MaxTokens, "max-tokens", 256, "maximum tokens to generate")
 	f.IntVar(&opt.TopK, "top-k", 0, "keep the k most likely tokens; 0 = all")
 	f.Float32Var(&opt.TopP, "top-p", 1, "nucleus sampling mass; 1 = off")
+	f.IntVar(&revisions, "revisions", 0, "SRPO self-revision rounds after the first answer")
+	f.StringVar(&revTmpl, "revision-template", srpoRevisionTemplate(), "revision prompt (Go text/template with {{.Prompt}}, {{.Response}})")
+	f.BoolVar(&asJSON, "json", false, "print the texts as JSON: [{revision, prompt, text}]")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("prompt")
 	return cmd
