@@ -19,7 +19,7 @@ type vicunaRecord struct {
 
 func loadVicuna(t *testing.T) []vicunaRecord {
 	t.Helper()
-	f, err := os.Open("testdata/vicuna80/vicuna80_ranked.jsonl")
+	f, err := os.Open("../testdata/data/vicuna80_ranked.jsonl") // shared copy, licence beside it
 	if err != nil {
 		t.Fatal(err)
 	}
