@@ -1,4 +1,5 @@
 # align's build, test, benchmark, fuzz and lint targets. `make help` lists them.
+SHELL    := /bin/bash
 GO       ?= go
 BIN      ?= bin/align
 FUZZTIME ?= 30s
@@ -28,6 +29,11 @@ fuzz: ## run every fuzz target for FUZZTIME each (e.g. make fuzz FUZZTIME=5m)
 lint: ## gofmt, go vet, and a check that generated assembly is current
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	  (cd kernels/internal/asmgen && $(GO) run . -out $$tmp/simd_amd64.s -stubs $$tmp/simd_stub_amd64.go -pkg kernels) || exit 1; \
+	  for f in simd_amd64.s simd_stub_amd64.go; do \
+	    cmp -s <(tail -n +2 $$tmp/$$f) <(tail -n +2 kernels/$$f) || { echo "kernels/$$f is stale: run go generate ./kernels"; exit 1; }; \
+	  done
 
 ollama-start: ## build (cached) and start a local Ollama on 127.0.0.1:11434 with the test models
 	bash scripts/ollama.sh start
