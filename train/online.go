@@ -18,6 +18,7 @@ import (
 	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/objectives"
 )
 
 func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
@@ -138,6 +139,12 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 	}
 	samplesPath := filepath.Join(sd, "samples.jsonl")
 	rows, _ := readSampleFile(samplesPath)
+	// APO samples from the extrapolated policy; judging and pairing do not use the weights.
+	restore, err := t.samplerWeights(stage)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
 	if !t.r.Online.LocalSampler && len(rows) < len(prompts) {
 		var err error
 		if rows, err = t.ollamaSamples(ctx, stage, prompts); err != nil {
@@ -189,7 +196,7 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 		t.prog.Log("stage %d: judging with %s (%s)", stage+1, t.r.Online.Judge.Model, t.r.Online.Judge.Template)
 	}
 	idxs := make([][]pairIndex, len(rows))
-	err := parallel(ctx, len(rows), func(r int) error {
+	err = parallel(ctx, len(rows), func(r int) error {
 		row := rows[r]
 		var jerr error
 		cmp := func(a, b int) int { return judge.Compare(row.Samples[a], row.Samples[b]) }
@@ -456,4 +463,75 @@ func writePairsParquet(path string, pairs []data.Pair) error {
 		return fmt.Errorf("train: %s: %w", path, err)
 	}
 	return nil
+}
+
+// ollamaOnlineSamples fills a stage's online-samples.jsonl (HyPO's unlabelled samples, one row
+// per pair) through Ollama when online.local_sampler is false; samplesFor then reads them back.
+// With the local sampler it does nothing.
+func (t *trainer) ollamaOnlineSamples(ctx context.Context, stage int, pairs []data.Pair) error {
+	if t.r.Online.LocalSampler {
+		return nil
+	}
+	path := filepath.Join(t.stageDir(stage), "online-samples.jsonl")
+	if rows, err := readSampleFile(path); err == nil && len(rows) >= len(pairs) {
+		return nil
+	}
+	prompts := make([][]data.Message, len(pairs))
+	for i, p := range pairs {
+		prompts[i] = p.Prompt
+	}
+	rows, err := t.ollamaSamples(ctx, stage, prompts)
+	if err != nil {
+		return err
+	}
+	return writeSampleFile(path, rows)
+}
+
+// samplerWeights sets the policy's trainable weights to APO's extrapolated iterate for a
+// stage's sampling, theta = hat_theta_t + alpha*(hat_theta_t - hat_theta_{t-1}), where
+// hat_theta_{t-1} is the previous stage's start-weights.bin; the returned function puts the
+// trained weights back (call it before anything else uses the policy). This extrapolates the
+// LoRA weights, an approximation of sampling from pi_t ∝ hat_pi_t (hat_pi_t/hat_pi_{t-1})^alpha;
+// the loss keeps the exact log-space reference. Other objectives, the first stage and alpha 0
+// leave the weights as they are.
+func (t *trainer) samplerWeights(stage int) (restore func(), err error) {
+	apo, ok := t.obj.(*objectives.APO)
+	if !ok || apo.Alpha == 0 || stage == 0 {
+		return func() {}, nil
+	}
+	ps := t.policy.Params()
+	prev := make([]*model.Param, len(ps))
+	for i, p := range ps {
+		prev[i] = &model.Param{Name: p.Name, Data: make([]float32, len(p.Data))}
+	}
+	path := filepath.Join(t.stageDir(stage-1), "start-weights.bin")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: APO extrapolation: %w", err)
+	}
+	defer f.Close()
+	if err := loadParams(bufio.NewReader(f), prev); err != nil {
+		return nil, fmt.Errorf("train: APO extrapolation: %s: %w", path, err)
+	}
+	t.prog.Log("stage %d: sampling from the extrapolated policy (APO, alpha %g)", stage+1, apo.Alpha)
+	return extrapolateParams(ps, prev, apo.Alpha), nil
+}
+
+// extrapolateParams sets each p to p + alpha*(p - prev) and returns the function that restores
+// the values it had.
+func extrapolateParams(ps, prev []*model.Param, alpha float64) (restore func()) {
+	saved := cloneParams(ps)
+	a := float32(alpha)
+	for i, p := range ps {
+		for j, v := range p.Data {
+			p.Data[j] = v + a*(v-prev[i].Data[j])
+		}
+	}
+	done := false
+	return func() {
+		if !done {
+			restoreParams(ps, saved)
+			done = true
+		}
+	}
 }

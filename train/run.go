@@ -534,6 +534,9 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	}
 	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" {
 		// HyPO: unlabelled online samples for each pair's prompt feed the KL term.
+		if err := t.ollamaOnlineSamples(ctx, stage, pairs); err != nil {
+			return nil, err
+		}
 		for i, p := range pairs {
 			s, err := t.samplesFor(ctx, stage, i, p.Prompt, t.r.Online.SamplesPerPrompt)
 			if err != nil {
