@@ -19,7 +19,8 @@
 // Decisions beyond the model API contract: Resolve returns a Resolved{Path, Template};
 // LoadOptions gained Template (an Ollama template overriding the GGUF's) and F16KV (score as
 // Ollama's runner computes, for parity checks); NewRandom builds random-weight models for
-// benchmarks. LowMemory is not implemented yet and Load refuses it.
+// benchmarks. LowMemory keeps the block projections in their GGUF encoding and dequantizes
+// 64 output rows at a time into a reused scratch buffer (lowmem.go); it is refused with Full.
 //
 // It knows nothing of preference objectives: it produces per-token log-probs and takes their
 // gradients.

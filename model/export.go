@@ -89,9 +89,9 @@ func fileTypeOf(typ kernels.GGMLType) uint32 {
 // mergedWeight returns W + scale·B·A for a linear with LoRA, else W itself.
 func (m *Model) mergedWeight(l *linear) []float32 {
 	if l.lora == nil {
-		return l.w.Data
+		return l.weightF32()
 	}
-	w := slices.Clone(l.w.Data)
+	w := slices.Clone(l.weightF32())
 	sgemm(m.threads, false, false, l.out, l.in, l.lora.rank, l.lora.scale, l.lora.b.Data, l.lora.rank, l.lora.a.Data, l.in, 1, w, l.in)
 	return w
 }

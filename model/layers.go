@@ -21,7 +21,11 @@ type linActs struct {
 // linearForward computes y = x·Wᵀ + b + scale·((x⊙mask)·Aᵀ)·Bᵀ for x [T, in], y [T, out].
 // dropSeed seeds the dropout mask (used only when dropout > 0).
 func (m *Model) linearForward(l *linear, y, x []float32, T int, la *linActs, dropout float32, dropSeed uint64) {
-	sgemm(m.threads, false, true, T, l.out, l.in, 1, x, l.in, l.w.Data, l.in, 0, y, l.out)
+	if l.q != nil {
+		m.lowMemForward(l, y, x, T)
+	} else {
+		sgemm(m.threads, false, true, T, l.out, l.in, 1, x, l.in, l.w.Data, l.in, 0, y, l.out)
+	}
 	if l.b != nil {
 		for t := 0; t < T; t++ {
 			axpy(1, l.b.Data, y[t*l.out:(t+1)*l.out])
@@ -64,7 +68,11 @@ func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linAct
 	if accumulate {
 		beta = 1
 	}
-	sgemm(m.threads, false, false, T, l.in, l.out, 1, dy, l.out, l.w.Data, l.in, beta, dx, l.in)
+	if l.q != nil {
+		m.lowMemBackward(l, dx, dy, T, beta)
+	} else {
+		sgemm(m.threads, false, false, T, l.in, l.out, 1, dy, l.out, l.w.Data, l.in, beta, dx, l.in)
+	}
 	if l.w.Grad != nil {
 		sgemm(m.threads, true, false, l.out, l.in, T, 1, dy, l.out, x, l.in, 1, l.w.Grad, l.in)
 	}

@@ -25,7 +25,7 @@ import (
 type LoadOptions struct {
 	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
 	Full      bool        // train all weights (small models); exclusive with LoRA
-	LowMemory bool        // keep the frozen base quantized (not implemented yet: Load refuses it)
+	LowMemory bool        // keep the seven projections of each block in their GGUF encoding; dequantize per tile
 	Threads   int         // 0 = GOMAXPROCS
 	Recompute bool        // keep only each block's input; recompute its activations in Backward
 	// F16KV rounds q, k, v and the attention probabilities to float16 before the attention
@@ -58,6 +58,7 @@ type Param struct {
 // linear is one projection y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ).
 type linear struct {
 	w, b    *Param
+	q       *qweight // LowMemory: w.Data is nil and the weight lives here, encoded
 	lora    *loraAdapter
 	in, out int
 	target  string // "q", "k", "v", "o", "gate", "up", "down"
@@ -107,6 +108,7 @@ type Model struct {
 	blocks                 []block
 
 	params   []*Param
+	tile     []float32 // LowMemory's dequantization scratch
 	training bool
 	step     uint64 // forward counter, seeds dropout masks
 
@@ -135,8 +137,8 @@ func Load(path string, opt LoadOptions) (*Model, error) {
 }
 
 func load(path string, opt LoadOptions) (*Model, error) {
-	if opt.LowMemory {
-		return nil, errors.New("LowMemory (quantized frozen base) is not implemented yet")
+	if opt.LowMemory && opt.Full {
+		return nil, errors.New("LowMemory keeps the base quantized and frozen: it cannot be combined with Full training")
 	}
 	if opt.Full && opt.LoRA != nil {
 		return nil, errors.New("Full and LoRA are exclusive")
@@ -184,6 +186,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	}
 	m.blocks = make([]block, m.cfg.Layers)
 	base := int64(g.Tensors().Offset)
+	pending := map[*Param]*qweight{}
 	for _, b := range m.bindings() {
 		t := byName[b.name]
 		if t == nil {
@@ -192,11 +195,24 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			}
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
-		p, err := readTensor(f, base, t, b.shape)
+		var p *Param
+		if opt.LowMemory && lowMemoryName(b.name) {
+			var q *qweight
+			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
+				pending[p] = q
+			}
+		} else {
+			p, err = readTensor(f, base, t, b.shape)
+		}
 		if err != nil {
 			return nil, err
 		}
 		*b.slot = p
+	}
+	for i := range m.blocks {
+		for _, l := range m.blocks[i].linears() {
+			l.q = pending[l.w]
+		}
 	}
 	m.cfg.Tied = m.output == nil
 	for i := range m.blocks {

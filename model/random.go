@@ -45,6 +45,10 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
+	if opt.LowMemory && opt.Full {
+		return nil, errors.New("model: random: LowMemory keeps the base quantized and frozen: it cannot be combined with Full training")
+	}
+	pending := map[*Param]*qweight{}
 	rng := rand.New(rand.NewPCG(seed, 0xA11CE))
 	for _, b := range m.bindings() {
 		if b.name == "output.weight" && cfg.Tied {
@@ -63,12 +67,20 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 				p.Data[i] = float32(0.02 * rng.NormFloat64())
 			}
 		}
+		if opt.LowMemory && lowMemoryName(b.name) {
+			q, err := encodeRandom(p)
+			if err != nil {
+				return nil, fmt.Errorf("model: random: %w", err)
+			}
+			pending[p] = q
+		}
 		*b.slot = p
 	}
 	for i := range m.blocks {
 		for j, l := range m.blocks[i].linears() {
 			l.target = targetNames()[j]
 			l.out, l.in = l.w.Shape[0], l.w.Shape[1]
+			l.q = pending[l.w]
 		}
 	}
 	if err := m.initTrainable(); err != nil {

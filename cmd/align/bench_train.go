@@ -18,10 +18,10 @@ import (
 // newBenchTrainCmd measures training tokens/s against a same-run PyTorch peer and Ollama.
 func newBenchTrainCmd() *cobra.Command {
 	var (
-		asJSON, noPeer, withOllama bool
-		seqLen, iters              int
-		single, stories, peer      string
-		models                     []string
+		asJSON, noPeer, withOllama, lowMemory bool
+		seqLen, iters                         int
+		single, stories, peer                 string
+		models                                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -34,7 +34,8 @@ its peak RSS is its own), followed by the plain-PyTorch peer bench/peers/train_t
 same shape and step (Debian python3-torch). With --ollama it also compares forward tokens/s with
 Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).`,
 		Example: `  align bench train
-  align bench train --json --models smollm2-135m-shape --iters 2`,
+  align bench train --json --models smollm2-135m-shape --iters 2
+  align bench train --models smollm2-135m-shape --low-memory --no-peer`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -69,7 +70,8 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 				tw.Flush()
 			}
 			_, err = bench.Train(cmd.Context(), bench.Options{Exe: exe, PeerPy: peer, SeqLen: seqLen, Iters: iters,
-				Threads: runtime.GOMAXPROCS(0), Stories: stories, Models: models, OnResult: print, SkipPeers: noPeer})
+				Threads: runtime.GOMAXPROCS(0), Stories: stories, Models: models, OnResult: print, SkipPeers: noPeer,
+				LowMemory: lowMemory})
 			if err != nil {
 				return err
 			}
@@ -101,5 +103,6 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 	f.BoolVar(&withOllama, "ollama", false, "also compare forward tokens/s with Ollama's prompt evaluation (needs the server)")
 	f.StringVar(&single, "single", "", "internal: run one MODEL:MODE measurement and print it")
 	_ = f.MarkHidden("single")
+	f.BoolVar(&lowMemory, "low-memory", false, "also measure forward and LoRA with the projections kept quantized (Q8_0 for random shapes)")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ func Modes() []string { return []string{"forward", "lora", "full"} }
 // build makes the model for a measurement.
 func build(s Shape, mode string) (*model.Model, error) {
 	opt := model.LoadOptions{}
+	if m, ok := strings.CutSuffix(mode, "-lowmem"); ok { // LowMemory variant of a mode
+		opt.LowMemory, mode = true, m
+	}
 	switch mode {
 	case "lora":
 		opt.LoRA = &model.LoRAConfig{Rank: 16, Alpha: 32, Seed: 1}
@@ -92,7 +96,7 @@ func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 		grad[0][i] = 1
 	}
 	step := func() error {
-		if mode == "forward" {
+		if strings.HasPrefix(mode, "forward") {
 			_, err := m.LogProbs([]model.Sequence{seq})
 			return err
 		}
@@ -157,6 +161,7 @@ type Options struct {
 	Models    []string // subset of shape names; empty = all
 	OnResult  func(Result)
 	SkipPeers bool
+	LowMemory bool // also measure forward-lowmem and lora-lowmem (LoadOptions.LowMemory; no peer)
 }
 
 // Train runs every (model, mode) measurement in a child process, then the PyTorch peer on the
@@ -170,7 +175,11 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 		if len(o.Models) > 0 && !contains(o.Models, s.Name) {
 			continue
 		}
-		for _, mode := range Modes() {
+		modes := Modes()
+		if o.LowMemory {
+			modes = append(modes, "forward-lowmem", "lora-lowmem")
+		}
+		for _, mode := range modes {
 			iters := o.Iters
 			c, err := runJSON(ctx, o.Exe, "bench", "train", "--single", s.Name+":"+mode,
 				"--seq-len", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--stories", o.Stories)
@@ -178,7 +187,9 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 				return rs, err
 			}
 			r := Result{Model: s.Name, Mode: mode, SeqLen: o.SeqLen, TokensPerS: c.TokensPerS, PeakRSSMB: c.PeakRSSMB}
-			if !o.SkipPeers {
+			if strings.HasSuffix(mode, "-lowmem") {
+				r.Note = "low memory: no peer"
+			} else if !o.SkipPeers {
 				p, err := runJSON(ctx, o.Python, o.PeerPy, "--model", s.Name, "--mode", mode,
 					"--seq", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--threads", fmt.Sprint(o.Threads))
 				if err != nil {

@@ -1,0 +1,159 @@
+package model
+
+// LowMemory: the seven projections of each block stay in their GGUF encoding (F16, BF16, Q8_0,
+// Q4_0, Q4_K, Q5_K, Q6_K, or F32 as is) and every product with them dequantizes a tile of
+// output rows into a scratch buffer and multiplies that tile. The dequantized values are the
+// ones the normal path holds, so the forward is bit-identical; the backward input gradient
+// sums over the tiles in turn and matches to float32 rounding.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ollama/ollama/fs/ggml"
+
+	"github.com/alignkit/align/kernels"
+)
+
+// lowMemTile is how many output rows of a quantized weight are dequantized at a time.
+const lowMemTile = 64
+
+// qweight is a weight kept in its GGUF encoding: rows × cols, rowBytes bytes per row.
+type qweight struct {
+	typ      ggmlType
+	raw      []byte
+	rowBytes int
+}
+
+// lowMemoryName reports whether a tensor is one of the block projections LowMemory keeps
+// encoded (embeddings, norms, biases and the output head stay float32).
+func lowMemoryName(name string) bool {
+	if !strings.HasPrefix(name, "blk.") || !strings.HasSuffix(name, ".weight") {
+		return false
+	}
+	for _, s := range []string{".attn_q.", ".attn_k.", ".attn_v.", ".attn_output.", ".ffn_gate.", ".ffn_up.", ".ffn_down."} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// readTensorRaw reads a 2-D tensor without dequantizing it.
+func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, *qweight, error) {
+	typ := ggmlType(t.Kind)
+	if !supportedType(typ) {
+		return nil, nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+	}
+	want := []uint64{uint64(shape[1]), uint64(shape[0])}
+	if shape[1] == 0 || !slices.Equal(t.Shape, want) {
+		return nil, nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	}
+	raw := make([]byte, t.Size())
+	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
+		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
+	}
+	if len(raw)%shape[0] != 0 {
+		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
+	}
+	q := &qweight{typ: typ, raw: raw, rowBytes: len(raw) / shape[0]}
+	// Check that a row decodes on its own (the block size divides the row).
+	row := make([]float32, shape[1])
+	if err := dequantize(typ, row, raw[:q.rowBytes]); err != nil {
+		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
+	}
+	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
+}
+
+// rows dequantizes rows [r0, r1) of l's weight into dst [(r1-r0)·in].
+func (l *linear) rows(dst []float32, r0, r1 int) []float32 {
+	if l.q == nil {
+		return l.w.Data[r0*l.in : r1*l.in]
+	}
+	dst = dst[:(r1-r0)*l.in]
+	if err := dequantize(l.q.typ, dst, l.q.raw[r0*l.q.rowBytes:r1*l.q.rowBytes]); err != nil {
+		panic(fmt.Sprintf("model: dequantize %s rows %d-%d: %v", l.w.Name, r0, r1, err)) // checked at load
+	}
+	return dst
+}
+
+// weightF32 returns l's whole weight as float32 (a fresh copy when LowMemory).
+func (l *linear) weightF32() []float32 {
+	if l.q == nil {
+		return l.w.Data
+	}
+	return l.rows(make([]float32, l.out*l.in), 0, l.out)
+}
+
+// scratch returns the model's reusable tile buffer, at least n long.
+func (m *Model) scratch(n int) []float32 {
+	m.tile = grow(m.tile, n)
+	return m.tile[:n]
+}
+
+// lowMemForward computes y = x·Wᵀ tile by tile from the encoded weight.
+func (m *Model) lowMemForward(l *linear, y, x []float32, T int) {
+	buf := m.scratch(lowMemTile * l.in)
+	for r0 := 0; r0 < l.out; r0 += lowMemTile {
+		r1 := min(r0+lowMemTile, l.out)
+		w := l.rows(buf, r0, r1)
+		sgemm(m.threads, false, true, T, r1-r0, l.in, 1, x, l.in, w, l.in, 0, y[r0:], l.out)
+	}
+}
+
+// lowMemBackward computes dx = dy·W (+ beta·dx) tile by tile from the encoded weight.
+func (m *Model) lowMemBackward(l *linear, dx, dy []float32, T int, beta float32) {
+	buf := m.scratch(lowMemTile * l.in)
+	for r0 := 0; r0 < l.out; r0 += lowMemTile {
+		r1 := min(r0+lowMemTile, l.out)
+		w := l.rows(buf, r0, r1)
+		sgemm(m.threads, false, false, T, l.in, r1-r0, 1, dy[r0:], l.out, w, l.in, beta, dx, l.in)
+		beta = 1
+	}
+}
+
+// WeightBytes reports the bytes held by the model's weights: float32 tensors at 4 bytes an
+// element plus the encoded bytes of the projections LowMemory keeps quantized.
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	add := func(p *Param) {
+		if p != nil {
+			n += 4 * int64(len(p.Data))
+		}
+	}
+	add(m.embed)
+	add(m.output)
+	add(m.outNorm)
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		add(b.attnNorm)
+		add(b.ffnNorm)
+		for _, l := range b.linears() {
+			add(l.w)
+			add(l.b)
+			if l.q != nil {
+				n += int64(len(l.q.raw))
+			}
+		}
+	}
+	return n
+}
+
+// encodeRandom is NewRandom's LowMemory: a projection is encoded as Q8_0 (F16 where a row is
+// not a multiple of 32) and its float32 copy dropped, so benchmarks can measure the mode on
+// shapes without a GGUF. The model then computes with the rounded weights.
+func encodeRandom(p *Param) (*qweight, error) {
+	typ := kernels.TypeQ8_0
+	if p.Shape[1]%32 != 0 {
+		typ = kernels.TypeF16
+	}
+	var buf bytes.Buffer
+	if _, err := (tensorWriter{data: p.Data, typ: typ}).WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
+	}
+	p.Data = nil
+	return &qweight{typ: typ, raw: buf.Bytes(), rowBytes: buf.Len() / p.Shape[0]}, nil
+}
