@@ -240,39 +240,28 @@ func ReadAll(path string, opt Options) ([]Record, Report, error) {
 // ReadPairs reads a pairwise dataset whole. A ranked or unpaired file is an error (turn ranked
 // data into pairs with Pairs, `align data pairs`).
 func ReadPairs(path string, opt Options) ([]Pair, error) {
-	recs, _, err := readKind(path, opt, KindPairwise)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Pair, len(recs))
-	for i, r := range recs {
-		out[i] = *r.Pair
-	}
-	return out, nil
+	return readAs(path, opt, KindPairwise, func(r Record) *Pair { return r.Pair })
 }
 
 // ReadRanked reads a ranked dataset whole.
 func ReadRanked(path string, opt Options) ([]Ranked, error) {
-	recs, _, err := readKind(path, opt, KindRanked)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Ranked, len(recs))
-	for i, r := range recs {
-		out[i] = *r.Ranked
-	}
-	return out, nil
+	return readAs(path, opt, KindRanked, func(r Record) *Ranked { return r.Ranked })
 }
 
 // ReadUnpaired reads an unpaired (KTO-style) dataset whole.
 func ReadUnpaired(path string, opt Options) ([]Unpaired, error) {
-	recs, _, err := readKind(path, opt, KindUnpaired)
+	return readAs(path, opt, KindUnpaired, func(r Record) *Unpaired { return r.Unpaired })
+}
+
+// readAs reads a dataset of kind want whole and returns the records' one shape.
+func readAs[T any](path string, opt Options, want Kind, pick func(Record) *T) ([]T, error) {
+	recs, _, err := readKind(path, opt, want)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Unpaired, len(recs))
+	out := make([]T, len(recs))
 	for i, r := range recs {
-		out[i] = *r.Unpaired
+		out[i] = *pick(r)
 	}
 	return out, nil
 }
