@@ -76,18 +76,7 @@ func benchRead(b *testing.B, ext string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			_, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		r.Close()
+		n := drainRecords(b, r)
 		if n != 20000 {
 			b.Fatalf("%d records", n)
 		}
@@ -140,4 +129,23 @@ func BenchmarkParquetGoRows(b *testing.B) {
 			b.Fatalf("%d rows", n)
 		}
 	}
+}
+
+// drainRecords reads r to the end, failing the benchmark on any error, closes it, and returns
+// how many records it gave.
+func drainRecords(b *testing.B, r *Reader) int {
+	b.Helper()
+	n := 0
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	r.Close()
+	return n
 }

@@ -280,18 +280,7 @@ func benchParquetPath(b *testing.B, generic bool) {
 		if err := r.detect(); err != nil {
 			b.Fatal(err)
 		}
-		n := 0
-		for {
-			_, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		r.Close()
+		n := drainRecords(b, r)
 		f.Close()
 		if n != 20000 {
 			b.Fatalf("%d records", n)
@@ -417,18 +406,7 @@ func BenchmarkReadParquetCodec(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				n := 0
-				for {
-					_, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				r.Close()
+				n := drainRecords(b, r)
 				if n != len(rows) {
 					b.Fatalf("%d records", n)
 				}
