@@ -46,8 +46,22 @@ var avx512Impl = impl{
 		dgate, dup, dout, up = dgate[:n], dup[:n], dout[:n], up[:n]
 		swigluB512(ptr(dgate), ptr(dup), ptr(dout), ptr(gate), ptr(up), n)
 	},
-	adamw:    adamwAVX512,
-	gemm:     gemmKernel{mr: 8, nr: 48, kc: 256, mc: 128, nc: 3072, fn: sgemmKernelAVX512},
+	adamw: adamwAVX512,
+	rmsFwdRows: func(out, rstd, x, w []float32, rows, dim int, eps float32) {
+		rmsFwdRows512(ptr(out), ptr(rstd), ptr(x), ptr(w), rows, dim, eps)
+	},
+	rmsBwdRows: func(dx, dw, dout, x, w, rstd []float32, rows, dim int) {
+		rmsBwdRows512(ptr(dx), ptr(dw), ptr(dout), ptr(x), ptr(w), ptr(rstd), rows, dim)
+	},
+	rope:        rope512,
+	dequantF16:  dequantF16AVX512,
+	dequantQ8_0: dequantQ8_0AVX512,
+	q4kBlock: func(y []float32, q []byte, dm *[16]float32) {
+		_, _ = y[255], q[127]
+		dequantQ4KBlock512(&y[0], &q[0], dm)
+	},
+	gemm: gemmKernel{mr: 8, nr: 48, kc: 512, mc: 1024, nc: 3072, bBytes: 1 << 20, fn: sgemmKernelAVX512,
+		t8: transpose8AVX512, rows48: packRows48AVX512},
 	fmaPeak:  fmaPeak512,
 	fmaFlops: 24 * 16 * 2,
 }
@@ -128,4 +142,54 @@ func sgemmKernelAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) 
 	_ = b[48*kc-1]
 	_ = c[7*ldc+47]
 	sgemmKernel512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// ropeSign is the sign flip the RoPE routines apply to sin: 0 forward, the sign bit inverse.
+func ropeSign(inverse bool) uint32 {
+	if inverse {
+		return 0x80000000
+	}
+	return 0
+}
+
+// ropeBounds checks that one row holds heads heads of stride floats and cs a whole table row.
+func ropeBounds(x, cs []float32, heads, stride, ropeDim int) bool {
+	if ropeDim < 2 || heads <= 0 {
+		return false
+	}
+	_ = x[(heads-1)*stride+ropeDim-1]
+	_ = cs[ropeDim-1]
+	return true
+}
+
+func rope512(x, cs []float32, heads, stride, ropeDim int, neox, inverse bool) {
+	if !ropeBounds(x, cs, heads, stride, ropeDim) {
+		return
+	}
+	half := ropeDim / 2
+	if neox {
+		ropeNeox512(ptr(x), ptr(cs), heads, stride, half, half, ropeSign(inverse))
+		return
+	}
+	ropeNorm512(ptr(x), ptr(cs), heads, stride, half, half, ropeSign(inverse))
+}
+
+// dequantF16AVX512 converts whole vectors of 16 in assembly, the rest with the Go twin (same
+// bits: the assembly rebuilds NaN lanes as the twin does).
+func dequantF16AVX512(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	n := len(dst) &^ 15
+	if n > 0 {
+		dequantF16_512(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n)
+	}
+	dequantF16Generic(dst[n:], src[2*n:])
+}
+
+func dequantQ8_0AVX512(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	if nb == 0 {
+		return
+	}
+	_ = src[nb*34-1]
+	dequantQ8_0_512(&dst[0], &src[0], nb)
 }

@@ -74,8 +74,9 @@ func BenchmarkLSE(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemmMicroKernel times the AVX-512 8×48 micro-kernel alone on packed panels that sit
-// in L1/L2 (16 A panels against one B panel, as in one mc block): its ceiling inside Sgemm.
+// BenchmarkSgemmMicroKernel times the AVX-512 8×48 micro-kernel alone on packed panels, in the
+// order Sgemm runs it: one A panel (L1) against a sweep of 16 B panels (L2), with K slices as
+// deep as Sgemm cuts them: its ceiling inside Sgemm.
 func BenchmarkSgemmMicroKernel(b *testing.B) {
 	im := implByName("avx512")
 	if im == nil {
@@ -83,17 +84,18 @@ func BenchmarkSgemmMicroKernel(b *testing.B) {
 	}
 	r := rand.New(rand.NewPCG(4, 4))
 	g := im.gemm
-	for _, kc := range []int{128, 256} {
-		a := randVec(r, g.mr*kc*16, 1)
-		bp := randVec(r, g.nr*kc, 1)
-		c := make([]float32, 16*g.mr*g.nr)
+	const panels = 16
+	for _, kc := range []int{288, 448, 512} {
+		a := randVec(r, g.mr*kc, 1)
+		bp := randVec(r, panels*g.nr*kc, 1)
+		c := make([]float32, g.mr*panels*g.nr)
 		b.Run(fmt.Sprintf("kc%d", kc), func(b *testing.B) {
 			for b.Loop() {
-				for i := 0; i < 16; i++ {
-					g.fn(kc, a[i*g.mr*kc:], bp, c[i*g.mr*g.nr:], g.nr, 1, 0)
+				for j := 0; j < panels; j++ {
+					g.fn(kc, a, bp[j*g.nr*kc:], c[j*g.nr:], panels*g.nr, 1, 0)
 				}
 			}
-			b.ReportMetric(2*float64(16*g.mr*g.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			b.ReportMetric(2*float64(panels*g.mr*g.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 		})
 	}
 }

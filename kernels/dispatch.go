@@ -37,6 +37,21 @@ type impl struct {
 	adamw    func(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay float32, step int)
 	gemm     gemmKernel
 
+	// rmsFwdRows and rmsBwdRows, when set, run RMSNorm over all rows in one call (rows, dim >= 1);
+	// otherwise the per-row loops above are used.
+	rmsFwdRows func(out, rstd, x, w []float32, rows, dim int, eps float32)
+	rmsBwdRows func(dx, dw, dout, x, w, rstd []float32, rows, dim int)
+
+	// dequantF16 converts len(dst) binary16 values; dequantQ8_0 len(dst)/32 Q8_0 blocks.
+	dequantF16  func(dst []float32, src []byte)
+	dequantQ8_0 func(dst []float32, src []byte)
+	// q4kBlock, when set, converts the 256 quants q (128 bytes) of one Q4_K block given its 8
+	// scales and 8 mins (dm); otherwise the Go loop runs.
+	q4kBlock func(y []float32, q []byte, dm *[16]float32)
+
+	// rope rotates one row x (heads × stride floats) with cs = [cos(half) | sin(half)].
+	rope func(x, cs []float32, heads, stride, ropeDim int, neox, inverse bool)
+
 	// fmaPeak runs iters iterations of independent multiply-add chains, fmaFlops flops each:
 	// the benchmark's compute limit for this ISA.
 	fmaPeak  func(iters int) float32
@@ -44,29 +59,32 @@ type impl struct {
 }
 
 var genericImpl = impl{
-	name:       "generic",
-	dot:        dotGeneric,
-	axpy:       axpyGeneric,
-	scale:      scaleGeneric,
-	sum:        sumGeneric,
-	max:        maxGeneric,
-	lse3:       lse3Generic,
-	lse2:       lse2Generic,
-	lse2From:   16384, // measured: the online variant is ~8% faster from V=32000, slower at 1024
-	expShift:   expShiftGeneric,
-	ceRow:      ceRowGeneric,
-	addScalar:  addScalarGeneric,
-	sumSquares: sumSquaresGeneric,
-	mulScale:   mulScaleGeneric,
-	rmsBackRow: rmsBackRowGeneric,
-	silu:       siluGeneric,
-	siluBack:   siluBackwardGeneric,
-	swigluF:    swigluForwardGeneric,
-	swigluB:    swigluBackwardGeneric,
-	adamw:      adamwGeneric,
-	gemm:       genericGemmKernel,
-	fmaPeak:    fmaPeakGeneric,
-	fmaFlops:   16,
+	name:        "generic",
+	dot:         dotGeneric,
+	axpy:        axpyGeneric,
+	scale:       scaleGeneric,
+	sum:         sumGeneric,
+	max:         maxGeneric,
+	lse3:        lse3Generic,
+	lse2:        lse2Generic,
+	lse2From:    16384, // measured: the online variant is ~8% faster from V=32000, slower at 1024
+	expShift:    expShiftGeneric,
+	ceRow:       ceRowGeneric,
+	addScalar:   addScalarGeneric,
+	sumSquares:  sumSquaresGeneric,
+	mulScale:    mulScaleGeneric,
+	rmsBackRow:  rmsBackRowGeneric,
+	silu:        siluGeneric,
+	siluBack:    siluBackwardGeneric,
+	swigluF:     swigluForwardGeneric,
+	swigluB:     swigluBackwardGeneric,
+	adamw:       adamwGeneric,
+	gemm:        genericGemmKernel,
+	rope:        ropeGeneric,
+	dequantF16:  dequantF16Generic,
+	dequantQ8_0: dequantQ8_0Generic,
+	fmaPeak:     fmaPeakGeneric,
+	fmaFlops:    16,
 }
 
 // active is the dispatch table, set once at init and never written afterwards. It is the one

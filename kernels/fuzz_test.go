@@ -85,6 +85,7 @@ func FuzzSIMDvsGeneric(f *testing.F) {
 					t.Fatalf("%s silu(%g) %g, generic %g", im.name, fin[i], d1[i], d2[i])
 				}
 			}
+			fuzzLayers(t, im, gen, fin, y, sel)
 			// SGEMM on a k×k' reading of the data.
 			if n >= 4 {
 				m := int(sel%7) + 1
@@ -118,4 +119,86 @@ func finite(x []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// fuzzLayers compares the normalisation and element-wise kernels of im with the pure-Go twins:
+// RMSNorm (rows of sel%5+1 dims), SiLU'/SwiGLU, AdamW, and RoPE (bit-identical).
+func fuzzLayers(t *testing.T, im, gen *impl, x, y []float32, sel uint8) {
+	n := len(x)
+	close := func(what string, a, b []float32, rel, abs float64) {
+		t.Helper()
+		for i := range a {
+			if !closeRel(float64(a[i]), float64(b[i]), rel, abs) {
+				t.Fatalf("%s %s[%d] %g, generic %g", im.name, what, i, a[i], b[i])
+			}
+		}
+	}
+	if dim := int(sel%5) + 1; n >= dim {
+		rows := min(n/dim, 32)
+		w := y[:dim]
+		o1, o2 := make([]float32, rows*dim), make([]float32, rows*dim)
+		r1, r2 := make([]float32, rows), make([]float32, rows)
+		rmsNormForwardWith(im, o1, r1, x, w, rows, dim, 1e-5)
+		rmsNormForwardWith(gen, o2, r2, x, w, rows, dim, 1e-5)
+		close("rmsnorm rstd", r1, r2, 2e-6, 0)
+		close("rmsnorm out", o1, o2, 4e-6, 1e-6)
+		dw1, dw2 := make([]float32, dim), make([]float32, dim)
+		dout := y[:rows*dim]
+		rmsNormBackwardWith(im, o1, dw1, dout, x, w, r2, rows, dim)
+		rmsNormBackwardWith(gen, o2, dw2, dout, x, w, r2, rows, dim)
+		var scale float64 // the size of the terms that cancel in dx
+		dwAbs := make([]float64, dim)
+		for i := 0; i < rows*dim; i++ {
+			scale = max(scale, math.Abs(float64(dout[i]*w[i%dim]*r2[i/dim])))
+			dwAbs[i%dim] += math.Abs(float64(dout[i]) * float64(x[i]) * float64(r2[i/dim]))
+		}
+		close("rmsnorm dx", o1, o2, 1e-5, 1e-5*scale+1e-6)
+		// dw is a float32 running sum over the rows on both paths, of terms rounded differently:
+		// they may drift apart by rows·2^-23 of the sum of |terms|.
+		for i := range dw1 {
+			if d := math.Abs(float64(dw1[i] - dw2[i])); d > float64(rows)*0x1p-23*dwAbs[i]+1e-6 {
+				t.Fatalf("%s rmsnorm dw[%d] %g, generic %g", im.name, i, dw1[i], dw2[i])
+			}
+		}
+	}
+	d1, d2, e1, e2 := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	im.siluBack(d1, y, x)
+	gen.siluBack(d2, y, x)
+	close("siluBack", d1, d2, 8e-6, 1e-6)
+	im.swigluF(d1, x, y)
+	gen.swigluF(d2, x, y)
+	close("swiglu", d1, d2, 4e-6, 1e-30)
+	im.swigluB(d1, e1, y, x, y)
+	gen.swigluB(d2, e2, y, x, y)
+	close("swigluBack dgate", d1, d2, 8e-6, 1e-5)
+	close("swigluBack dup", e1, e2, 4e-6, 1e-30)
+	// AdamW: x as parameters, y as gradients, zero moments at step sel%4+1.
+	p1, p2 := append([]float32(nil), x...), append([]float32(nil), x...)
+	m1, m2, v1, v2 := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	step := int(sel%4) + 1
+	im.adamw(p1, y, m1, v1, 1e-3, 0.9, 0.999, 1e-8, 0.01, step)
+	gen.adamw(p2, y, m2, v2, 1e-3, 0.9, 0.999, 1e-8, 0.01, step)
+	close("adamw m", m1, m2, 1e-6, 0)
+	close("adamw v", v1, v2, 1e-6, 0)
+	close("adamw p", p1, p2, 1e-6, 1e-6)
+	// RoPE: one row of `heads` heads, pairs from the data length, position from sel.
+	if half := n / 4; half > 0 {
+		heads := 2
+		stride := n / heads
+		ropeDim := 2 * min(half, stride/2)
+		if ropeDim > 0 {
+			cs := make([]float32, ropeDim)
+			ropeFill(cs, []int32{int32(sel) * 37}, 1, ropeDim, 10000)
+			for _, neox := range []bool{false, true} {
+				a, b := append([]float32(nil), x...), append([]float32(nil), x...)
+				im.rope(a, cs, heads, stride, ropeDim, neox, sel%2 == 1)
+				gen.rope(b, cs, heads, stride, ropeDim, neox, sel%2 == 1)
+				for i := range a {
+					if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+						t.Fatalf("%s rope neox=%v [%d] %g, generic %g", im.name, neox, i, a[i], b[i])
+					}
+				}
+			}
+		}
+	}
 }

@@ -133,8 +133,11 @@ func ceBackwardWith(im *impl, threads int, dlogits, logits, lse, g []float32, ta
 	checkLen("CrossEntropyBackward lse", len(lse), T)
 	checkLen("CrossEntropyBackward g", len(g), T)
 	checkLen("CrossEntropyBackward targets", len(targets), T)
+	// Each goroutine walks its rows last to first: TokenLogProbs, which normally runs just before
+	// over the same rows, walked them first to last, so the rows it read last are still in the
+	// caches (L2, and the large shared L3) and are the ones read first here.
 	parallelRows(threads, T, V, func(r0, r1 int) {
-		for t := r0; t < r1; t++ {
+		for t := r1 - 1; t >= r0; t-- {
 			row := logits[t*V : (t+1)*V]
 			drow := dlogits[t*V : (t+1)*V]
 			l, gt := lse[t], g[t]
@@ -188,6 +191,10 @@ func RMSNormForward(out, rstd, x, w []float32, rows, dim int, eps float32) {
 }
 
 func rmsNormForwardWith(im *impl, out, rstd, x, w []float32, rows, dim int, eps float32) {
+	if im.rmsFwdRows != nil && rows > 0 && dim > 0 {
+		im.rmsFwdRows(out[:rows*dim], rstd[:rows], x[:rows*dim], w[:dim], rows, dim, eps)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		xr := x[r*dim : (r+1)*dim]
 		ss := im.sumSquares(xr)
@@ -209,6 +216,10 @@ func RMSNormBackward(dx, dw, dout, x, w, rstd []float32, rows, dim int) {
 }
 
 func rmsNormBackwardWith(im *impl, dx, dw, dout, x, w, rstd []float32, rows, dim int) {
+	if im.rmsBwdRows != nil && rows > 0 && dim > 0 {
+		im.rmsBwdRows(dx[:rows*dim], dw[:dim], dout[:rows*dim], x[:rows*dim], w[:dim], rstd[:rows], rows, dim)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		s := r * dim
 		im.rmsBackRow(dx[s:s+dim], dw[:dim], dout[s:s+dim], x[s:s+dim], w[:dim], rstd[r])

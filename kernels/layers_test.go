@@ -9,8 +9,8 @@ import (
 func TestRMSNorm(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	forEachImpl(t, func(t *testing.T, im *impl) {
-		for _, dim := range []int{1, 3, 16, 17, 64, 100, 576} {
-			rows := 3
+		for _, dim := range rmsDims() {
+			rows := 1 + dim%4 // 1 to 4: odd and even row counts (the avx512 backward pairs rows)
 			x, w, dout := randVec(r, rows*dim, 2), randVec(r, dim, 1), randVec(r, rows*dim, 1)
 			out, rstd := make([]float32, rows*dim), make([]float32, rows)
 			rmsNormForwardWith(im, out, rstd, x, w, rows, dim, 1e-5)
@@ -136,54 +136,150 @@ func TestSiLUSwiGLU(t *testing.T) {
 	})
 }
 
+// ropeRef is the float64 reference rotation of one pair.
+func ropeRef(a, b float64, pos int32, i, ropeDim int, theta float64, inverse bool) (float64, float64) {
+	ang := float64(pos) * math.Pow(theta, -2*float64(i)/float64(ropeDim))
+	if inverse {
+		ang = -ang
+	}
+	s, c := math.Sincos(ang)
+	return a*c - b*s, a*s + b*c
+}
+
+// TestRoPE checks every path, both layouts, both directions and the table API against a float64
+// reference, for every pair-count tail (1..40 pairs: the vectors hold 8 adjacent or 16 NeoX
+// pairs), several heads and dims past ropeDim; the SIMD paths and the table must give the same
+// bits as the pure-Go twin of RoPEForward.
 func TestRoPE(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
-	T, H, D := 5, 3, 16
-	for _, neox := range []bool{false, true} {
-		for _, ropeDim := range []int{16, 8} {
-			x := randVec(r, T*H*D, 1)
-			pos := []int32{0, 1, 2, 7, 1000}
-			y := append([]float32(nil), x...)
-			RoPEForward(y, pos, T, H, D, ropeDim, 10000, neox)
-			half := ropeDim / 2
-			for tt := 0; tt < T; tt++ {
-				for h := 0; h < H; h++ {
-					base := (tt*H + h) * D
-					for i := 0; i < half; i++ {
-						ang := float64(pos[tt]) * math.Pow(10000, -2*float64(i)/float64(ropeDim))
-						i0, i1 := base+2*i, base+2*i+1
-						if neox {
-							i0, i1 = base+i, base+i+half
+	T := 6
+	pos := []int32{0, 1, 2, 17, 18, 4099}
+	const theta = 10000
+	tb := NewRoPETable(4100, 0, theta)
+	if tb.MaxPos() != 4100 || tb.RopeDim() != 0 || tb.Theta() != theta {
+		t.Fatalf("table accessors: %d %d %g", tb.MaxPos(), tb.RopeDim(), tb.Theta())
+	}
+	for half := 0; half <= 40; half++ {
+		ropeDim := 2 * half
+		tb := NewRoPETable(4100, ropeDim, theta)
+		for _, heads := range []int{1, 3} {
+			headDim := ropeDim + half%3
+			x := randVec(r, T*heads*headDim, 2)
+			for _, neox := range []bool{false, true} {
+				for _, inverse := range []bool{false, true} {
+					var want []float32
+					for _, im := range availableImpls() {
+						y := append([]float32(nil), x...)
+						ropeWith(im, y, pos, T, heads, headDim, ropeDim, theta, neox, inverse)
+						yt := append([]float32(nil), x...)
+						tb.apply(im, yt, pos, T, heads, headDim, neox, inverse)
+						for i := range y {
+							if math.Float32bits(y[i]) != math.Float32bits(yt[i]) {
+								t.Fatalf("%s ropeDim=%d neox=%v inverse=%v: table [%d]=%g, per-call %g", im.name, ropeDim, neox, inverse, i, yt[i], y[i])
+							}
 						}
-						a, b := float64(x[i0]), float64(x[i1])
-						w0 := a*math.Cos(ang) - b*math.Sin(ang)
-						w1 := a*math.Sin(ang) + b*math.Cos(ang)
-						if !closeRel(float64(y[i0]), w0, 1e-5, 1e-6) || !closeRel(float64(y[i1]), w1, 1e-5, 1e-6) {
-							t.Fatalf("neox=%v ropeDim=%d t=%d h=%d i=%d: (%g,%g) want (%g,%g)", neox, ropeDim, tt, h, i, y[i0], y[i1], w0, w1)
+						if want == nil {
+							want = y // generic, first
+						}
+						for i := range y {
+							if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%s ropeDim=%d heads=%d neox=%v inverse=%v: [%d]=%g, generic %g", im.name, ropeDim, heads, neox, inverse, i, y[i], want[i])
+							}
+						}
+						for tt := 0; tt < T; tt++ {
+							for h := 0; h < heads; h++ {
+								base := (tt*heads + h) * headDim
+								for i := 0; i < half; i++ {
+									i0, i1 := base+2*i, base+2*i+1
+									if neox {
+										i0, i1 = base+i, base+i+half
+									}
+									a, b := float64(x[i0]), float64(x[i1])
+									w0, w1 := ropeRef(a, b, pos[tt], i, ropeDim, theta, inverse)
+									tol := 3e-7 * (math.Abs(a) + math.Abs(b))
+									if math.Abs(float64(y[i0])-w0) > tol || math.Abs(float64(y[i1])-w1) > tol {
+										t.Fatalf("%s neox=%v ropeDim=%d t=%d h=%d i=%d: (%g,%g) want (%g,%g)", im.name, neox, ropeDim, tt, h, i, y[i0], y[i1], w0, w1)
+									}
+								}
+								for i := ropeDim; i < headDim; i++ { // dims past ropeDim untouched
+									if y[base+i] != x[base+i] {
+										t.Fatalf("%s: dim %d past ropeDim %d changed", im.name, i, ropeDim)
+									}
+								}
+							}
 						}
 					}
-					for i := ropeDim; i < D; i++ { // dims past ropeDim untouched
-						if y[base+i] != x[base+i] {
-							t.Fatalf("dim %d past ropeDim changed", i)
-						}
-					}
-				}
-			}
-			// The backward is the inverse rotation (and the transpose: rotations are orthogonal).
-			RoPEBackward(y, pos, T, H, D, ropeDim, 10000, neox)
-			for i := range x {
-				if !closeRel(float64(y[i]), float64(x[i]), 1e-5, 1e-6) {
-					t.Fatalf("neox=%v: backward∘forward[%d]=%g want %g", neox, i, y[i], x[i])
 				}
 			}
 		}
 	}
 }
 
+// TestRoPEInverse checks that the backward undoes the forward (rotations are orthogonal, so
+// the backward is also the transpose), through the exported API.
+func TestRoPEInverse(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	T, H, D := 5, 3, 16
+	pos := []int32{0, 1, 2, 7, 1000}
+	for _, neox := range []bool{false, true} {
+		for _, ropeDim := range []int{16, 8} {
+			x := randVec(r, T*H*D, 1)
+			y := append([]float32(nil), x...)
+			RoPEForward(y, pos, T, H, D, ropeDim, 10000, neox)
+			RoPEBackward(y, pos, T, H, D, ropeDim, 10000, neox)
+			tb := NewRoPETable(1001, ropeDim, 10000)
+			z := append([]float32(nil), x...)
+			tb.Forward(z, pos, T, H, D, neox)
+			tb.Backward(z, pos, T, H, D, neox)
+			for i := range x {
+				if !closeRel(float64(y[i]), float64(x[i]), 1e-6, 1e-6) || !closeRel(float64(z[i]), float64(x[i]), 1e-6, 1e-6) {
+					t.Fatalf("neox=%v: backward∘forward[%d]=%g (table %g) want %g", neox, i, y[i], z[i], x[i])
+				}
+			}
+		}
+	}
+}
+
+// TestRoPETable checks the cos/sin table (anchors plus float64 steps) against float64 math.Sincos:
+// at most one float32 ulp apart, at positions up to 100000 and every theta the models use.
+func TestRoPETable(t *testing.T) {
+	for _, theta := range []float32{10000, 500000, 1e6} {
+		const maxPos, ropeDim = 100000, 64
+		tb := NewRoPETable(maxPos, ropeDim, theta)
+		half := ropeDim / 2
+		exact := 0
+		for p := 0; p < maxPos; p += 7 {
+			row := tb.cs[p*ropeDim : (p+1)*ropeDim]
+			for i := 0; i < half; i++ {
+				s, c := math.Sincos(float64(p) * math.Pow(float64(theta), -2*float64(i)/ropeDim))
+				for k, pair := range [2][2]float64{{float64(row[i]), c}, {float64(row[half+i]), s}} {
+					got, want := pair[0], pair[1]
+					// The reference itself is off by the rounding of p*freq: 2^-53 of the angle.
+					ang := float64(p) * math.Pow(float64(theta), -2*float64(i)/ropeDim)
+					ulp := math.Abs(float64(math.Nextafter32(float32(want), float32(math.Inf(1))) - float32(want)))
+					if math.Abs(got-want) > ulp+0x1p-52*ang {
+						t.Fatalf("theta=%g p=%d i=%d (%d): %g want %g", theta, p, i, k, got, want)
+					}
+					if float32(want) == float32(got) {
+						exact++
+					}
+				}
+			}
+		}
+		t.Logf("theta=%g: %d of %d values equal float32(math.Sincos)", theta, exact, (maxPos+6)/7*ropeDim)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a position outside the table did not panic")
+		}
+	}()
+	NewRoPETable(4, 2, 10000).Forward(make([]float32, 2), []int32{4}, 1, 1, 2, false)
+}
+
 func TestAdamW(t *testing.T) {
 	r := rand.New(rand.NewPCG(29, 30))
 	forEachImpl(t, func(t *testing.T, im *impl) {
-		for _, n := range []int{0, 1, 15, 16, 17, 100} {
+		for _, n := range append(rmsDims(), 0) {
 			p, g := randVec(r, n, 1), randVec(r, n, 1)
 			m, v := randVec(r, n, 0.1), randVec(r, n, 0.01)
 			for i := range v {
@@ -210,4 +306,13 @@ func TestAdamW(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rmsDims covers every tail mod 16 (and the unrolled loop's 64) plus the model widths.
+func rmsDims() []int {
+	var d []int
+	for n := 1; n <= 70; n++ {
+		d = append(d, n)
+	}
+	return append(d, 100, 127, 128, 129, 576)
 }

@@ -63,6 +63,10 @@ func BlockSize(t GGMLType) (elems, bytes int) {
 // Dequantize converts len(dst) elements of type t from src to float32, with ggml's reference
 // formulas (ggml-quants.c, dequantize_row_*), evaluated without FMA contraction.
 func Dequantize(t GGMLType, dst []float32, src []byte) error {
+	return dequantizeWith(active, t, dst, src)
+}
+
+func dequantizeWith(im *impl, t GGMLType, dst []float32, src []byte) error {
 	ti, ok := typeInfo[t]
 	if !ok {
 		return fmt.Errorf("kernels: dequantize: unsupported ggml type %s", t)
@@ -81,22 +85,13 @@ func Dequantize(t GGMLType, dst []float32, src []byte) error {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}
 	case TypeF16:
-		for i := range dst {
-			dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
-		}
+		im.dequantF16(dst, src[:2*n])
 	case TypeBF16:
 		for i := range dst {
 			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 		}
 	case TypeQ8_0:
-		for b := 0; b < nb; b++ {
-			blk := src[b*34 : b*34+34]
-			d := F16ToF32(binary.LittleEndian.Uint16(blk))
-			y := dst[b*32 : b*32+32]
-			for j := range y {
-				y[j] = float32(int8(blk[2+j])) * d
-			}
-		}
+		im.dequantQ8_0(dst[:nb*32], src[:nb*34])
 	case TypeQ4_0:
 		for b := 0; b < nb; b++ {
 			blk := src[b*18 : b*18+18]
@@ -155,6 +150,15 @@ func Dequantize(t GGMLType, dst []float32, src []byte) error {
 			scales := blk[4:16]
 			q := blk[16:144]
 			y := dst[b*qkK : b*qkK+qkK]
+			if im.q4kBlock != nil {
+				var dm [16]float32 // scales d*sc, then mins dmin*m, of the 8 sub-blocks
+				for k := 0; k < 8; k++ {
+					sc, mn := scaleMinK4(k, scales)
+					dm[k], dm[8+k] = d*float32(sc), dmin*float32(mn)
+				}
+				im.q4kBlock(y, q, &dm)
+				continue
+			}
 			is := 0
 			for j := 0; j < qkK; j += 64 {
 				sc, mn := scaleMinK4(is, scales)
@@ -353,4 +357,25 @@ func QuantizeQ8_0(dst []byte, src []float32) error {
 		}
 	}
 	return nil
+}
+
+// dequantF16Generic converts len(dst) binary16 values (2 bytes each, little-endian).
+func dequantF16Generic(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+}
+
+// dequantQ8_0Generic converts len(dst)/32 Q8_0 blocks: float32(q)*d.
+func dequantQ8_0Generic(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	for b := 0; b < nb; b++ {
+		blk := src[b*34 : b*34+34]
+		d := F16ToF32(binary.LittleEndian.Uint16(blk))
+		y := dst[b*32 : b*32+32]
+		for j := range y {
+			y[j] = float32(int8(blk[2+j])) * d
+		}
+	}
 }

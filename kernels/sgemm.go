@@ -10,12 +10,22 @@ import (
 // of C from packed panels: C = alpha*(A·B) + beta*C, where a holds kc steps of mr values and b kc
 // steps of nr values; beta == 0 does not read C.
 type gemmKernel struct {
-	mr, nr     int
-	kc, mc, nc int // cache blocking: A block mc×kc in L2, B micro-panel kc×nr in L1
-	fn         func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	mr, nr int
+	// Cache blocking (see run): K slices of at most kc, A blocks of at most mc rows, B blocks of
+	// at most nc columns and bBytes bytes (the L2 share they may take).
+	kc, mc, nc, bBytes int
+	fn                 func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	// t8 writes dst[c*ds+i] = src[i*ld+c] for i < 8, c < n (n a multiple of 16): eight rows
+	// transposed, the gather step of packing (A panels of an untransposed A, B panels of a
+	// transposed B).
+	t8 func(dst []float32, ds int, src []float32, ld, n int)
+	// rows48 writes dst[c*48*kc+p*48+j] = src[p*ld+c*48+j] (p < rows, c < panels, j < 48): rows
+	// of an untransposed B copied into 48-wide panels (used when nr == 48).
+	rows48 func(dst []float32, kc int, src []float32, ld, rows, panels int)
 }
 
-var genericGemmKernel = gemmKernel{mr: 4, nr: 4, kc: 256, mc: 64, nc: 1024, fn: gemmKernel4x4Generic}
+var genericGemmKernel = gemmKernel{mr: 4, nr: 4, kc: 256, mc: 1024, nc: 1024, bBytes: 1 << 20, fn: gemmKernel4x4Generic,
+	t8: transpose8Generic, rows48: packRows48Generic}
 
 // gemmKernel4x4Generic keeps the 16 accumulators in locals so the compiler can hold them in
 // registers. Each C element is a plain sequential sum over p, as in the SIMD kernels.
@@ -146,6 +156,24 @@ func sgemmWith(im *impl, threads int, transA, transB bool, m, n, k int, alpha fl
 		p.run(0, m, 0, n)
 		return
 	}
+	if splitN && m*k <= sharedPackMax {
+		// Every goroutine sweeps all of M: pack A once, the panels shared out among them, instead
+		// of each packing all of it.
+		p.mPad = roundUp(m, g.mr)
+		buf := getBuf(p.mPad * k)
+		defer packPool.Put(buf)
+		p.apre = *buf
+		panels := p.mPad / g.mr
+		kcb := kcSplit(k, g.kc)
+		parallelFor(threads, func(t int) {
+			r0 := panels * t / threads * g.mr
+			r1 := min(panels*(t+1)/threads*g.mr, m)
+			for pc := 0; pc < k && r0 < r1; pc += kcb {
+				kc := min(kcb, k-pc)
+				g.packA(p.apre[pc*p.mPad+r0*kc:], a, lda, transA, r0, pc, r1-r0, kc)
+			}
+		})
+	}
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
 		lo := tiles * t / threads * unit
@@ -163,7 +191,29 @@ func sgemmWith(im *impl, threads int, transA, transB bool, m, n, k int, alpha fl
 	wg.Wait()
 }
 
+// sharedPackMax bounds the size (floats, 16 MiB) of an A packed once for all goroutines; a
+// larger A is packed block by block by each goroutine.
+const sharedPackMax = 1 << 22
+
+// parallelFor runs fn(0..threads-1) on threads goroutines and waits for them.
+func parallelFor(threads int, fn func(t int)) {
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(t)
+		}()
+	}
+	wg.Wait()
+}
+
 type gemmProblem struct {
+	// apre, when not nil, holds op(A) packed whole (rows 0..m, padded to mPad): K slice pc
+	// at apre[pc*mPad:], as packA lays out one row block of mPad rows.
+	apre []float32
+	mPad int
+
 	g              *gemmKernel
 	transA, transB bool
 	k              int
@@ -189,39 +239,59 @@ func getBuf(n int) *[]float32 {
 	return bp
 }
 
-// run computes the block C[i0:i1, j0:j1] with the GotoBLAS loop order: for each nc-wide column
-// block and kc-deep slice of K, pack B; for each mc-high row block, pack A; then sweep tiles.
+// run computes the block C[i0:i1, j0:j1]. Loop order, outermost first:
+//   - pc: kc-deep slices of K, of equal depth (kcSplit), so the per-element sum order depends on
+//     K only, never on the block: results stay bit-identical whatever the partition;
+//   - ic: mc-high row blocks of op(A), packed once per (pc, ic) and reused across all of N;
+//   - jc: nc-wide column blocks of op(B), packed so the kc×nc block sits in L2;
+//   - ir: one A micro-panel (mr×kc, L1-resident while it is reused);
+//   - jr: the B micro-panels of the block stream from L2, in the order they were packed.
+//
+// The micro-kernel broadcasts A and loads B as vectors, so the operand it streams is the wide
+// one (nr floats per step), from L2, and the one it keeps in L1 is the narrow A panel: the
+// arrangement BLIS uses on AVX-512.
 func (p *gemmProblem) run(i0, i1, j0, j1 int) {
 	g := p.g
 	mr, nr := g.mr, g.nr
-	kcMax := min(g.kc, p.k)
-	ncMax := min(g.nc, roundUp(j1-j0, nr))
-	mcMax := min(g.mc, roundUp(i1-i0, mr))
-	abuf := getBuf(mcMax * kcMax)
-	bbuf := getBuf(ncMax * kcMax)
+	kcb := kcSplit(p.k, g.kc)
+	nc := g.ncFor(kcb)
+	ncMax := min(nc, roundUp(j1-j0, nr))
+	mcStep := g.mc
+	var ap []float32
+	if p.apre != nil { // packed by sgemmWith: one row block, i0 == 0
+		mcStep = i1 - i0
+	} else {
+		abuf := getBuf(min(g.mc, roundUp(i1-i0, mr)) * kcb)
+		defer packPool.Put(abuf)
+		ap = *abuf
+	}
+	bbuf := getBuf(ncMax * kcb)
 	tbuf := getBuf(mr * nr)
-	defer packPool.Put(abuf)
 	defer packPool.Put(bbuf)
 	defer packPool.Put(tbuf)
-	ap, bp, tile := *abuf, *bbuf, *tbuf
-	for jc := j0; jc < j1; jc += g.nc {
-		nc := min(g.nc, j1-jc)
-		for pc := 0; pc < p.k; pc += g.kc {
-			kc := min(g.kc, p.k-pc)
-			packB(bp, p.b, p.ldb, p.transB, pc, jc, kc, nc, nr)
-			beta := p.beta
-			if pc > 0 {
-				beta = 1
+	bp, tile := *bbuf, *tbuf
+	for pc := 0; pc < p.k; pc += kcb {
+		kc := min(kcb, p.k-pc)
+		beta := p.beta
+		if pc > 0 {
+			beta = 1
+		}
+		for ic := i0; ic < i1; ic += mcStep {
+			mc := min(mcStep, i1-ic)
+			if p.apre != nil {
+				ap = p.apre[pc*p.mPad:]
+			} else {
+				g.packA(ap, p.a, p.lda, p.transA, ic, pc, mc, kc)
 			}
-			for ic := i0; ic < i1; ic += g.mc {
-				mc := min(g.mc, i1-ic)
-				packA(ap, p.a, p.lda, p.transA, ic, pc, mc, kc, mr)
-				for jr := 0; jr < nc; jr += nr {
-					bpan := bp[jr*kc : (jr+nr)*kc]
-					nw := min(nr, nc-jr)
-					for ir := 0; ir < mc; ir += mr {
-						apan := ap[ir*kc : (ir+mr)*kc]
-						mh := min(mr, mc-ir)
+			for jc := j0; jc < j1; jc += nc {
+				ncb := min(nc, j1-jc)
+				g.packB(bp, p.b, p.ldb, p.transB, pc, jc, kc, ncb)
+				for ir := 0; ir < mc; ir += mr {
+					apan := ap[ir*kc : (ir+mr)*kc]
+					mh := min(mr, mc-ir)
+					for jr := 0; jr < ncb; jr += nr {
+						bpan := bp[jr*kc : (jr+nr)*kc]
+						nw := min(nr, ncb-jr)
 						ci := (ic+ir)*p.ldc + jc + jr
 						if mh == mr && nw == nr {
 							g.fn(kc, apan, bpan, p.c[ci:], p.ldc, p.alpha, beta)
@@ -244,12 +314,27 @@ func (p *gemmProblem) run(i0, i1, j0, j1 int) {
 	}
 }
 
+// kcSplit returns the depth of the K slices: K cut into the fewest slices of at most kcMax,
+// of equal depth rounded up to a multiple of 16 (the last one may be shorter). It depends on k
+// and the kernel only, which keeps every C element's sum order fixed.
+func kcSplit(k, kcMax int) int {
+	n := (k + kcMax - 1) / kcMax
+	return min(kcMax, roundUp((k+n-1)/n, 16))
+}
+
+// ncFor returns the width of the B blocks for slices of depth kc: as many nr-wide panels as fit
+// in the L2 budget (at least one, at most nc).
+func (g *gemmKernel) ncFor(kc int) int {
+	w := g.bBytes / (4 * kc) / g.nr * g.nr
+	return min(max(w, g.nr), g.nc)
+}
+
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // packA packs op(A)[ic:ic+mc, pc:pc+kc] into panels of mr rows: panel r holds, for each p, the mr
 // values op(A)[ic+r*mr+i, pc+p]; rows past mc are zero.
-func packA(dst, a []float32, lda int, trans bool, ic, pc, mc, kc, mr int) {
-	var rows [64][]float32
+func (g *gemmKernel) packA(dst, a []float32, lda int, trans bool, ic, pc, mc, kc int) {
+	mr := g.mr
 	for r := 0; r < mc; r += mr {
 		pan := dst[r*kc : (r+mr)*kc]
 		h := min(mr, mc-r)
@@ -271,51 +356,84 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mc, kc, mr int) {
 			}
 			continue
 		}
-		gatherPanel(pan, a, lda, ic+r, pc, h, kc, mr, &rows)
+		g.gather(pan, a, lda, ic+r, pc, h, kc, mr)
 	}
 }
 
-// gatherPanel writes pan[p*w+i] = src[(r0+i)*ld+p0+p] for i < h (zero for h <= i < w): a
-// transpose of h rows, read as h streams and written contiguously.
-func gatherPanel(pan, src []float32, ld, r0, p0, h, kc, w int, rows *[64][]float32) {
-	for i := 0; i < h; i++ {
-		rows[i] = src[(r0+i)*ld+p0 : (r0+i)*ld+p0+kc]
-	}
+// gather writes pan[p*w+i] = src[(r0+i)*ld+p0+p] for i < h (zero for h <= i < w), p < kc: a
+// transpose of h rows. Groups of eight rows go through t8 for the whole vectors of 16 columns.
+func (g *gemmKernel) gather(pan, src []float32, ld, r0, p0, h, kc, w int) {
+	n16 := kc &^ 15
 	i0 := 0
-	for ; i0+8 <= h; i0 += 8 { // eight rows at a time, unrolled
-		r0, r1, r2, r3 := rows[i0], rows[i0+1], rows[i0+2], rows[i0+3]
-		r4, r5, r6, r7 := rows[i0+4], rows[i0+5], rows[i0+6], rows[i0+7]
-		r0, r1, r2, r3 = r0[:kc], r1[:kc], r2[:kc], r3[:kc]
-		r4, r5, r6, r7 = r4[:kc], r5[:kc], r6[:kc], r7[:kc]
-		for p := 0; p < kc; p++ {
+	for ; i0+8 <= h; i0 += 8 {
+		o := (r0+i0)*ld + p0
+		if n16 > 0 {
+			g.t8(pan[i0:], w, src[o:], ld, n16)
+		}
+		for p := n16; p < kc; p++ {
 			d := pan[p*w+i0 : p*w+i0+8 : p*w+i0+8]
-			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
-			d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+			for i := range d {
+				d[i] = src[o+i*ld+p]
+			}
 		}
 	}
 	for p := 0; p < kc; p++ {
 		d := pan[p*w : p*w+w]
 		for i := i0; i < h; i++ {
-			d[i] = rows[i][p]
+			d[i] = src[(r0+i)*ld+p0+p]
 		}
 		clear(d[h:])
 	}
 }
 
+// packRows48Generic is the pure-Go rows48: dst[c*48*kc+p*48+j] = src[p*ld+c*48+j] for p < rows,
+// c < panels, j < 48.
+func packRows48Generic(dst []float32, kc int, src []float32, ld, rows, panels int) {
+	for p := 0; p < rows; p++ {
+		s := src[p*ld : p*ld+panels*48]
+		for c := 0; c < panels; c++ {
+			o := c*48*kc + p*48
+			*(*[48]float32)(dst[o : o+48]) = *(*[48]float32)(s[c*48 : c*48+48])
+		}
+	}
+}
+
+// transpose8Generic is the pure-Go t8: dst[c*ds+i] = src[i*ld+c] for i < 8, c < n.
+func transpose8Generic(dst []float32, ds int, src []float32, ld, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dst[(n-1)*ds+7]
+	r0, r1, r2, r3 := src[:n], src[ld:ld+n], src[2*ld:2*ld+n], src[3*ld:3*ld+n]
+	r4, r5, r6, r7 := src[4*ld:4*ld+n], src[5*ld:5*ld+n], src[6*ld:6*ld+n], src[7*ld:7*ld+n]
+	for c := 0; c < n; c++ {
+		d := dst[c*ds : c*ds+8 : c*ds+8]
+		d[0], d[1], d[2], d[3] = r0[c], r1[c], r2[c], r3[c]
+		d[4], d[5], d[6], d[7] = r4[c], r5[c], r6[c], r7[c]
+	}
+}
+
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] into panels of nr columns: panel c holds, for each p, the
 // nr values op(B)[pc+p, jc+c*nr+j]; columns past nc are zero.
-func packB(dst, b []float32, ldb int, trans bool, pc, jc, kc, nc, nr int) {
-	var rows [64][]float32
+func (g *gemmKernel) packB(dst, b []float32, ldb int, trans bool, pc, jc, kc, nc int) {
+	nr := g.nr
+	if !trans && nr == 48 {
+		// Row by row: each row of B is read once, sequentially (the hardware prefetcher follows
+		// it), and scattered to the panels, which sit in L2.
+		full := nc / 48
+		if full > 0 {
+			g.rows48(dst, kc, b[pc*ldb+jc:], ldb, kc, full)
+		}
+		if full*48 == nc {
+			return
+		}
+	}
 	for c := 0; c < nc; c += nr {
 		pan := dst[c*kc : (c+nr)*kc]
 		w := min(nr, nc-c)
 		if !trans { // op(B)[p,j] = b[p*ldb+j]
 			if w == 48 && nr == 48 {
-				for p := 0; p < kc; p++ {
-					o := (pc+p)*ldb + jc + c
-					*(*[48]float32)(pan[p*48 : p*48+48]) = *(*[48]float32)(b[o : o+48])
-				}
-				continue
+				continue // done above
 			}
 			if w == 16 && nr == 16 {
 				for p := 0; p < kc; p++ {
@@ -332,6 +450,6 @@ func packB(dst, b []float32, ldb int, trans bool, pc, jc, kc, nc, nr int) {
 			}
 			continue
 		}
-		gatherPanel(pan, b, ldb, jc+c, pc, w, kc, nr, &rows) // op(B)[p,j] = b[j*ldb+p]
+		g.gather(pan, b, ldb, jc+c, pc, w, kc, nr) // op(B)[p,j] = b[j*ldb+p]
 	}
 }

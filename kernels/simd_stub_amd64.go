@@ -44,6 +44,10 @@ func adamW512(p *float32, grad *float32, m *float32, v *float32, n int, prm *[8]
 
 func sgemmKernel512(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+func transpose8_512(dst *float32, ds int, src *float32, ld int, n int)
+
+func packRows48_512(dst *float32, kc int, src *float32, ld int, rows int, panels int)
+
 func fmaPeak512(iters int) float32
 
 func dotAVX2(x *float32, y *float32, n int) float32
@@ -65,3 +69,41 @@ func ceRowAVX2(dst *float32, x *float32, n int, lse float32, gs float32)
 func sgemmKernelAVX2(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
 func fmaPeakAVX2(iters int) float32
+
+func ropeNorm512(x *float32, cs *float32, heads int, stride int, half int, n int, sgn uint32)
+
+func ropeNeox512(x *float32, cs *float32, heads int, stride int, half int, n int, sgn uint32)
+
+func rmsFwdRows512(out *float32, rstd *float32, x *float32, w *float32, rows int, dim int, eps float32)
+
+func rmsBwdRows512(dx *float32, dw *float32, dout *float32, x *float32, w *float32, rstd *float32, rows int, dim int)
+
+func ropeNormAVX2(x *float32, cs *float32, heads int, stride int, half int, n int, sgn uint32)
+
+func ropeNeoxAVX2(x *float32, cs *float32, heads int, stride int, half int, n int, sgn uint32)
+
+func sumSquaresAVX2(x *float32, n int) float32
+
+func mulScaleAVX2(out *float32, x *float32, w *float32, n int, r float32)
+
+func dot3AVX2(a *float32, b *float32, c *float32, n int) float32
+
+func rmsBackRowAVX2(dx *float32, dw *float32, dout *float32, x *float32, w *float32, n int, r float32, kk float32)
+
+func siluAVX2(dst *float32, x *float32, n int)
+
+func siluBackAVX2(dx *float32, dout *float32, x *float32, n int)
+
+func swigluFAVX2(out *float32, gate *float32, up *float32, n int)
+
+func swigluBAVX2(dgate *float32, dup *float32, dout *float32, gate *float32, up *float32, n int)
+
+func adamWAVX2(p *float32, grad *float32, m *float32, v *float32, n int, prm *[8]float32)
+
+func lse2AccAVX2(x *float32, n int, out *float32)
+
+func dequantF16_512(dst *float32, src *uint16, n int)
+
+func dequantQ8_0_512(dst *float32, src *byte, nb int)
+
+func dequantQ4KBlock512(dst *float32, q *byte, dm *[16]float32)

@@ -8,16 +8,23 @@ import (
 
 // Config describes the shape of a loaded model.
 type Config struct {
-	Arch       string  // "llama" or "qwen2"
-	Layers     int     // transformer blocks
-	Dim        int     // embedding length
-	FFN        int     // feed-forward hidden size
-	Heads      int     // query heads
-	KVHeads    int     // key/value heads (GQA when < Heads)
-	HeadDim    int     // per-head dimension
-	RopeDim    int     // rotated dimensions per head (<= HeadDim)
-	RopeTheta  float32 // RoPE base frequency
-	RopeNeoX   bool    // rotate halves (NeoX/HF, qwen2) instead of adjacent pairs (llama)
+	Arch      string  // "llama" or "qwen2"
+	Layers    int     // transformer blocks
+	Dim       int     // embedding length
+	FFN       int     // feed-forward hidden size
+	Heads     int     // query heads
+	KVHeads   int     // key/value heads (GQA when < Heads)
+	HeadDim   int     // per-head dimension
+	RopeDim   int     // rotated dimensions per head (<= HeadDim)
+	RopeTheta float32 // RoPE base frequency
+	RopeNeoX  bool    // rotate halves (NeoX/HF, qwen2) instead of adjacent pairs (llama)
+	// RopeScale is linear RoPE scaling (rope.scaling.type=linear): every angle is multiplied by
+	// 1/RopeScale (llama.cpp's freq_scale). 0 or 1 = none.
+	RopeScale float32
+	// RopeFreqs are per-pair frequency divisors (rope_freqs.weight, the Llama 3.1+ "llama3"
+	// scaling baked in by the converters): pair i turns at theta^(-2i/RopeDim)/RopeFreqs[i].
+	// nil = none; else RopeDim/2 values.
+	RopeFreqs  []float32
 	Eps        float32 // RMSNorm epsilon
 	Vocab      int     // vocabulary size
 	ContextLen int     // trained context length
@@ -75,8 +82,21 @@ func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 	if c.RopeDim > c.HeadDim || c.RopeDim%2 != 0 {
 		return Config{}, fmt.Errorf("%s: rope dimension %d invalid for head dim %d", arch, c.RopeDim, c.HeadDim)
 	}
-	if s := kv.Float("rope.scaling.factor", 1); s != 1 && kv.String("rope.scaling.type") == "linear" {
-		return Config{}, fmt.Errorf("%s: linear RoPE scaling (factor %g) is not supported", arch, s)
+	// As llama.cpp (llama-model.cpp, llama-context.cpp): the scaling type defaults to linear,
+	// the factor is rope.scaling.factor (or the older rope.scale_linear), freq_scale = 1/factor,
+	// and type "none" disables it.
+	factor := kv.Float("rope.scaling.factor", kv.Float("rope.scale_linear", 0))
+	switch t := kv.String("rope.scaling.type", "linear"); {
+	case t == "none" || factor == 0 || factor == 1:
+	case t == "linear":
+		if !(factor > 0) {
+			return Config{}, fmt.Errorf("%s: linear RoPE scaling factor %g must be positive", arch, factor)
+		}
+		c.RopeScale = factor
+	default:
+		// yarn and longrope also change the angles' ramp and magnitude; no llama/qwen2 model
+		// align trains uses them, so they are refused rather than silently mis-applied.
+		return Config{}, fmt.Errorf("%s: RoPE scaling type %q (factor %g) is not supported (supported: linear, and rope_freqs.weight factors)", arch, t, factor)
 	}
 	return c, nil
 }
@@ -123,3 +143,15 @@ func (m *Model) bindings() []binding {
 	}
 	return bs
 }
+
+// ropeFreqScale is llama.cpp's freq_scale: 1/RopeScale, or 1 without linear scaling.
+func (c Config) ropeFreqScale() float32 {
+	if c.RopeScale == 0 || c.RopeScale == 1 {
+		return 1
+	}
+	return 1 / c.RopeScale
+}
+
+// ropeScaled reports whether RoPE needs align's own rotation (scaling or frequency factors)
+// rather than the plain kernels.RoPEForward.
+func (c Config) ropeScaled() bool { return c.ropeFreqScale() != 1 || c.RopeFreqs != nil }

@@ -18,9 +18,11 @@
 //
 // Decisions beyond the model API contract: Resolve returns a Resolved{Path, Template};
 // LoadOptions gained Template (an Ollama template overriding the GGUF's) and F16KV (score as
-// Ollama's runner computes, for parity checks); NewRandom builds random-weight models for
-// benchmarks. LowMemory keeps the block projections in their GGUF encoding and dequantizes
-// 64 output rows at a time into a reused scratch buffer (lowmem.go); it is refused with Full.
+// Ollama's runner computes, bit for bit, for parity checks: attn_ggml.go); NewRandom builds
+// random-weight models for benchmarks. LowMemory keeps the block projections in their GGUF
+// encoding and dequantizes ~2 MiB tiles of output rows, on Threads goroutines, into a reused
+// scratch buffer (lowmem.go); it is refused with Full. RoPE scaling (rope_freqs.weight factors,
+// linear rope.scaling) is Config.RopeFreqs/RopeScale, applied in rope_scaled.go.
 //
 // It knows nothing of preference objectives: it produces per-token log-probs and takes their
 // gradients.

@@ -97,8 +97,10 @@ func TestMergedGGUFRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		// And the scores follow (Q8_0 moves this tiny model's log-probs by up to ~0.3).
-		tol := map[kernels.GGMLType]float64{kernels.TypeF32: 1e-5, kernels.TypeF16: 1e-2, kernels.TypeQ8_0: 0.5}[typ]
+		// And the scores follow (Q8_0 moves this tiny model's log-probs by up to ~0.3). F32 differs
+		// only by float32 reassociation, W·x + B·(A·x) against (W + B·A)·x: up to 1.4e-5 on the
+		// AVX2 path.
+		tol := map[kernels.GGMLType]float64{kernels.TypeF32: 3e-5, kernels.TypeF16: 1e-2, kernels.TypeQ8_0: 0.5}[typ]
 		if d := maxAbsDiff(scoreText(t, mm, p, r), want); d > tol {
 			t.Errorf("%s: merged model's log-probs differ from the adapted model's by %g > %g", typ, d, tol)
 		}
@@ -286,7 +288,7 @@ func TestOllamaRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		comparePerToken(t, name, got[0], want, 2e-3, 3e-4)
+		comparePerToken(t, name, got[0], want, 1e-3, 3e-4)
 		// The adapter must have an effect: the base model scores these tokens differently.
 		gb, _ := base.LogProbs([]Sequence{seq})
 		if d := maxAbsDiff(gb[0], got[0]); d < 1e-2 {

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // headRows is how many rows of logits the LM head materialises at once: rows × vocab floats.
@@ -22,13 +23,43 @@ type blockActs struct {
 // work holds the scratch buffers of a forward or backward pass, reused across blocks.
 type work struct {
 	xn, h, dxm, dxn, tmp, dao, dq, dk, dv, dh, dgate, dup []float32
+	dx2, dx3                                              []float32 // dxn parts computed beside it (together)
 }
 
+// sizeFwd sizes the buffers that blockForward uses.
+func (w *work) sizeFwd(c Config, T int) {
+	w.xn, w.h = grow(w.xn, T*c.Dim), grow(w.h, T*c.FFN)
+}
+
+// size sizes all the buffers (blockBackward).
 func (w *work) size(c Config, T int) {
 	D, F, qDim, kvDim := c.Dim, c.FFN, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	w.xn, w.h, w.dxm, w.dxn, w.tmp = grow(w.xn, T*D), grow(w.h, T*F), grow(w.dxm, T*D), grow(w.dxn, T*D), grow(w.tmp, T*D)
+	w.sizeFwd(c, T)
+	w.dxm, w.dxn, w.tmp = grow(w.dxm, T*D), grow(w.dxn, T*D), grow(w.tmp, T*D)
 	w.dao, w.dq, w.dk, w.dv = grow(w.dao, T*qDim), grow(w.dq, T*qDim), grow(w.dk, T*kvDim), grow(w.dv, T*kvDim)
 	w.dh, w.dgate, w.dup = grow(w.dh, T*F), grow(w.dgate, T*F), grow(w.dup, T*F)
+	w.dx2, w.dx3 = grow(w.dx2, T*D), grow(w.dx3, T*D)
+}
+
+// together runs fns, which must write disjoint memory, concurrently when there are several
+// threads, the sequence is long enough to pay for it, the block's products are small (the FFN
+// projection under 64 MFLOP: stories260K-sized, where the SGEMM splits them poorly; larger
+// ones already use every thread) and the weights are plain float32 (LowMemory's
+// dequantization shares one scratch tile); otherwise in order. Each fn computes the same either
+// way, so results do not depend on it.
+func (m *Model) together(T int, fns ...func()) {
+	if m.threads <= 1 || T < 64 || m.opt.LowMemory || 2*T*m.cfg.Dim*m.cfg.FFN >= 64e6 {
+		for _, fn := range fns {
+			fn()
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, fn := range fns[1:] {
+		wg.Go(fn)
+	}
+	fns[0]()
+	wg.Wait()
 }
 
 // Pass is one forward pass over a packed batch, holding what Backward needs.
@@ -45,6 +76,7 @@ type Pass struct {
 	acts   []*blockActs // nil with Recompute
 	xnF    []float32    // final RMSNorm output [T,D]
 	rstdF  []float32
+	w      *work   // the forward's scratch buffers, reused by Backward
 	rows   []int   // packed row predicting each masked token, in LogProbs order
 	tgts   []int32 // the masked tokens
 	lse    []float32
@@ -75,25 +107,32 @@ func (m *Model) blockForward(l int, a *blockActs, w *work, y, x []float32, pos [
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	drop := m.dropout()
 	ls := func(j int) uint64 { return splitmix64(seed ^ uint64(l*8+j+1)*0x100000001b3) }
-	w.size(c, T)
+	w.sizeFwd(c, T)
 	a.rstd1, a.rstd2 = grow(a.rstd1, T), grow(a.rstd2, T)
 	a.q, a.k, a.v = grow(a.q, T*qDim), grow(a.k, T*kvDim), grow(a.v, T*kvDim)
 	a.ao, a.xm = grow(a.ao, T*qDim), grow(a.xm, T*D)
 	a.gate, a.up = grow(a.gate, T*F), grow(a.up, T*F)
 
 	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
-	m.linearForward(&b.q, a.q, w.xn, T, &a.lin[0], drop, ls(0))
-	m.linearForward(&b.k, a.k, w.xn, T, &a.lin[1], drop, ls(1))
-	m.linearForward(&b.v, a.v, w.xn, T, &a.lin[2], drop, ls(2))
-	ropeForward(a.q, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-	ropeForward(a.k, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+	m.together(T, func() {
+		m.linearForward(&b.q, a.q, w.xn, T, &a.lin[0], drop, ls(0))
+		m.rope(a.q, pos, T, c.Heads, false) // rope_scaled.go: kernels, or scaled RoPE
+	}, func() {
+		m.linearForward(&b.k, a.k, w.xn, T, &a.lin[1], drop, ls(1))
+		m.rope(a.k, pos, T, c.KVHeads, false)
+	}, func() {
+		m.linearForward(&b.v, a.v, w.xn, T, &a.lin[2], drop, ls(2))
+	})
 	m.attentionForward(a.ao, a.q, a.k, a.v, spans)
 	m.linearForward(&b.o, a.xm, a.ao, T, &a.lin[3], drop, ls(3))
 	axpy(1, x[:T*D], a.xm)
 
 	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
-	m.linearForward(&b.gate, a.gate, w.xn, T, &a.lin[4], drop, ls(4))
-	m.linearForward(&b.up, a.up, w.xn, T, &a.lin[5], drop, ls(5))
+	m.together(T, func() {
+		m.linearForward(&b.gate, a.gate, w.xn, T, &a.lin[4], drop, ls(4))
+	}, func() {
+		m.linearForward(&b.up, a.up, w.xn, T, &a.lin[5], drop, ls(5))
+	})
 	swigluForward(w.h, a.gate, a.up)
 	m.linearForward(&b.down, y, w.h, T, &a.lin[6], drop, ls(6))
 	axpy(1, a.xm, y[:T*D])
@@ -113,20 +152,30 @@ func (m *Model) blockBackward(l int, a *blockActs, w *work, dx, dy, x []float32,
 	m.linearBackward(&b.down, w.dh, dy, w.h, T, &a.lin[6], false)
 	swigluBackward(w.dgate, w.dup, w.dh, a.gate, a.up)
 	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
-	m.linearBackward(&b.gate, w.dxn, w.dgate, w.xn, T, &a.lin[4], false)
-	m.linearBackward(&b.up, w.dxn, w.dup, w.xn, T, &a.lin[5], true)
+	m.together(T, func() {
+		m.linearBackward(&b.gate, w.dxn, w.dgate, w.xn, T, &a.lin[4], false)
+	}, func() {
+		m.linearBackward(&b.up, w.dx2, w.dup, w.xn, T, &a.lin[5], false)
+	})
+	axpy(1, w.dx2[:T*D], w.dxn[:T*D])
 	rmsnormBackwardW(w.tmp, b.ffnNorm.Grad, w.dxn, a.xm, b.ffnNorm.Data, a.rstd2, T, D)
 	axpy(1, w.tmp, w.dxm)
 
 	// xm = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = rmsnorm(x)
 	m.linearBackward(&b.o, w.dao, w.dxm, a.ao, T, &a.lin[3], false)
 	m.attentionBackward(w.dq, w.dk, w.dv, w.dao, a.q, a.k, a.v, spans)
-	ropeBackward(w.dq, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-	ropeBackward(w.dk, pos, T, c.KVHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.RopeNeoX)
 	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
-	m.linearBackward(&b.q, w.dxn, w.dq, w.xn, T, &a.lin[0], false)
-	m.linearBackward(&b.k, w.dxn, w.dk, w.xn, T, &a.lin[1], true)
-	m.linearBackward(&b.v, w.dxn, w.dv, w.xn, T, &a.lin[2], true)
+	m.together(T, func() {
+		m.rope(w.dq, pos, T, c.Heads, true)
+		m.linearBackward(&b.q, w.dxn, w.dq, w.xn, T, &a.lin[0], false)
+	}, func() {
+		m.rope(w.dk, pos, T, c.KVHeads, true)
+		m.linearBackward(&b.k, w.dx2, w.dk, w.xn, T, &a.lin[1], false)
+	}, func() {
+		m.linearBackward(&b.v, w.dx3, w.dv, w.xn, T, &a.lin[2], false)
+	})
+	axpy(1, w.dx2[:T*D], w.dxn[:T*D])
+	axpy(1, w.dx3[:T*D], w.dxn[:T*D])
 	rmsnormBackwardW(dx, b.attnNorm.Grad, w.dxn, x, b.attnNorm.Data, a.rstd1, T, D)
 	axpy(1, w.dxm, dx[:T*D])
 }
@@ -201,6 +250,7 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	if keep {
 		p.xs = make([][]float32, c.Layers+1)
 		p.acts = make([]*blockActs, c.Layers)
+		p.w = w
 	}
 	y := make([]float32, T*D)
 	for l := 0; l < c.Layers; l++ {
@@ -288,6 +338,9 @@ func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, d
 // LogProbs runs the forward pass only (activations are not kept) and returns, per sequence,
 // the log-probs of its masked tokens in order.
 func (m *Model) LogProbs(seqs []Sequence) ([][]float32, error) {
+	if m.opt.F16KV { // Ollama's runner re-enacted (attn_ggml.go)
+		return m.ggmlLogProbs(seqs)
+	}
 	p, err := m.run(seqs, false)
 	if err != nil {
 		return nil, err
@@ -331,7 +384,8 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	rmsnormBackwardW(dy, m.outNorm.Grad, dxn, p.xs[c.Layers], m.outNorm.Data, p.rstdF, T, D)
 	p.xnF = nil
 	dx := make([]float32, T*D)
-	w := &work{}
+	w := p.w
+	p.w = nil
 	var scratch *blockActs
 	var yScratch []float32
 	for l := c.Layers - 1; l >= 0; l-- {

@@ -93,12 +93,13 @@ func rmsnorm64(x, w []float64, T, D int, eps float64) []float64 {
 	return y
 }
 
-func rope64(x []float64, pos []int32, H, hd, rd int, theta float64, neox bool) {
+func rope64(x []float64, pos []int32, H, hd int, c Config) {
+	rd, neox := c.RopeDim, c.RopeNeoX
 	for t := range pos {
 		for h := 0; h < H; h++ {
 			row := x[(t*H+h)*hd:]
 			for i := 0; i < rd/2; i++ {
-				ang := float64(pos[t]) * math.Pow(theta, -2*float64(i)/float64(rd))
+				ang := ropeAngle64(c, pos[t], i)
 				i0, i1 := 2*i, 2*i+1
 				if neox {
 					i0, i1 = i, i+rd/2
@@ -128,8 +129,8 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 			b := &m.blocks[l]
 			xn := rmsnorm64(x, r.w[b.attnNorm], T, D, float64(c.Eps))
 			q, k, v := r.linear(&b.q, xn, T), r.linear(&b.k, xn, T), r.linear(&b.v, xn, T)
-			rope64(q, pos, H, hd, c.RopeDim, float64(c.RopeTheta), c.RopeNeoX)
-			rope64(k, pos, KV, hd, c.RopeDim, float64(c.RopeTheta), c.RopeNeoX)
+			rope64(q, pos, H, hd, c)
+			rope64(k, pos, KV, hd, c)
 			ao := make([]float64, T*H*hd)
 			for h := 0; h < H; h++ {
 				g := h / (H / KV)

@@ -34,14 +34,6 @@ func rmsnormBackward(dx, dw, dout, x, w, rstd []float32, rows, dim int) {
 	kernels.RMSNormBackward(dx[:rows*dim], dw, dout[:rows*dim], x[:rows*dim], w, rstd[:rows], rows, dim)
 }
 
-func ropeForward(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta float32, neox bool) {
-	kernels.RoPEForward(x, pos, T, nHeads, headDim, ropeDim, theta, neox)
-}
-
-func ropeBackward(dx []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta float32, neox bool) {
-	kernels.RoPEBackward(dx, pos, T, nHeads, headDim, ropeDim, theta, neox)
-}
-
 func tokenLogProbs(out, lse, logits []float32, targets []int32, T, V int) {
 	kernels.TokenLogProbs(out[:T], lse[:T], logits[:T*V], targets[:T], T, V)
 }

@@ -14,13 +14,50 @@ import (
 
 // linActs is what a linear layer's LoRA branch keeps for backward.
 type linActs struct {
-	u    []float32 // [T, rank]: the adapter's down-projection (x·mask)·Aᵀ
+	// u is the adapter's down-projection (x⊙mask)·Aᵀ, stored transposed, [rank, T]: the adapter
+	// products then have rank (16) rows rather than rank columns, which would fill a third of
+	// the AVX-512 SGEMM's 48-wide tiles.
+	u    []float32
 	mask []float32 // [T, in]: dropout scale per element (0 or 1/(1-p)); nil without dropout
 }
 
 // linearForward computes y = x·Wᵀ + b + scale·((x⊙mask)·Aᵀ)·Bᵀ for x [T, in], y [T, out].
-// dropSeed seeds the dropout mask (used only when dropout > 0).
+// dropSeed seeds the dropout mask (used only when dropout > 0). With more than one thread the
+// adapter's down-projection runs beside the base projection (loraConcurrent); every product is
+// the same either way, so results do not depend on it.
 func (m *Model) linearForward(l *linear, y, x []float32, T int, la *linActs, dropout float32, dropSeed uint64) {
+	var wg sync.WaitGroup
+	if l.lora != nil {
+		r := l.lora.rank
+		in := x
+		if dropout > 0 {
+			if la.mask == nil || len(la.mask) < T*l.in {
+				la.mask = make([]float32, T*l.in)
+			}
+			la.mask = la.mask[:T*l.in]
+			rng := rand.New(rand.NewPCG(dropSeed, 0xD80))
+			keep := 1 / (1 - dropout)
+			xd := make([]float32, T*l.in)
+			for i := range la.mask {
+				if rng.Float32() < dropout {
+					la.mask[i] = 0
+				} else {
+					la.mask[i] = keep
+				}
+				xd[i] = x[i] * la.mask[i]
+			}
+			in = xd
+		} else {
+			la.mask = nil
+		}
+		la.u = grow(la.u, T*r)
+		down := func() { sgemm(m.threads, false, true, r, T, l.in, 1, l.lora.a.Data, l.in, in, l.in, 0, la.u, T) }
+		if m.loraConcurrent(l, T) {
+			wg.Go(down)
+		} else {
+			down()
+		}
+	}
 	if l.q != nil {
 		m.lowMemForward(l, y, x, T)
 	} else {
@@ -34,39 +71,58 @@ func (m *Model) linearForward(l *linear, y, x []float32, T int, la *linActs, dro
 	if l.lora == nil {
 		return
 	}
+	wg.Wait()
 	r := l.lora.rank
-	in := x
-	if dropout > 0 {
-		if la.mask == nil || len(la.mask) < T*l.in {
-			la.mask = make([]float32, T*l.in)
-		}
-		la.mask = la.mask[:T*l.in]
-		rng := rand.New(rand.NewPCG(dropSeed, 0xD80))
-		keep := 1 / (1 - dropout)
-		xd := make([]float32, T*l.in)
-		for i := range la.mask {
-			if rng.Float32() < dropout {
-				la.mask[i] = 0
-			} else {
-				la.mask[i] = keep
-			}
-			xd[i] = x[i] * la.mask[i]
-		}
-		in = xd
-	} else {
-		la.mask = nil
-	}
-	la.u = grow(la.u, T*r)
-	sgemm(m.threads, false, true, T, r, l.in, 1, in, l.in, l.lora.a.Data, l.in, 0, la.u, r)
-	sgemm(m.threads, false, true, T, l.out, r, l.lora.scale, la.u, r, l.lora.b.Data, r, 1, y, l.out)
+	sgemm(m.threads, true, true, T, l.out, r, l.lora.scale, la.u, T, l.lora.b.Data, r, 1, y, l.out)
+}
+
+// loraConcurrent reports whether linear layer l's adapter products run on a goroutine of their
+// own beside the base product: when they are too small for kernels.SgemmThreads to split
+// (under 4 MFLOP, as at stories260K's size), one of two cores would otherwise idle through
+// them. Larger ones (SmolLM2-135M) already use every thread and stay in sequence.
+func (m *Model) loraConcurrent(l *linear, T int) bool {
+	return m.threads > 1 && T >= 64 && 2*T*l.lora.rank*max(l.in, l.out) < 4e6
 }
 
 // linearBackward takes dy [T, out] and the forward input x [T, in]. It writes (accumulate=false)
 // or adds (accumulate=true) dx [T, in], and accumulates dW, db (Full mode) and dA, dB (LoRA).
+// The adapter's gradients run beside the base dx product as in linearForward; the adapter's
+// part of dx is added after the base part either way.
 func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linActs, accumulate bool) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
+	}
+	var wg sync.WaitGroup
+	var du []float32
+	if l.lora != nil {
+		a, r, s := l.lora, l.lora.rank, l.lora.scale
+		du = make([]float32, r*T) // transposed, [rank, T], like la.u
+		// dBᵀ = s·uᵀ·dy (added into dB) ; duᵀ = s·Bᵀ·dyᵀ ; dA += duᵀ·(x⊙mask) ;
+		// dx += (du·A)⊙mask (below)
+		grads := func() {
+			dbt := make([]float32, r*l.out)
+			sgemm(m.threads, false, false, r, l.out, T, s, la.u, T, dy, l.out, 0, dbt, l.out)
+			for k := 0; k < r; k++ {
+				for o, g := range dbt[k*l.out : (k+1)*l.out] {
+					a.b.Grad[o*r+k] += g
+				}
+			}
+			sgemm(m.threads, true, true, r, T, l.out, s, a.b.Data, r, dy, l.out, 0, du, T)
+			in := x
+			if la.mask != nil {
+				in = make([]float32, T*l.in)
+				for i := range in {
+					in[i] = x[i] * la.mask[i]
+				}
+			}
+			sgemm(m.threads, false, false, r, l.in, T, 1, du, T, in, l.in, 1, a.a.Grad, l.in)
+		}
+		if m.loraConcurrent(l, T) {
+			wg.Go(grads)
+		} else {
+			grads()
+		}
 	}
 	if l.q != nil {
 		m.lowMemBackward(l, dx, dy, T, beta)
@@ -84,25 +140,14 @@ func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linAct
 	if l.lora == nil {
 		return
 	}
-	a, r, s := l.lora, l.lora.rank, l.lora.scale
-	// dB += s·dyᵀ·u ; du = s·dy·B ; dA += duᵀ·(x⊙mask) ; dx += (du·A)⊙mask
-	sgemm(m.threads, true, false, l.out, r, T, s, dy, l.out, la.u, r, 1, a.b.Grad, r)
-	du := make([]float32, T*r)
-	sgemm(m.threads, false, false, T, r, l.out, s, dy, l.out, a.b.Data, r, 0, du, r)
-	in := x
-	if la.mask != nil {
-		in = make([]float32, T*l.in)
-		for i := range in {
-			in[i] = x[i] * la.mask[i]
-		}
-	}
-	sgemm(m.threads, true, false, r, l.in, T, 1, du, r, in, l.in, 1, a.a.Grad, l.in)
+	wg.Wait()
+	a, r := l.lora, l.lora.rank
 	if la.mask == nil {
-		sgemm(m.threads, false, false, T, l.in, r, 1, du, r, a.a.Data, l.in, 1, dx, l.in)
+		sgemm(m.threads, true, false, T, l.in, r, 1, du, T, a.a.Data, l.in, 1, dx, l.in)
 		return
 	}
 	tmp := make([]float32, T*l.in)
-	sgemm(m.threads, false, false, T, l.in, r, 1, du, r, a.a.Data, l.in, 0, tmp, l.in)
+	sgemm(m.threads, true, false, T, l.in, r, 1, du, T, a.a.Data, l.in, 0, tmp, l.in)
 	for i := range tmp {
 		dx[i] += tmp[i] * la.mask[i]
 	}
@@ -163,6 +208,7 @@ func attentionProbs(P, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int, scale f
 	for i := r0; i < r1; i++ {
 		row := P[i*n : i*n+r1]
 		softmax(row[:i+1], row[:i+1])
+		flushTiny(row[:i+1]) // subnormal probabilities would slow every SGEMM that reads them
 		clear(row[i+1:])
 	}
 }
@@ -258,57 +304,6 @@ func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans
 				}
 				kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, kg, kvDim, 0, dqh[r0*qDim:], qDim)
 				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, kvDim)
-			}
-		}
-	})
-}
-
-func roundF16(x float32) float32 { return kernels.F16ToF32(kernels.F32ToF16(x)) }
-
-// attentionForwardF16 reproduces llama.cpp's CPU flash attention over an f16 KV cache (ggml
-// ops.cpp, ggml_compute_forward_flash_attn_ext_f16_one_chunk), which Ollama's runner uses by
-// default: q, k, v rounded to f16, online softmax, and the V accumulator kept in f16 and
-// rounded after every update. Forward only: it keeps no probabilities for backward.
-func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	parallelFor(m.threads, len(spans)*H, func(item int) {
-		s, h := spans[item/H], item%H
-		g := h / rep
-		qh, kh, acc := make([]float32, hd), make([]float32, hd), make([]float32, hd)
-		for i := 0; i < s.n; i++ {
-			for d := range qh {
-				qh[d] = roundF16(q[(s.off+i)*qDim+h*hd+d])
-			}
-			clear(acc)
-			S, M := float32(0), float32(math.Inf(-1))
-			for j := 0; j <= i; j++ {
-				for d := range kh {
-					kh[d] = roundF16(k[(s.off+j)*kvDim+g*hd+d])
-				}
-				sc := dot(qh, kh) * scale
-				ms, vs := float32(1), float32(1)
-				if sc > M {
-					ms = float32(math.Exp(float64(M - sc)))
-					M = sc
-					for d := range acc {
-						acc[d] = roundF16(acc[d] * ms)
-					}
-				} else {
-					vs = float32(math.Exp(float64(sc - M)))
-				}
-				vj := v[(s.off+j)*kvDim+g*hd:]
-				for d := range acc {
-					acc[d] = roundF16(acc[d] + roundF16(vj[d])*vs)
-				}
-				S = S*ms + vs
-			}
-			o := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-			for d := range o {
-				o[d] = acc[d] / S
 			}
 		}
 	})

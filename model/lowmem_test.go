@@ -80,55 +80,80 @@ func lowMemRun(t *testing.T, m *Model) ([]float32, []float32) {
 
 func TestLowMemoryMatches(t *testing.T) {
 	for _, typ := range []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0} {
-		path := writeBase(t, typ)
-		ref := loraOn(t, path, LoadOptions{Threads: 1})
-		wantLP, wantG := lowMemRun(t, ref)
-		var g1 []float32
-		for _, th := range []int{1, 2, 3} {
-			lm := loraOn(t, path, LoadOptions{Threads: th, LowMemory: true})
-			nq := 0
-			for i := range lm.blocks {
-				for _, l := range lm.blocks[i].linears() {
-					if l.q != nil {
-						nq++
-						if l.w.Data != nil {
-							t.Fatalf("%s: %s keeps float32 data too", typ, l.w.Name)
-						}
+		checkLowMemory(t, typ, writeBase(t, typ))
+	}
+}
+
+// checkLowMemory loads path (projections of type typ) normally and with LowMemory at 1, 2 and 3
+// threads: the log-probs must be bit-identical to the normal path's, the LoRA gradients equal
+// to float32 rounding, and bit-identical across thread counts.
+func checkLowMemory(t *testing.T, typ kernels.GGMLType, path string) {
+	t.Helper()
+	ref := loraOn(t, path, LoadOptions{Threads: 1})
+	wantLP, wantG := lowMemRun(t, ref)
+	// The default tile (whole matrices here) and 16-row tiles (several per matrix).
+	for _, tileFloats := range []int{0, 1} {
+		checkLowMemoryTiles(t, typ, path, ref, wantLP, wantG, tileFloats)
+	}
+}
+
+func checkLowMemoryTiles(t *testing.T, typ kernels.GGMLType, path string, ref *Model, wantLP, wantG []float32, tileFloats int) {
+	t.Helper()
+	var g1 []float32
+	for _, th := range []int{1, 2, 3} {
+		lm := loraOn(t, path, LoadOptions{Threads: th, LowMemory: true})
+		lm.tileFloats = tileFloats
+		if tileFloats > 0 && lm.lowMemTileRows(lm.cfg.Dim) >= lm.blocks[0].q.out {
+			t.Fatalf("%s: tiles of %d rows do not split q (%d rows)", typ, lm.lowMemTileRows(lm.cfg.Dim), lm.blocks[0].q.out)
+		}
+		nq := 0
+		for i := range lm.blocks {
+			for _, l := range lm.blocks[i].linears() {
+				if l.q != nil {
+					nq++
+					if l.w.Data != nil {
+						t.Fatalf("%s: %s keeps float32 data too", typ, l.w.Name)
+					}
+					if l.q.typ != typ && !(typ == kernels.TypeQ8_0 && l.q.typ == kernels.TypeF16) {
+						t.Fatalf("%s: %s kept as %s", typ, l.w.Name, l.q.typ)
 					}
 				}
 			}
-			if nq != 7*lm.cfg.Layers {
-				t.Fatalf("%s: %d projections kept encoded, want %d", typ, nq, 7*lm.cfg.Layers)
+		}
+		if nq != 7*lm.cfg.Layers {
+			t.Fatalf("%s: %d projections kept encoded, want %d", typ, nq, 7*lm.cfg.Layers)
+		}
+		if lw, rw := lm.WeightBytes(), ref.WeightBytes(); lw >= rw {
+			t.Errorf("%s: LowMemory holds %d weight bytes, normal %d", typ, lw, rw)
+		} else if th == 1 {
+			t.Logf("%s: weight bytes %d (LowMemory) vs %d", typ, lw, rw)
+		}
+		lp, g := lowMemRun(t, lm)
+		// Forward: the same dequantized values in the same sums: bit-identical.
+		for i := range lp {
+			if lp[i] != wantLP[i] {
+				t.Fatalf("%s threads %d: log-prob %d = %v, normal path %v", typ, th, i, lp[i], wantLP[i])
 			}
-			if lw, rw := lm.WeightBytes(), ref.WeightBytes(); lw >= rw {
-				t.Errorf("%s: LowMemory holds %d weight bytes, normal %d", typ, lw, rw)
-			} else {
-				t.Logf("%s: weight bytes %d (LowMemory) vs %d", typ, lw, rw)
-			}
-			lp, g := lowMemRun(t, lm)
-			// Forward: the same dequantized values in the same sums: bit-identical.
-			for i := range lp {
-				if lp[i] != wantLP[i] {
-					t.Fatalf("%s threads %d: log-prob %d = %v, normal path %v", typ, th, i, lp[i], wantLP[i])
-				}
-			}
-			// Backward: dx sums over weight tiles in turn: float32 rounding only.
-			var gmax float64
-			for _, v := range wantG {
-				gmax = max(gmax, math.Abs(float64(v)))
-			}
-			if d := maxAbsDiff(g, wantG); d > 1e-5*gmax {
-				t.Errorf("%s threads %d: LoRA gradients differ by %g (max |g| %g)", typ, th, d, gmax)
-			} else if th == 1 {
-				t.Logf("%s: LoRA gradients differ by %g (max |g| %g)", typ, d, gmax)
-			}
-			if g1 == nil {
-				g1 = g
-			} else {
-				for i := range g {
-					if g[i] != g1[i] {
-						t.Fatalf("%s threads %d: gradient %d = %v, threads 1 gave %v", typ, th, i, g[i], g1[i])
-					}
+		}
+		// Backward: dx sums over weight tiles in turn: float32 rounding only.
+		var gmax float64
+		for _, v := range wantG {
+			gmax = max(gmax, math.Abs(float64(v)))
+		}
+		if gmax == 0 {
+			t.Fatalf("%s: all LoRA gradients are zero", typ)
+		}
+		if d := maxAbsDiff(g, wantG); d > 1e-5*gmax {
+			t.Errorf("%s threads %d tile %d: LoRA gradients differ by %g (max |g| %g)", typ, th, tileFloats, d, gmax)
+		} else if th == 1 {
+			t.Logf("%s tile %d: LoRA gradients differ by %g (max |g| %g)", typ, tileFloats, d, gmax)
+		}
+		if g1 == nil {
+			g1 = g
+		} else {
+			for i := range g {
+				if g[i] != g1[i] {
+					t.Fatalf("%s threads %d: gradient %d = %v, threads 1 gave %v", typ, th, i, g[i], g1[i])
 				}
 			}
 		}

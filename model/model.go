@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/alignkit/align/kernels"
 	"github.com/ollama/ollama/fs/ggml"
 	"github.com/ollama/ollama/template"
 	"github.com/ollama/ollama/tokenizer"
@@ -28,9 +29,11 @@ type LoadOptions struct {
 	LowMemory bool        // keep the seven projections of each block in their GGUF encoding; dequantize per tile
 	Threads   int         // 0 = GOMAXPROCS
 	Recompute bool        // keep only each block's input; recompute its activations in Backward
-	// F16KV rounds q, k, v and the attention probabilities to float16 before the attention
-	// products, as llama.cpp's default f16 KV cache does (without flash attention). It makes
-	// scores match Ollama's to ~1e-5; for parity checks, not training (Backward ignores it).
+	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
+	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
+	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
+	// attn_ggml.go). Its log-probs equal the server's (bit for bit on stories260K and
+	// tiny-random); it is scalar and slow, for parity checks, not training (Backward refuses it).
 	F16KV bool
 	// Template is an Ollama (Go text/template) chat template that overrides the one detected from
 	// the GGUF's tokenizer.chat_template, e.g. the template layer of an Ollama model.
@@ -107,13 +110,17 @@ type Model struct {
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
 
-	params   []*Param
-	tile     []float32 // LowMemory's dequantization scratch
-	training bool
-	step     uint64 // forward counter, seeds dropout masks
+	params     []*Param
+	tile       []float32 // LowMemory's dequantization scratch
+	tileFloats int       // LowMemory's tile size in floats; 0 = lowMemTileFloats (tests shrink it)
+	training   bool
+	step       uint64 // forward counter, seeds dropout masks
 
 	digestOnce sync.Once
 	digest     string
+
+	ropeMu  sync.Mutex
+	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
 }
 
 // supportedTypes are the ggml weight types Load dequantizes.
@@ -178,14 +185,25 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
 	}
-	if _, ok := byName["rope_freqs.weight"]; ok {
-		return nil, errors.New("rope_freqs.weight (Llama 3.1+ RoPE frequency factors) is not supported yet")
+	base := int64(g.Tensors().Offset)
+	if t := byName["rope_freqs.weight"]; t != nil {
+		// Llama 3.1+ frequency factors (llama.cpp's rope freq_factors): pair i's angle is divided
+		// by factor i.
+		p, err := readTensor(f, base, t, [2]int{m.cfg.RopeDim / 2, 0})
+		if err != nil {
+			return nil, fmt.Errorf("rope_freqs.weight: %w", err)
+		}
+		for i, v := range p.Data {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("rope_freqs.weight[%d] = %g: frequency factors must be positive and finite", i, v)
+			}
+		}
+		m.cfg.RopeFreqs = p.Data
 	}
 	if err := m.initTemplate(); err != nil {
 		return nil, err
 	}
 	m.blocks = make([]block, m.cfg.Layers)
-	base := int64(g.Tensors().Offset)
 	pending := map[*Param]*qweight{}
 	for _, b := range m.bindings() {
 		t := byName[b.name]

@@ -138,28 +138,34 @@ func comparePerToken(t *testing.T, what string, got []float32, want []float64, t
 
 func TestParityWithOllama(t *testing.T) {
 	c := ollamaClient(t)
-	// tiny-random (F16, one block) agrees to ~1e-4 on every token. stories260K (5 blocks, F32)
-	// agrees to ~1e-4 typically but has rare tokens near 1.6e-3: the runner's f16 KV cache and
-	// f16 flash-attention accumulator round at every step, which F16KV emulates but not exactly
-	// (see docs/model.md). Its bound is therefore 2e-3 per token and 3e-4 on average.
+	// F16KV re-enacts the runner's scalar ggml (attn_ggml.go): every per-token log-prob must agree
+	// within 1e-3 (the bound); in practice they are bit-identical. The training path
+	// (no F16KV: float32 SIMD kernels, float32 KV) differs from the runner's f16 KV cache and f16
+	// flash-attention accumulator by up to ~3e-3 on stories260K; it is held to trainTol.
+	const tol, meanTol, trainTol = 1e-3, 1e-4, 1e-2
 	cases := []struct {
-		name, path   string
-		prompts      []string
-		n            int
-		tol, meanTol float64
+		name, path string
+		prompts    []string
+		n          int
 	}{
-		{"stories260k", storiesPath, []string{"Once upon a time", "Lily and Tom went to the park.", "The cat"}, 30, 2e-3, 3e-4},
-		{"tiny-random", tinyPath, []string{"Hello", "The quick brown fox", "<s>[INST] Hi [/INST]"}, 12, 1e-3, 1e-4},
+		{"stories260k", storiesPath, []string{"Once upon a time", "Lily and Tom went to the park.", "The cat"}, 30},
+		{"tiny-random", tinyPath, []string{"Hello", "The quick brown fox", "<s>[INST] Hi [/INST]"}, 12},
 	}
 	for _, tc := range cases {
 		m := loadT(t, tc.path, LoadOptions{F16KV: true})
+		fast := loadT(t, tc.path, LoadOptions{})
 		for _, p := range tc.prompts {
 			seq, want := ollamaGenerate(t, c, m, tc.name, p, tc.n)
 			got, err := m.LogProbs([]Sequence{seq})
 			if err != nil {
 				t.Fatal(err)
 			}
-			comparePerToken(t, tc.name+" "+p, got[0], want, tc.tol, tc.meanTol)
+			comparePerToken(t, tc.name+" "+p, got[0], want, tol, meanTol)
+			gotFast, err := fast.LogProbs([]Sequence{seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			comparePerToken(t, tc.name+" "+p+" (training path)", gotFast[0], want, trainTol, trainTol)
 		}
 	}
 }

@@ -35,6 +35,9 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 	if cfg.Arch == "" {
 		cfg.Arch = "llama"
 	}
+	if cfg.RopeFreqs != nil && len(cfg.RopeFreqs) != cfg.RopeDim/2 {
+		return nil, fmt.Errorf("model: random: %d RoPE frequency factors for rope dimension %d (want %d)", len(cfg.RopeFreqs), cfg.RopeDim, cfg.RopeDim/2)
+	}
 	if cfg.Heads%cfg.KVHeads != 0 {
 		return nil, fmt.Errorf("model: random: %d heads not a multiple of %d kv heads", cfg.Heads, cfg.KVHeads)
 	}

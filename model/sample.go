@@ -49,8 +49,8 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 		m.linearForward(&b.q, q, xn, 1, &la, 0, 0)
 		m.linearForward(&b.k, k, xn, 1, &la, 0, 0)
 		m.linearForward(&b.v, v, xn, 1, &la, 0, 0)
-		ropeForward(q, posv, 1, H, hd, c.RopeDim, c.RopeTheta, c.RopeNeoX)
-		ropeForward(k, posv, 1, KV, hd, c.RopeDim, c.RopeTheta, c.RopeNeoX)
+		m.rope(q, posv, 1, H, false)
+		m.rope(k, posv, 1, KV, false)
 		cache.k[l] = append(cache.k[l], k...)
 		cache.v[l] = append(cache.v[l], v...)
 		kc, vc := cache.k[l], cache.v[l]

@@ -136,7 +136,7 @@ type ObjectiveSpec struct {
 	RevisionTemplate string `yaml:"revision_template,omitempty" json:"revision_template,omitempty"`
 	// Curry-DPO: true (default) makes each stage's reference the previous stage's policy; false keeps the initial reference for all stages.
 	Iterative *bool `yaml:"iterative,omitempty" json:"iterative,omitempty"`
-	// Curry-DPO: epochs per curriculum stage. Default 1.
+	// Curry-DPO: epochs per curriculum stage; 0 (unset) means num_train_epochs (default 1).
 	EpochsPerStage float64 `yaml:"epochs_per_stage,omitempty" json:"epochs_per_stage,omitempty"`
 }
 
@@ -150,6 +150,10 @@ type OnlineSpec struct {
 	PromptsPerIteration int `yaml:"prompts_per_iteration,omitempty" json:"prompts_per_iteration,omitempty"`
 	// Sample with align's own engine (model.Generate) instead of an Ollama server.
 	LocalSampler bool `yaml:"local_sampler,omitempty" json:"local_sampler,omitempty"`
+	// HyPO: when the unlabelled samples of the KL term are drawn: per_step (fresh samples of the current policy at every optimizer step, with the local sampler, as in the paper) or per_iteration (once per iteration, before training; through Ollama when local_sampler is false). Default per_step.
+	KLSamples string `yaml:"kl_samples,omitempty" json:"kl_samples,omitempty"`
+	// Rubric (DNO): an Ollama model whose response is the teacher candidate of each prompt that the dataset gives no reference response; sampled once per iteration with the sampling options below. Empty: only the dataset's references.
+	TeacherModel string `yaml:"teacher_model,omitempty" json:"teacher_model,omitempty"`
 	// Sampling options.
 	Sampling SamplingSpec `yaml:"sampling" json:"sampling"`
 	// How samples are judged.
@@ -184,6 +188,10 @@ type JudgeSpec struct {
 	Words []string `yaml:"words,omitempty" json:"words,omitempty"`
 	// Rule judge: ties are broken in favour of the response whose length in words is closer to this.
 	TargetLength int `yaml:"target_length,omitempty" json:"target_length,omitempty"`
+	// LLM judge: sampling temperature, replacing the template's (the published templates mostly judge greedily, at 0). Unset keeps the template's.
+	Temperature *float64 `yaml:"temperature,omitempty" json:"temperature,omitempty"`
+	// LLM judge: constrain each answer to the template's verdict with Ollama's structured outputs (a JSON schema sent as `format`: {"winner": ...} for pairwise templates, {"score": ...} for grading ones), so even a tiny judge answers parseably. Default false (free text, the template's own parser).
+	Structured bool `yaml:"structured,omitempty" json:"structured,omitempty"`
 }
 
 // PairRules builds preference pairs from judged samples.
@@ -194,8 +202,14 @@ type PairRules struct {
 	MinScore float64 `yaml:"min_score,omitempty" json:"min_score,omitempty"`
 	// Rubric: the least score gap between positive and negative (DNO: 2).
 	MinGap float64 `yaml:"min_gap,omitempty" json:"min_gap,omitempty"`
-	// Rubric: the least gap when the positive is a student sample (DNO: 1).
+	// Rubric: the least gap when the positive is a student sample (DNO: 1); 0 means min_gap.
 	StudentGap float64 `yaml:"student_gap,omitempty" json:"student_gap,omitempty"`
+	// Rubric: judge the dataset's reference response (a prompts file's output or reference column, a pairs file's chosen response) with the samples, as DNO's gold/teacher candidate. Default true.
+	Teacher *bool `yaml:"teacher,omitempty" json:"teacher,omitempty"`
+	// Rubric: what becomes of a student sample with degenerate repetition (data/curate's test: at least half of its word 4-grams repeated, over at least 8, or the same of its character 16-grams over at least 64): negative (DNO: it gets the lowest grade without asking the judge, so it can only be the rejected side of a pair) or keep (judged like any other). Default negative.
+	Repetition string `yaml:"repetition,omitempty" json:"repetition,omitempty"`
+	// Rubric: DNO-Restrictive, the paper's worse ablation: drop pairs whose positive is a student sample and whose negative is the teacher's response. Default false (such pairs are kept).
+	Restrictive bool `yaml:"restrictive,omitempty" json:"restrictive,omitempty"`
 	// Drop pairs whose two responses are equal after trimming. Default true.
 	DropTies *bool `yaml:"drop_ties,omitempty" json:"drop_ties,omitempty"`
 }
@@ -251,9 +265,10 @@ func Default() Recipe {
 		LoraDropout:               0.05,
 		LoraTargetModules:         []string{"q", "k", "v", "o"},
 		Online: OnlineSpec{
-			Sampling: SamplingSpec{Temperature: 0.7, TopP: 0.95, MaxTokens: 256},
-			Judge:    JudgeSpec{Kind: "llm", Template: "alpaca_eval_clf"},
-			Pairs:    PairRules{Rule: "best_vs_worst"},
+			KLSamples: "per_step",
+			Sampling:  SamplingSpec{Temperature: 0.7, TopP: 0.95, MaxTokens: 256},
+			Judge:     JudgeSpec{Kind: "llm", Template: "alpaca_eval_clf"},
+			Pairs:     PairRules{Rule: "best_vs_worst"},
 		},
 		Eval: EvalSpec{Samples: 1},
 	}

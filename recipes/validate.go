@@ -166,6 +166,17 @@ func (r *Recipe) Validate() error {
 	check(on.Sampling.TopK >= 0, "online.sampling.top_k: must be >= 0, got %d", on.Sampling.TopK)
 	check(on.Sampling.MaxTokens >= 1, "online.sampling.max_tokens: must be >= 1, got %d", on.Sampling.MaxTokens)
 	add(oneOf("online.pairs.rule", on.Pairs.Rule, "best_vs_worst", "tournament", "rubric", "none"))
+	if on.Pairs.Repetition != "" {
+		add(oneOf("online.pairs.repetition", on.Pairs.Repetition, "negative", "keep"))
+	}
+	check(on.Pairs.StudentGap >= 0 && on.Pairs.MinGap >= 0, "online.pairs: min_gap and student_gap must be >= 0, got %g and %g", on.Pairs.MinGap, on.Pairs.StudentGap)
+	if on.Judge.Temperature != nil {
+		check(*on.Judge.Temperature >= 0, "online.judge.temperature: must be >= 0, got %g", *on.Judge.Temperature)
+	}
+	add(oneOf("online.kl_samples", on.KLSamples, "per_step", "per_iteration"))
+	if err == nil && obj.Name == "hypo" && on.Iterations > 0 && on.KLSamples == "per_step" {
+		check(on.LocalSampler, "online.kl_samples: per_step draws HyPO's samples from the current policy at every step, with the local sampler (the policy changes every step); set online.local_sampler: true, or online.kl_samples: per_iteration to sample through Ollama once per iteration")
+	}
 	for i, f := range on.Replay {
 		check(f >= 0 && f <= 1, "online.replay[%d]: must be in [0, 1], got %g", i, f)
 	}

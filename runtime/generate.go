@@ -116,6 +116,10 @@ type GenerateRequest struct {
 	// for that many alternatives at each position.
 	Logprobs    bool
 	TopLogprobs int
+	// Format, when set, is sent as Ollama's `format`: "json" (quoted) or a JSON schema that
+	// constrains the answer (structured outputs; grammar-constrained sampling on the llama.cpp
+	// runner). See StructuredFormat for judge verdicts.
+	Format json.RawMessage
 }
 
 // TopLogprob is one alternative token at a position.
@@ -203,7 +207,7 @@ func generateOnce(ctx context.Context, h *poolHost, req GenerateRequest, opt Opt
 		var r api.ChatResponse
 		err := h.post(ctx, "/api/chat", &api.ChatRequest{
 			Model: req.Model, Messages: msgs, Stream: &streamOff, Options: opt.apiMap(req.Seed),
-			Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs,
+			Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs, Format: req.Format,
 		}, &r)
 		if err != nil {
 			return res, err
@@ -218,7 +222,7 @@ func generateOnce(ctx context.Context, h *poolHost, req GenerateRequest, opt Opt
 	var r api.GenerateResponse
 	err := h.post(ctx, "/api/generate", &api.GenerateRequest{
 		Model: req.Model, Prompt: req.Prompt, System: req.System, Raw: req.Raw, Stream: &streamOff,
-		Options: opt.apiMap(req.Seed), Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs,
+		Options: opt.apiMap(req.Seed), Logprobs: req.Logprobs, TopLogprobs: req.TopLogprobs, Format: req.Format,
 	}, &r)
 	if err != nil {
 		return res, err

@@ -37,6 +37,10 @@ type JudgeRequest struct {
 	// RetryTemperature is used for the retries of a judge whose temperature is 0 (a greedy
 	// judge would repeat the same unparsable answer); 0 means 0.7.
 	RetryTemperature float64
+	// Structured constrains the answer to the template's verdict with Ollama's structured
+	// outputs (StructuredFormat) and reads it with ParseStructured; num_predict is raised to
+	// StructuredMinPredict at least, and no logprobs are asked.
+	Structured bool
 }
 
 // Game is one judge call (with its retries) in one order.
@@ -168,7 +172,7 @@ func judgeGame(ctx context.Context, pool *Pool, req JudgeRequest, swapped bool) 
 	if swapped {
 		seed += 1 << 20
 	}
-	g, err := askJudge(ctx, pool, req.Judge, req.Template, msgs, req.Options, req.Attempts, seed, req.RetryTemperature)
+	g, err := askJudge(ctx, pool, req.Judge, req.Template, msgs, req.Options, req.Attempts, seed, req.RetryTemperature, req.Structured)
 	g.Swapped = swapped
 	g.Preference = g.Verdict.Preference
 	if swapped && g.Verdict.Valid {
@@ -178,7 +182,14 @@ func judgeGame(ctx context.Context, pool *Pool, req JudgeRequest, swapped bool) 
 }
 
 // askJudge sends msgs to the judge until the answer parses, at most attempts times.
-func askJudge(ctx context.Context, pool *Pool, judge string, t JudgeTemplate, msgs []Message, opt *Options, attempts int, seed int64, retryTemp float64) (Game, error) {
+func askJudge(ctx context.Context, pool *Pool, judge string, t JudgeTemplate, msgs []Message, opt *Options, attempts int, seed int64, retryTemp float64, structured bool) (Game, error) {
+	var format json.RawMessage
+	if structured {
+		var err error
+		if format, err = StructuredFormat(t); err != nil {
+			return Game{}, err
+		}
+	}
 	if attempts <= 0 {
 		attempts = 3
 	}
@@ -189,6 +200,9 @@ func askJudge(ctx context.Context, pool *Pool, judge string, t JudgeTemplate, ms
 	if opt != nil {
 		o = *opt
 	}
+	if structured {
+		o.NumPredict = max(o.NumPredict, StructuredMinPredict)
+	}
 	var g Game
 	for a := range attempts {
 		oa := o
@@ -196,16 +210,21 @@ func askJudge(ctx context.Context, pool *Pool, judge string, t JudgeTemplate, ms
 			oa.Temperature = retryTemp
 		}
 		g.Seed = seed + int64(a)
-		res, err := pool.Generate(ctx, GenerateRequest{
-			Model: judge, Messages: msgs, Seed: g.Seed, Options: oa,
-			Logprobs: t.Logprobs, TopLogprobs: t.TopLogprobs,
-		})
+		req := GenerateRequest{Model: judge, Messages: msgs, Seed: g.Seed, Options: oa, Logprobs: t.Logprobs, TopLogprobs: t.TopLogprobs}
+		if structured {
+			req.Logprobs, req.TopLogprobs, req.Format = false, 0, format
+		}
+		res, err := pool.Generate(ctx, req)
 		if err != nil {
 			return g, fmt.Errorf("runtime: judge %s with %s: %w", judge, t.Name, err)
 		}
 		g.Attempts, g.Host = a+1, res.Host
 		g.Raws = append(g.Raws, res.Text)
-		g.Verdict = t.Parse(res)
+		if structured {
+			g.Verdict = ParseStructured(t, res.Text)
+		} else {
+			g.Verdict = t.Parse(res)
+		}
 		if g.Verdict.Valid {
 			return g, nil
 		}
@@ -224,8 +243,9 @@ type SingleRequest struct {
 	Attempts    int
 	Seed        int64
 	Options     *Options
-	// RetryTemperature: see JudgeRequest.
+	// RetryTemperature and Structured: see JudgeRequest.
 	RetryTemperature float64
+	Structured       bool
 }
 
 // JudgeSingle grades one response. Its Game's Verdict carries Score (rating, rubric points,
@@ -245,7 +265,7 @@ func JudgeSingle(ctx context.Context, pool *Pool, req SingleRequest) (Game, erro
 	if err != nil {
 		return Game{}, err
 	}
-	g, err := askJudge(ctx, pool, req.Judge, req.Template, msgs, req.Options, req.Attempts, req.Seed, req.RetryTemperature)
+	g, err := askJudge(ctx, pool, req.Judge, req.Template, msgs, req.Options, req.Attempts, req.Seed, req.RetryTemperature, req.Structured)
 	g.Preference = math.NaN()
 	return g, err
 }

@@ -21,7 +21,20 @@ type Records struct {
 	Pairs   []data.Pair
 	Ranked  []data.Ranked
 	Prompts [][]data.Message
-	Hash    string
+	// Teachers holds, parallel to Prompts, each prompt's reference response ("" = none): a
+	// prompts file's reference column (dataset.columns.reference; else "reference" or "output"),
+	// or a pairs file's chosen response. DNO judges it as the gold/teacher candidate.
+	Teachers []string
+	Hash     string
+}
+
+// teacherText is a reference response's text: its messages' contents, joined.
+func teacherText(ms []data.Message) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(m.Content)
+	}
+	return b.String()
 }
 
 // readRecords reads a JSONL/JSON file of pairs ({prompt, chosen, rejected}), ranked lists
@@ -134,6 +147,14 @@ func readRecords(src []byte, name, format string, columns map[string]string) (*R
 			rec.Ranked = append(rec.Ranked, rk)
 		case "prompts":
 			rec.Prompts = append(rec.Prompts, prompt)
+			var teacher string
+			for _, k := range []string{col("reference"), "reference", "output"} {
+				if ms, err := messages(r[k], "assistant"); err == nil {
+					teacher = teacherText(ms)
+					break
+				}
+			}
+			rec.Teachers = append(rec.Teachers, teacher)
 		default:
 			return nil, fmt.Errorf("train: dataset %s: unknown format %q", name, kind)
 		}
@@ -209,6 +230,14 @@ func readDataFile(path, format string, columns map[string]string, skipInvalid bo
 		ps, err = data.ReadPrompts(path)
 		for _, p := range ps {
 			rec.Prompts = append(rec.Prompts, p.Messages)
+			teacher := p.Output
+			for _, k := range []string{columns["reference"], "reference"} {
+				if v := p.Meta[k]; k != "" && v != "" {
+					teacher = v
+					break
+				}
+			}
+			rec.Teachers = append(rec.Teachers, teacher)
 		}
 	}
 	if err != nil {

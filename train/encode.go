@@ -44,6 +44,8 @@ func truncate(s model.Sequence, maxPrompt, maxLength int, bos int32, hasBOS bool
 type example struct {
 	seqs             map[string][]model.Sequence
 	ref, prev, prevm map[string][][]float32
+	idx              int            // position in the stage's examples
+	prompt           []data.Message // HyPO's per-step samples answer it
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -93,7 +95,7 @@ func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message)
 
 // pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
 func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
-	ex := &example{seqs: map[string][]model.Sequence{}}
+	ex := &example{seqs: map[string][]model.Sequence{}, prompt: p.Prompt}
 	for _, k := range kinds {
 		var s model.Sequence
 		var err error

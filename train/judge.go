@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"unicode"
@@ -27,6 +28,13 @@ func (j RuleJudge) Score(text string) int {
 		}
 	}
 	return n
+}
+
+// RankScore is a scalar that orders responses exactly as Compare does: the word count plus
+// 1/(1 + |length in words - TargetLength|), a tie-break in (0, 1] that never outweighs one
+// target word. Equal RankScores are Compare's ties. Curry-DPO ranks a prompt's samples by it.
+func (j RuleJudge) RankScore(text string) float64 {
+	return float64(j.Score(text)) + 1/(1+float64(abs(len(words(text))-j.TargetLength)))
 }
 
 func words(text string) []string {
@@ -127,18 +135,45 @@ func tournament(n int, cmp func(i, j int) int) []pairIndex {
 	return nil
 }
 
-// rubricPairs is DNO's rule over scored samples: every pair whose positive scores at least
-// minScore and beats the negative by at least minGap.
-func rubricPairs(scores []float64, minScore, minGap float64) []pairIndex {
+// RubricRules are DNO's pair rules over graded candidates (OBJECTIVES.md §6).
+type RubricRules struct {
+	// MinScore is the lowest score a positive may have (DNO: 5 of 6).
+	MinScore float64
+	// MinGap is the least gap below a teacher positive (DNO: 2); StudentGap the least gap below
+	// a student positive (DNO: 1; 0 means MinGap).
+	MinGap, StudentGap float64
+	// Restrictive drops student-over-teacher pairs (the DNO-Restrictive ablation).
+	Restrictive bool
+}
+
+// rubricPairs is DNO's rule over scored candidates: every pair whose positive scores at least
+// MinScore and beats the negative by at least MinGap when the positive is the teacher's
+// response (index teacher; -1 when there is none), by StudentGap when it is a student sample.
+// Student-over-teacher pairs are kept unless Restrictive. A NaN score (an unparsable grade)
+// qualifies for neither side; −Inf (an automatic negative) only for the rejected one. Pairs
+// come sorted by (positive, negative) index.
+func rubricPairs(scores []float64, teacher int, r RubricRules) []pairIndex {
+	studentGap := r.StudentGap
+	if studentGap <= 0 {
+		studentGap = r.MinGap
+	}
 	var out []pairIndex
 	for i := range scores {
-		if scores[i] < minScore {
+		if !(scores[i] >= r.MinScore) { // NaN too
 			continue
 		}
+		gap := studentGap
+		if i == teacher {
+			gap = r.MinGap
+		}
 		for j := range scores {
-			if i != j && scores[i]-scores[j] >= minGap {
-				out = append(out, pairIndex{i, j})
+			if i == j || math.IsNaN(scores[j]) || scores[i]-scores[j] < gap {
+				continue
 			}
+			if r.Restrictive && j == teacher {
+				continue
+			}
+			out = append(out, pairIndex{i, j})
 		}
 	}
 	sort.Slice(out, func(a, b int) bool {

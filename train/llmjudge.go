@@ -1,9 +1,9 @@
 package train
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,12 +18,12 @@ import (
 	"github.com/alignkit/align/runtime"
 )
 
-// judgeCache keeps an iteration's judgments in stage-K/judgments.jsonl, appended as they
-// arrive, so a resumed iteration never asks the judge the same question twice. A line cut by a
-// crash is ignored.
+// judgeCache keeps an iteration's judgments in stage-K/judgments.jsonl, a runtime.AppendLog
+// (one fsynced line per judgment, appended as it arrives; a line torn by a crash is cut off at
+// the next open), so a resumed iteration never asks the judge the same question twice.
 type judgeCache struct {
 	mu   sync.Mutex
-	path string
+	log  *runtime.AppendLog
 	vals map[string]float64
 }
 
@@ -33,27 +33,25 @@ type judgeLine struct {
 	Raw   []string `json:"raw,omitempty"`
 }
 
-func openJudgeCache(path string) *judgeCache {
-	c := &judgeCache{path: path, vals: map[string]float64{}}
-	f, err := os.Open(path)
-	if err != nil {
-		return c
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+func openJudgeCache(path string) (*judgeCache, error) {
+	c := &judgeCache{vals: map[string]float64{}}
+	log, _, err := runtime.OpenAppendLog(path, func(line []byte) error {
 		var l judgeLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil {
-			break
+		if err := json.Unmarshal(line, &l); err != nil {
+			return err
 		}
 		v := math.NaN()
 		if l.Value != nil {
 			v = *l.Value
 		}
 		c.vals[l.Key] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: judgments: %w", err)
 	}
-	return c
+	c.log = log
+	return c, nil
 }
 
 func (c *judgeCache) get(key string) (float64, bool) {
@@ -65,40 +63,82 @@ func (c *judgeCache) get(key string) (float64, bool) {
 
 func (c *judgeCache) put(key string, v float64, raw []string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.vals[key] = v
-	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	c.mu.Unlock()
+	if err := c.log.Append(judgeLine{Key: key, Value: finite(v), Raw: raw}); err != nil {
 		return fmt.Errorf("train: judgments: %w", err)
 	}
-	defer f.Close()
-	b, _ := json.Marshal(judgeLine{Key: key, Value: finite(v), Raw: raw})
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("train: judgments: %w", err)
-	}
-	return f.Sync()
+	return nil
 }
 
 // llmJudge asks an Ollama judge model: pairwise templates compare two responses (both orders,
 // averaged), single templates (DNO's 6-point rubric) grade one.
 type llmJudge struct {
-	pool  *runtime.Pool
-	model string
-	tmpl  runtime.JudgeTemplate
-	seed  int64
-	cache *judgeCache
+	pool       *runtime.Pool
+	model      string
+	tmpl       runtime.JudgeTemplate
+	structured bool
+	opts       *runtime.Options // the template's options with the recipe's temperature; nil = the template's
+	seed       int64
+	cache      *judgeCache
 }
 
-func newLLMJudge(hosts []string, model, template string, seed uint64, cachePath string) (*llmJudge, error) {
+func newLLMJudge(hosts []string, model, template string, structured bool, temperature *float64, seed uint64, cachePath string) (*llmJudge, error) {
 	tmpl, err := runtime.Template(template)
 	if err != nil {
 		return nil, fmt.Errorf("train: online.judge.template: %w", err)
+	}
+	if structured {
+		if _, err := runtime.StructuredFormat(tmpl); err != nil {
+			return nil, fmt.Errorf("train: online.judge.structured: %w", err)
+		}
 	}
 	pool, err := runtime.NewPool(hosts, runtime.PoolOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("train: judge: %w", err)
 	}
-	return &llmJudge{pool: pool, model: model, tmpl: tmpl, seed: int64(seed >> 1), cache: openJudgeCache(cachePath)}, nil
+	cache, err := openJudgeCache(cachePath)
+	if err != nil {
+		return nil, err
+	}
+	j := &llmJudge{pool: pool, model: model, tmpl: tmpl, structured: structured, seed: int64(seed >> 1), cache: cache}
+	if temperature != nil {
+		o := tmpl.Options
+		o.Temperature = *temperature
+		j.opts = &o
+	}
+	return j, nil
+}
+
+// close closes the judgments file.
+func (j *llmJudge) close() error { return j.cache.log.Close() }
+
+// judgeTemplateKey names the judge's prompt in the cache keys: the template, marked when the
+// answers are structured or sampled at another temperature (they are other answers).
+func judgeTemplateKey(template string, structured bool, temperature *float64) string {
+	if structured {
+		template += "+structured"
+	}
+	if temperature != nil {
+		template += fmt.Sprintf("+t%g", *temperature)
+	}
+	return template
+}
+
+// questionSeed is the judge's seed for one question: the run's judge seed mixed with the
+// question's cache key, so that a sampling judge (temperature > 0) draws independently for each
+// question, and the same question always gets the same seed.
+func (j *llmJudge) questionSeed(key string) int64 {
+	h := sha256.Sum256([]byte(key))
+	return (j.seed ^ int64(binary.LittleEndian.Uint64(h[:8]))) & (1<<40 - 1)
+}
+
+func (j *llmJudge) templateKey() string {
+	var temp *float64
+	if j.opts != nil {
+		temp = &j.opts.Temperature
+	}
+	return judgeTemplateKey(j.tmpl.Name, j.structured, temp)
 }
 
 func judgeKey(parts ...string) string {
@@ -133,10 +173,10 @@ func (j *llmJudge) compare(ctx context.Context, instruction, a, b string) (int, 
 		c, err := j.compare(ctx, instruction, b, a)
 		return -c, err
 	}
-	key := judgeKey("pair", j.model, j.tmpl.Name, instruction, a, b)
+	key := judgeKey("pair", j.model, j.templateKey(), instruction, a, b)
 	pref, ok := j.cache.get(key)
 	if !ok {
-		res, err := runtime.JudgePair(ctx, j.pool, runtime.JudgeRequest{Judge: j.model, Template: j.tmpl, Instruction: instruction, Output1: a, Output2: b, Seed: j.seed})
+		res, err := runtime.JudgePair(ctx, j.pool, runtime.JudgeRequest{Judge: j.model, Template: j.tmpl, Instruction: instruction, Output1: a, Output2: b, Seed: j.questionSeed(key), Structured: j.structured, Options: j.opts})
 		if err != nil {
 			return 0, fmt.Errorf("train: judge: %w", err)
 		}
@@ -163,11 +203,11 @@ func (j *llmJudge) score(ctx context.Context, instruction, resp string) (float64
 	if j.tmpl.Kind == runtime.Pairwise {
 		return math.NaN(), fmt.Errorf("train: judge template %s compares pairs; the rubric rule needs a grading template such as dno-additive6", j.tmpl.Name)
 	}
-	key := judgeKey("single", j.model, j.tmpl.Name, instruction, resp)
+	key := judgeKey("single", j.model, j.templateKey(), instruction, resp)
 	if v, ok := j.cache.get(key); ok {
 		return v, nil
 	}
-	g, err := runtime.JudgeSingle(ctx, j.pool, runtime.SingleRequest{Judge: j.model, Template: j.tmpl, Instruction: instruction, Response: resp, Seed: j.seed})
+	g, err := runtime.JudgeSingle(ctx, j.pool, runtime.SingleRequest{Judge: j.model, Template: j.tmpl, Instruction: instruction, Response: resp, Seed: j.questionSeed(key), Structured: j.structured, Options: j.opts})
 	if err != nil {
 		return math.NaN(), fmt.Errorf("train: judge: %w", err)
 	}
@@ -206,8 +246,23 @@ func (t *trainer) ollamaSamples(ctx context.Context, stage int, prompts [][]data
 		t.prog.Log("stage %d: pushed the policy to Ollama as %s", stage+1, name)
 	}
 	raw := t.policy.TemplateName() == ""
-	job := runtime.SampleJob{Model: name, K: t.r.Online.SamplesPerPrompt, Seed: int64(seedFor(t.r.Seed, 2, stage) >> 33), Raw: raw, Out: out,
-		Options: runtime.Options{Temperature: t.r.Online.Sampling.Temperature, TopP: t.r.Online.Sampling.TopP, TopK: t.r.Online.Sampling.TopK, NumPredict: t.r.Online.Sampling.MaxTokens, RepeatPenalty: 1}}
+	opts := runtime.Options{Temperature: t.r.Online.Sampling.Temperature, TopP: t.r.Online.Sampling.TopP, TopK: t.r.Online.Sampling.TopK, NumPredict: t.r.Online.Sampling.MaxTokens, RepeatPenalty: 1}
+	texts, err := runSampleJob(ctx, pool, name, raw, t.r.Online.SamplesPerPrompt, int64(seedFor(t.r.Seed, 2, stage)>>33), opts, out, prompts)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]sampleRow, len(prompts))
+	for i := range rows {
+		rows[i] = sampleRow{Prompt: prompts[i], Samples: texts[i]}
+	}
+	return rows, nil
+}
+
+// runSampleJob samples k responses per prompt from an Ollama model with a runtime.SampleJob
+// (resumable: it asks only for what out lacks) and returns them by prompt. raw sends the
+// prompts' turns joined by newlines with no template; otherwise they go to /api/chat.
+func runSampleJob(ctx context.Context, pool *runtime.Pool, model string, raw bool, k int, seed int64, opts runtime.Options, out string, prompts [][]data.Message) ([][]string, error) {
+	job := runtime.SampleJob{Model: model, K: k, Seed: seed, Raw: raw, Out: out, Options: opts}
 	for i, p := range prompts {
 		rp := runtime.Prompt{ID: fmt.Sprintf("p%d", i)}
 		if raw {
@@ -225,25 +280,62 @@ func (t *trainer) ollamaSamples(ctx context.Context, stage int, prompts [][]data
 	}
 	sum, err := job.Run(ctx, pool, nil)
 	if err != nil {
-		return nil, fmt.Errorf("train: sample through Ollama: %w", err)
+		return nil, fmt.Errorf("train: sample %s through Ollama: %w", model, err)
 	}
 	if sum.Failed > 0 {
-		return nil, fmt.Errorf("train: sample through Ollama: %d requests failed (%v); rerun with --resume to retry only those", sum.Failed, sum.Errors)
+		return nil, fmt.Errorf("train: sample %s through Ollama: %d requests failed (%v); rerun with --resume to retry only those", model, sum.Failed, sum.Errors)
 	}
 	got, err := runtime.ReadSamples(out)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	rows := make([]sampleRow, len(prompts))
-	for i := range rows {
-		rows[i] = sampleRow{Prompt: prompts[i], Samples: make([]string, job.K)}
+	texts := make([][]string, len(prompts))
+	for i := range texts {
+		texts[i] = make([]string, k)
 	}
 	for _, s := range got {
 		var i int
-		if _, err := fmt.Sscanf(s.PromptID, "p%d", &i); err != nil || i >= len(rows) || s.Sample >= job.K {
+		if _, err := fmt.Sscanf(s.PromptID, "p%d", &i); err != nil || i >= len(texts) || s.Sample >= k {
 			continue
 		}
-		rows[i].Samples[s.Sample] = s.Response
+		texts[i][s.Sample] = s.Response
 	}
-	return rows, nil
+	return texts, nil
+}
+
+// teacherSamples fills the missing teacher responses of an iteration from online.teacher_model:
+// one response per prompt that the dataset gives no reference, sampled through Ollama with the
+// recipe's sampling options into stage-K/teacher-samples.jsonl (resumable), in raw mode when
+// the policy is a raw-completion model (the prompts are written for it).
+func (t *trainer) teacherSamples(ctx context.Context, stage int, prompts [][]data.Message, teachers []string) error {
+	model := t.r.Online.TeacherModel
+	if model == "" {
+		return nil
+	}
+	var idx []int
+	var ps [][]data.Message
+	for i, s := range teachers {
+		if s == "" {
+			idx = append(idx, i)
+			ps = append(ps, prompts[i])
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	pool, err := runtime.NewPool(t.opt.OllamaHosts, runtime.PoolOptions{})
+	if err != nil {
+		return fmt.Errorf("train: teacher: %w", err)
+	}
+	sp := t.r.Online.Sampling
+	opts := runtime.Options{Temperature: sp.Temperature, TopP: sp.TopP, TopK: sp.TopK, NumPredict: sp.MaxTokens, RepeatPenalty: 1}
+	texts, err := runSampleJob(ctx, pool, model, t.policy.TemplateName() == "", 1, int64(seedFor(t.r.Seed, 5, stage)>>33), opts, filepath.Join(t.stageDir(stage), "teacher-samples.jsonl"), ps)
+	if err != nil {
+		return fmt.Errorf("train: online.teacher_model: %w", err)
+	}
+	for k, i := range idx {
+		teachers[i] = texts[k][0]
+	}
+	t.prog.Log("stage %d: %d teacher responses from %s", stage+1, len(idx), model)
+	return nil
 }

@@ -9,8 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 )
@@ -79,7 +81,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 				batch = append(batch, exs[i])
 			}
 			t.st.Cursor++
-			res, n, err := t.microBatch(batch, 1/float64(G))
+			res, n, err := t.microBatch(ctx, batch, 1/float64(G))
 			if err != nil {
 				return err
 			}
@@ -143,13 +145,24 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 
 // microBatch runs one micro-batch and accumulates scale·dL/dθ into the policy's gradients. It
 // returns the objective's result and the number of tokens processed.
-func (t *trainer) microBatch(batch []*example, scale float64) (objectives.Result, int64, error) {
+func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float64) (objectives.Result, int64, error) {
 	if lazy, err := t.batchReference(batch); err != nil {
 		return objectives.Result{}, 0, err
 	} else if lazy {
 		defer func() {
 			for _, ex := range batch {
 				clear(ex.ref)
+			}
+		}()
+	}
+	if t.perStepKL() {
+		if err := t.stepSamples(ctx, batch); err != nil {
+			return objectives.Result{}, 0, err
+		}
+		defer func() {
+			for _, ex := range batch {
+				delete(ex.seqs, "on")
+				delete(ex.ref, "on")
 			}
 		}()
 	}
@@ -441,4 +454,58 @@ func (t *trainer) batchReference(batch []*example) (bool, error) {
 	}
 	scatter(batch, t.needs.ref, lps, func(e *example) map[string][][]float32 { return e.ref })
 	return true, nil
+}
+
+// perStepKL reports whether HyPO draws its online samples at every optimizer step
+// (online.kl_samples: per_step, the paper's y ~ pi_theta for the current theta).
+func (t *trainer) perStepKL() bool {
+	return t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" && t.r.Online.KLSamples == "per_step" && len(t.needs.ref) > 0 && slices.Contains(t.needs.policy, "on")
+}
+
+// stepSamples draws HyPO's k online samples for each example of a micro-batch from the policy
+// as it is now (dropout off), with the local sampler, and sets their sequences and reference
+// log-probs. Each sample's seed derives from the run seed, the stage, the global step, the
+// example and the sample index, so a resumed run (same weights at the same step) draws the
+// same samples and stays bit-identical. The caller drops them after the step.
+func (t *trainer) stepSamples(ctx context.Context, batch []*example) error {
+	k := t.r.Online.SamplesPerPrompt
+	texts := make([]string, len(batch)*k)
+	t.policy.SetTraining(false)
+	err := parallel(ctx, len(texts), func(i int) error {
+		ex, j := batch[i/k], i%k
+		s, err := t.sampleText(ctx, t.policy, ex.prompt, seedFor(t.r.Seed, 4, t.st.Stage, t.st.Step, ex.idx, j))
+		texts[i] = s
+		return err
+	})
+	t.policy.SetTraining(true)
+	if err != nil {
+		return fmt.Errorf("train: HyPO step samples: %w", err)
+	}
+	var seqs []model.Sequence
+	for i, ex := range batch {
+		ex.seqs["on"] = nil
+		for j := 0; j < k; j++ {
+			s, err := t.enc.encode(ex.prompt, []data.Message{{Role: "assistant", Content: texts[i*k+j]}})
+			if err != nil {
+				return fmt.Errorf("train: HyPO step samples: %w", err)
+			}
+			ex.seqs["on"] = append(ex.seqs["on"], s)
+			seqs = append(seqs, s)
+		}
+	}
+	var lps [][]float32
+	if t.r.Reference.Free {
+		for _, s := range seqs {
+			lps = append(lps, make([]float32, countMask(s)))
+		}
+	} else {
+		var err error
+		if lps, err = logProbsBatched(t.ref, seqs, 64); err != nil {
+			return fmt.Errorf("train: HyPO step samples: reference log-probs: %w", err)
+		}
+	}
+	for i, ex := range batch {
+		ex.ref["on"] = lps[i*k : (i+1)*k]
+	}
+	return nil
 }

@@ -17,8 +17,10 @@ import (
 
 	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
+	"github.com/alignkit/align/runtime"
 )
 
 func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
@@ -81,6 +83,26 @@ type sampleRow struct {
 	Prompt  []data.Message `json:"prompt"`
 	Samples []string       `json:"samples"`
 	Scores  []float64      `json:"scores,omitempty"`
+	// Teacher is the dataset's reference response, judged with the samples (DNO's rubric).
+	Teacher string `json:"teacher,omitempty"`
+}
+
+// candidates lists what is judged: the samples, then the teacher's response when there is one.
+func (r sampleRow) candidates() []string {
+	if r.Teacher == "" {
+		return r.Samples
+	}
+	return append(append([]string(nil), r.Samples...), r.Teacher)
+}
+
+// autoNegatives marks, per candidate, the student samples with degenerate repetition (DNO's
+// automatic negatives); the teacher's response is never one.
+func (r sampleRow) autoNegatives(opt curate.FilterOptions) []bool {
+	out := make([]bool, len(r.candidates()))
+	for k, s := range r.Samples {
+		out[k] = opt.Degenerate(s)
+	}
+	return out
 }
 
 func readSampleFile(path string) ([]sampleRow, error) {
@@ -119,46 +141,50 @@ type pairRow struct {
 	Rejected string         `json:"rejected"`
 }
 
-// onlinePairs runs one online iteration's sampling and judging (or reads them back from the
-// stage directory): K samples per prompt from the current policy, judged, turned into pairs by
-// the recipe's pair rule, plus replayed pairs of earlier iterations.
-func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
-	sd := t.stageDir(stage)
-	pairsPath := filepath.Join(sd, "pairs.jsonl")
-	if rows, err := readPairFile(pairsPath); err == nil {
-		return rowsToPairs(rows, stage), nil
-	}
+// iterationPrompts returns the prompts of one online iteration (a slice of the training
+// prompts when online.prompts_per_iteration is set) and their teacher responses ("" = none).
+func (t *trainer) iterationPrompts(stage int) ([][]data.Message, []string) {
 	prompts, _ := t.splitPrompts()
+	teachers := make([]string, len(prompts))
+	copy(teachers, t.recs.Teachers)
 	if n := t.r.Online.PromptsPerIteration; n > 0 && n < len(prompts) {
 		lo := (stage * n) % len(prompts)
 		sel := append([][]data.Message(nil), prompts[lo:min(lo+n, len(prompts))]...)
+		tsel := append([]string(nil), teachers[lo:min(lo+n, len(prompts))]...)
 		for len(sel) < n {
-			sel = append(sel, prompts[:n-len(sel)]...)
+			k := n - len(sel)
+			sel = append(sel, prompts[:k]...)
+			tsel = append(tsel, teachers[:k]...)
 		}
-		prompts = sel
+		prompts, teachers = sel, tsel
 	}
-	samplesPath := filepath.Join(sd, "samples.jsonl")
+	return prompts, teachers
+}
+
+// sampleRows returns K samples of the current policy (APO: of its extrapolation) for each
+// prompt, through Ollama or the local sampler, saved in stage-K/samples.jsonl as they arrive so
+// that a resumed stage never samples a prompt twice. Rows carry the rule judge's word counts.
+func (t *trainer) sampleRows(ctx context.Context, stage int, prompts [][]data.Message) ([]sampleRow, error) {
+	samplesPath := filepath.Join(t.stageDir(stage), "samples.jsonl")
 	rows, _ := readSampleFile(samplesPath)
+	if len(rows) >= len(prompts) {
+		return rows[:len(prompts)], nil
+	}
 	// APO samples from the extrapolated policy; judging and pairing do not use the weights.
 	restore, err := t.samplerWeights(stage)
 	if err != nil {
 		return nil, err
 	}
 	defer restore()
-	if !t.r.Online.LocalSampler && len(rows) < len(prompts) {
-		var err error
+	if !t.r.Online.LocalSampler {
 		if rows, err = t.ollamaSamples(ctx, stage, prompts); err != nil {
 			return nil, err
 		}
-		if err := writeSampleFile(samplesPath, rows); err != nil {
-			return nil, err
-		}
+		return rows, writeSampleFile(samplesPath, rows)
 	}
-	judge := RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+	judge := t.ruleJudge()
 	t.policy.SetTraining(false)
-	if len(rows) < len(prompts) {
-		t.prog.Log("stage %d: sampling %d responses for each of %d prompts", stage+1, t.r.Online.SamplesPerPrompt, len(prompts))
-	}
+	t.prog.Log("stage %d: sampling %d responses for each of %d prompts", stage+1, t.r.Online.SamplesPerPrompt, len(prompts))
 	const chunk = 32
 	for lo := len(rows); lo < len(prompts); lo += chunk {
 		hi := min(lo+chunk, len(prompts))
@@ -187,61 +213,147 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 			return nil, err
 		}
 	}
-	var lj *llmJudge
-	if t.r.Online.Judge.Kind == "llm" {
-		var err error
-		if lj, err = newLLMJudge(t.opt.OllamaHosts, t.r.Online.Judge.Model, t.r.Online.Judge.Template, t.r.Seed, filepath.Join(sd, "judgments.jsonl")); err != nil {
-			return nil, err
-		}
-		t.prog.Log("stage %d: judging with %s (%s)", stage+1, t.r.Online.Judge.Model, t.r.Online.Judge.Template)
+	return rows, nil
+}
+
+func (t *trainer) ruleJudge() RuleJudge {
+	return RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+}
+
+// stageJudge opens the stage's LLM judge (nil with the rule judge).
+func (t *trainer) stageJudge(stage int) (*llmJudge, error) {
+	j := t.r.Online.Judge
+	if j.Kind != "llm" {
+		return nil, nil
 	}
-	idxs := make([][]pairIndex, len(rows))
-	err = parallel(ctx, len(rows), func(r int) error {
-		row := rows[r]
-		var jerr error
-		cmp := func(a, b int) int { return judge.Compare(row.Samples[a], row.Samples[b]) }
-		scores := row.Scores
-		if scores == nil && lj == nil {
-			for _, s := range row.Samples {
-				scores = append(scores, float64(judge.Score(s)))
+	lj, err := newLLMJudge(t.opt.OllamaHosts, j.Model, j.Template, j.Structured, j.Temperature, t.r.Seed, filepath.Join(t.stageDir(stage), "judgments.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	how := ""
+	if j.Structured {
+		how = ", structured outputs"
+	}
+	if j.Temperature != nil {
+		how += fmt.Sprintf(", temperature %g", *j.Temperature)
+	}
+	t.prog.Log("stage %d: judging with %s (%s%s)", stage+1, j.Model, j.Template, how)
+	return lj, nil
+}
+
+// useTeacher reports whether the rubric rule judges the dataset's reference responses too.
+func (t *trainer) useTeacher() bool {
+	p := t.r.Online.Pairs
+	return p.Rule == "rubric" && (p.Teacher == nil || *p.Teacher)
+}
+
+// onlinePairs runs one online iteration's sampling and judging (or reads them back from the
+// stage directory): K samples per prompt from the current policy (plus, for the rubric rule, the
+// dataset's teacher response when it has one), judged, turned into pairs by the recipe's pair
+// rule, plus replayed pairs of earlier iterations.
+func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
+	sd := t.stageDir(stage)
+	pairsPath := filepath.Join(sd, "pairs.jsonl")
+	if rows, err := readPairFile(pairsPath); err == nil {
+		return rowsToPairs(rows, stage), nil
+	}
+	prompts, teachers := t.iterationPrompts(stage)
+	rows, err := t.sampleRows(ctx, stage, prompts)
+	if err != nil {
+		return nil, err
+	}
+	if t.useTeacher() {
+		for i := range rows {
+			if teachers[i] == "" && t.r.Online.TeacherModel != "" {
+				teachers[i] = rows[i].Teacher // the teacher model's answer, recorded before a crash
 			}
 		}
+		if err := t.teacherSamples(ctx, stage, prompts, teachers); err != nil {
+			return nil, err
+		}
+		changed := false
+		for i := range rows {
+			if rows[i].Teacher != teachers[i] {
+				rows[i].Teacher, changed = teachers[i], true
+			}
+		}
+		if changed {
+			if err := writeSampleFile(filepath.Join(sd, "samples.jsonl"), rows); err != nil {
+				return nil, err
+			}
+		}
+	}
+	judge := t.ruleJudge()
+	lj, err := t.stageJudge(stage)
+	if err != nil {
+		return nil, err
+	}
+	if lj != nil {
+		defer lj.close()
+	}
+	idxs := make([][]pairIndex, len(rows))
+	degenerate := curate.DefaultFilterOptions()
+	err = parallel(ctx, len(rows), func(r int) error {
+		row := rows[r]
+		cands := row.candidates()
+		var jerr error
+		cmp := func(a, b int) int { return judge.Compare(cands[a], cands[b]) }
 		instr := ""
 		if n := len(row.Prompt); n > 0 {
 			instr = row.Prompt[n-1].Content
 		}
-		if lj != nil {
+		var scores []float64
+		// DNO: student samples with degenerate repetition are automatic negatives, graded the
+		// lowest without asking the judge.
+		autoNeg := make([]bool, len(cands))
+		if t.r.Online.Pairs.Rule == "rubric" && t.r.Online.Pairs.Repetition != "keep" {
+			autoNeg = row.autoNegatives(degenerate)
+		}
+		if lj == nil {
+			for k, s := range cands {
+				if autoNeg[k] {
+					scores = append(scores, math.Inf(-1))
+					continue
+				}
+				scores = append(scores, float64(judge.Score(s)))
+			}
+		} else {
 			cmp = func(a, b int) int {
 				if jerr != nil {
 					return 0
 				}
-				c, err := lj.compare(ctx, instr, row.Samples[a], row.Samples[b])
+				c, err := lj.compare(ctx, instr, cands[a], cands[b])
 				if err != nil {
 					jerr = err
 				}
 				return c
 			}
 			if t.r.Online.Pairs.Rule == "rubric" {
-				scores = make([]float64, len(row.Samples))
-				for k, s := range row.Samples {
+				scores = make([]float64, len(cands))
+				for k, s := range cands {
+					if autoNeg[k] {
+						scores[k] = math.Inf(-1)
+						continue
+					}
 					v, err := lj.score(ctx, instr, s)
 					if err != nil {
 						return err
 					}
-					if math.IsNaN(v) {
-						v = math.Inf(-1) // an unparsable grade qualifies for nothing
-					}
-					scores[k] = v
+					scores[k] = v // NaN for an unparsable grade: it qualifies for nothing
 				}
 			}
 		}
-		switch t.r.Online.Pairs.Rule {
+		switch p := t.r.Online.Pairs; p.Rule {
 		case "best_vs_worst":
-			idxs[r] = bestVsWorst(len(row.Samples), cmp)
+			idxs[r] = bestVsWorst(len(cands), cmp)
 		case "tournament":
-			idxs[r] = tournament(len(row.Samples), cmp)
+			idxs[r] = tournament(len(cands), cmp)
 		case "rubric":
-			idxs[r] = rubricPairs(scores, t.r.Online.Pairs.MinScore, t.r.Online.Pairs.MinGap)
+			teacher := -1
+			if row.Teacher != "" {
+				teacher = len(row.Samples)
+			}
+			idxs[r] = rubricPairs(scores, teacher, RubricRules{MinScore: p.MinScore, MinGap: p.MinGap, StudentGap: p.StudentGap, Restrictive: p.Restrictive})
 		}
 		return jerr
 	})
@@ -250,11 +362,12 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 	}
 	var out []pairRow
 	for r, row := range rows {
+		cands := row.candidates()
 		for _, p := range idxs[r] {
-			if strings.TrimSpace(row.Samples[p.w]) == strings.TrimSpace(row.Samples[p.l]) {
+			if strings.TrimSpace(cands[p.w]) == strings.TrimSpace(cands[p.l]) {
 				continue
 			}
-			out = append(out, pairRow{Prompt: row.Prompt, Chosen: row.Samples[p.w], Rejected: row.Samples[p.l]})
+			out = append(out, pairRow{Prompt: row.Prompt, Chosen: cands[p.w], Rejected: cands[p.l]})
 		}
 	}
 	// Replay (DNO): a fraction of iteration t-j's pairs, relative to this iteration's count.
@@ -291,6 +404,84 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 	}
 	t.prog.Log("stage %d: %d pairs from %d prompts", stage+1, len(out), len(rows))
 	return pairs, nil
+}
+
+// rankedFromPrompts makes Curry-DPO's ranked lists from prompts: K samples per training prompt
+// from the initial policy (stage-1/samples.jsonl, the same seeds as an online iteration's
+// first stage), each scored by the judge: the rule judge's RankScore (the order of its Compare),
+// an LLM grading template's score, or, with a pairwise template, the number of wins in a round
+// robin (ties ½). objectives.CurryPairs then builds the curriculum from the scores.
+func (t *trainer) rankedFromPrompts(ctx context.Context) error {
+	prompts, _ := t.splitPrompts()
+	path := filepath.Join(t.stageDir(0), "samples.jsonl")
+	if t.st.Step > 0 {
+		// Resumed after training began: the samples are complete on disk (the policy now holds
+		// trained weights, so it must not sample again).
+		if rows, _ := readSampleFile(path); len(rows) < len(prompts) {
+			return fmt.Errorf("train: resume: %s has %d of %d prompts' samples, yet training had begun", path, len(rows), len(prompts))
+		}
+	}
+	if err := os.MkdirAll(t.stageDir(0), 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	rows, err := t.sampleRows(ctx, 0, prompts)
+	if err != nil {
+		return err
+	}
+	judge := t.ruleJudge()
+	lj, err := t.stageJudge(0)
+	if err != nil {
+		return err
+	}
+	if lj != nil {
+		defer lj.close()
+	}
+	ranked := make([]data.Ranked, len(rows))
+	err = parallel(ctx, len(rows), func(r int) error {
+		row := rows[r]
+		instr := row.Prompt[len(row.Prompt)-1].Content
+		scores := make([]float64, len(row.Samples))
+		switch {
+		case lj == nil:
+			for k, s := range row.Samples {
+				scores[k] = judge.RankScore(s)
+			}
+		case lj.tmpl.Kind != runtime.Pairwise:
+			for k, s := range row.Samples {
+				v, err := lj.score(ctx, instr, s)
+				if err != nil {
+					return err
+				}
+				if math.IsNaN(v) {
+					v = math.Inf(-1) // an unparsable grade ranks last
+				}
+				scores[k] = v
+			}
+		default:
+			for a := range row.Samples {
+				for b := a + 1; b < len(row.Samples); b++ {
+					c, err := lj.compare(ctx, instr, row.Samples[a], row.Samples[b])
+					if err != nil {
+						return err
+					}
+					scores[a] += float64(c+1) / 2
+					scores[b] += float64(1-c) / 2
+				}
+			}
+		}
+		rk := data.Ranked{ID: fmt.Sprintf("prompt %d", r+1), Prompt: row.Prompt}
+		for k, s := range row.Samples {
+			rk.Responses = append(rk.Responses, data.Response{Messages: []data.Message{{Role: "assistant", Content: s}}, Score: scores[k]})
+		}
+		ranked[r] = rk
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t.recs.Ranked = ranked
+	t.prog.Log("curry-dpo: %d prompts × %d samples ranked by the %s judge", len(rows), t.r.Online.SamplesPerPrompt, t.r.Online.Judge.Kind)
+	return nil
 }
 
 func readPairFile(path string) ([]pairRow, error) {

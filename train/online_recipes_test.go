@@ -42,6 +42,9 @@ func TestOnlineRecipesAgainstOllama(t *testing.T) {
 			sets := append([]string{"output.ollama_model=align-test-" + name}, common...)
 			if judges {
 				sets = append(sets, "online.judge.kind=llm", "online.judge.model=stories260k")
+			} else {
+				// HyPO's per-step samples are local; its per-iteration mode samples through Ollama.
+				sets = append(sets, "online.kl_samples=per_iteration")
 			}
 			r := load(t, name, sets...)
 			base := t.TempDir()
@@ -184,9 +187,10 @@ func checkJudgments(t *testing.T, r recipes.Recipe, path string, rows []sampleRo
 	}
 	for _, row := range rows {
 		instr := row.Prompt[len(row.Prompt)-1].Content
+		tk := judgeTemplateKey(j.Template, j.Structured, j.Temperature)
 		if r.Online.Pairs.Rule == "rubric" {
-			for _, s := range row.Samples {
-				verdict(judgeKey("single", j.Model, j.Template, instr, s))
+			for _, s := range row.candidates() {
+				verdict(judgeKey("single", j.Model, tk, instr, s))
 			}
 			continue
 		}
@@ -196,7 +200,7 @@ func checkJudgments(t *testing.T, r recipes.Recipe, path string, rows []sampleRo
 			if sb < sa {
 				return -cmp(b, a)
 			}
-			p, _ := verdict(judgeKey("pair", j.Model, j.Template, instr, sa, sb))
+			p, _ := verdict(judgeKey("pair", j.Model, tk, instr, sa, sb))
 			switch {
 			case math.IsNaN(p) || p == 1.5:
 				return 0

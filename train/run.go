@@ -146,6 +146,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer t.metrics.Close()
+	if t.curryFromPrompts() {
+		if err := t.rankedFromPrompts(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	stages := t.stageCount()
 	for ; t.st.Stage < stages; t.st.Stage++ {
@@ -320,10 +325,13 @@ func (t *trainer) loadData() error {
 		recs.Pairs = recs.Pairs[:min(n, len(recs.Pairs))]
 		recs.Ranked = recs.Ranked[:min(n, len(recs.Ranked))]
 		recs.Prompts = recs.Prompts[:min(n, len(recs.Prompts))]
+		recs.Teachers = recs.Teachers[:min(n, len(recs.Teachers))]
 	}
 	obj, _ := recipes.LookupObjective(t.r.Objective.Name)
 	online := t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none"
 	switch {
+	case obj.Name == "curry_dpo" && recs.Kind == "prompts" && t.r.Online.Iterations > 0:
+		// Curry-DPO from prompts: the ranked lists are sampled and judged (rankedFromPrompts).
 	case obj.Data == "ranked" && recs.Kind != "ranked":
 		return fmt.Errorf("train: objective %s needs ranked data (a prompt with 3 or more scored responses), but %s holds %s", obj.Name, t.r.Dataset.Path, recs.Kind)
 	case obj.Data == "pairs" && !online && recs.Kind != "pairs":
@@ -335,6 +343,7 @@ func (t *trainer) loadData() error {
 	if online && recs.Kind == "pairs" {
 		for _, p := range recs.Pairs {
 			recs.Prompts = append(recs.Prompts, p.Prompt)
+			recs.Teachers = append(recs.Teachers, teacherText(p.Chosen))
 		}
 	}
 	t.recs = recs
@@ -395,7 +404,8 @@ func (t *trainer) stageCount() int {
 	if t.r.Objective.Name == "curry_dpo" && t.iterativeCurry() {
 		n := 0
 		for _, rk := range t.recs.Ranked {
-			n = max(n, len(curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed))) //nolint
+			ps, _ := curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed) // the objective validated scheme and order
+			n = max(n, len(ps))
 		}
 		return max(n, 1)
 	}
@@ -423,57 +433,29 @@ func (t *trainer) curryOrder() string {
 	return "score_gap"
 }
 
-// curryPairs builds one ranked record's pairs, easiest first (OBJECTIVES.md §4): best vs rest
-// (or all ordered pairs), sorted by descending score gap, gap ties by the chosen then the
-// rejected response's rank.
-func curryPairs(rk data.Ranked, scheme, order string, seed uint64) []data.Pair {
-	idx := make([]int, len(rk.Responses))
-	for i := range idx {
-		idx[i] = i
+// curryFromPrompts reports whether Curry-DPO makes its ranked lists from a prompts dataset.
+func (t *trainer) curryFromPrompts() bool {
+	return t.r.Objective.Name == "curry_dpo" && t.recs.Kind == "prompts" && t.r.Online.Iterations > 0
+}
+
+// curryPairs builds one ranked record's pairs, easiest first, with objectives.CurryPairs (the
+// one implementation of Curry-DPO's pair and curriculum rules, OBJECTIVES.md §4). The random
+// order is seeded per record by the run seed and the record's id.
+func curryPairs(rk data.Ranked, scheme, order string, seed uint64) ([]data.Pair, error) {
+	scores := make([]float64, len(rk.Responses))
+	for i, r := range rk.Responses {
+		scores[i] = r.Score
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return rk.Responses[idx[a]].Score > rk.Responses[idx[b]].Score })
-	type cand struct{ w, l, rw, rl int }
-	var cs []cand
-	for a := range idx {
-		if scheme != "all_pairs" && a > 0 {
-			break
-		}
-		for b := a + 1; b < len(idx); b++ {
-			if rk.Responses[idx[a]].Score > rk.Responses[idx[b]].Score {
-				cs = append(cs, cand{idx[a], idx[b], a, b})
-			}
-		}
+	idx, err := objectives.CurryPairs(scores, scheme, order, seed^hashString(rk.ID))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	gap := func(c cand) float64 { return rk.Responses[c.w].Score - rk.Responses[c.l].Score }
-	sort.SliceStable(cs, func(i, j int) bool {
-		if gap(cs[i]) != gap(cs[j]) {
-			return gap(cs[i]) > gap(cs[j])
-		}
-		if cs[i].rw != cs[j].rw {
-			return cs[i].rw < cs[j].rw
-		}
-		return cs[i].rl > cs[j].rl
-	})
-	switch order {
-	case "reverse":
-		for i, j := 0, len(cs)-1; i < j; i, j = i+1, j-1 {
-			cs[i], cs[j] = cs[j], cs[i]
-		}
-	case "random":
-		g := NewRNG(seed, hashString(rk.ID))
-		p := g.Perm(len(cs))
-		shuffled := make([]cand, len(cs))
-		for i, j := range p {
-			shuffled[i] = cs[j]
-		}
-		cs = shuffled
+	out := make([]data.Pair, len(idx))
+	for i, c := range idx {
+		sw, sl := rk.Responses[c.W].Score, rk.Responses[c.L].Score
+		out[i] = data.Pair{ID: fmt.Sprintf("%s pair %d", rk.ID, i+1), Prompt: rk.Prompt, Chosen: rk.Responses[c.W].Messages, Rejected: rk.Responses[c.L].Messages, ScoreChosen: &sw, ScoreRejected: &sl}
 	}
-	out := make([]data.Pair, len(cs))
-	for i, c := range cs {
-		sw, sl := rk.Responses[c.w].Score, rk.Responses[c.l].Score
-		out[i] = data.Pair{ID: fmt.Sprintf("%s pair %d", rk.ID, i+1), Prompt: rk.Prompt, Chosen: rk.Responses[c.w].Messages, Rejected: rk.Responses[c.l].Messages, ScoreChosen: &sw, ScoreRejected: &sl}
-	}
-	return out
+	return out, nil
 }
 
 func hashString(s string) uint64 {
@@ -511,7 +493,10 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	switch {
 	case t.r.Objective.Name == "curry_dpo":
 		for _, rk := range t.recs.Ranked {
-			ps := curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed)
+			ps, err := curryPairs(rk, t.curryScheme(), t.curryOrder(), t.r.Seed)
+			if err != nil {
+				return nil, err
+			}
 			if t.iterativeCurry() {
 				if stage < len(ps) {
 					pairs = append(pairs, ps[stage])
@@ -532,8 +517,8 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	default:
 		pairs = t.recs.Pairs
 	}
-	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" {
-		// HyPO: unlabelled online samples for each pair's prompt feed the KL term.
+	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" && !t.perStepKL() {
+		// HyPO, per iteration: unlabelled online samples for each pair's prompt feed the KL term.
 		if err := t.ollamaOnlineSamples(ctx, stage, pairs); err != nil {
 			return nil, err
 		}
@@ -560,6 +545,7 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 			return nil, err
 		}
 		ex.ref, ex.prev, ex.prevm = map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}
+		ex.idx = i
 		exs[i] = ex
 	}
 	// Weights this stage starts from (pi_t): kept for APO's pi_{t-1} in the next stage.

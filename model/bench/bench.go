@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ollama/ollama/api"
 
+	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
 )
 
@@ -134,10 +136,24 @@ type childResult struct {
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
 }
 
-func runJSON(ctx context.Context, name string, args ...string) (childResult, error) {
+// peerEnv is the PyTorch peer's environment: this one, plus OPENBLAS_CORETYPE=SkylakeX on an
+// AVX-512 CPU when it is not set. Debian's torch links the system OpenBLAS, which otherwise
+// picks SSE3 ("Prescott") kernels on this CPU (docs/benchmarks.md): a crippled peer is no
+// comparison.
+func peerEnv() []string {
+	env := os.Environ()
+	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); !set && slices.Contains(kernels.ISAs(), "avx512") {
+		env = append(env, "OPENBLAS_CORETYPE=SkylakeX")
+	}
+	return env
+}
+
+// runJSON runs a child measurement (env nil: this process's environment) and reads the JSON
+// object on its last line of output.
+func runJSON(ctx context.Context, env []string, name string, args ...string) (childResult, error) {
 	var out, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = &out, &stderr
+	cmd.Stdout, cmd.Stderr, cmd.Env = &out, &stderr, env
 	if err := cmd.Run(); err != nil {
 		return childResult{}, fmt.Errorf("%s %v: %w: %s", name, args, err, bytes.TrimSpace(stderr.Bytes()))
 	}
@@ -181,7 +197,7 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 		}
 		for _, mode := range modes {
 			iters := o.Iters
-			c, err := runJSON(ctx, o.Exe, "bench", "train", "--single", s.Name+":"+mode,
+			c, err := runJSON(ctx, nil, o.Exe, "bench", "train", "--single", s.Name+":"+mode,
 				"--seq-len", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--stories", o.Stories)
 			if err != nil {
 				return rs, err
@@ -190,7 +206,7 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 			if strings.HasSuffix(mode, "-lowmem") {
 				r.Note = "low memory: no peer"
 			} else if !o.SkipPeers {
-				p, err := runJSON(ctx, o.Python, o.PeerPy, "--model", s.Name, "--mode", mode,
+				p, err := runJSON(ctx, peerEnv(), o.Python, o.PeerPy, "--model", s.Name, "--mode", mode,
 					"--seq", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--threads", fmt.Sprint(o.Threads))
 				if err != nil {
 					r.Note = "peer failed: " + err.Error()

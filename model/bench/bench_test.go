@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"os"
+	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/alignkit/align/kernels"
 )
 
 func TestMeasureOne(t *testing.T) {
@@ -55,4 +59,19 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// TestPeerEnv: the PyTorch peer gets OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU unless the
+// user set it, and keeps the user's value otherwise.
+func TestPeerEnv(t *testing.T) {
+	has := func(env []string, kv string) bool { return slices.Contains(env, kv) }
+	t.Setenv("OPENBLAS_CORETYPE", "Haswell")
+	if env := peerEnv(); !has(env, "OPENBLAS_CORETYPE=Haswell") || has(env, "OPENBLAS_CORETYPE=SkylakeX") {
+		t.Fatalf("user's OPENBLAS_CORETYPE not kept: %v", env)
+	}
+	os.Unsetenv("OPENBLAS_CORETYPE")
+	want := slices.Contains(kernels.ISAs(), "avx512")
+	if got := has(peerEnv(), "OPENBLAS_CORETYPE=SkylakeX"); got != want {
+		t.Fatalf("OPENBLAS_CORETYPE=SkylakeX set %v, want %v (ISAs %v)", got, want, kernels.ISAs())
+	}
 }

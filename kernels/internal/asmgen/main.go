@@ -42,8 +42,11 @@ func main() {
 	genSwiGLUB()
 	genAdamW()
 	genSgemmKernel()
+	genTranspose8()
+	genPackRows48()
 	genFMAPeak()
 	genAVX2()
+	genElementwise()
 
 	Generate()
 }
@@ -587,29 +590,6 @@ func genExpShift() {
 	RET()
 }
 
-// ceRow512 writes dst = g*exp(x-lse).
-func genCERow() {
-	TEXT("ceRow512", NOSPLIT, "func(dst, x *float32, n int, lse, gs float32)")
-	dst := ld("dst")
-	x := ld("x")
-	n := ld("n")
-	l := bcastParam("lse")
-	g := bcastParam("gs")
-	c := expConsts(0)
-	vecLoop("cerow", n, []GPVirtual{dst, x}, 2, func(u, off int, k Op) {
-		prefetch(x, off, k)
-		a := ZMM()
-		load(mem(x, off), a, k)
-		VSUBPS(l, a, a)
-		e := ZMM()
-		c.exp(a, e)
-		VMULPS(g, e, e)
-		store(e, mem(dst, off), k)
-	})
-	VZEROUPPER()
-	RET()
-}
-
 // lse2Acc512 is the first pass of Dukhan & Ablavatski's two-pass softmax ("The Two-Pass
 // Softmax Algorithm", 2020, Alg. 3; XNNPACK's f32-raddextexp): every exp(x) is kept as a
 // (mantissa p, exponent n) pair, exp(x) = p*2^n, and the running sum is rescaled to the larger
@@ -751,113 +731,7 @@ func twoSum(a, y, c VecVirtual) {
 	VMOVAPS(s, a)
 }
 
-// ---- SiLU / SwiGLU ----
-
-// sigmoid writes s = 1/(1+exp(-x)) (x preserved); exp's argument is clamped to [-110, 80].
-func sigmoid(c expK, x VecVirtual) VecVirtual {
-	t := ZMM()
-	VPXORD(t, t, t)
-	VSUBPS(x, t, t) // -x
-	e := ZMM()
-	c.exp(t, e)
-	VADDPS(c.one, e, e)
-	s := ZMM()
-	VDIVPS(e, c.one, s)
-	return s
-}
-
-func genSiLU() {
-	TEXT("silu512", NOSPLIT, "func(dst, x *float32, n int)")
-	dst := ld("dst")
-	x := ld("x")
-	n := ld("n")
-	c := expConsts(80)
-	vecLoop("silu", n, []GPVirtual{dst, x}, 2, func(u, off int, k Op) {
-		a := ZMM()
-		load(mem(x, off), a, k)
-		s := sigmoid(c, a)
-		VMULPS(a, s, s)
-		store(s, mem(dst, off), k)
-	})
-	VZEROUPPER()
-	RET()
-}
-
-// siluDeriv returns s*(1+x*(1-s)).
-func siluDeriv(c expK, x, s VecVirtual) VecVirtual {
-	d := ZMM()
-	VSUBPS(s, c.one, d)      // 1-s
-	VFMADD213PS(c.one, x, d) // x*(1-s)+1
-	VMULPS(s, d, d)
-	return d
-}
-
-func genSiLUBack() {
-	TEXT("siluBack512", NOSPLIT, "func(dx, dout, x *float32, n int)")
-	dx := ld("dx")
-	dout := ld("dout")
-	x := ld("x")
-	n := ld("n")
-	c := expConsts(80)
-	vecLoop("silub", n, []GPVirtual{dx, dout, x}, 2, func(u, off int, k Op) {
-		a, g := ZMM(), ZMM()
-		load(mem(x, off), a, k)
-		load(mem(dout, off), g, k)
-		s := sigmoid(c, a)
-		d := siluDeriv(c, a, s)
-		VMULPS(g, d, d)
-		store(d, mem(dx, off), k)
-	})
-	VZEROUPPER()
-	RET()
-}
-
-func genSwiGLUF() {
-	TEXT("swigluF512", NOSPLIT, "func(out, gate, up *float32, n int)")
-	out := ld("out")
-	gate := ld("gate")
-	up := ld("up")
-	n := ld("n")
-	c := expConsts(80)
-	vecLoop("swigluf", n, []GPVirtual{out, gate, up}, 2, func(u, off int, k Op) {
-		a, b := ZMM(), ZMM()
-		load(mem(gate, off), a, k)
-		load(mem(up, off), b, k)
-		s := sigmoid(c, a)
-		VMULPS(a, s, s)
-		VMULPS(b, s, s)
-		store(s, mem(out, off), k)
-	})
-	VZEROUPPER()
-	RET()
-}
-
-func genSwiGLUB() {
-	TEXT("swigluB512", NOSPLIT, "func(dgate, dup, dout, gate, up *float32, n int)")
-	dgate := ld("dgate")
-	dup := ld("dup")
-	dout := ld("dout")
-	gate := ld("gate")
-	up := ld("up")
-	n := ld("n")
-	c := expConsts(80)
-	vecLoop("swiglub", n, []GPVirtual{dgate, dup, dout, gate, up}, 2, func(u, off int, k Op) {
-		a, b, g := ZMM(), ZMM(), ZMM()
-		load(mem(gate, off), a, k)
-		load(mem(up, off), b, k)
-		load(mem(dout, off), g, k)
-		s := sigmoid(c, a)
-		d := siluDeriv(c, a, s)
-		VMULPS(g, d, d)
-		VMULPS(b, d, d) // dgate = dout*up*silu'(gate)
-		store(d, mem(dgate, off), k)
-		VMULPS(a, s, s) // silu(gate)
-		VMULPS(g, s, s) // dup = dout*silu(gate)
-		store(s, mem(dup, off), k)
-	})
-	VZEROUPPER()
-	RET()
-}
+// ---- SiLU / SwiGLU: elementwise.go ----
 
 // ---- AdamW ----
 
@@ -901,102 +775,6 @@ func genAdamW() {
 		VSUBPS(q, vp, vp)
 		store(vp, mem(p, off), k)
 	})
-	VZEROUPPER()
-	RET()
-}
-
-// ---- SGEMM ----
-
-// Micro-kernel tile: gemmMR rows × gemmNR columns (3 zmm per row): 24 accumulators, 3 B vectors
-// and 2 broadcast registers of the 32 zmm.
-const (
-	gemmMR = 8
-	gemmNR = 48
-)
-
-// sgemmKernel512 computes one full 8×48 tile: C = alpha*(Apanel·Bpanel) + beta*C, beta == 0
-// not reading C. a holds kc steps of 8 floats, b kc steps of 48 floats; ldc is in elements.
-func genSgemmKernel() {
-	TEXT("sgemmKernel512", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, alpha, beta float32)")
-	kc := ld("kc")
-	a := ld("a")
-	b := ld("b")
-	acc := make([][3]VecPhysical, gemmMR)
-	for i := 0; i < gemmMR; i++ {
-		for j := 0; j < 3; j++ {
-			z := zreg(3*i + j)
-			acc[i][j] = z
-			VPXORD(z, z, z)
-		}
-	}
-	bv := [3]VecPhysical{Z24, Z25, Z26}
-	bc := [2]VecPhysical{Z27, Z28}
-	step := func(koff int) {
-		for j := 0; j < 3; j++ {
-			VMOVUPS(Mem{Base: b, Disp: koff*gemmNR*4 + 64*j}, bv[j])
-		}
-		for i := 0; i < gemmMR; i++ {
-			r := bc[i%2]
-			VBROADCASTSS(Mem{Base: a, Disp: koff*gemmMR*4 + 4*i}, r)
-			for j := 0; j < 3; j++ {
-				VFMADD231PS(bv[j], r, acc[i][j])
-			}
-		}
-	}
-	Label("gk_loop4")
-	CMPQ(kc, U8(4))
-	JL(LabelRef("gk_loop1"))
-	PREFETCHT0(Mem{Base: a, Disp: 4 * gemmMR * 4 * 4})
-	for u := 0; u < 4; u++ {
-		step(u)
-	}
-	ADDQ(U32(4*gemmMR*4), a)
-	ADDQ(U32(4*gemmNR*4), b)
-	SUBQ(U8(4), kc)
-	JMP(LabelRef("gk_loop4"))
-	Label("gk_loop1")
-	TESTQ(kc, kc)
-	JZ(LabelRef("gk_store"))
-	step(0)
-	ADDQ(U32(gemmMR*4), a)
-	ADDQ(U32(gemmNR*4), b)
-	DECQ(kc)
-	JMP(LabelRef("gk_loop1"))
-
-	Label("gk_store")
-	c := ld("c")
-	ldc := ld("ldc")
-	SHLQ(U8(2), ldc)
-	alpha := Z29
-	beta := Z30
-	VBROADCASTSS(paramAddr("alpha"), alpha)
-	VBROADCASTSS(paramAddr("beta"), beta)
-	bb := GP32()
-	MOVL(paramAddr("beta"), bb)
-	ANDL(U32(0x7fffffff), bb)
-	JZ(LabelRef("gk_beta0"))
-	for i := 0; i < gemmMR; i++ {
-		for j := 0; j < 3; j++ {
-			VMULPS(alpha, acc[i][j], acc[i][j])
-			VFMADD231PS(Mem{Base: c, Disp: 64 * j}, beta, acc[i][j])
-			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 64 * j})
-		}
-		if i < gemmMR-1 {
-			ADDQ(ldc, c)
-		}
-	}
-	VZEROUPPER()
-	RET()
-	Label("gk_beta0")
-	for i := 0; i < gemmMR; i++ {
-		for j := 0; j < 3; j++ {
-			VMULPS(alpha, acc[i][j], acc[i][j])
-			VMOVUPS(acc[i][j], Mem{Base: c, Disp: 64 * j})
-		}
-		if i < gemmMR-1 {
-			ADDQ(ldc, c)
-		}
-	}
 	VZEROUPPER()
 	RET()
 }

@@ -1,0 +1,419 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/alignkit/align/kernels"
+)
+
+func roundF16(x float32) float32 { return kernels.F16ToF32(kernels.F32ToF16(x)) }
+
+// attentionForwardF16 reproduces llama.cpp's CPU flash attention over an f16 KV cache (ggml
+// ops.cpp, ggml_compute_forward_flash_attn_ext_f16_one_chunk), which Ollama's runner uses by
+// default: q, k, v rounded to f16, online softmax, and the V accumulator kept in f16 and
+// rounded after every update. Forward only: it keeps no probabilities for backward. It serves
+// Forward on an F16KV model; LogProbs takes the full re-enactment (ggmlLogProbs) below.
+func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
+	c := m.cfg
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	rep := H / KV
+	qDim, kvDim := H*hd, KV*hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	parallelFor(m.threads, len(spans)*H, func(item int) {
+		s, h := spans[item/H], item%H
+		g := h / rep
+		qh, kh, acc := make([]float32, hd), make([]float32, hd), make([]float32, hd)
+		for i := 0; i < s.n; i++ {
+			for d := range qh {
+				qh[d] = roundF16(q[(s.off+i)*qDim+h*hd+d])
+			}
+			clear(acc)
+			S, M := float32(0), float32(math.Inf(-1))
+			for j := 0; j <= i; j++ {
+				for d := range kh {
+					kh[d] = roundF16(k[(s.off+j)*kvDim+g*hd+d])
+				}
+				sc := ggmlDot(kh, qh) * scale
+				ms, vs := float32(1), float32(1)
+				if sc > M {
+					ms = float32(math.Exp(float64(M - sc)))
+					M = sc
+					for d := range acc {
+						acc[d] = roundF16(acc[d] * ms)
+					}
+				} else {
+					vs = float32(math.Exp(float64(sc - M)))
+				}
+				vj := v[(s.off+j)*kvDim+g*hd:]
+				for d := range acc {
+					acc[d] = roundF16(acc[d] + ggmlF32(roundF16(vj[d])*vs))
+				}
+				S = ggmlF32(S*ms) + vs
+			}
+			o := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+			for d := range o {
+				o[d] = acc[d] * (1 / S)
+			}
+		}
+	})
+}
+
+// This file also holds the scoring path of LoadOptions.F16KV: a scalar re-enactment of what
+// Ollama v0.17.4's llama.cpp runner computes on this CPU for a llama/qwen2 GGUF. The runner's
+// ggml is compiled by cgo at -O3 without -march, so on x86-64 it has no GGML_SIMD (SSE2 only):
+// every kernel takes its scalar path, and the order of its float operations can be followed
+// exactly. What it does, and what ggmlLogProbs does the same way:
+//   - mul_mat (ggml_vec_dot_f32 / _f16 / _bf16): src1 is converted to the weight's
+//     vec_dot_type (F16 weights: the activations are rounded to f16), each product is rounded to
+//     float32 and summed in float64 (ggml_float), from the first column to the last;
+//   - rms_norm: Σx² in float64 over float32 squares, mean rounded to float32,
+//     scale = 1/sqrtf(mean+eps), y = x·scale, then a separate multiply by the norm weight;
+//   - rope: the per-position cos/sin cache of ggml_rope_cache_init (theta *= theta_scale in
+//     float32, theta_scale = powf(base, -2/n_dims), freq factors and linear freq_scale applied
+//     to theta), cosf/sinf, products rounded before the sum;
+//   - the KV cache is f16 and flash attention is on ("Flash Attention was auto, set to enabled"
+//     in the runner's log): ggml_compute_forward_flash_attn_ext_f16_one_chunk with q rounded to
+//     f16, f16·f16 dot products summed in float64, online softmax with expf, the V accumulator
+//     held in f16 (VKQ16) and rounded after every scale and every multiply-add, then ·(1/S);
+//   - swiglu: ggml_vec_swiglu_f32's SSE2 branch, 4 lanes at a time through ggml_v_expf (the
+//     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
+//     x/(1+expf(-x));
+//   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
+// Quantized weights (Q8_0, k-quants) would have their activations quantized to Q8_0/Q8_K by the
+// runner; that is not re-enacted: such weights are multiplied as float32 (the parity tests use
+// F32 and F16 models).
+
+// ggmlF32 is float32 arithmetic as C's: the explicit conversions stop Go from fusing a
+// multiply and an add (which it may do on some ISAs).
+func ggmlF32(x float32) float32 { return x }
+
+// ggmlDot is ggml_vec_dot_{f32,f16,bf16} on the scalar path; x is already converted to the
+// weight's vec_dot_type.
+func ggmlDot(w, x []float32) float32 {
+	var s float64
+	for i, v := range w {
+		s += float64(ggmlF32(v * x[i]))
+	}
+	return float32(s)
+}
+
+// ggmlWeight is one weight as the runner holds it: its float32 values and its GGUF type.
+type ggmlWeight struct {
+	data []float32
+	typ  ggmlType
+}
+
+// ggmlMatVec writes y[r] = ggml mul_mat row r of w against x (rows × len(x)).
+func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
+	in := len(x)
+	switch w.typ {
+	case typeF16:
+		for i, v := range x {
+			xc[i] = roundF16(v)
+		}
+	case typeBF16:
+		for i, v := range x {
+			xc[i] = math.Float32frombits(uint32(kernels.F32ToBF16(v)) << 16)
+		}
+	default:
+		copy(xc, x)
+	}
+	for r := range y {
+		y[r] = ggmlDot(w.data[r*in:(r+1)*in], xc[:in])
+	}
+}
+
+// ggmlLinear is llama.cpp's build_lora_mm (+ bias): W·x, then scale·B·(A·x) added, then b.
+func (m *Model) ggmlLinear(y []float32, l *linear, w ggmlWeight, x, xc []float32) {
+	ggmlMatVec(y, w, x, xc)
+	if a := l.lora; a != nil {
+		ax := make([]float32, a.rank)
+		ggmlMatVec(ax, ggmlWeight{a.a.Data, typeF32}, x, xc)
+		bx := make([]float32, l.out)
+		ggmlMatVec(bx, ggmlWeight{a.b.Data, typeF32}, ax, xc)
+		for i := range y {
+			y[i] += bx[i] * a.scale
+		}
+	}
+	if l.b != nil {
+		for i := range y {
+			y[i] += l.b.Data[i]
+		}
+	}
+}
+
+// ggmlRMSNorm is ggml_rms_norm followed by ggml_mul with the norm weight.
+func ggmlRMSNorm(y, x, w []float32, eps float32) {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v * v)
+	}
+	mean := float32(sum / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+	for i, v := range x {
+		y[i] = (v * scale) * w[i]
+	}
+}
+
+// ggmlRopeCache is ggml_rope_cache_init for one position: cos, sin of every rotated pair.
+func (m *Model) ggmlRopeCache(cache []float32, p int) {
+	c := m.cfg
+	thetaScale := float32(math.Pow(float64(c.RopeTheta), float64(float32(-2)/float32(c.RopeDim))))
+	freqScale := c.ropeFreqScale()
+	theta := float32(p)
+	for i := 0; i < c.RopeDim/2; i++ {
+		ext := theta
+		if c.RopeFreqs != nil {
+			ext = theta / c.RopeFreqs[i]
+		}
+		th := freqScale * ext
+		cache[2*i] = float32(math.Cos(float64(th)))
+		cache[2*i+1] = float32(math.Sin(float64(th)))
+		theta *= thetaScale
+	}
+}
+
+// ggmlRope rotates one head in place as ggml's rotate_pairs (NORMAL: adjacent pairs; NEOX:
+// halves).
+func (m *Model) ggmlRope(x, cache []float32) {
+	c := m.cfg
+	nd := c.RopeDim
+	for i := 0; i < nd/2; i++ {
+		i0, i1 := 2*i, 2*i+1
+		if c.RopeNeoX {
+			i0, i1 = i, i+nd/2
+		}
+		cs, sn := cache[2*i], cache[2*i+1]
+		x0, x1 := x[i0], x[i1]
+		x[i0] = ggmlF32(x0*cs) - ggmlF32(x1*sn)
+		x[i1] = ggmlF32(x0*sn) + ggmlF32(x1*cs)
+	}
+}
+
+// ggmlVExpf is ggml_v_expf's SSE2 branch (no FMA) for one lane.
+func ggmlVExpf(x float32) float32 {
+	const (
+		r   = float32(0x1.8p23)
+		l2e = float32(0x1.715476p+0)
+		c1  = float32(0x1.62e4p-1)
+		c2  = float32(0x1.7f7d1cp-20)
+		p0  = float32(0x1.0e4020p-7)
+		p1  = float32(0x1.573e2ep-5)
+		p2  = float32(0x1.555e66p-3)
+		p3  = float32(0x1.fffdb6p-2)
+		p4  = float32(0x1.ffffecp-1)
+	)
+	z := ggmlF32(x*l2e) + r
+	n := z - r
+	b := (x - ggmlF32(n*c1)) - ggmlF32(n*c2)
+	e := math.Float32bits(z) << 23
+	k := math.Float32frombits(e + math.Float32bits(1))
+	u := b * b
+	j := ggmlF32(ggmlF32((ggmlF32(p0*b)+p1)*u)+(ggmlF32(p2*b)+p3))*u + ggmlF32(p4*b)
+	an := float32(math.Abs(float64(n)))
+	if an <= 126 {
+		return ggmlF32(k*j) + k
+	}
+	var g uint32
+	if n <= 0 {
+		g = 0x82000000
+	}
+	s1 := math.Float32frombits(g + 0x7f000000)
+	s2 := math.Float32frombits(e - g)
+	if an > 192 {
+		return s1 * s1
+	}
+	return (ggmlF32(s2*j) + s2) * s1
+}
+
+// ggmlSwiGLU is ggml_vec_swiglu_f32 on an SSE2 build.
+func ggmlSwiGLU(y, x, g []float32) {
+	n, i := len(x), 0
+	for ; i+3 < n; i += 4 {
+		for l := i; l < i+4; l++ {
+			y[l] = (x[l] / (1 + ggmlVExpf(0-x[l]))) * g[l]
+		}
+	}
+	for ; i < n; i++ {
+		y[i] = (x[i] / (1 + float32(math.Exp(float64(-x[i]))))) * g[i]
+	}
+}
+
+// ggmlWeights returns the runner's view of a weight: its values and GGUF type.
+func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
+	typ := typeF32
+	for _, t := range m.tensors {
+		if t.name == p.Name {
+			typ = ggmlType(t.kind)
+			break
+		}
+	}
+	if l != nil {
+		return ggmlWeight{l.weightF32(), typ}
+	}
+	return ggmlWeight{p.Data, typ}
+}
+
+// ggmlLogProbs is LogProbs for LoadOptions.F16KV: each sequence as the runner evaluates it
+// (see the comment at the top of this part of the file), one sequence per goroutine.
+func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
+	p, err := m.pack(seqs)
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	c := m.cfg
+	type blockW struct{ q, k, v, o, gate, up, down ggmlWeight }
+	bw := make([]blockW, c.Layers)
+	for l := range m.blocks {
+		b := &m.blocks[l]
+		bw[l] = blockW{m.ggmlWeights(b.q.w, &b.q), m.ggmlWeights(b.k.w, &b.k), m.ggmlWeights(b.v.w, &b.v),
+			m.ggmlWeights(b.o.w, &b.o), m.ggmlWeights(b.gate.w, &b.gate), m.ggmlWeights(b.up.w, &b.up),
+			m.ggmlWeights(b.down.w, &b.down)}
+	}
+	head := m.ggmlWeights(m.lmHead(), nil)
+	// The rows each sequence must score, in LogProbs order.
+	lp := make([]float32, len(p.rows))
+	first := make([]int, len(p.spans)+1) // index into p.rows of each span's first scored row
+	for si, s := range p.spans {
+		first[si+1] = first[si]
+		for first[si+1] < len(p.rows) && p.rows[first[si+1]] < s.off+s.n {
+			first[si+1]++
+		}
+	}
+	parallelFor(m.threads, len(p.spans), func(si int) {
+		s := p.spans[si]
+		m.ggmlSequence(lp[first[si]:first[si+1]], p.tokens[s.off:s.off+s.n], p.rows[first[si]:first[si+1]], s.off,
+			p.tgts[first[si]:first[si+1]], func(l int) [7]ggmlWeight {
+				w := bw[l]
+				return [7]ggmlWeight{w.q, w.k, w.v, w.o, w.gate, w.up, w.down}
+			}, head)
+	})
+	out := make([][]float32, len(seqs))
+	k := 0
+	for i, s := range seqs {
+		n := 0
+		for _, b := range s.Mask {
+			if b {
+				n++
+			}
+		}
+		out[i] = lp[k : k+n : k+n]
+		k += n
+	}
+	return out, nil
+}
+
+// ggmlSequence scores one sequence: lp[i] = log p(tgts[i] | tokens[:rows[i]-off+1]).
+func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, tgts []int32, weights func(l int) [7]ggmlWeight, head ggmlWeight) {
+	c := m.cfg
+	n, D, F := len(tokens), c.Dim, c.FFN
+	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
+	rep := H / KV
+	qDim, kvDim := H*hd, KV*hd
+	scale := 1 / float32(math.Sqrt(float64(hd)))
+	x := make([]float32, n*D)
+	for t, id := range tokens {
+		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
+	}
+	xn := make([]float32, D)
+	xc := make([]float32, max(D, F, qDim))
+	q := make([]float32, n*qDim)
+	k16 := make([]float32, n*kvDim)
+	v16 := make([]float32, n*kvDim)
+	ao := make([]float32, qDim)
+	tmp := make([]float32, max(D, F))
+	gate, up, h := make([]float32, F), make([]float32, F), make([]float32, F)
+	cache := make([]float32, c.RopeDim)
+	q16, acc := make([]float32, hd), make([]float32, hd)
+	for l := 0; l < c.Layers; l++ {
+		b := &m.blocks[l]
+		w := weights(l)
+		for t := 0; t < n; t++ {
+			xt := x[t*D : (t+1)*D]
+			ggmlRMSNorm(xn, xt, b.attnNorm.Data, c.Eps)
+			qt, kt, vt := q[t*qDim:(t+1)*qDim], k16[t*kvDim:(t+1)*kvDim], v16[t*kvDim:(t+1)*kvDim]
+			m.ggmlLinear(qt, &b.q, w[0], xn, xc)
+			m.ggmlLinear(kt, &b.k, w[1], xn, xc)
+			m.ggmlLinear(vt, &b.v, w[2], xn, xc)
+			m.ggmlRopeCache(cache, t)
+			for hh := 0; hh < H; hh++ {
+				m.ggmlRope(qt[hh*hd:(hh+1)*hd], cache)
+			}
+			for g := 0; g < KV; g++ {
+				m.ggmlRope(kt[g*hd:(g+1)*hd], cache)
+			}
+			for i := range kt { // the f16 KV cache
+				kt[i], vt[i] = roundF16(kt[i]), roundF16(vt[i])
+			}
+		}
+		for t := 0; t < n; t++ {
+			for hh := 0; hh < H; hh++ {
+				g := hh / rep
+				for d := range q16 {
+					q16[d] = roundF16(q[t*qDim+hh*hd+d])
+				}
+				clear(acc)
+				S, M := float32(0), float32(math.Inf(-1))
+				for j := 0; j <= t; j++ {
+					sc := ggmlDot(k16[j*kvDim+g*hd:j*kvDim+(g+1)*hd], q16) * scale
+					ms, vs := float32(1), float32(1)
+					if sc > M {
+						ms = float32(math.Exp(float64(M - sc)))
+						M = sc
+						for d := range acc {
+							acc[d] = roundF16(acc[d] * ms)
+						}
+					} else {
+						vs = float32(math.Exp(float64(sc - M)))
+					}
+					vj := v16[j*kvDim+g*hd:]
+					for d := range acc {
+						acc[d] = roundF16(acc[d] + ggmlF32(vj[d]*vs))
+					}
+					S = ggmlF32(S*ms) + vs
+				}
+				inv := float32(0)
+				if S != 0 {
+					inv = 1 / S
+				}
+				for d := range acc {
+					ao[hh*hd+d] = acc[d] * inv
+				}
+			}
+			xt := x[t*D : (t+1)*D]
+			m.ggmlLinear(tmp[:D], &b.o, w[3], ao, xc)
+			for i := range xt {
+				xt[i] = tmp[i] + xt[i]
+			}
+			ggmlRMSNorm(xn, xt, b.ffnNorm.Data, c.Eps)
+			m.ggmlLinear(up, &b.up, w[5], xn, xc)
+			m.ggmlLinear(gate, &b.gate, w[4], xn, xc)
+			ggmlSwiGLU(h, gate, up)
+			m.ggmlLinear(tmp[:D], &b.down, w[6], h, xc)
+			for i := range xt {
+				xt[i] = tmp[i] + xt[i]
+			}
+		}
+	}
+	logits := make([]float32, c.Vocab)
+	for i, r := range rows {
+		ggmlRMSNorm(xn, x[(r-off)*D:(r-off+1)*D], m.outNorm.Data, c.Eps)
+		ggmlMatVec(logits, head, xn, xc)
+		lp[i] = ollamaLogprob(logits, int(tgts[i]))
+	}
+}
+
+// ollamaLogprob is the runner's CalculateLogprobs for one token.
+func ollamaLogprob(logits []float32, tok int) float32 {
+	mx := logits[0]
+	for _, v := range logits[1:] {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := float32(math.Log(sum))
+	return (logits[tok] - mx) - lse
+}

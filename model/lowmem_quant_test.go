@@ -1,0 +1,123 @@
+package model
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/ollama/ollama/fs/ggml"
+
+	"github.com/alignkit/align/kernels"
+)
+
+// quantLayout is a ggml block type's geometry, for writing random but valid blocks: elements
+// and bytes per block, and where its f16 scales sit (with the magnitude to give them).
+type quantLayout struct {
+	elems, bytes int
+	f16At        []int
+	scale        float32
+}
+
+var quantLayouts = map[kernels.GGMLType]quantLayout{
+	kernels.TypeQ4_0: {32, 18, []int{0}, 0.01},        // w = d·(q−8)
+	kernels.TypeQ8_0: {32, 34, []int{0}, 0.002},       // w = d·q, q int8
+	kernels.TypeQ4_K: {256, 144, []int{0, 2}, 1.5e-4}, // w = d·sc·q − dmin·m, 6-bit sc, m
+	kernels.TypeQ5_K: {256, 176, []int{0, 2}, 1e-4},
+	kernels.TypeQ6_K: {256, 210, []int{208}, 1e-5}, // w = d·sc·(q−32), sc int8
+}
+
+// randomQuantRows returns rows×cols weights of type typ: random quant bytes, with every f16
+// scale set to a sane positive value (random bytes there could be NaN or huge).
+func randomQuantRows(rng *rand.Rand, typ kernels.GGMLType, rows, cols int) []byte {
+	ql := quantLayouts[typ]
+	nb := rows * cols / ql.elems
+	b := make([]byte, nb*ql.bytes)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	for k := 0; k < nb; k++ {
+		for _, at := range ql.f16At {
+			v := ql.scale * float32(0.5+rng.Float64())
+			binary.LittleEndian.PutUint16(b[k*ql.bytes+at:], kernels.F32ToF16(v))
+		}
+	}
+	return b
+}
+
+// writeQuantModel writes a 2-block llama GGUF with stories260K's tokenizer and dims that the
+// k-quants allow (256, ffn 512, 4 heads of 64, 2 kv heads), whose seven projections are of
+// type typ with random valid blocks; embeddings, norms and the head are F32.
+func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
+	t.Helper()
+	src := loadT(t, storiesPath, LoadOptions{})
+	const D, F, H, KV, L = 256, 512, 4, 2, 2
+	V := src.cfg.Vocab
+	kv := ggml.KV{}
+	for k, v := range src.kv {
+		kv[k] = widenKV(v)
+	}
+	for k, v := range map[string]uint32{"block_count": L, "embedding_length": D, "feed_forward_length": F,
+		"attention.head_count": H, "attention.head_count_kv": KV, "rope.dimension_count": D / H} {
+		kv["llama."+k] = v
+	}
+	rng := rand.New(rand.NewPCG(uint64(typ), 77))
+	f32 := func(name string, shape []uint64, scale, mean float64) *ggml.Tensor {
+		n := 1
+		for _, s := range shape {
+			n *= int(s)
+		}
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(mean + scale*rng.NormFloat64())
+		}
+		return &ggml.Tensor{Name: name, Kind: uint32(kernels.TypeF32), Shape: shape, WriterTo: tensorWriter{data: d, typ: kernels.TypeF32}}
+	}
+	ts := []*ggml.Tensor{
+		f32("token_embd.weight", []uint64{D, uint64(V)}, 0.5, 0),
+		f32("output_norm.weight", []uint64{D}, 0.1, 1),
+		f32("output.weight", []uint64{D, uint64(V)}, 0.05, 0),
+	}
+	for l := 0; l < L; l++ {
+		p := "blk." + string(rune('0'+l)) + "."
+		ts = append(ts, f32(p+"attn_norm.weight", []uint64{D}, 0.1, 1), f32(p+"ffn_norm.weight", []uint64{D}, 0.1, 1))
+		for _, w := range []struct {
+			name    string
+			in, out int
+		}{{"attn_q", D, D}, {"attn_k", D, D / H * KV}, {"attn_v", D, D / H * KV}, {"attn_output", D, D}, {"ffn_gate", D, F}, {"ffn_up", D, F}, {"ffn_down", F, D}} {
+			ts = append(ts, &ggml.Tensor{Name: p + w.name + ".weight", Kind: uint32(typ), Shape: []uint64{uint64(w.in), uint64(w.out)},
+				WriterTo: tensorWriter{raw: randomQuantRows(rng, typ, w.out, w.in)}})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "quant.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestLowMemoryQuantized: LowMemory on Q4_0, Q8_0, Q4_K, Q5_K and Q6_K files (random valid
+// blocks) scores bit-identically to the dequantize-at-load path, at any thread count.
+func TestLowMemoryQuantized(t *testing.T) {
+	types := []kernels.GGMLType{kernels.TypeQ4_0, kernels.TypeQ8_0, kernels.TypeQ4_K, kernels.TypeQ5_K, kernels.TypeQ6_K}
+	for _, typ := range types {
+		t.Run(typ.String(), func(t *testing.T) {
+			path := writeQuantModel(t, typ)
+			m := loadT(t, path, LoadOptions{})
+			w := m.blocks[0].q.w.Data
+			if slices.ContainsFunc(w, func(v float32) bool { return v != v || v > 10 || v < -10 }) {
+				t.Fatalf("%s: dequantized weights out of range", typ)
+			}
+			checkLowMemory(t, typ, path)
+		})
+	}
+}
