@@ -203,15 +203,21 @@ func (b *bencher) measureWall(f func()) (time.Duration, error) {
 	return b.measureFor(b.opts.MinTime, f)
 }
 
-func (b *bencher) measureFor(minTime time.Duration, f func()) (time.Duration, error) {
-	clock := func() time.Duration { return time.Duration(time.Now().UnixNano()) }
+// clock returns the clock the measurements read: wall time, or with --cpu-time the calling
+// thread's CPU time (the goroutine is locked to its thread until unlock is called).
+func (b *bencher) clock() (clock func() time.Duration, unlock func()) {
 	if b.opts.CPUTime {
 		if _, ok := threadCPU(); ok {
 			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			clock = func() time.Duration { d, _ := threadCPU(); return d }
+			return func() time.Duration { d, _ := threadCPU(); return d }, runtime.UnlockOSThread
 		}
 	}
+	return func() time.Duration { return time.Duration(time.Now().UnixNano()) }, func() {}
+}
+
+func (b *bencher) measureFor(minTime time.Duration, f func()) (time.Duration, error) {
+	clock, unlock := b.clock()
+	defer unlock()
 	f() // warm caches, page in buffers
 	n := 1
 	for {
@@ -481,14 +487,8 @@ func (b *bencher) tokenLogProbs() error {
 // measurePair times f and g in alternating batches for about twice MinTime and returns the
 // best time per call of each (wall or thread CPU time as measureFor).
 func (b *bencher) measurePair(f, g func()) (time.Duration, time.Duration, error) {
-	clock := func() time.Duration { return time.Duration(time.Now().UnixNano()) }
-	if b.opts.CPUTime {
-		if _, ok := threadCPU(); ok {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			clock = func() time.Duration { d, _ := threadCPU(); return d }
-		}
-	}
+	clock, unlock := b.clock()
+	defer unlock()
 	batch := func(fn func()) int {
 		fn()
 		n := 1

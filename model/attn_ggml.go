@@ -15,11 +15,7 @@ func roundF16(x float32) float32 { return kernels.F16ToF32(kernels.F32ToF16(x)) 
 // rounded after every update. Forward only: it keeps no probabilities for backward. It serves
 // Forward on an F16KV model; LogProbs takes the full re-enactment (ggmlLogProbs) below.
 func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	H, _, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	parallelFor(m.threads, len(spans)*H, func(item int) {
 		s, h := spans[item/H], item%H
 		g := h / rep

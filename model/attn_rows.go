@@ -189,11 +189,7 @@ func attnRowsSIMD() attnRowKernels {
 
 // attentionForwardRows is attentionForward by the row kernels rk.
 func (m *Model) attentionForwardRows(rk attnRowKernels, out, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
@@ -220,11 +216,7 @@ func (m *Model) attentionForwardRows(rk attnRowKernels, out, q, k, v []float32, 
 
 // attentionBackwardRows is attentionBackward by the row kernels rk.
 func (m *Model) attentionBackwardRows(rk attnRowKernels, dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV

@@ -232,14 +232,17 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 	m.attentionForwardGemm(out, q, k, v, spans)
 }
 
+// attnShape gives the attention's shape: query heads, KV heads, head dim, query heads per KV
+// head, the row widths of q and of k/v, and the score scale 1/√hd.
+func (c Config) attnShape() (heads, kvHeads, hd, rep, qDim, kvDim int, scale float32) {
+	heads, kvHeads, hd = c.Heads, c.KVHeads, c.HeadDim
+	return heads, kvHeads, hd, heads / kvHeads, heads * hd, kvHeads * hd, float32(1 / math.Sqrt(float64(hd)))
+}
+
 // attentionForwardGemm is attentionForward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
@@ -271,11 +274,7 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 // attentionBackwardGemm is attentionBackward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
