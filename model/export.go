@@ -132,6 +132,7 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 		}
 	}
 	var f *os.File
+	var src *ggml.GGML // the source's header, decoded once
 	var ts []*ggml.Tensor
 	for _, ti := range m.tensors {
 		t := &ggml.Tensor{Name: ti.name, Shape: slices.Clone(ti.shape)}
@@ -143,8 +144,11 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 					return err
 				}
 				defer f.Close()
+				if src, err = ggml.Decode(f, 0); err != nil {
+					return fmt.Errorf("model: export: reread %s: %w", m.path, err)
+				}
 			}
-			raw, err := m.rawTensor(f, ti)
+			raw, err := m.rawTensor(f, src, ti)
 			if err != nil {
 				return err
 			}
@@ -164,12 +168,8 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 	return writeGGUF(w, kv, ts)
 }
 
-// rawTensor rereads one tensor's bytes from the source GGUF.
-func (m *Model) rawTensor(f *os.File, ti tensorInfo) ([]byte, error) {
-	g, err := ggml.Decode(f, 0)
-	if err != nil {
-		return nil, err
-	}
+// rawTensor rereads one tensor's bytes from the source GGUF f, whose header is g.
+func (m *Model) rawTensor(f *os.File, g *ggml.GGML, ti tensorInfo) ([]byte, error) {
 	for _, t := range g.Tensors().Items() {
 		if t.Name == ti.name {
 			raw := make([]byte, t.Size())

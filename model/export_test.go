@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -293,6 +294,46 @@ func TestOllamaRoundTrip(t *testing.T) {
 		gb, _ := base.LogProbs([]Sequence{seq})
 		if d := maxAbsDiff(gb[0], got[0]); d < 1e-2 {
 			t.Errorf("%s: base and adapted scores differ by only %g: adapter not applied?", name, d)
+		}
+	}
+}
+
+// TestMergedKeepsUnknownTensors: tensors the engine does not use (here rope_freqs.weight and
+// an arbitrary extra one) are copied byte for byte into a merged GGUF.
+func TestMergedKeepsUnknownTensors(t *testing.T) {
+	extra := []float32{3, 1, 4, 1, 5, 9, 2, 6}
+	src := writeRopeVariant(t, nil, []float32{1, 2, 4, 8},
+		&ggml.Tensor{Name: "extra.weight", Kind: uint32(kernels.TypeF32), Shape: []uint64{8}, WriterTo: tensorWriter{data: extra, typ: kernels.TypeF32}})
+	m := loadT(t, src, LoadOptions{})
+	path := filepath.Join(t.TempDir(), "merged.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WriteMergedGGUF(f, kernels.TypeF32); err != nil {
+		t.Fatalf("export with two tensors the engine does not use: %v", err)
+	}
+	f.Close()
+	mm := loadT(t, path, LoadOptions{})
+	if got := mm.cfg.RopeFreqs; fmt.Sprint(got) != "[1 2 4 8]" {
+		t.Errorf("rope_freqs after export: %v", got)
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	g, err := ggml.Decode(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mm.rawTensor(r, g, tensorInfo{name: "extra.weight"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range extra {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != v {
+			t.Errorf("extra.weight[%d] = %g, want %g", i, got, v)
 		}
 	}
 }

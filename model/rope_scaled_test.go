@@ -101,7 +101,7 @@ func TestGradientsRopeScaled(t *testing.T) {
 
 // writeRopeVariant rewrites stories260K with extra metadata and, when factors is not nil, a
 // rope_freqs.weight tensor: a tiny Llama 3.1-style GGUF.
-func writeRopeVariant(t *testing.T, kvEdit map[string]any, factors []float32) string {
+func writeRopeVariant(t *testing.T, kvEdit map[string]any, factors []float32, extra ...*ggml.Tensor) string {
 	t.Helper()
 	m := loadT(t, storiesPath, LoadOptions{})
 	f, err := os.Open(storiesPath)
@@ -132,6 +132,7 @@ func writeRopeVariant(t *testing.T, kvEdit map[string]any, factors []float32) st
 		ts = append(ts, &ggml.Tensor{Name: "rope_freqs.weight", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(len(factors))},
 			WriterTo: tensorWriter{data: factors, typ: kernels.TypeF32}})
 	}
+	ts = append(ts, extra...)
 	path := filepath.Join(t.TempDir(), "rope.gguf")
 	out, err := os.Create(path)
 	if err != nil {
