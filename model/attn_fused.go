@@ -61,18 +61,9 @@ func flushTinyGo(p []float32) {
 // (sequence, kv head) work item it transposes K and V once, then for each of the group's heads
 // and each row i computes the causal scores by hd Axpys of length i+1, the softmax, and the
 // output by hd Dots. Work items and the order of every sum are fixed, so results do not depend
-// on the thread count. Where attnRowsAsm(hd) holds (AVX-512, hd a multiple of 8) it hands over
-// to the assembly row kernels of attn_rows.go instead.
+// on the thread count.
 func (m *Model) attentionForwardFused(out, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	if attnRowsAsm(hd) {
-		m.attentionForwardRows(attnRowsSIMD(), out, q, k, v, spans)
-		return
-	}
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV
@@ -98,18 +89,9 @@ func (m *Model) attentionForwardFused(out, q, k, v []float32, spans []seqSpan) {
 // row over the transposed K, V of each (sequence, kv head) as in attentionForwardFused: with
 // p the recomputed probabilities of row i, dp = dOᵢ·Vᵀ (hd Axpys), ds = scale·p∘(dp − p·dp),
 // dQᵢ = ds·K (hd Dots), and dKᵀ += Qᵢ⊗ds, dVᵀ += dOᵢ⊗p (hd Axpys each) accumulated transposed
-// over the group's heads and written back once. Where attnRowsAsm(hd) holds it hands over to
-// the assembly row kernels of attn_rows.go instead.
+// over the group's heads and written back once.
 func (m *Model) attentionBackwardFused(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	c := m.cfg
-	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
-	rep := H / KV
-	qDim, kvDim := H*hd, KV*hd
-	if attnRowsAsm(hd) {
-		m.attentionBackwardRows(attnRowsSIMD(), dq, dk, dv, dout, q, k, v, spans)
-		return
-	}
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
 	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
 		s, g := spans[item/KV], item%KV

@@ -19,7 +19,7 @@ func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
 	parallelFor(m.threads, len(spans)*H, func(item int) {
 		s, h := spans[item/H], item%H
 		g := h / rep
-		qh, kh, acc := make([]float32, hd), make([]float32, hd), make([]float32, hd)
+		qh, kh, vh, acc := make([]float32, hd), make([]float32, hd), make([]float32, hd), make([]float32, hd)
 		for i := 0; i < s.n; i++ {
 			for d := range qh {
 				qh[d] = roundF16(q[(s.off+i)*qDim+h*hd+d])
@@ -30,22 +30,11 @@ func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
 				for d := range kh {
 					kh[d] = roundF16(k[(s.off+j)*kvDim+g*hd+d])
 				}
-				sc := ggmlDot(kh, qh) * scale
-				ms, vs := float32(1), float32(1)
-				if sc > M {
-					ms = float32(math.Exp(float64(M - sc)))
-					M = sc
-					for d := range acc {
-						acc[d] = roundF16(acc[d] * ms)
-					}
-				} else {
-					vs = float32(math.Exp(float64(sc - M)))
-				}
 				vj := v[(s.off+j)*kvDim+g*hd:]
-				for d := range acc {
-					acc[d] = roundF16(acc[d] + ggmlF32(roundF16(vj[d])*vs))
+				for d := range vh {
+					vh[d] = roundF16(vj[d])
 				}
-				S = ggmlF32(S*ms) + vs
+				ggmlFlashStep(acc, vh, ggmlDot(kh, qh)*scale, &S, &M)
 			}
 			o := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
 			for d := range o {
@@ -53,6 +42,27 @@ func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
 			}
 		}
 	})
+}
+
+// ggmlFlashStep adds one key to ggml's scalar flash attention with an f16 V accumulator
+// (ggml_compute_forward_flash_attn_ext_f16, V in f16): the online-softmax update of the running
+// maximum M, the sum S and the accumulator acc by the key's score sc and its value row v16
+// (already rounded to f16; its first len(acc) entries are read).
+func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
+	ms, vs := float32(1), float32(1)
+	if sc > *M {
+		ms = float32(math.Exp(float64(*M - sc)))
+		*M = sc
+		for d := range acc {
+			acc[d] = roundF16(acc[d] * ms)
+		}
+	} else {
+		vs = float32(math.Exp(float64(sc - *M)))
+	}
+	for d := range acc {
+		acc[d] = roundF16(acc[d] + ggmlF32(v16[d]*vs))
+	}
+	*S = ggmlF32(*S*ms) + vs
 }
 
 // This file also holds the scoring path of LoadOptions.F16KV: a scalar re-enactment of what
@@ -285,19 +295,7 @@ func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
 				return [7]ggmlWeight{w.q, w.k, w.v, w.o, w.gate, w.up, w.down}
 			}, head)
 	})
-	out := make([][]float32, len(seqs))
-	k := 0
-	for i, s := range seqs {
-		n := 0
-		for _, b := range s.Mask {
-			if b {
-				n++
-			}
-		}
-		out[i] = lp[k : k+n : k+n]
-		k += n
-	}
-	return out, nil
+	return splitMasked(lp, seqs), nil
 }
 
 // ggmlSequence scores one sequence: lp[i] = log p(tgts[i] | tokens[:rows[i]-off+1]).
@@ -353,21 +351,7 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				S, M := float32(0), float32(math.Inf(-1))
 				for j := 0; j <= t; j++ {
 					sc := ggmlDot(k16[j*kvDim+g*hd:j*kvDim+(g+1)*hd], q16) * scale
-					ms, vs := float32(1), float32(1)
-					if sc > M {
-						ms = float32(math.Exp(float64(M - sc)))
-						M = sc
-						for d := range acc {
-							acc[d] = roundF16(acc[d] * ms)
-						}
-					} else {
-						vs = float32(math.Exp(float64(sc - M)))
-					}
-					vj := v16[j*kvDim+g*hd:]
-					for d := range acc {
-						acc[d] = roundF16(acc[d] + ggmlF32(vj[d]*vs))
-					}
-					S = ggmlF32(S*ms) + vs
+					ggmlFlashStep(acc, v16[j*kvDim+g*hd:], sc, &S, &M)
 				}
 				inv := float32(0)
 				if S != 0 {

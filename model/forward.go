@@ -193,7 +193,7 @@ func (m *Model) pack(seqs []Sequence) (*Pass, error) {
 	if len(seqs) == 0 {
 		return nil, errors.New("no sequences")
 	}
-	p := &Pass{m: m, LogProbs: make([][]float32, len(seqs))}
+	p := &Pass{m: m}
 	for i, s := range seqs {
 		if len(s.Tokens) == 0 {
 			return nil, fmt.Errorf("sequence %d is empty", i)
@@ -277,17 +277,7 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	lp := make([]float32, len(p.rows))
 	p.lse = make([]float32, len(p.rows))
 	m.headForward(lp, p.lse, p.xnF, p.rows, p.tgts)
-	k := 0
-	for i, s := range seqs {
-		n := 0
-		for _, b := range s.Mask {
-			if b {
-				n++
-			}
-		}
-		p.LogProbs[i] = lp[k : k+n : k+n]
-		k += n
-	}
+	p.LogProbs = splitMasked(lp, seqs)
 	return p, nil
 }
 
@@ -408,4 +398,22 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 		}
 	}
 	return nil
+}
+
+// splitMasked cuts lp, the log-probs of every sequence's masked (response) tokens in order,
+// into one slice per sequence.
+func splitMasked(lp []float32, seqs []Sequence) [][]float32 {
+	out := make([][]float32, len(seqs))
+	k := 0
+	for i, s := range seqs {
+		n := 0
+		for _, b := range s.Mask {
+			if b {
+				n++
+			}
+		}
+		out[i] = lp[k : k+n : k+n]
+		k += n
+	}
+	return out
 }

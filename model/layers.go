@@ -225,11 +225,14 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 		m.attentionForwardF16(out, q, k, v, spans)
 		return
 	}
-	if m.cfg.HeadDim <= attnFusedMaxHeadDim {
+	switch hd := m.cfg.HeadDim; {
+	case hd <= attnFusedMaxHeadDim && attnRowsAsm(hd):
+		m.attentionForwardRows(attnRowsSIMD(), out, q, k, v, spans)
+	case hd <= attnFusedMaxHeadDim:
 		m.attentionForwardFused(out, q, k, v, spans)
-		return
+	default:
+		m.attentionForwardGemm(out, q, k, v, spans)
 	}
-	m.attentionForwardGemm(out, q, k, v, spans)
 }
 
 // attnShape gives the attention's shape: query heads, KV heads, head dim, query heads per KV
@@ -264,11 +267,14 @@ func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
 // With P the probabilities: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)),
 // dQ = scale·dS·K, dK = scale·dSᵀ·Q (summed over the heads sharing a kv head).
 func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	if m.cfg.HeadDim <= attnFusedMaxHeadDim {
+	switch hd := m.cfg.HeadDim; {
+	case hd <= attnFusedMaxHeadDim && attnRowsAsm(hd):
+		m.attentionBackwardRows(attnRowsSIMD(), dq, dk, dv, dout, q, k, v, spans)
+	case hd <= attnFusedMaxHeadDim:
 		m.attentionBackwardFused(dq, dk, dv, dout, q, k, v, spans)
-		return
+	default:
+		m.attentionBackwardGemm(dq, dk, dv, dout, q, k, v, spans)
 	}
-	m.attentionBackwardGemm(dq, dk, dv, dout, q, k, v, spans)
 }
 
 // attentionBackwardGemm is attentionBackward by row-block SGEMMs (head dims above
