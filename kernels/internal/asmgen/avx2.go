@@ -17,8 +17,8 @@ func genAVX2() {
 	genMax2()
 	genAxpy2()
 	genScale2()
-	genSumExp2()
-	genExpShift2()
+	genSumExp2(false)
+	genSumExp2(true)
 	genCERow2()
 	genSgemmKernel2()
 	genFMAPeak2()
@@ -259,54 +259,34 @@ func (c exp8K) exp(x, out VecVirtual) {
 	VANDPS(m, out, out)
 }
 
-func genSumExp2() {
-	TEXT("sumExpAVX2", NOSPLIT, "func(x *float32, n int, shift float32) float32")
-	x, n := ld("x"), ld("n")
+// genSumExp2 emits sumExpAVX2 (Σ exp(x − shift), accumulated in float64) and, with store,
+// expShiftAVX2, which also writes exp(x − shift) to dst.
+func genSumExp2(store bool) {
+	var dst, x, n GPVirtual
+	if store {
+		TEXT("expShiftAVX2", NOSPLIT, "func(dst, x *float32, n int, shift float32) float32")
+		dst, x, n = ld("dst"), ld("x"), ld("n")
+	} else {
+		TEXT("sumExpAVX2", NOSPLIT, "func(x *float32, n int, shift float32) float32")
+		x, n = ld("x"), ld("n")
+	}
 	sh := bcastParam8("shift")
 	c := exp8Consts()
 	acc := zeros8(2) // float64 accumulators, 4 lanes each
-	vecLoop8("sumexp2", n, []GPVirtual{x}, 1, func(u, off int) {
+	label, ptrs := "sumexp2", []GPVirtual{x}
+	if store {
+		label, ptrs = "expshift2", []GPVirtual{dst, x}
+	}
+	vecLoop8(label, n, ptrs, 1, func(u, off int) {
 		PREFETCHT0(mem(x, prefetchDist+off)) // as in the AVX-512 loops (two per line here)
 		a := YMM()
 		VMOVUPS(mem(x, off), a)
 		VSUBPS(sh, a, a)
 		e := YMM()
 		c.exp(a, e)
-		lo, hi := YMM(), YMM()
-		VCVTPS2PD(e.AsX(), lo)
-		xh := XMM()
-		VEXTRACTF128(U8(1), e, xh)
-		VCVTPS2PD(xh, hi)
-		VADDPD(lo, acc[0], acc[0])
-		VADDPD(hi, acc[1], acc[1])
-	})
-	VADDPD(acc[1], acc[0], acc[0])
-	xh := XMM()
-	VEXTRACTF128(U8(1), acc[0], xh)
-	VADDPD(xh, acc[0].AsX(), xh)
-	t := XMM()
-	VPERMILPD(U8(1), xh, t)
-	VADDSD(t, xh, xh)
-	VCVTSD2SS(xh, xh, xh)
-	VZEROUPPER()
-	Store(xh, ReturnIndex(0))
-	RET()
-}
-
-func genExpShift2() {
-	TEXT("expShiftAVX2", NOSPLIT, "func(dst, x *float32, n int, shift float32) float32")
-	dst, x, n := ld("dst"), ld("x"), ld("n")
-	sh := bcastParam8("shift")
-	c := exp8Consts()
-	acc := zeros8(2)
-	vecLoop8("expshift2", n, []GPVirtual{dst, x}, 1, func(u, off int) {
-		PREFETCHT0(mem(x, prefetchDist+off)) // as in the AVX-512 loops (two per line here)
-		a := YMM()
-		VMOVUPS(mem(x, off), a)
-		VSUBPS(sh, a, a)
-		e := YMM()
-		c.exp(a, e)
-		VMOVUPS(e, mem(dst, off))
+		if store {
+			VMOVUPS(e, mem(dst, off))
+		}
 		lo, hi := YMM(), YMM()
 		VCVTPS2PD(e.AsX(), lo)
 		xh := XMM()
