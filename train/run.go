@@ -22,6 +22,7 @@ import (
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/runtime"
 )
 
 // Options configures one training run.
@@ -247,7 +248,11 @@ func (t *trainer) locateModel(ctx context.Context, path, ollama, field string) (
 		p, err := t.resolvePath(path, field+".path")
 		return p, "", err
 	}
-	r, err := model.Resolve(ctx, ollama, t.ollamaHost())
+	pool, err := runtime.NewPool([]string{t.ollamaHost()}, runtime.PoolOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
+	}
+	r, err := runtime.Locate(ctx, pool, ollama)
 	if err != nil {
 		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
 	}
