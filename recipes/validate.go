@@ -19,7 +19,7 @@ type Objective struct {
 	Reference bool
 }
 
-// Objectives lists the objectives a recipe can name, in the order of OBJECTIVES.md.
+// Objectives lists the objectives a recipe can name, in the order of docs/objectives.md.
 func Objectives() []Objective {
 	return []Objective{
 		{"dpo", "pairs", false, true},

@@ -81,7 +81,8 @@ type source struct {
 	seq   string // w, l, imp_w, imp_l, self_l, on (all online samples)
 }
 
-// sourceOf maps an objective input name (OBJECTIVES.md) to its source.
+// sourceOf maps an objective input name (docs/objectives.md, "Inputs of `align objectives
+// score`") to its source.
 func sourceOf(input string) (source, bool) {
 	switch input {
 	case "pi_w", "tok_w":

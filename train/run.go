@@ -437,8 +437,9 @@ func (t *trainer) curryFromPrompts() bool {
 }
 
 // curryPairs builds one ranked record's pairs, easiest first, with objectives.CurryPairs (the
-// one implementation of Curry-DPO's pair and curriculum rules, OBJECTIVES.md §4). The random
-// order is seeded per record by the run seed and the record's id.
+// one implementation of Curry-DPO's pair and curriculum rules: Pattnaik et al. 2024, arXiv
+// 2403.07230; docs/objectives.md, "curry_dpo"). The random order is seeded per record by the
+// run seed and the record's id.
 func curryPairs(rk data.Ranked, scheme, order string, seed uint64) ([]data.Pair, error) {
 	scores := make([]float64, len(rk.Responses))
 	for i, r := range rk.Responses {
