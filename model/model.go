@@ -76,6 +76,7 @@ type loraAdapter struct {
 
 type block struct {
 	attnNorm, ffnNorm          *Param
+	postAttnNorm, postFFNNorm  *Param // Config.PostNorms (gemma): norms of the attention and FFN outputs
 	q, k, v, o, gate, up, down linear
 }
 
@@ -120,7 +121,7 @@ type Model struct {
 	digest     string
 
 	ropeMu  sync.Mutex
-	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
+	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
 // supportedTypes are the ggml weight types Load dequantizes.
@@ -184,6 +185,9 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	}
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
+	}
+	if opt.F16KV && !m.cfg.llamaBlock() {
+		return nil, fmt.Errorf("F16KV re-enacts Ollama's llama.cpp runner for llama and qwen2 blocks only, not %s", m.cfg.Arch)
 	}
 	base := int64(g.Tensors().Offset)
 	if t := byName["rope_freqs.weight"]; t != nil {
@@ -364,6 +368,9 @@ func (m *Model) allWeights() []*Param {
 			}
 		}
 		ps = append(ps, b.ffnNorm)
+		if b.postAttnNorm != nil {
+			ps = append(ps, b.postAttnNorm, b.postFFNNorm)
+		}
 	}
 	ps = append(ps, m.outNorm)
 	if m.output != nil {

@@ -1,0 +1,124 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// tinyGemma2 is tinyConfig's shape with every gemma2 piece on: √dim embedding scale, post-norms,
+// GeGLU, attention and final soft-caps small enough to bend the scores and logits, a window of
+// 3 keys on block 0 (the sequences are 7, 1 and 5 long), a score scale of its own.
+func tinyGemma2() Config {
+	c := tinyConfig("llama")
+	c.Arch, c.RopeNeoX, c.Tied = "gemma2", true, true
+	c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
+	c.PostNorms, c.GeGLU = true, true
+	c.AttnSoftcap, c.FinalSoftcap = 0.2, 0.5
+	c.Window, c.WindowLayers = 3, []bool{true, false}
+	c.AttnScale = 0.7
+	return c
+}
+
+// gemmaVariants switches one gemma piece off at a time.
+func gemmaVariants(c Config) map[string]Config {
+	v := map[string]Config{}
+	add := func(name string, f func(*Config)) {
+		d := c
+		f(&d)
+		v[name] = d
+	}
+	add("no embedding scale", func(d *Config) { d.EmbedScale = 0 })
+	add("SwiGLU", func(d *Config) { d.GeGLU = false })
+	add("no attention soft-cap", func(d *Config) { d.AttnSoftcap = 0 })
+	add("no final soft-cap", func(d *Config) { d.FinalSoftcap = 0 })
+	add("no window", func(d *Config) { d.Window = 0 })
+	add("default score scale", func(d *Config) { d.AttnScale = 0 })
+	if c.RopeLocalLayers != nil {
+		add("one RoPE base", func(d *Config) { d.RopeLocalLayers = nil })
+	}
+	return v
+}
+
+// scaleWeights multiplies the matrices (×mat) so that the tiny model's scores and logits reach
+// the soft-caps; norms stay near 1.
+func scaleWeights(m *Model, mat float32) {
+	for _, p := range m.allWeights() {
+		if len(p.Shape) == 2 {
+			for i := range p.Data {
+				p.Data[i] *= mat
+			}
+		}
+	}
+}
+
+// TestGemmaPiecesMatter: each gemma piece changes the tiny model's log-probs, so the gradient
+// checks below exercise it (a piece both the engine and the reference ignored would pass them).
+func TestGemmaPiecesMatter(t *testing.T) {
+	for name, base := range map[string]Config{"gemma2": tinyGemma2()} {
+		seqs := tinySeqs(rand.New(rand.NewPCG(1, 2)), base.Vocab)
+		lp := func(c Config) []float32 {
+			m, err := NewRandom(c, 3, LoadOptions{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scaleWeights(m, 10)
+			out, err := m.LogProbs(seqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var flat []float32
+			for _, s := range out {
+				flat = append(flat, s...)
+			}
+			return flat
+		}
+		ref := lp(base)
+		for v, c := range gemmaVariants(base) {
+			if d := maxAbsDiff(ref, lp(c)); d < 1e-3 {
+				t.Errorf("%s: %s changes the log-probs by only %.2e", name, v, d)
+			}
+		}
+		// Post-norms: their weights matter (a model without them has other tensors).
+		m, _ := NewRandom(base, 3, LoadOptions{Threads: 2})
+		scaleWeights(m, 10)
+		a, _ := m.LogProbs(seqs)
+		for i := range m.blocks {
+			for j := range m.blocks[i].postAttnNorm.Data {
+				m.blocks[i].postAttnNorm.Data[j] *= 1.5
+				m.blocks[i].postFFNNorm.Data[j] *= 0.5
+			}
+		}
+		b, _ := m.LogProbs(seqs)
+		if d := maxAbsDiff(a[0], b[0]); d < 1e-3 {
+			t.Errorf("%s: the post-norm weights change the log-probs by only %.2e", name, d)
+		}
+	}
+}
+
+func TestGradientsGemma(t *testing.T) {
+	for name, cfg := range map[string]Config{"gemma2": tinyGemma2()} {
+		for _, recompute := range []bool{false, true} {
+			rng := rand.New(rand.NewPCG(1, 2))
+			m, err := NewRandom(cfg, 3, LoadOptions{Threads: 2, Recompute: recompute,
+				LoRA: &LoRAConfig{Rank: 3, Alpha: 6, Seed: 4}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scaleWeights(m, 10)
+			if len(m.Params()) != 2*7*2 {
+				t.Fatalf("%s: %d LoRA params, want 28", name, len(m.Params()))
+			}
+			t.Logf("%s LoRA recompute=%v", name, recompute)
+			checkGrads(t, m, tinySeqs(rng, m.cfg.Vocab), rng)
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		m, err := NewRandom(cfg, 7, LoadOptions{Threads: 2, Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scaleWeights(m, 10)
+		t.Logf("%s Full: %d tensors", name, len(m.Params()))
+		checkGrads(t, m, tinySeqs(rng, m.cfg.Vocab), rng)
+	}
+}
