@@ -120,7 +120,7 @@ type Model struct {
 	digestOnce sync.Once
 	digest     string
 
-	ropeMu  sync.Mutex
+	ropeMu   sync.Mutex
 	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
