@@ -1,7 +1,9 @@
 package model
 
 import (
+	"context"
 	"math"
+	"path/filepath"
 	"math/rand/v2"
 	"testing"
 )
@@ -120,5 +122,64 @@ func TestGradientsGemma(t *testing.T) {
 		scaleWeights(m, 10)
 		t.Logf("%s Full: %d tensors", name, len(m.Params()))
 		checkGrads(t, m, tinySeqs(rng, m.cfg.Vocab), rng)
+	}
+}
+
+// TestRandomGemmaGGUF: the generator's files load as their architecture with the gemma
+// options from their metadata, and are peaked under align's own greedy decoding: most
+// generated tokens have a log-prob above −1.
+func TestRandomGemmaGGUF(t *testing.T) {
+	for _, arch := range []string{"gemma2"} {
+		r := randomGemma(arch)
+		path := filepath.Join(t.TempDir(), arch+".gguf")
+		if err := r.Write(path); err != nil {
+			t.Fatal(err)
+		}
+		m := loadT(t, path, LoadOptions{})
+		c := m.Config()
+		if c.Arch != arch || !c.PostNorms || !c.GeGLU || c.EmbedScale != 8 || c.Window == 0 {
+			t.Fatalf("%s: config %+v", arch, c)
+		}
+		ids, err := m.Tokenize("Once upon a time", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Generate(context.Background(), ids, SampleOptions{MaxTokens: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := Sequence{Tokens: append(ids, out...), Mask: make([]bool, len(ids)+len(out))}
+		for i := len(ids); i < len(seq.Tokens); i++ {
+			seq.Mask[i] = true
+		}
+		lp, err := m.LogProbs([]Sequence{seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peaked := 0
+		for _, v := range lp[0] {
+			if v > -1 {
+				peaked++
+			}
+		}
+		t.Logf("%s: %d tokens generated, %d with log-prob > −1; %v", arch, len(out), peaked, lp[0][:8])
+		if len(out) < 30 || peaked < len(out)*3/4 {
+			t.Errorf("%s: %d tokens generated, %d peaked", arch, len(out), peaked)
+		}
+		// The sliding window matters at this length: without it the scores move by far more
+		// than the parity tolerance.
+		m.cfg.Window = 0
+		lp2, err := m.LogProbs([]Sequence{seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for i := range lp2[0] {
+			d += math.Abs(float64(lp2[0][i]-lp[0][i])) / float64(len(lp2[0]))
+		}
+		t.Logf("%s: without the window, mean |Δ| %.2e", arch, d)
+		if d < 1e-2 {
+			t.Errorf("%s: the window moves the scores by only %.2e", arch, d)
+		}
 	}
 }
