@@ -3,8 +3,8 @@ package model
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 )
 
