@@ -30,6 +30,9 @@ type Config struct {
 	Vocab      int     // vocabulary size
 	ContextLen int     // trained context length
 	QKVBias    bool    // q, k, v projections carry biases (qwen2)
+	// QKNorm applies an RMSNorm with its own HeadDim weight to every query and key head after
+	// the projection and before RoPE (attn_q_norm / attn_k_norm: qwen3, gemma3).
+	QKNorm bool
 	Tied       bool    // output.weight absent: the LM head reuses token_embd
 
 	// Gemma-family options (gemma2.go, gemma3.go). Their zero values are the llama behaviour.
@@ -58,29 +61,40 @@ type Config struct {
 	RopeLocalLayers []bool
 }
 
-// archTraits is what differs between the supported architectures. Each architecture is one
-// entry; the tensor names are shared (llama.cpp's GGUF names) and bound in blockBindings.
-func archTraits(arch string) (neox, qkvBias bool, err error) {
+// archSpec is what differs between the supported architectures. Each architecture is one
+// entry of archTraits (llama and qwen2 here, the others in their own file: qwen3.go, ...); the
+// tensor names are llama.cpp's GGUF names, bound in bindings.
+type archSpec struct {
+	neox    bool // RoPE rotates halves (LLAMA_ROPE_TYPE_NEOX) rather than adjacent pairs
+	qkvBias bool // q, k, v carry biases
+	qkNorm  bool // attn_q_norm / attn_k_norm per head before RoPE
+}
+
+// supportedArchs is what the error for an unknown architecture lists.
+const supportedArchs = "llama, qwen2, qwen3, gemma2, gemma3"
+
+// archTraits returns the traits of a GGUF general.architecture.
+func archTraits(arch string) (archSpec, error) {
 	switch arch {
 	case "llama":
 		// llama.cpp LLM_ARCH_LLAMA uses LLAMA_ROPE_TYPE_NORM: adjacent pairs. HF converters
 		// permute Q/K rows so that this holds for HF checkpoints too.
-		return false, false, nil
+		return archSpec{}, nil
 	case "qwen2":
 		// llama.cpp LLM_ARCH_QWEN2 uses LLAMA_ROPE_TYPE_NEOX (halves), and q/k/v carry biases.
-		return true, true, nil
+		return archSpec{neox: true, qkvBias: true}, nil
+	case "qwen3":
+		return qwen3Spec(), nil
 	case "gemma2":
-		// llama.cpp LLM_ARCH_GEMMA2/3 use LLAMA_ROPE_TYPE_NEOX, as ollama's model/models/gemma*
-		// do with rope.WithTypeNeoX(); the rest is in gemma2.go and gemma3.go.
-		return true, false, nil
+		return gemma2Spec(), nil
 	}
-	return false, false, fmt.Errorf("unsupported architecture %q (supported: llama, qwen2, gemma2)", arch)
+	return archSpec{}, fmt.Errorf("unsupported architecture %q (supported: %s)", arch, supportedArchs)
 }
 
 // configFromKV reads the hyper-parameters from GGUF metadata.
 func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 	arch := kv.Architecture()
-	neox, bias, err := archTraits(arch)
+	spec, err := archTraits(arch)
 	if err != nil {
 		return Config{}, err
 	}
@@ -92,11 +106,12 @@ func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 		Heads:      int(kv.Uint("attention.head_count")),
 		KVHeads:    int(kv.Uint("attention.head_count_kv")),
 		RopeTheta:  kv.Float("rope.freq_base", 10000),
-		RopeNeoX:   neox,
+		RopeNeoX:   spec.neox,
 		Eps:        kv.Float("attention.layer_norm_rms_epsilon", 1e-5),
 		Vocab:      vocab,
 		ContextLen: int(kv.Uint("context_length", 2048)),
-		QKVBias:    bias,
+		QKVBias:    spec.qkvBias,
+		QKNorm:     spec.qkNorm,
 	}
 	if c.KVHeads == 0 {
 		c.KVHeads = c.Heads
@@ -178,6 +193,12 @@ func (m *Model) bindings() []binding {
 				binding{name: p + "attn_q.bias", slot: &b.q.b, shape: [2]int{qDim, 0}},
 				binding{name: p + "attn_k.bias", slot: &b.k.b, shape: [2]int{kvDim, 0}},
 				binding{name: p + "attn_v.bias", slot: &b.v.b, shape: [2]int{kvDim, 0}},
+			)
+		}
+		if c.QKNorm {
+			bs = append(bs,
+				binding{name: p + "attn_q_norm.weight", slot: &b.qNorm, shape: [2]int{c.HeadDim, 0}},
+				binding{name: p + "attn_k_norm.weight", slot: &b.kNorm, shape: [2]int{c.HeadDim, 0}},
 			)
 		}
 	}

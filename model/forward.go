@@ -22,6 +22,7 @@ type blockActs struct {
 	// 1/rms [T].
 	ya, yf       []float32
 	rstd3, rstd4 []float32
+	qkn          qkNormActs // Config.QKNorm only
 }
 
 // work holds the scratch buffers of a forward or backward pass, reused across blocks.
@@ -123,10 +124,12 @@ func (m *Model) blockForward(l int, a *blockActs, w *work, y, x []float32, pos [
 
 	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
 	m.together(T, func() {
-		m.linearForward(&b.q, a.q, w.xn, T, &a.lin[0], drop, ls(0))
+		m.linearForward(&b.q, m.qkNormIn(&a.qkn.q, a.q, T*qDim), w.xn, T, &a.lin[0], drop, ls(0))
+		m.qkNormForward(b.qNorm, &a.qkn.q, a.q, T*c.Heads)
 		m.ropeAt(l, a.q, pos, T, c.Heads, false) // rope_scaled.go: kernels, or scaled RoPE
 	}, func() {
-		m.linearForward(&b.k, a.k, w.xn, T, &a.lin[1], drop, ls(1))
+		m.linearForward(&b.k, m.qkNormIn(&a.qkn.k, a.k, T*kvDim), w.xn, T, &a.lin[1], drop, ls(1))
+		m.qkNormForward(b.kNorm, &a.qkn.k, a.k, T*c.KVHeads)
 		m.ropeAt(l, a.k, pos, T, c.KVHeads, false)
 	}, func() {
 		m.linearForward(&b.v, a.v, w.xn, T, &a.lin[2], drop, ls(2))
@@ -197,10 +200,12 @@ func (m *Model) blockBackward(l int, a *blockActs, w *work, dx, dy, x []float32,
 	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
 	m.together(T, func() {
 		m.ropeAt(l, w.dq, pos, T, c.Heads, true)
-		m.linearBackward(&b.q, w.dxn, w.dq, w.xn, T, &a.lin[0], false)
+		dq := m.qkNormBackward(b.qNorm, &a.qkn.q, w.dq, T*c.Heads)
+		m.linearBackward(&b.q, w.dxn, dq, w.xn, T, &a.lin[0], false)
 	}, func() {
 		m.ropeAt(l, w.dk, pos, T, c.KVHeads, true)
-		m.linearBackward(&b.k, w.dx2, w.dk, w.xn, T, &a.lin[1], false)
+		dk := m.qkNormBackward(b.kNorm, &a.qkn.k, w.dk, T*c.KVHeads)
+		m.linearBackward(&b.k, w.dx2, dk, w.xn, T, &a.lin[1], false)
 	}, func() {
 		m.linearBackward(&b.v, w.dx3, w.dv, w.xn, T, &a.lin[2], false)
 	})

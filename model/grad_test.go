@@ -134,6 +134,10 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 			b := &m.blocks[l]
 			xn := rmsnorm64(x, r.w[b.attnNorm], T, D, float64(c.Eps))
 			q, k, v := r.linear(&b.q, xn, T), r.linear(&b.k, xn, T), r.linear(&b.v, xn, T)
+			if c.QKNorm { // RMSNorm over each head's hd values
+				q = rmsnorm64(q, r.w[b.qNorm], T*H, hd, float64(c.Eps))
+				k = rmsnorm64(k, r.w[b.kNorm], T*KV, hd, float64(c.Eps))
+			}
 			lc := c // this layer's RoPE: gemma3's local layers have a base of their own, unscaled
 			if l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
 				lc.RopeTheta, lc.RopeScale = c.RopeLocalTheta, 0
@@ -230,8 +234,12 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 
 func tinyConfig(arch string) Config {
 	c := Config{Arch: arch, Layers: 2, Dim: 16, FFN: 24, Heads: 4, KVHeads: 2, HeadDim: 4, RopeDim: 4, Vocab: 37, Eps: 1e-5, RopeTheta: 10000}
-	if arch == "qwen2" {
+	switch arch {
+	case "qwen2":
 		c.RopeNeoX, c.QKVBias, c.Tied = true, true, true
+	case "qwen3":
+		// QK-norm, and heads wider than Dim/Heads (as qwen3-0.6B: 16×128 on 1024).
+		c.RopeNeoX, c.QKNorm, c.HeadDim, c.RopeDim = true, true, 6, 6
 	}
 	return c
 }

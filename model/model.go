@@ -77,6 +77,7 @@ type loraAdapter struct {
 type block struct {
 	attnNorm, ffnNorm          *Param
 	postAttnNorm, postFFNNorm  *Param // Config.PostNorms (gemma): norms of the attention and FFN outputs
+	qNorm, kNorm               *Param // per-head QK-norm weights [HeadDim]; nil without Config.QKNorm
 	q, k, v, o, gate, up, down linear
 }
 
@@ -168,7 +169,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, _, err := archTraits(kv.Architecture()); err != nil {
+	if _, err := archTraits(kv.Architecture()); err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -366,6 +367,9 @@ func (m *Model) allWeights() []*Param {
 			if l.b != nil {
 				ps = append(ps, l.b)
 			}
+		}
+		if b.qNorm != nil {
+			ps = append(ps, b.qNorm, b.kNorm)
 		}
 		ps = append(ps, b.ffnNorm)
 		if b.postAttnNorm != nil {

@@ -53,6 +53,11 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 		m.linearForward(&b.q, q, xn, 1, &la, 0, 0)
 		m.linearForward(&b.k, k, xn, 1, &la, 0, 0)
 		m.linearForward(&b.v, v, xn, 1, &la, 0, 0)
+		if c.QKNorm {
+			qr, kr := make([]float32, H), make([]float32, KV)
+			rmsnormForward(q, qr, slices.Clone(q), b.qNorm.Data, H, hd, c.Eps)
+			rmsnormForward(k, kr, slices.Clone(k), b.kNorm.Data, KV, hd, c.Eps)
+		}
 		m.ropeAt(l, q, posv, 1, H, false)
 		m.ropeAt(l, k, posv, 1, KV, false)
 		cache.k[l] = append(cache.k[l], k...)
