@@ -33,7 +33,7 @@ type Config struct {
 	// QKNorm applies an RMSNorm with its own HeadDim weight to every query and key head after
 	// the projection and before RoPE (attn_q_norm / attn_k_norm: qwen3, gemma3).
 	QKNorm bool
-	Tied       bool    // output.weight absent: the LM head reuses token_embd
+	Tied   bool // output.weight absent: the LM head reuses token_embd
 
 	// Gemma-family options (gemma2.go, gemma3.go). Their zero values are the llama behaviour.
 
