@@ -87,6 +87,8 @@ func archTraits(arch string) (archSpec, error) {
 		return qwen3Spec(), nil
 	case "gemma2":
 		return gemma2Spec(), nil
+	case "gemma3":
+		return gemma3Spec(), nil
 	}
 	return archSpec{}, fmt.Errorf("unsupported architecture %q (supported: %s)", arch, supportedArchs)
 }
@@ -146,6 +148,10 @@ func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 	switch arch {
 	case "gemma2":
 		gemma2Config(kv, &c)
+	case "gemma3":
+		if err := gemma3Config(kv, &c); err != nil {
+			return Config{}, err
+		}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -76,7 +77,7 @@ var gemmaPrompts = []string{"Once upon a time", "Lily and Tom went to the park."
 // more than the tolerance: the check sees those pieces.
 func TestGemmaParityWithOllama(t *testing.T) {
 	c := ollamaClient(t)
-	for _, arch := range []string{"gemma2"} {
+	for _, arch := range []string{"gemma2", "gemma3"} {
 		t.Run(arch, func(t *testing.T) {
 			r := randomGemma(arch)
 			path := filepath.Join(t.TempDir(), arch+".gguf")
@@ -105,6 +106,15 @@ func TestGemmaParityWithOllama(t *testing.T) {
 				got, err := m.LogProbs([]Sequence{seq})
 				if err != nil {
 					t.Fatal(err)
+				}
+				// align's own KV-cached greedy decode picks the server's tokens.
+				np := len(seq.Tokens) - len(want)
+				gen, err := m.Generate(context.Background(), seq.Tokens[:np], SampleOptions{MaxTokens: len(want)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !equalIDs(gen, seq.Tokens[np:]) {
+					t.Errorf("%q: align generates %v, Ollama %v", p, gen, seq.Tokens[np:])
 				}
 				compareMean(t, fmt.Sprintf("%s %q", arch, p), got[0], want, tol)
 				gp, _ := plain.LogProbs([]Sequence{seq})

@@ -22,6 +22,18 @@ func tinyGemma2() Config {
 	return c
 }
 
+// tinyGemma3: gemma3's pieces, QK-norm and two RoPE bases (block 0 local: base 10 and the
+// window; block 1 global: base 10⁴ with linear scaling 2) on tinyConfig's shape, no soft-caps.
+func tinyGemma3() Config {
+	c := tinyConfig("llama")
+	c.Arch, c.RopeNeoX, c.Tied = "gemma3", true, true
+	c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
+	c.PostNorms, c.GeGLU, c.QKNorm = true, true, true
+	c.Window, c.WindowLayers = 3, []bool{true, false}
+	c.RopeLocalTheta, c.RopeLocalLayers, c.RopeScale = 10, []bool{true, false}, 2
+	return c
+}
+
 // gemmaVariants switches one gemma piece off at a time.
 func gemmaVariants(c Config) map[string]Config {
 	v := map[string]Config{}
@@ -32,10 +44,16 @@ func gemmaVariants(c Config) map[string]Config {
 	}
 	add("no embedding scale", func(d *Config) { d.EmbedScale = 0 })
 	add("SwiGLU", func(d *Config) { d.GeGLU = false })
-	add("no attention soft-cap", func(d *Config) { d.AttnSoftcap = 0 })
-	add("no final soft-cap", func(d *Config) { d.FinalSoftcap = 0 })
+	if c.AttnSoftcap != 0 {
+		add("no attention soft-cap", func(d *Config) { d.AttnSoftcap = 0 })
+	}
+	if c.FinalSoftcap != 0 {
+		add("no final soft-cap", func(d *Config) { d.FinalSoftcap = 0 })
+	}
 	add("no window", func(d *Config) { d.Window = 0 })
-	add("default score scale", func(d *Config) { d.AttnScale = 0 })
+	if c.AttnScale != 0 {
+		add("default score scale", func(d *Config) { d.AttnScale = 0 })
+	}
 	if c.RopeLocalLayers != nil {
 		add("one RoPE base", func(d *Config) { d.RopeLocalLayers = nil })
 	}
@@ -57,7 +75,7 @@ func scaleWeights(m *Model, mat float32) {
 // TestGemmaPiecesMatter: each gemma piece changes the tiny model's log-probs, so the gradient
 // checks below exercise it (a piece both the engine and the reference ignored would pass them).
 func TestGemmaPiecesMatter(t *testing.T) {
-	for name, base := range map[string]Config{"gemma2": tinyGemma2()} {
+	for name, base := range map[string]Config{"gemma2": tinyGemma2(), "gemma3": tinyGemma3()} {
 		seqs := tinySeqs(rand.New(rand.NewPCG(1, 2)), base.Vocab)
 		lp := func(c Config) []float32 {
 			m, err := NewRandom(c, 3, LoadOptions{Threads: 2})
@@ -99,7 +117,7 @@ func TestGemmaPiecesMatter(t *testing.T) {
 }
 
 func TestGradientsGemma(t *testing.T) {
-	for name, cfg := range map[string]Config{"gemma2": tinyGemma2()} {
+	for name, cfg := range map[string]Config{"gemma2": tinyGemma2(), "gemma3": tinyGemma3()} {
 		for _, recompute := range []bool{false, true} {
 			rng := rand.New(rand.NewPCG(1, 2))
 			m, err := NewRandom(cfg, 3, LoadOptions{Threads: 2, Recompute: recompute,
@@ -108,6 +126,15 @@ func TestGradientsGemma(t *testing.T) {
 				t.Fatal(err)
 			}
 			scaleWeights(m, 10)
+			if name == "gemma3" {
+				// QK-norm weights near 1 leave q and k at unit scale: larger ones make the
+				// scores reach past the linear range.
+				for i := range m.blocks {
+					for j := range m.blocks[i].qNorm.Data {
+						m.blocks[i].qNorm.Data[j] *= 2
+					}
+				}
+			}
 			if len(m.Params()) != 2*7*2 {
 				t.Fatalf("%s: %d LoRA params, want 28", name, len(m.Params()))
 			}
@@ -129,7 +156,7 @@ func TestGradientsGemma(t *testing.T) {
 // options from their metadata, and are peaked under align's own greedy decoding: most
 // generated tokens have a log-prob above −1.
 func TestRandomGemmaGGUF(t *testing.T) {
-	for _, arch := range []string{"gemma2"} {
+	for _, arch := range []string{"gemma2", "gemma3"} {
 		r := randomGemma(arch)
 		path := filepath.Join(t.TempDir(), arch+".gguf")
 		if err := r.Write(path); err != nil {

@@ -107,6 +107,7 @@ type Model struct {
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
 	tmpl        *template.Template
 	tmplName    string
+	notes       []string // Notes
 	eot         int32 // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
@@ -238,6 +239,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		}
 	}
 	m.cfg.Tied = m.output == nil
+	m.noteUnbound()
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		for j, l := range b.linears() {
@@ -382,6 +384,24 @@ func (m *Model) allWeights() []*Param {
 	}
 	return ps
 }
+
+// noteUnbound notes the tensors of a multimodal file that the text model does not use (gemma3's
+// vision tower v.* and projector mm.*): loaded as text only, copied unchanged by export.
+func (m *Model) noteUnbound() {
+	n := 0
+	for _, t := range m.tensors {
+		if strings.HasPrefix(t.name, "v.") || strings.HasPrefix(t.name, "mm.") {
+			n++
+		}
+	}
+	if n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("%d vision tensors (v.*, mm.*) ignored: align trains and scores the text model; merged exports copy them unchanged", n))
+	}
+}
+
+// Notes returns what Load noticed and worked around, for the user (e.g. an ignored vision
+// tower).
+func (m *Model) Notes() []string { return m.notes }
 
 // Config returns the model's shape.
 func (m *Model) Config() Config { return m.cfg }
