@@ -108,7 +108,7 @@ type Model struct {
 	tmpl        *template.Template
 	tmplName    string
 	notes       []string // Notes
-	eot         int32 // end-of-turn token appended to chat responses
+	eot         int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
