@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -207,6 +208,29 @@ func TestRandomGemmaGGUF(t *testing.T) {
 		t.Logf("%s: without the window, mean |Δ| %.2e", arch, d)
 		if d < 1e-2 {
 			t.Errorf("%s: the window moves the scores by only %.2e", arch, d)
+		}
+	}
+}
+
+// TestGemmaBadInput: a gemma file without one of its tensors, or with one of the wrong shape,
+// is refused with an error naming the file and the tensor.
+func TestGemmaBadInput(t *testing.T) {
+	for _, tc := range []struct{ arch, omit, bad, want string }{
+		{"gemma2", "blk.1.post_ffw_norm.weight", "", "tensor blk.1.post_ffw_norm.weight missing"},
+		{"gemma2", "", "blk.0.post_attention_norm.weight", "tensor blk.0.post_attention_norm.weight: shape [63], want [64]"},
+		{"gemma3", "blk.2.attn_k_norm.weight", "", "tensor blk.2.attn_k_norm.weight missing"},
+		{"gemma3", "", "blk.3.attn_q_norm.weight", "tensor blk.3.attn_q_norm.weight: shape [15], want [16]"},
+		{"gemma3", "", "blk.0.ffn_gate.weight", "tensor blk.0.ffn_gate.weight: shape [63 128], want [64 128]"},
+	} {
+		r := randomGemma(tc.arch)
+		r.OmitTensor, r.BadShapeName = tc.omit, tc.bad
+		path := filepath.Join(t.TempDir(), tc.arch+".gguf")
+		if err := r.Write(path); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path, LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want the file and %q", tc.arch, err, tc.want)
 		}
 	}
 }
