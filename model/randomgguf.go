@@ -36,6 +36,7 @@ type RandomGGUF struct {
 	ExtraKV                  map[string]any // written as given (keys without the arch prefix get it)
 	Tied                     bool           // no output.weight: peaked through a tied head is impossible, so the logits are near-uniform
 	OmitTensor, BadShapeName string         // bad-input tests: leave this tensor out / write it one row short
+	VisionTensors            bool           // add a few v.* / mm.* tensors, as gemma3's multimodal files have
 }
 
 // Write writes the GGUF to path.
@@ -192,6 +193,11 @@ func (r RandomGGUF) write(path string) error {
 			add(p+"attn_q_norm.weight", near(hd, 1), hd)
 			add(p+"attn_k_norm.weight", near(hd, 1), hd)
 		}
+	}
+	if r.VisionTensors {
+		add("v.patch_embedding.weight", gauss(16*48, 0.02), 16, 48)
+		add("v.blk.0.attn_q.weight", gauss(16*16, 0.02), 16, 16)
+		add("mm.mm_input_projection.weight", gauss(16*D, 0.02), 16, D)
 	}
 	f, err := os.Create(path)
 	if err != nil {
