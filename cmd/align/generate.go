@@ -73,6 +73,9 @@ as prompt plus continuation (as without --revisions), the revisions as their con
 			if err != nil {
 				return err
 			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
 			defer m.Close()
 			var gens []generation
 			p := prompt

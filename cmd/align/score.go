@@ -35,6 +35,9 @@ without a template (stories260K) scores raw completion: prompt text, then respon
 			if err != nil {
 				return err
 			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
 			toks, err := m.Score(prompt, response)
 			if err != nil {
 				return err
