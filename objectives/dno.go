@@ -40,6 +40,14 @@ func (d *DNO) Loss(in, grad *Batch) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	for i := 0; i < n; i++ {
+		if err := winRate("r_1", i, in.R1[i]); err != nil {
+			return Result{}, err
+		}
+		if err := winRate("r_2", i, in.R2[i]); err != nil {
+			return Result{}, err
+		}
+	}
 	inv := 1 / float64(max(n, 1))
 	total, sumZ, sumQ := 0.0, 0.0, 0.0
 	for i := 0; i < n; i++ {
@@ -55,6 +63,14 @@ func (d *DNO) Loss(in, grad *Batch) (Result, error) {
 		}
 	}
 	return Result{Loss: total * inv, Metrics: map[string]float64{"z": sumZ * inv, "q": sumQ * inv}}, nil
+}
+
+// winRate checks that a DNO soft label is a win rate, a probability in [0, 1].
+func winRate(name string, i int, r float64) error {
+	if !(r >= 0 && r <= 1) {
+		return fmt.Errorf("objectives: dno: example %d: %s = %v is not a win rate in [0, 1]", i, name, r)
+	}
+	return nil
 }
 
 func dnoInfo() Info {

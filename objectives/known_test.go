@@ -2,6 +2,7 @@ package objectives
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -329,5 +330,192 @@ func TestHyPOKnownValues(t *testing.T) {
 		w.metrics["dpo_loss"] = dpo
 		w.metrics["kl_estimate"] = kl
 		checkKnown(t, "hypo "+est, h, in, w)
+	}
+}
+
+func TestCPLKnownValues(t *testing.T) {
+	// Hejna et al. 2023, Eq. 5 with the code's contrastive bias and BC term; the reference form
+	// is cpl_kl.py's adv = alpha*(lp - ref_lp). Two examples of unequal lengths.
+	tokW := [][]float64{{-0.5, -1.25, -2.0}, {-0.75, -0.25}}
+	tokL := [][]float64{{-1.5, -0.5}, {-2.25, -1.0, -0.5, -1.75}}
+	trefW := [][]float64{{-0.75, -1.0, -1.5}, {-1.25, -0.5}}
+	trefL := [][]float64{{-1.0, -0.75}, {-2.0, -1.5, -0.25, -1.25}}
+	cases := []CPL{
+		{Alpha: 0.7, Lam: 0.6, Gamma: 0.8, BCCoeff: 0.3, BCData: "all"},
+		{Alpha: 1.3, Lam: 0.9, Gamma: 0.95, BCCoeff: 0.4, BCData: "pos", Reference: true},
+		{Alpha: 0.5, Lam: 1, Gamma: 1, BCCoeff: 0, BCData: "all", Reference: true},
+		{Alpha: 0.7, Lam: 0.6, Gamma: 0.8, BCCoeff: 0.3, BCData: "all", BCOnly: true},
+		{Alpha: 0.7, Lam: 0.6, Gamma: 0.8, BCCoeff: 0.3, BCData: "pos", BCOnly: true, Reference: true},
+	}
+	for ci, c := range cases {
+		in := &Batch{TokW: tokW, TokL: tokL}
+		if c.Reference {
+			in.TrefW, in.TrefL = trefW, trefL
+		}
+		n := 2.0
+		// BC: -(mean over the batch's tokens of the BC data).
+		bcNum, bcDen := 0.0, 0.0
+		for i := range tokW {
+			for _, v := range tokW[i] {
+				bcNum += v
+				bcDen++
+			}
+			if c.BCData == "all" {
+				for _, v := range tokL[i] {
+					bcNum += v
+					bcDen++
+				}
+			}
+		}
+		bc := -bcNum / bcDen
+		w := want{array: map[string][][]float64{}, metrics: map[string]float64{"bc_loss": bc}}
+		var rw, rl, pw, pl []float64
+		cplLoss := 0.0
+		for i := range tokW {
+			adv := func(tok, ref []float64) float64 {
+				a := 0.0
+				for tt := range tok {
+					r := 0.0
+					if c.Reference {
+						r = ref[tt]
+					}
+					a += math.Pow(c.Gamma, float64(tt)) * (tok[tt] - r)
+				}
+				return c.Alpha * a
+			}
+			aw, al := adv(tokW[i], trefW[i]), adv(tokL[i], trefL[i])
+			// -log(exp(aw) / (exp(aw) + exp(lam al)))
+			cplLoss += -math.Log(math.Exp(aw)/(math.Exp(aw)+math.Exp(c.Lam*al))) / n
+			s := math.Exp(c.Lam*al) / (math.Exp(aw) + math.Exp(c.Lam*al)) // sigmoid(-m)
+			cw, bcW := 1.0, c.BCCoeff
+			if c.BCOnly {
+				cw, bcW = 0, 1
+			}
+			gw := make([]float64, len(tokW[i]))
+			for tt := range gw {
+				gw[tt] = -cw*s*c.Alpha*math.Pow(c.Gamma, float64(tt))/n - bcW/bcDen
+			}
+			gl := make([]float64, len(tokL[i]))
+			for tt := range gl {
+				gl[tt] = cw * s * c.Lam * c.Alpha * math.Pow(c.Gamma, float64(tt)) / n
+				if c.BCData == "all" {
+					gl[tt] -= bcW / bcDen
+				}
+			}
+			w.array["tok_w"] = append(w.array["tok_w"], gw)
+			w.array["tok_l"] = append(w.array["tok_l"], gl)
+			rw, rl = append(rw, aw), append(rl, al)
+			sw, sl := 0.0, 0.0
+			for _, v := range tokW[i] {
+				sw += v
+			}
+			for _, v := range tokL[i] {
+				sl += v
+			}
+			pw, pl = append(pw, sw), append(pl, sl)
+			w.metrics["adv_w"] += aw / n
+			w.metrics["adv_l"] += al / n
+		}
+		if c.BCOnly {
+			w.loss = bc
+		} else {
+			w.loss = cplLoss + c.BCCoeff*bc
+		}
+		for k, v := range trlMetrics(rw, rl, pw, pl) {
+			w.metrics[k] = v
+		}
+		checkKnown(t, "cpl case "+fmtNum(float64(ci)), &c, in, w)
+	}
+}
+
+func TestCPLRankedKnownValues(t *testing.T) {
+	// biased_bce_with_scores: sort ascending by score; each i < j gives softplus(-(adv_j - lam adv_i)).
+	toks := [][][]float64{
+		{{-1.0, -0.5}, {-0.25, -2.0, -0.75}, {-1.5}, {-0.5, -0.5}},
+		{{-2.0}, {-0.25, -0.5}},
+	}
+	scores := [][]float64{{3, 1, 4, 2}, {1, 7}}
+	const alpha, lam, gamma = 0.8, 0.7, 0.9
+	c := &CPLRanked{Alpha: alpha, Lam: lam, Gamma: gamma}
+	in := &Batch{Toks: toks, Scores: scores}
+	w := want{metrics: map[string]float64{}}
+	gradToks := make([][][]float64, len(toks))
+	acc, pairs := 0.0, 0.0
+	for b := range toks {
+		k := len(toks[b])
+		adv := make([]float64, k)
+		for j := range toks[b] {
+			for tt, v := range toks[b][j] {
+				adv[j] += alpha * math.Pow(gamma, float64(tt)) * v
+			}
+		}
+		gadv := make([]float64, k)
+		np := float64(k * (k - 1) / 2)
+		ex := 0.0
+		for lo := 0; lo < k; lo++ {
+			for hi := 0; hi < k; hi++ {
+				if scores[b][hi] <= scores[b][lo] {
+					continue // distinct scores here: hi is preferred to lo
+				}
+				mg := adv[hi] - lam*adv[lo]
+				ex += math.Log(1 + math.Exp(-mg))
+				s := kSig(-mg) / np
+				gadv[hi] -= s
+				gadv[lo] += lam * s
+				if adv[hi] > adv[lo] {
+					acc++
+				}
+				pairs++
+			}
+		}
+		w.loss += ex / np / float64(len(toks))
+		gradToks[b] = make([][]float64, k)
+		for j := range toks[b] {
+			gradToks[b][j] = make([]float64, len(toks[b][j]))
+			for tt := range toks[b][j] {
+				gradToks[b][j][tt] = gadv[j] * alpha * math.Pow(gamma, float64(tt)) / float64(len(toks))
+			}
+		}
+	}
+	w.metrics["rewards/accuracies"] = acc / pairs
+	checkKnown(t, "cpl_ranked", c, in, w)
+	grad := NewGrad(c, in)
+	if _, err := c.Loss(in, grad); err != nil {
+		t.Fatal(err)
+	}
+	for b := range toks {
+		for j := range toks[b] {
+			for tt := range toks[b][j] {
+				if !near(grad.Toks[b][j][tt], gradToks[b][j][tt], 1e-11) {
+					t.Errorf("cpl_ranked: dL/dtoks[%d][%d][%d] = %v, want %v", b, j, tt, grad.Toks[b][j][tt], gradToks[b][j][tt])
+				}
+			}
+		}
+	}
+}
+
+func TestDNOWinRatesMustBeProbabilities(t *testing.T) {
+	d := &DNO{Eta: 0.1}
+	for _, r := range []float64{-0.01, 1.01, math.NaN()} {
+		for k := 0; k < 2; k++ {
+			in := &Batch{Pi1: []float64{-3, -4}, Pi2: []float64{-5, -6}, Prev1: []float64{-3, -4}, Prev2: []float64{-5, -6},
+				R1: []float64{0.5, 0.5}, R2: []float64{0.5, 0.5}}
+			name := "r_1"
+			if k == 0 {
+				in.R1[1] = r
+			} else {
+				in.R2[1], name = r, "r_2"
+			}
+			_, err := d.Loss(in, nil)
+			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "example 1") {
+				t.Errorf("%s = %v: error %v, want one naming %s and example 1", name, r, err, name)
+			}
+		}
+	}
+	for _, r := range []float64{0, 1} {
+		in := &Batch{Pi1: []float64{-3}, Pi2: []float64{-5}, Prev1: []float64{-3}, Prev2: []float64{-5}, R1: []float64{r}, R2: []float64{1 - r}}
+		if _, err := d.Loss(in, nil); err != nil {
+			t.Errorf("r = %v: %v", r, err)
+		}
 	}
 }

@@ -46,6 +46,9 @@ type example struct {
 	ref, prev, prevm map[string][][]float32
 	idx              int            // position in the stage's examples
 	prompt           []data.Message // HyPO's per-step samples answer it
+	// labels holds per-kind scalar labels: "w" and "l" are the pair's ScoreChosen and
+	// ScoreRejected when it has them, which DNO reads as the win rates r_1, r_2 against pi_t.
+	labels map[string]float64
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -96,6 +99,9 @@ func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message)
 // pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
 func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
 	ex := &example{seqs: map[string][]model.Sequence{}, prompt: p.Prompt}
+	if p.ScoreChosen != nil && p.ScoreRejected != nil {
+		ex.labels = map[string]float64{"w": *p.ScoreChosen, "l": *p.ScoreRejected}
+	}
 	for _, k := range kinds {
 		var s model.Sequence
 		var err error

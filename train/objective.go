@@ -75,23 +75,34 @@ func paramString(v any) string {
 
 // source says where a named objective input comes from: which model's log-probs (policy,
 // reference, the previous iterate pi_t, or the one before it pi_{t-1}) of which of an example's
-// sequences, and whether it is a sum, a token count, or per-token values.
+// sequences, and whether it is a sum, a token count, or per-token values; or, for "label", one
+// of the example's scalar labels (DNO's win rates).
 type source struct {
-	model string // policy, ref, prev, prevm, len
+	model string // policy, ref, prev, prevm, len, label
 	seq   string // w, l, imp_w, imp_l, self_l, on (all online samples)
 }
 
-// sourceOf maps an objective input name (OBJECTIVES.md) to its source.
+// sourceOf maps an objective input name (docs/objectives.md, "Inputs of align objectives
+// score") to its source. DNO's pair (y_1, y_2) is the example's (w, l): pi_1, prev_1 and r_1
+// read the chosen side, pi_2, prev_2 and r_2 the rejected one; r_1, r_2 are the pair's scores.
 func sourceOf(input string) (source, bool) {
 	switch input {
-	case "pi_w", "tok_w":
+	case "pi_w", "tok_w", "pi_1":
 		return source{"policy", "w"}, true
-	case "pi_l", "tok_l":
+	case "pi_l", "tok_l", "pi_2":
 		return source{"policy", "l"}, true
-	case "ref_w":
+	case "ref_w", "tref_w":
 		return source{"ref", "w"}, true
-	case "ref_l":
+	case "ref_l", "tref_l":
 		return source{"ref", "l"}, true
+	case "prev_1":
+		return source{"prev", "w"}, true
+	case "prev_2":
+		return source{"prev", "l"}, true
+	case "r_1":
+		return source{"label", "w"}, true
+	case "r_2":
+		return source{"label", "l"}, true
 	case "len_w":
 		return source{"len", "w"}, true
 	case "len_l":
@@ -143,7 +154,10 @@ func needsOf(obj objectives.Objective) (needs, error) {
 	for _, in := range obj.Inputs() {
 		s, ok := sourceOf(in)
 		if !ok {
-			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide (use its practical form, e.g. dno_prct for DNO)", obj.Name(), in)
+			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide", obj.Name(), in)
+		}
+		if s.model == "label" {
+			continue
 		}
 		switch s.model {
 		case "policy":
