@@ -11,7 +11,7 @@ import "fmt"
 // (see NewGrad). The batch loss is the mean over examples, so each gradient already includes
 // the 1/B factor. Nothing is allocated per example on the per-sequence objectives' hot path.
 //
-// Field ↔ input-name mapping (the names of `align objectives score`, OBJECTIVES.md):
+// Field ↔ input-name mapping (the input names of `align objectives score`, docs/objectives.md):
 //
 //	PiW, PiL     pi_w, pi_l       policy log-prob sums of chosen (w) / rejected (l)
 //	RefW, RefL   ref_w, ref_l     reference log-prob sums (constants)

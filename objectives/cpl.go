@@ -220,7 +220,7 @@ func cplFromParams(p *params) (*CPL, error) {
 }
 
 // CPLRanked is CPL over a ranked list of K >= 2 segments per example ([code] jhejna/cpl
-// biased_bce_with_scores; OBJECTIVES.md §10): sort the segments by score ascending (stable:
+// biased_bce_with_scores): sort the segments by score ascending (stable:
 // ties keep their input order, and the later one counts as preferred, as the code's sort makes
 // one of them so), then every pair i < j in that order contributes softplus(-(adv_j - lam*adv_i)),
 // and the example's loss is the mean over the K(K-1)/2 pairs. The code masks pairs whose loss is

@@ -6,7 +6,7 @@ import (
 )
 
 // DPO is Direct Preference Optimization (Rafailov et al. 2023, arXiv 2305.18290, Eq. 7) with
-// every per-example loss_type of TRL's DPOTrainer (OBJECTIVES.md §1; [code] trl
+// every per-example loss_type of TRL's DPOTrainer ([code] trl
 // trl/trainer/dpo_trainer.py loss branches and trl/trainer/dpo_config.py). With
 // u = pi - ref (the log-ratio), d = u_w - u_l and x = beta*d:
 //
@@ -177,7 +177,7 @@ func (c *pairConst) loss(sw, sl, uw, ul, nw, nl float64) (loss, gsw, gsl, guw, g
 	return 0, 0, 0, 0, 0
 }
 
-// psi is the f-DPO score map (OBJECTIVES.md §2); psiIdentity is plain DPO.
+// psi is the f-DPO score map (Wang et al. 2023, arXiv 2309.16240; docs/objectives.md, "f_dpo"); psiIdentity is plain DPO.
 type psi struct {
 	kind  uint8 // psiIdentity, psiForwardKL, psiJS, psiAlphaTRL, psiAlphaPaper
 	a     float64

@@ -4,8 +4,7 @@ import "math"
 
 // FDPO is f-DPO (Wang et al. 2023, "Beyond Reverse KL: Generalizing Direct Preference
 // Optimization with Diverse Divergence Constraints", arXiv 2309.16240): the DPO loss with the
-// log-ratio u replaced by a score psi(u) = f'(e^u) with constants dropped (OBJECTIVES.md §2;
-// [code] TRL HEAD dpo_trainer.py f_divergence_type branch):
+// log-ratio u replaced by a score psi(u) = f'(e^u) with constants dropped ([code] TRL HEAD dpo_trainer.py f_divergence_type branch):
 //
 //	reverse_kl        psi(u) = u                       (plain DPO)
 //	forward_kl        psi(u) = -exp(-u)

@@ -2,75 +2,29 @@ package train
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/recipes"
 )
 
-// buildObjective makes the objective a recipe names. The top-level beta, loss_type and
-// label_smoothing go to the objective when it has parameters of those names, and
-// reference.free sets reference_free where the objective offers it. Curry-DPO trains plain DPO on
-// each stage's pairs, so it is validated as curry_dpo and then built as dpo.
+// buildObjective makes the objective a recipe names, from the recipe's typed parameter values
+// (recipes.Recipe.ObjectiveParams: objective.params plus the top-level beta, loss_type,
+// label_smoothing and reference.free). Curry-DPO trains plain DPO on each stage's pairs, so it
+// is validated as curry_dpo and then built as dpo with the same beta, loss_type and
+// label_smoothing.
 func buildObjective(r recipes.Recipe) (objectives.Objective, error) {
-	name := r.Objective.Name
-	var info *objectives.Info
-	for _, in := range objectives.Registry() {
-		if in.Name == name {
-			info = &in
-			break
-		}
+	p, err := r.ObjectiveParams()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	if info == nil {
-		return nil, fmt.Errorf("train: objective %q is not in the objectives library (have %s)", name, strings.Join(objectives.Names(), ", "))
-	}
-	has := map[string]bool{}
-	for _, p := range info.Params {
-		has[p.Name] = true
-	}
-	raw := map[string]string{}
-	keys := make([]string, 0, len(r.Objective.Params))
-	for k := range r.Objective.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		raw[k] = paramString(r.Objective.Params[k])
-	}
-	if has["beta"] {
-		raw["beta"] = strconv.FormatFloat(r.Beta, 'g', -1, 64)
-	}
-	if has["loss_type"] {
-		raw["loss_type"] = r.LossType
-	}
-	if has["label_smoothing"] {
-		raw["label_smoothing"] = strconv.FormatFloat(r.LabelSmoothing, 'g', -1, 64)
-	}
-	if has["reference_free"] && r.Reference.Free {
-		raw["reference_free"] = "true"
-	}
-	obj, err := objectives.New(name, raw)
+	obj, err := objectives.Build(r.Objective.Name, p)
 	if err != nil {
 		return nil, fmt.Errorf("train: objective.params: %w", err)
 	}
-	if name == "curry_dpo" {
-		dpo := map[string]string{"beta": raw["beta"], "loss_type": r.LossType, "label_smoothing": strconv.FormatFloat(r.LabelSmoothing, 'g', -1, 64)}
-		return objectives.New("dpo", dpo)
+	if r.Objective.Name == "curry_dpo" {
+		return objectives.Build("dpo", objectives.Params{"beta": r.Beta, "loss_type": r.LossType, "label_smoothing": r.LabelSmoothing})
 	}
 	return obj, nil
-}
-
-func paramString(v any) string {
-	switch x := v.(type) {
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case string:
-		return x
-	default:
-		return fmt.Sprint(x)
-	}
 }
 
 // source says where a named objective input comes from: which model's log-probs (policy,
