@@ -519,3 +519,20 @@ func TestDNOWinRatesMustBeProbabilities(t *testing.T) {
 		}
 	}
 }
+
+func TestCPLReferenceShapes(t *testing.T) {
+	c := &CPL{Alpha: 1, Lam: 1, Gamma: 1, BCData: "all", Reference: true}
+	for _, side := range []string{"tref_w", "tref_l"} {
+		in := &Batch{TokW: [][]float64{{-1, -2}, {-1}}, TokL: [][]float64{{-3}, {-1, -1}},
+			TrefW: [][]float64{{-1, -2}, {-1}}, TrefL: [][]float64{{-3}, {-1, -1}}}
+		if side == "tref_w" {
+			in.TrefW[1] = []float64{-1, -1}
+		} else {
+			in.TrefL[1] = []float64{-1}
+		}
+		_, err := c.Loss(in, nil)
+		if err == nil || !strings.Contains(err.Error(), side) || !strings.Contains(err.Error(), "example 1") {
+			t.Errorf("%s of the wrong length: error %v", side, err)
+		}
+	}
+}

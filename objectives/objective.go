@@ -278,12 +278,12 @@ func (p *params) integer(name string) (int64, bool) {
 	case int64:
 		return x, true
 	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x), true
+		if i := int64(x); i >= 0 {
+			return i, true
 		}
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x), true
+		if i := int64(x); float64(i) == x {
+			return i, true
 		}
 	}
 	p.fail(fmt.Errorf("objectives: %s: parameter %s=%v is not an integer", p.obj, name, v))

@@ -172,9 +172,11 @@ func TestBuildTakesTypedValues(t *testing.T) {
 	if *c != (CPL{Alpha: 0.5, Lam: 0.75, Gamma: 1, BCCoeff: 2, BCData: "pos", BCSteps: 3, Reference: true}) {
 		t.Errorf("built %+v", *c)
 	}
-	obj, err = Build("curry_dpo", Params{"stage": 2, "seed": uint64(9)})
-	if err != nil || obj.(*CurryDPO).Stage != 2 || obj.(*CurryDPO).Seed != 9 {
-		t.Errorf("curry_dpo: %+v, %v", obj, err)
+	for _, seed := range []uint64{0, 9} {
+		obj, err = Build("curry_dpo", Params{"stage": 2.0, "seed": seed})
+		if err != nil || obj.(*CurryDPO).Stage != 2 || obj.(*CurryDPO).Seed != seed {
+			t.Errorf("curry_dpo seed %d: %+v, %v", seed, obj, err)
+		}
 	}
 	bad := []struct {
 		name string
@@ -191,6 +193,7 @@ func TestBuildTakesTypedValues(t *testing.T) {
 		{"cpl", Params{"bc_steps": -1}, "bc_steps must be >= 0"},
 		{"curry_dpo", Params{"seed": -2}, "not a non-negative integer"},
 		{"curry_dpo", Params{"seed": uint64(math.MaxUint64)}, "not an integer"},
+		{"curry_dpo", Params{"stage": 1e300}, "not an integer"},
 		{"curry_dpo", Params{"stage": true}, "not an integer"},
 		{"cpl", Params{"reference": 1}, "want true or false, got int"},
 	}
