@@ -26,8 +26,10 @@ type Report struct {
 	Rewards     *RewardResult  `json:"rewards,omitempty"`
 	Examples    []Example      `json:"examples,omitempty"`
 	// MTBench is FastChat's pairwise scoring of the same judgments when both orders were judged.
-	MTBench  []MTBenchPairRow `json:"mt_bench_pairwise,omitempty"`
-	Warnings []string         `json:"warnings,omitempty"`
+	MTBench []MTBenchPairRow `json:"mt_bench_pairwise,omitempty"`
+	// MTBenchScores is the score table of align eval mt-bench.
+	MTBenchScores *MTBenchScores `json:"mt_bench,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
 
 	// scatter holds the length-difference points of the first LC fit, for the HTML only.
 	scatter *LCFit
@@ -225,6 +227,7 @@ type htmlView struct {
 	ScatterSVG   template.HTML
 	LadderSVG    template.HTML
 	SafetySVG    template.HTML
+	MTBenchSVG   template.HTML
 	StatsRows    []HeadToHead
 	ScatterNote  string
 	ExampleItems []Example
@@ -242,6 +245,9 @@ func (r *Report) view() htmlView {
 	}
 	if r.Leaderboard != nil {
 		v.LadderSVG = template.HTML(ladderSVG(r.Leaderboard))
+	}
+	if r.MTBenchScores != nil {
+		v.MTBenchSVG = template.HTML(mtBenchSVG(r.MTBenchScores))
 	}
 	if r.Safety != nil {
 		v.SafetySVG = template.HTML(safetySVG(r.Safety))
@@ -425,6 +431,13 @@ func fmtNum(v float64) string {
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":   fmtNum,
 	"trunc": func(s string) string { return truncate(s, 600) },
+	"catnum": func(m map[string]float64, c string) string {
+		v, ok := m[c]
+		if !ok {
+			return "—"
+		}
+		return fmtNum(v)
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>align eval {{.R.Kind}}</title>
 <style>
@@ -446,6 +459,14 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{if .R.MTBench}}<h2>MT-Bench pairwise scoring (both orders)</h2>
 <table><tr><th>model</th><th>win</th><th>loss</th><th>tie</th><th>win_rate</th><th>loss_rate</th><th>win_rate_adjusted</th></tr>
 {{range .R.MTBench}}<tr><td class="l">{{.Model}}</td><td>{{.Win}}</td><td>{{.Loss}}</td><td>{{.Tie}}</td><td>{{num .WinRate}}</td><td>{{num .LossRate}}</td><td>{{num .WinRateAdjusted}}</td></tr>{{end}}</table>{{end}}
+{{with .R.MTBenchScores}}<h2>MT-Bench ({{.Mode}}, judge {{.Judge}})</h2>
+{{$.MTBenchSVG}}
+<p>{{.Judgments}} judgments scored, {{.Invalid}} without a verdict (kept in the judgment file, left out of the scores).</p>
+{{if .Single}}<table><tr><th>model</th><th>first turn</th><th>second turn</th><th>average</th>{{range .Categories}}<th>{{.}}</th>{{end}}<th>ratings</th><th>no rating</th></tr>
+{{range $r := .Single}}<tr><td class="l">{{$r.Model}}</td><td>{{num $r.Turn1}}</td><td>{{num $r.Turn2}}</td><td>{{num $r.Average}}</td>{{range $.R.MTBenchScores.Categories}}<td>{{catnum $r.Categories .}}</td>{{end}}<td>{{$r.N}}</td><td>{{$r.Invalid}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Pairwise}}<table><tr><th>model</th><th>win</th><th>loss</th><th>tie</th><th>win_rate</th><th>loss_rate</th><th>win_rate_adjusted</th></tr>
+{{range .Pairwise}}<tr><td class="l">{{.Model}}</td><td>{{.Win}}</td><td>{{.Loss}}</td><td>{{.Tie}}</td><td>{{num .WinRate}}</td><td>{{num .LossRate}}</td><td>{{num .WinRateAdjusted}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{if .ScatterSVG}}<h2>Length difference behind the LC correction</h2>
 {{.ScatterSVG}}<p>{{.ScatterNote}}. Red: the fitted GLM; green: its prediction with the length term switched off.</p>{{end}}
 {{if .R.Leaderboard}}<h2>Bradley–Terry ladder (Arena-Hard v0.1)</h2>
@@ -470,3 +491,69 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{end}}{{end}}
 </body></html>
 `))
+
+// mtPalette colours one model each in the MT-Bench chart.
+var mtPalette = []string{"#4c78a8", "#e45756", "#54a24b", "#f58518", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d"}
+
+// mtBenchSVG draws a grouped bar chart: for each category, one bar per model (the mean rating
+// 0–10 in single mode, win_rate_adjusted 0–1 in pairwise mode), and the overall score last.
+func mtBenchSVG(sc *MTBenchScores) string {
+	type series struct {
+		model string
+		vals  map[string]float64
+	}
+	var ss []series
+	scale, unit := 10.0, "mean rating (1–10)"
+	if sc.Mode == "pairwise" {
+		scale, unit = 1, "win_rate_adjusted"
+		for _, r := range sc.Pairwise {
+			v := map[string]float64{"overall": r.WinRateAdjusted}
+			for c, x := range sc.PairwiseByCategory[r.Model] {
+				v[c] = x
+			}
+			ss = append(ss, series{r.Model, v})
+		}
+	} else {
+		for _, r := range sc.Single {
+			v := map[string]float64{"overall": r.Average}
+			for c, x := range r.Categories {
+				v[c] = x
+			}
+			ss = append(ss, series{r.Model, v})
+		}
+	}
+	cats := append(append([]string(nil), sc.Categories...), "overall")
+	const left, width, barH, gap, top = 110, 460, 12, 10, 30
+	groupH := barH*max(1, len(ss)) + gap
+	h := top + groupH*len(cats) + 30 + 18*len(ss)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, left+width+80, h)
+	x := func(v float64) float64 { return left + width*math.Max(0, math.Min(scale, v))/scale }
+	axisEnd := top + groupH*len(cats)
+	for k := 0; k <= 4; k++ {
+		t := scale * float64(k) / 4
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), top-5, x(t), axisEnd)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%g</text>`, x(t), axisEnd+14, t)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">MT-Bench by category: %s</text>`, left, unit)
+	for i, c := range cats {
+		y0 := top + i*groupH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#222">%s</text>`, left-8, y0+groupH/2+2, esc(c))
+		for j, s := range ss {
+			v, ok := s.vals[c]
+			if !ok || math.IsNaN(v) {
+				continue
+			}
+			y := y0 + j*barH
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`, x(0), y, x(v)-x(0), barH-2, mtPalette[j%len(mtPalette)])
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#222" font-size="10">%.2f</text>`, x(v)+4, y+barH-3, v)
+		}
+	}
+	for j, s := range ss {
+		y := axisEnd + 30 + 18*j
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`, left, y-10, mtPalette[j%len(mtPalette)])
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#222">%s</text>`, left+18, y, esc(s.model))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}

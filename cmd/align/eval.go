@@ -34,9 +34,10 @@ Every command that evaluates writes report.json and report.html (see docs/eval.m
 		Example: `  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge judge
   align eval stats --judgments evals/my-dpo/judgments.jsonl --json
   align eval leaderboard --judgments evals/ --baseline base
+  align eval mt-bench --model my-dpo --judge qwen2.5:7b
   align eval safety --model my-dpo --prompts xstest_prompts.csv --judge judge`,
 	}
-	cmd.AddCommand(newEvalStatsCmd(), newEvalLeaderboardCmd(), newEvalWinRateCmd(), newEvalSafetyCmd(), newEvalRewardsCmd())
+	cmd.AddCommand(newEvalStatsCmd(), newEvalLeaderboardCmd(), newEvalWinRateCmd(), newEvalMTBenchCmd(), newEvalSafetyCmd(), newEvalRewardsCmd())
 	return cmd
 }
 
@@ -592,4 +593,150 @@ func evalSeqScore(m *model.Model) eval.ScoreFunc {
 		}
 		return s, nil
 	}
+}
+
+func newEvalMTBenchCmd() *cobra.Command {
+	var (
+		rf                                           runtimeFlags
+		models                                       []string
+		judge, mode, baseline, prompts, refs, outDir string
+		maxTokens, limit, judgeMaxTokens, judgeCtx   int
+		judgeAttempts                                int
+		seed                                         int64
+		structured, asJSON                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "mt-bench",
+		Short: "MT-Bench as FastChat runs it: two-turn answers, a judge, the score table",
+		Long: `mt-bench answers every question in two turns, as FastChat's gen_model_answer.py does: the second
+turn is asked with the model's own first answer in the conversation, through the model's chat
+template (Ollama's chat API), at FastChat's category temperatures (writing, roleplay 0.7;
+extraction, math, coding, reasoning 0 = greedy; stem, humanities 0.1; seeds recorded). It then
+judges as gen_judgment.py does: single-answer grading (single-v1, single-v1-multi-turn, and
+the -math-v1 prompts with GPT-4's reference answers for math, reasoning and coding), or, with
+--mode pairwise, pair-v2 / pair-v2-multi-turn games in both orders against --baseline (or
+between every pair of models). Ratings are parsed as FastChat parses them; a judge answer
+without one is kept with its raw text (score -1, winner "error"), counted and left out.
+
+Files under --out are FastChat's: model_answer/<model>.jsonl and
+model_judgment/<judge>_single.jsonl (or _pair.jsonl), so show_result.py reads them too. A
+killed run resumes: rerun the same command and only the missing rows are made. The score table
+(first turn, second turn, average, per category) is printed and saved in report.json and
+report.html. The 80 MT-Bench questions and GPT-4's reference answers ship with align.`,
+		Example: `  align eval mt-bench --model my-dpo --judge qwen2.5:7b
+  align eval mt-bench --model my-dpo --model base --judge qwen2.5:7b --out evals/mt-bench
+  align eval mt-bench --model my-dpo --judge j --mode pairwise --baseline base
+  align eval mt-bench --model stories260k --judge stories260k --structured --max-tokens 32 --limit 8`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(models) == 0 || judge == "" {
+				return errors.New("eval mt-bench: --model and --judge are required")
+			}
+			opt := eval.MTBenchOptions{Models: models, Judge: judge, Mode: mode, Baseline: baseline, Out: outDir, MaxNewTokens: maxTokens,
+				Seed: seed, JudgeAttempts: judgeAttempts, Structured: structured, Progress: evalProgress(asJSON)}
+			var err error
+			if prompts != "" {
+				if opt.Questions, err = eval.ReadMTQuestions(prompts); err != nil {
+					return err
+				}
+			}
+			if refs != "" {
+				if opt.References, err = eval.ReadMTReferences(refs); err != nil {
+					return err
+				}
+			}
+			if limit > 0 {
+				if opt.Questions == nil {
+					opt.Questions = eval.MTBenchQuestions()
+				}
+				opt.Questions = opt.Questions[:min(limit, len(opt.Questions))]
+			}
+			if judgeMaxTokens > 0 || judgeCtx > 0 {
+				jo := runtime.Options{Temperature: 0, TopP: 1, RepeatPenalty: 1, NumPredict: 2048, NumCtx: judgeCtx}
+				if judgeMaxTokens > 0 {
+					jo.NumPredict = judgeMaxTokens
+				}
+				opt.JudgeOptions = &jo
+			}
+			if opt.Out == "" {
+				opt.Out = filepath.Join("evals", "mt-bench")
+			}
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			res, err := eval.RunMTBench(cmd.Context(), pool, opt)
+			if err != nil && (res == nil || res.Report == nil) {
+				return err
+			}
+			if asJSON {
+				if jerr := evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Report)); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "answers: %d new, %d already in %s; judgments: %d new, %d already in %s",
+				res.Answered, res.AnswersExisting, filepath.Join(opt.Out, "model_answer"), res.Judged, res.JudgmentsExisting, res.JudgmentFile)
+			if res.Failed > 0 {
+				fmt.Fprintf(w, "; %d FAILED (rerun to retry)", res.Failed)
+			}
+			fmt.Fprintln(w)
+			evalPrintMTBench(w, res.Report.MTBenchScores)
+			for _, m := range res.Report.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(opt.Out, "report.html"))
+			return err
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringArrayVar(&models, "model", nil, "an evaluated model (Ollama name); repeat for several")
+	f.StringVar(&judge, "judge", "", "the judge model (Ollama name); it names model_judgment/<judge>_single.jsonl")
+	f.StringVar(&mode, "mode", "single", "single (grading 1-10) | pairwise (games in both orders)")
+	f.StringVar(&baseline, "baseline", "", "pairwise: the baseline model (default: every pair of --model)")
+	f.StringVar(&prompts, "prompts", "", "question file in FastChat's format (default: the 80 MT-Bench questions)")
+	f.StringVar(&refs, "reference-answers", "", "reference answers for math/reasoning/coding, model_answer format (default: GPT-4's)")
+	f.StringVar(&outDir, "out", "", "output directory (default evals/mt-bench)")
+	f.IntVar(&maxTokens, "max-tokens", 1024, "most tokens per answer turn (FastChat's --max-new-token)")
+	f.IntVar(&limit, "limit", 0, "use only the first N questions")
+	f.Int64Var(&seed, "seed", 0, "base of every generation and judge seed (each is recorded)")
+	f.BoolVar(&structured, "structured", false, "constrain the judge's answer to a verdict with Ollama's structured outputs")
+	f.IntVar(&judgeMaxTokens, "judge-max-tokens", 0, "cap the judge's answer length (default 2048, FastChat's)")
+	f.IntVar(&judgeCtx, "judge-num-ctx", 0, "the judge's context window (default: the server's)")
+	f.IntVar(&judgeAttempts, "judge-attempts", 1, "tries of a judge answer without a verdict before it is kept as invalid (FastChat: 1)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// evalPrintMTBench prints show_result.py's tables.
+func evalPrintMTBench(w io.Writer, sc *eval.MTBenchScores) {
+	if sc == nil {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if sc.Mode == "pairwise" {
+		fmt.Fprintln(tw, "model\twin\tloss\ttie\twin_rate\tloss_rate\twin_rate_adjusted")
+		for _, r := range sc.Pairwise {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\n", r.Model, r.Win, r.Loss, r.Tie, r.WinRate, r.LossRate, r.WinRateAdjusted)
+		}
+	} else {
+		fmt.Fprint(tw, "model\tturn 1\tturn 2\taverage")
+		for _, c := range sc.Categories {
+			fmt.Fprint(tw, "\t", c)
+		}
+		fmt.Fprintln(tw, "\tratings\tno rating")
+		for _, r := range sc.Single {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s", r.Model, evalNum(r.Turn1), evalNum(r.Turn2), evalNum(r.Average))
+			for _, c := range sc.Categories {
+				v, ok := r.Categories[c]
+				if !ok {
+					v = math.NaN()
+				}
+				fmt.Fprint(tw, "\t", evalNum(v))
+			}
+			fmt.Fprintf(tw, "\t%d\t%d\n", r.N, r.Invalid)
+		}
+	}
+	tw.Flush()
 }
