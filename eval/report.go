@@ -29,7 +29,9 @@ type Report struct {
 	MTBench []MTBenchPairRow `json:"mt_bench_pairwise,omitempty"`
 	// MTBenchScores is the score table of align eval mt-bench.
 	MTBenchScores *MTBenchScores `json:"mt_bench,omitempty"`
-	Warnings      []string       `json:"warnings,omitempty"`
+	// StyleControl holds Arena-Hard v2's style-controlled leaderboards, one per category.
+	StyleControl []*StyleLeaderboard `json:"style_control,omitempty"`
+	Warnings     []string            `json:"warnings,omitempty"`
 
 	// scatter holds the length-difference points of the first LC fit, for the HTML only.
 	scatter *LCFit
@@ -228,6 +230,7 @@ type htmlView struct {
 	LadderSVG    template.HTML
 	SafetySVG    template.HTML
 	MTBenchSVG   template.HTML
+	StyleSVG     []template.HTML
 	StatsRows    []HeadToHead
 	ScatterNote  string
 	ExampleItems []Example
@@ -244,7 +247,14 @@ func (r *Report) view() htmlView {
 			r.scatter.GLM, r.scatter.Weights[colTanhLen], r.scatter.Weights[colNotGamed], r.scatter.LenStd)
 	}
 	if r.Leaderboard != nil {
-		v.LadderSVG = template.HTML(ladderSVG(r.Leaderboard))
+		v.LadderSVG = template.HTML(ladderSVG(r.Leaderboard, "win rate vs "+r.Leaderboard.Baseline+" (%), Bradley–Terry, 95% bootstrap interval"))
+	}
+	for _, lb := range r.StyleControl {
+		bt := &BTLeaderboard{Baseline: lb.Baseline}
+		for _, row := range lb.Rows {
+			bt.Rows = append(bt.Rows, BTRow{Model: row.Model, WinRate: row.Score, Lower: row.Lower, Upper: row.Upper})
+		}
+		v.StyleSVG = append(v.StyleSVG, template.HTML(ladderSVG(bt, "style-controlled win rate vs "+lb.Baseline+" (%), bootstrap median, 5–95% interval")))
 	}
 	if r.MTBenchScores != nil {
 		v.MTBenchSVG = template.HTML(mtBenchSVG(r.MTBenchScores))
@@ -352,7 +362,7 @@ func scatterSVG(f *LCFit) string {
 
 // ladderSVG draws the Bradley–Terry ladder: each model's win rate against the baseline with its
 // 95% bootstrap interval.
-func ladderSVG(lb *BTLeaderboard) string {
+func ladderSVG(lb *BTLeaderboard, title string) string {
 	const left, width, rowH, top = 220, 420, 24, 30
 	rows := append([]BTRow(nil), lb.Rows...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].WinRate > rows[j].WinRate })
@@ -364,7 +374,7 @@ func ladderSVG(lb *BTLeaderboard) string {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), top-5, x(t), h-25)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%g</text>`, x(t), h-10, t)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">win rate vs %s (%%), Bradley–Terry, 95%% bootstrap interval</text>`, left, esc(lb.Baseline))
+	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">%s</text>`, left, esc(title))
 	for i, r := range rows {
 		y := float64(top+i*rowH) + 10
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#222">%s</text>`, left-8, y+4, esc(truncate(r.Model, 32)))
@@ -474,6 +484,14 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 <table><tr><th>model</th><th>win rate</th><th>95% interval</th><th>Elo</th><th>Elo interval</th><th>battles</th><th>avg length</th></tr>
 {{range .R.Leaderboard.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .WinRate}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Elo}}</td><td>({{num .EloLower}}, {{num .EloUpper}})</td><td>{{.Battles}}</td><td>{{.AvgLength}}</td></tr>
 {{end}}</table>{{range .R.Leaderboard.Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
+{{range $i, $lb := .R.StyleControl}}<h2>Style-controlled Bradley–Terry (Arena-Hard v2){{if $lb.Category}} · {{$lb.Category}}{{end}}</h2>
+{{index $.StyleSVG $i}}
+<table><tr><th>model</th><th>score (%)</th><th>5–95% interval</th><th>coefficient</th><th>battles</th><th>avg tokens</th></tr>
+{{range $lb.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .Score}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Coef}}</td><td>{{.Battles}}</td><td>{{printf "%.0f" .AvgTokens}}</td></tr>
+{{end}}</table>
+<table><tr><th>style feature</th><th>fit</th><th>bootstrap median</th><th>5–95% interval</th></tr>
+{{range $lb.Coefs}}<tr><td class="l">{{.Feature}}</td><td>{{num .Fit}}</td><td>{{num .Median}}</td><td>({{num .Lower}}, {{num .Upper}})</td></tr>{{end}}</table>
+{{range $lb.Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
 {{if .R.Safety}}<h2>Safety</h2>
 {{.SafetySVG}}
 <table><tr><th>set</th><th>prompts</th><th>full_compliance</th><th>full_refusal</th><th>partial_refusal</th><th>invalid</th></tr>

@@ -224,6 +224,8 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 		o1 := baseOut[p.ID]
 		base := Judgment{Instruction: p.Instruction, Output1: o1, Output2: o2, Generator1: baseName, Generator2: opt.Model,
 			Judge: opt.Judge, Template: tpl.Name, Dataset: p.Dataset, Preference: math.NaN()}
+		s1, s2 := StyleOf(o1), StyleOf(o2)
+		base.Style1, base.Style2 = &s1, &s2
 		orders := []bool{false, true}
 		if logprob {
 			orders = []bool{alpacaEvalIsSwitched(p.Instruction, opt.SwitchSeed)}

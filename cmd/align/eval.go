@@ -171,72 +171,110 @@ length_controlled_v1. Invalid judgments are counted and shown; more than 10% war
 
 func newEvalLeaderboardCmd() *cobra.Command {
 	var (
-		judgments, baseline, out string
-		weight, rounds           int
-		seed                     uint32
-		quirk, asJSON            bool
+		judgments, baseline, out, csvOut string
+		weight, rounds                   int
+		seed                             uint32
+		quirk, styleControl, asJSON      bool
+		features, categories, judges     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "leaderboard",
-		Short: "Arena-Hard v0.1 Bradley-Terry leaderboard with bootstrap intervals",
+		Short: "Arena-Hard Bradley-Terry leaderboard with bootstrap intervals, optionally style-controlled",
 		Long: `leaderboard fits Arena-Hard v0.1's Bradley-Terry model (logistic regression on an Elo scale,
 baseline anchored at 1000, strong verdicts [[A>>B]] weighted --weight, ties as half wins) to
 every judgment under --judgments, bootstraps it --rounds times with NumPy's legacy seed --seed,
 and reports scores and 95% intervals as win rates against the baseline. Verdicts are re-parsed
 from the judge's raw answers when they are Arena-Hard verdicts; otherwise the preference
-decides (< 1.5 baseline wins, > 1.5 model wins, 1.5 tie).`,
+decides (< 1.5 baseline wins, > 1.5 model wins, 1.5 tie).
+
+With --style-control it fits Arena-Hard-Auto v2's style-controlled model instead: each battle
+also carries the answers' style features (length in tokens as (a-b)/(a+b); header, list and
+bold densities as (a-b)/(a+b+1)), z-scored and fitted jointly with the Bradley-Terry
+coefficients; it reports the style-controlled ranking (bootstrap median and 5%/95% quantiles of
+the win probability against the baseline) and the style coefficients with their intervals, one
+leaderboard per category. --judgments may also be an Arena-Hard v2 data directory
+(question.jsonl, model_answer/, model_judgment/<judge>/), read as is, with its baseline per
+category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-001).
+--csv writes Arena-Hard's published leaderboard CSV format.`,
 		Example: `  align eval leaderboard --judgments evals/ --baseline base
-  align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/`,
+  align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/ --csv lb/leaderboard.csv
+  align eval leaderboard --judgments evals/ --baseline base --style-control
+  align eval leaderboard --judgments arena-hard-auto/data/arena-hard-v2.0 --style-control --category hard_prompt --judge-names gpt-4.1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if judgments == "" {
 				return errors.New("eval leaderboard: --judgments is required")
 			}
-			js, err := eval.ReadJudgmentsDir(judgments)
+			res, err := eval.RunLeaderboard(eval.LeaderboardOptions{Judgments: judgments,
+				BT:           eval.BTOptions{Baseline: baseline, Weight: weight, Rounds: rounds, Seed: seed, UnanchoredBootstrapQuirk: quirk},
+				StyleControl: styleControl, Style: eval.StyleOptions{Features: features}, Categories: categories, JudgeNames: judges,
+				Out: out, CSV: csvOut})
 			if err != nil {
 				return err
 			}
-			lb, err := eval.Leaderboard(js, eval.BTOptions{Baseline: baseline, Weight: weight, Rounds: rounds, Seed: seed, UnanchoredBootstrapQuirk: quirk})
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				rep := &eval.Report{Kind: "leaderboard", Leaderboard: lb, Examples: eval.PickExamples(js, 6), Source: map[string]string{"judgments": judgments}}
-				if err := rep.Write(out); err != nil {
-					return err
+			if asJSON { // the leaderboard itself; with style control, the list of per-category ones
+				if res.Leaderboard != nil {
+					return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Leaderboard))
 				}
-			}
-			if asJSON {
-				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(lb))
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Style))
 			}
 			w := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "model\twin rate vs %s\t95%% CI\telo\tbattles\tavg_len\n", lb.Baseline)
-			for _, r := range lb.Rows {
-				fmt.Fprintf(tw, "%s\t%s\t(%+.2f, %+.2f)\t%.0f\t%d\t%d\n", r.Model, evalNum(r.WinRate), r.Lower-r.WinRate, r.Upper-r.WinRate, r.Elo, r.Battles, r.AvgLength)
+			if lb := res.Leaderboard; lb != nil {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "model\twin rate vs %s\t95%% CI\telo\tbattles\tavg_len\n", lb.Baseline)
+				for _, r := range lb.Rows {
+					fmt.Fprintf(tw, "%s\t%s\t(%+.2f, %+.2f)\t%.0f\t%d\t%d\n", r.Model, evalNum(r.WinRate), r.Lower-r.WinRate, r.Upper-r.WinRate, r.Elo, r.Battles, r.AvgLength)
+				}
+				tw.Flush()
+				for _, m := range lb.Warnings {
+					fmt.Fprintln(w, "WARNING:", m)
+				}
 			}
-			tw.Flush()
-			if lb.Dropped > 0 {
-				fmt.Fprintf(w, "%d judgments had no parseable verdict and were dropped (as Arena-Hard drops them)\n", lb.Dropped)
+			for _, lb := range res.Style {
+				if lb.Category != "" {
+					fmt.Fprintf(w, "##### Category: %s #####\n", lb.Category)
+				}
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "model\tstyle-controlled score vs %s (%%)\t90%% CI\tcoef\tbattles\tavg_tokens\n", lb.Baseline)
+				for _, r := range lb.Rows {
+					fmt.Fprintf(tw, "%s\t%.1f\t(-%.1f / +%.1f)\t%.4f\t%d\t%.0f\n", r.Model, r.Score, r.Score-r.Lower, r.Upper-r.Score, r.Coef, r.Battles, r.AvgTokens)
+				}
+				tw.Flush()
+				for _, c := range lb.Coefs {
+					fmt.Fprintf(w, "style coefficient %-12s %.4f (bootstrap median %.4f, 5-95%% %.4f to %.4f)\n", c.Feature, c.Fit, c.Median, c.Lower, c.Upper)
+				}
+				for _, m := range lb.Warnings {
+					fmt.Fprintln(w, "WARNING:", m)
+				}
 			}
-			for _, m := range lb.Warnings {
-				fmt.Fprintln(w, "WARNING:", m)
+			if res.Dropped > 0 {
+				fmt.Fprintf(w, "%d judgments had no parseable verdict and were dropped (as Arena-Hard drops them)\n", res.Dropped)
+			}
+			for _, f := range res.CSVFiles {
+				fmt.Fprintln(w, "csv:", f)
+			}
+			if out != "" {
+				fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.html"))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&judgments, "judgments", "", "directory of judgments*.jsonl files (or one file)")
-	f.StringVar(&baseline, "baseline", "", "baseline model (default: the most frequent generator_1)")
+	f.StringVar(&judgments, "judgments", "", "directory of judgments*.jsonl files (or one file), or an Arena-Hard v2 data directory")
+	f.StringVar(&baseline, "baseline", "", "baseline model (default: the most frequent generator_1; with style control, the battles' own)")
 	f.IntVar(&weight, "weight", 3, "weight of a strong verdict (A>>B)")
 	f.IntVar(&rounds, "rounds", 100, "bootstrap rounds")
 	f.Uint32Var(&seed, "seed", 42, "NumPy legacy seed of the bootstrap")
 	f.BoolVar(&quirk, "arena-bootstrap-quirk", false, "reproduce Arena-Hard v0.1's unanchored bootstrap for baselines other than gpt-4-0314 (see docs/eval.md)")
+	f.BoolVar(&styleControl, "style-control", false, "fit Arena-Hard v2's style-controlled Bradley-Terry model (length and markdown features)")
+	f.StringSliceVar(&features, "control-features", nil, "style features to control: length, markdown (default both)")
+	f.StringSliceVar(&categories, "category", nil, "only these categories (Arena-Hard's question category; align's dataset)")
+	f.StringSliceVar(&judges, "judge-names", nil, "Arena-Hard v2 directory: judges under model_judgment/ (default all)")
 	f.StringVar(&out, "out", "", "also write report.json and report.html into this directory")
+	f.StringVar(&csvOut, "csv", "", "also write the leaderboard in Arena-Hard's published CSV format (model,score,rating_q025,rating_q975,CI,avg_tokens,date)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-// evalProgress prints stage progress to stderr on a terminal, sparsely otherwise.
 func evalProgress(quiet bool) func(stage string, done, total int) {
 	if quiet {
 		return nil
