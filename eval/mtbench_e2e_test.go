@@ -107,6 +107,7 @@ func TestMTBenchEndToEnd(t *testing.T) {
 		byID[q.ID.S] = q
 	}
 	seenA := map[string]int{}
+	var replay []MTAnswer
 	runtime.ScanAppendLog(answers, func(b []byte) error {
 		var raw map[string]json.RawMessage
 		json.Unmarshal(b, &raw)
@@ -127,8 +128,37 @@ func TestMTBenchEndToEnd(t *testing.T) {
 		if p := a.GenerateParams; p == nil || p.Temperature != mtTemperature(q.Category) || len(p.Seeds) != 2 || p.Seeds[0] == p.Seeds[1] {
 			t.Errorf("question %s (%s): generate_params %+v", a.QuestionID, q.Category, a.GenerateParams)
 		}
+		if q.Category == "math" && len(replay) < 5 {
+			replay = append(replay, a)
+		}
 		return nil
 	})
+	// the second turn was asked with the model's own first answer in the conversation:
+	// replaying that conversation (greedy math questions) gives the recorded answer again,
+	// and asking the second question alone gives a different one
+	differs := 0
+	for _, a := range replay {
+		q := byID[a.QuestionID.S]
+		o := a.GenerateParams.Options
+		msgs := []runtime.Message{{Role: "user", Content: q.Turns[0]}, {Role: "assistant", Content: a.Choices[0].Turns[0]}, {Role: "user", Content: q.Turns[1]}}
+		r, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs, Seed: a.GenerateParams.Seeds[1], Options: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(r.Text) != a.Choices[0].Turns[1] {
+			t.Errorf("question %s: replaying the conversation gives %q, the recorded turn 2 is %q", a.QuestionID, r.Text, a.Choices[0].Turns[1])
+		}
+		alone, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs[2:], Seed: a.GenerateParams.Seeds[1], Options: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(alone.Text) != a.Choices[0].Turns[1] {
+			differs++
+		}
+	}
+	if len(replay) != 5 || differs == 0 {
+		t.Errorf("%d replays; the second question alone gave the recorded answer in all but %d", len(replay), differs)
+	}
 	if len(seenA) != 80 {
 		t.Errorf("%d distinct questions answered", len(seenA))
 	}

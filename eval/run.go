@@ -97,7 +97,11 @@ func generateOutputs(ctx context.Context, pool *runtime.Pool, model string, prom
 	}
 	job := runtime.SampleJob{Model: model, K: 1, Seed: opt.Seed, Options: opt.GenOptions, Out: out, Concurrency: opt.Concurrency}
 	for _, p := range prompts {
-		job.Prompts = append(job.Prompts, runtime.Prompt{ID: p.ID, Messages: []runtime.Message{{Role: "user", Content: p.Instruction}}})
+		msgs := p.Messages // a multi-turn prompt: the model answers its last user turn
+		if len(msgs) == 0 {
+			msgs = []runtime.Message{{Role: "user", Content: p.Instruction}}
+		}
+		job.Prompts = append(job.Prompts, runtime.Prompt{ID: p.ID, Messages: msgs})
 	}
 	var progress func(done, total int)
 	if opt.Progress != nil {
