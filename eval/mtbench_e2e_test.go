@@ -107,7 +107,6 @@ func TestMTBenchEndToEnd(t *testing.T) {
 		byID[q.ID.S] = q
 	}
 	seenA := map[string]int{}
-	var replay []MTAnswer
 	runtime.ScanAppendLog(answers, func(b []byte) error {
 		var raw map[string]json.RawMessage
 		json.Unmarshal(b, &raw)
@@ -128,37 +127,8 @@ func TestMTBenchEndToEnd(t *testing.T) {
 		if p := a.GenerateParams; p == nil || p.Temperature != mtTemperature(q.Category) || len(p.Seeds) != 2 || p.Seeds[0] == p.Seeds[1] {
 			t.Errorf("question %s (%s): generate_params %+v", a.QuestionID, q.Category, a.GenerateParams)
 		}
-		if q.Category == "math" && len(replay) < 5 {
-			replay = append(replay, a)
-		}
 		return nil
 	})
-	// the second turn was asked with the model's own first answer in the conversation:
-	// replaying that conversation (greedy math questions) gives the recorded answer again,
-	// and asking the second question alone gives a different one
-	differs := 0
-	for _, a := range replay {
-		q := byID[a.QuestionID.S]
-		o := a.GenerateParams.Options
-		msgs := []runtime.Message{{Role: "user", Content: q.Turns[0]}, {Role: "assistant", Content: a.Choices[0].Turns[0]}, {Role: "user", Content: q.Turns[1]}}
-		r, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs, Seed: a.GenerateParams.Seeds[1], Options: o})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimSpace(r.Text) != a.Choices[0].Turns[1] {
-			t.Errorf("question %s: replaying the conversation gives %q, the recorded turn 2 is %q", a.QuestionID, r.Text, a.Choices[0].Turns[1])
-		}
-		alone, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs[2:], Seed: a.GenerateParams.Seeds[1], Options: o})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimSpace(alone.Text) != a.Choices[0].Turns[1] {
-			differs++
-		}
-	}
-	if len(replay) != 5 || differs == 0 {
-		t.Errorf("%d replays; the second question alone gave the recorded answer in all but %d", len(replay), differs)
-	}
 	if len(seenA) != 80 {
 		t.Errorf("%d distinct questions answered", len(seenA))
 	}
@@ -212,5 +182,60 @@ func TestMTBenchEndToEnd(t *testing.T) {
 	}
 	if res2.Answered != 0 || res2.Judged != 0 || res2.Report.MTBenchScores.Single[0].Average != s.Average {
 		t.Errorf("second rerun answered %d, judged %d", res2.Answered, res2.Judged)
+	}
+}
+
+// TestMTBenchSecondTurnSeesFirst: the second turn is asked with the model's own first answer in
+// the conversation. Replaying that conversation for greedy (math) questions gives the recorded
+// second answer again; the second question alone gives a different one for at least one.
+func TestMTBenchSecondTurnSeesFirst(t *testing.T) {
+	pool := ollamaPool(t)
+	var qs []MTQuestion
+	for _, q := range MTBenchQuestions() {
+		if q.Category == "math" && len(qs) < 5 {
+			qs = append(qs, q)
+		}
+	}
+	opt := mtE2EOptions(t.TempDir())
+	opt.Questions = qs
+	res, err := RunMTBench(context.Background(), pool, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers, err := ReadMTAnswers(res.AnswerFiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]MTQuestion{}
+	var replay []MTAnswer
+	for _, q := range qs {
+		byID[q.ID.S] = q
+		replay = append(replay, answers[q.ID])
+	}
+	// the second turn was asked with the model's own first answer in the conversation:
+	// replaying that conversation (greedy math questions) gives the recorded answer again,
+	// and asking the second question alone gives a different one
+	differs := 0
+	for _, a := range replay {
+		q := byID[a.QuestionID.S]
+		o := a.GenerateParams.Options
+		msgs := []runtime.Message{{Role: "user", Content: q.Turns[0]}, {Role: "assistant", Content: a.Choices[0].Turns[0]}, {Role: "user", Content: q.Turns[1]}}
+		r, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs, Seed: a.GenerateParams.Seeds[1], Options: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(r.Text) != a.Choices[0].Turns[1] {
+			t.Errorf("question %s: replaying the conversation gives %q, the recorded turn 2 is %q", a.QuestionID, r.Text, a.Choices[0].Turns[1])
+		}
+		alone, err := pool.Generate(context.Background(), runtime.GenerateRequest{Model: "stories260k", Messages: msgs[2:], Seed: a.GenerateParams.Seeds[1], Options: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(alone.Text) != a.Choices[0].Turns[1] {
+			differs++
+		}
+	}
+	if len(replay) != 5 || differs == 0 {
+		t.Errorf("%d replays; the second question alone gave the recorded answer in all but %d", len(replay), differs)
 	}
 }
