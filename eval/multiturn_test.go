@@ -2,6 +2,8 @@ package eval
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +77,36 @@ func TestWinRateMultiTurn(t *testing.T) {
 	}
 	if !found || res.Judged != 2 {
 		t.Errorf("judged %d; transcript in a judgment: %v", res.Judged, found)
+	}
+}
+
+func TestPickExamplesWinsLossesRandom(t *testing.T) {
+	var js []Judgment
+	for i := 0; i < 30; i++ {
+		p := 1 + float64(i)/29 // 1 … 2
+		if i == 12 {
+			p = math.NaN()
+		}
+		js = append(js, Judgment{Instruction: fmt.Sprint("q", i), Output1: "b", Output2: "m", Generator1: "base", Generator2: "m", Preference: p})
+	}
+	ex := PickExamples(js, 10)
+	if len(ex) != 10 || ex[0].Pick != "no verdict" {
+		t.Fatalf("%d examples, first %+v", len(ex), ex[0])
+	}
+	want := []string{"q29", "q28", "q27", "q0", "q1", "q2"}
+	for i, w := range want {
+		if ex[1+i].Instruction != w {
+			t.Errorf("example %d: %s (%s), want %s", 1+i, ex[1+i].Instruction, ex[1+i].Pick, w)
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range ex {
+		if seen[e.Instruction] {
+			t.Errorf("%s twice", e.Instruction)
+		}
+		seen[e.Instruction] = true
+	}
+	if ex[9].Pick != "random" || fmt.Sprint(PickExamples(js, 10)) != fmt.Sprint(ex) {
+		t.Errorf("random picks: %+v", ex[7:])
 	}
 }

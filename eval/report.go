@@ -47,6 +47,8 @@ type Example struct {
 	Preference  float64 `json:"preference"`
 	Raw         string  `json:"raw"`
 	Swapped     bool    `json:"swapped"`
+	// Pick says why it is shown: largest win, largest loss, random, no verdict.
+	Pick string `json:"pick"`
 }
 
 // MarshalJSON writes NaN as null.
@@ -62,36 +64,60 @@ func (e Example) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// PickExamples chooses up to n judgments to show: some the model won, some it lost, and
-// invalid ones first (so that judge faults are visible).
+// PickExamples chooses up to n judgments to show, each instruction once: one the judge
+// could not parse (so that judge faults are visible), then the model's largest wins (highest
+// preference, output_2 better), its largest losses (lowest), and the rest at random (seeded,
+// so a report is reproducible), about a third each.
 func PickExamples(js []Judgment, n int) []Example {
-	var invalid, won, lost, other []Judgment
-	for _, j := range js {
-		p := cleanPreference(j.Preference)
-		switch {
-		case math.IsNaN(p):
-			invalid = append(invalid, j)
-		case p > 1.5:
-			won = append(won, j)
-		case p < 1.5:
-			lost = append(lost, j)
-		default:
-			other = append(other, j)
+	var invalid, valid []int
+	for i, j := range js {
+		if math.IsNaN(cleanPreference(j.Preference)) {
+			invalid = append(invalid, i)
+		} else {
+			valid = append(valid, i)
 		}
 	}
+	sort.SliceStable(valid, func(a, b int) bool {
+		return cleanPreference(js[valid[a]].Preference) > cleanPreference(js[valid[b]].Preference)
+	})
 	var out []Example
-	add := func(src []Judgment, k int) {
-		for i := 0; i < len(src) && i < k && len(out) < n; i++ {
-			j := src[i]
-			out = append(out, Example{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, j.Preference, j.Raw, j.Swapped})
+	shown := map[string]bool{}
+	add := func(i int, pick string) bool {
+		j := js[i]
+		if len(out) >= n || shown[j.Instruction] {
+			return false
 		}
+		shown[j.Instruction] = true
+		out = append(out, Example{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, j.Preference, j.Raw, j.Swapped, pick})
+		return true
 	}
-	add(invalid, 1)
-	add(won, 2)
-	add(lost, 2)
-	add(other, 1)
-	add(won[min(2, len(won)):], n)
-	add(lost[min(2, len(lost)):], n)
+	if len(invalid) > 0 {
+		add(invalid[0], "no verdict")
+	}
+	k := max(1, n/3)
+	for c, i := range valid {
+		if c >= k || cleanPreference(js[i].Preference) <= 1.5 {
+			break
+		}
+		add(i, "largest win")
+	}
+	for c := 0; c < k && c < len(valid); c++ {
+		i := valid[len(valid)-1-c]
+		if cleanPreference(js[i].Preference) >= 1.5 {
+			break
+		}
+		add(i, "largest loss")
+	}
+	rng := newMT19937(1)
+	perm := make([]int, len(valid))
+	copy(perm, valid)
+	for i := len(perm) - 1; i > 0; i-- { // Fisher–Yates
+		j := rng.boundedMasked(i + 1)
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	for _, i := range perm {
+		add(i, "random")
+	}
 	return out
 }
 
@@ -441,6 +467,17 @@ func fmtNum(v float64) string {
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":   fmtNum,
 	"trunc": func(s string) string { return truncate(s, 600) },
+	"verdict": func(p float64) string {
+		switch p = cleanPreference(p); {
+		case math.IsNaN(p):
+			return "no verdict"
+		case p > 1.5:
+			return "output_2 better"
+		case p < 1.5:
+			return "output_1 better"
+		}
+		return "tie"
+	},
 	"catnum": func(m map[string]float64, c string) string {
 		v, ok := m[c]
 		if !ok {
@@ -455,7 +492,7 @@ body{font-family:sans-serif;margin:24px;color:#222;background:#fff;max-width:110
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px solid #e0b000;padding:8px;margin:6px 0}
-.ex{border:1px solid #ccc;margin:10px 0;padding:8px}.ex pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;margin:4px 0;font-size:12px}
+.ex{border:1px solid #ccc;margin:10px 0;padding:8px}.sbs{display:grid;grid-template-columns:1fr 1fr;gap:8px}.ex pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;margin:4px 0;font-size:12px}
 </style></head><body>
 <h1>align eval — {{.R.Kind}}</h1>
 <p>{{.R.Created.Format "2006-01-02 15:04:05 UTC"}}{{range $k, $v := .R.Source}} · {{$k}}: <code>{{$v}}</code>{{end}}</p>
@@ -501,11 +538,10 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{if .R.Rewards}}<h2>Implicit reward</h2>
 <table><tr><th>pairs</th><th>accuracy</th><th>margin mean</th><th>margin std</th><th>chosen reward</th><th>rejected reward</th><th>beta</th></tr>
 <tr><td>{{.R.Rewards.N}}</td><td>{{num .R.Rewards.Accuracy}}</td><td>{{num .R.Rewards.MarginMean}}</td><td>{{num .R.Rewards.MarginStd}}</td><td>{{num .R.Rewards.ChosenMean}}</td><td>{{num .R.Rewards.RejectedMean}}</td><td>{{num .R.Rewards.Beta}}</td></tr></table>{{end}}
-{{if .ExampleItems}}<h2>Example pairs with the judge's raw answers</h2>
-{{range .ExampleItems}}<div class="ex"><b>Instruction:</b><pre>{{trunc .Instruction}}</pre>
-<b>output_1 ({{.Generator1}}):</b><pre>{{trunc .Output1}}</pre>
-<b>output_2 ({{.Generator2}}):</b><pre>{{trunc .Output2}}</pre>
-<b>preference:</b> {{num .Preference}}{{if .Swapped}} (shown to the judge in swapped order){{end}} · <b>judge raw:</b><pre>{{trunc .Raw}}</pre></div>
+{{if .ExampleItems}}<h2>What changed: example pairs side by side, with the judge's verdicts and raw answers</h2>
+{{range .ExampleItems}}<div class="ex"><b>{{.Pick}}</b> · <b>Prompt:</b><pre>{{trunc .Instruction}}</pre>
+<div class="sbs"><div><b>{{.Generator1}}</b> (output_1, baseline)<pre>{{trunc .Output1}}</pre></div><div><b>{{.Generator2}}</b> (output_2)<pre>{{trunc .Output2}}</pre></div></div>
+<b>verdict:</b> preference {{num .Preference}} ({{verdict .Preference}}){{if .Swapped}}, shown to the judge in swapped order{{end}} · <b>judge raw:</b><pre>{{trunc .Raw}}</pre></div>
 {{end}}{{end}}
 </body></html>
 `))

@@ -314,7 +314,7 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 	rep := &Report{Kind: "win-rate", Source: map[string]string{
 		"model": opt.Model, "baseline": baseName, "judge": opt.Judge, "template": tpl.Name, "judgments": path}}
 	rep.Stats = Stats(mine, opt.Stats)
-	rep.Examples = PickExamples(mine, 6)
+	rep.Examples = PickExamples(mine, 10)
 	if res.Failed > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d judge calls failed and are missing (a rerun retries them): %s", res.Failed, strings.Join(failures, "; ")))
 	}
