@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/ollama/ollama/envconfig"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model"
@@ -44,9 +43,12 @@ as prompt plus continuation (as without --revisions), the revisions as their con
   align generate --model stories260k --prompt "Tell a story about a dog." --revisions 2 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := model.Open(cmd.Context(), modelName, envconfig.Host().String(), model.LoadOptions{})
+			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
 			if err != nil {
 				return err
+			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
 			defer m.Close()
 			gens, err := train.Revise(cmd.Context(), m, prompt, revisions, revTmpl, opt)
