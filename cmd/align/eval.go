@@ -13,11 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/eval"
-	"github.com/alignkit/align/model"
-	"github.com/alignkit/align/recipes"
 	"github.com/alignkit/align/runtime"
 	"github.com/alignkit/align/train"
 )
@@ -521,13 +518,6 @@ server is needed.`,
 			if runDir == "" || dataPath == "" {
 				return errors.New("eval rewards: --run and --data are required")
 			}
-			r, err := recipes.ParseFile(filepath.Join(runDir, "recipe.yaml"))
-			if err != nil {
-				return fmt.Errorf("eval rewards: %w", err)
-			}
-			if beta == 0 {
-				beta = r.Beta
-			}
 			pairs, err := data.ReadPairs(dataPath, data.Options{})
 			if err != nil {
 				return err
@@ -535,61 +525,21 @@ server is needed.`,
 			if limit > 0 && limit < len(pairs) {
 				pairs = pairs[:limit]
 			}
-			tmp, err := os.MkdirTemp("", "align-rewards-")
+			sc, err := train.OpenRewardScorers(cmd.Context(), runDir, threads)
 			if err != nil {
 				return fmt.Errorf("eval rewards: %w", err)
 			}
-			defer os.RemoveAll(tmp)
-			merged := filepath.Join(tmp, "policy.f32.gguf")
-			if err := train.Export(cmd.Context(), runDir, "gguf:"+merged, train.ExportOptions{Out: io.Discard}); err != nil {
-				return fmt.Errorf("eval rewards: policy: %w", err)
+			defer sc.Close()
+			if beta == 0 {
+				beta = sc.Beta
 			}
-			lo := model.LoadOptions{Threads: threads}
-			policy, err := model.Load(merged, lo)
-			if err != nil {
-				return fmt.Errorf("eval rewards: policy: %w", err)
+			var ref eval.ScoreFunc
+			if sc.Ref != nil {
+				ref = sc.Ref
 			}
-			defer policy.Close()
-			var refScore eval.ScoreFunc
-			if !r.Reference.Free {
-				refPath := r.Reference.Path
-				if refPath == "" {
-					refPath = r.Model.Path
-				}
-				if refPath == "" {
-					return errors.New("eval rewards: the recipe names no GGUF model.path or reference.path to use as the reference")
-				}
-				if refPath, err = assets.Resolve(refPath, train.DefaultAssetDir()); err != nil {
-					return fmt.Errorf("eval rewards: reference: %w", err)
-				}
-				ref, err := model.Load(refPath, lo)
-				if err != nil {
-					return fmt.Errorf("eval rewards: reference: %w", err)
-				}
-				defer ref.Close()
-				if !policy.SameTokenizer(ref) {
-					return fmt.Errorf("eval rewards: the reference %s tokenizes differently from the policy", refPath)
-				}
-				refScore = evalSeqScore(ref)
-			}
-			res, rows, err := eval.ImplicitRewards(pairs, beta, evalSeqScore(policy), refScore)
+			res, err := eval.RunRewards(pairs, beta, sc.Policy, ref, outDir, map[string]string{"run": runDir, "data": dataPath})
 			if err != nil {
 				return err
-			}
-			if outDir != "" {
-				rep := &eval.Report{Kind: "rewards", Rewards: &res, Source: map[string]string{"run": runDir, "data": dataPath}}
-				if err := rep.Write(outDir); err != nil {
-					return err
-				}
-				f, err := os.Create(filepath.Join(outDir, "rewards.jsonl"))
-				if err != nil {
-					return fmt.Errorf("eval rewards: %w", err)
-				}
-				enc := json.NewEncoder(f)
-				for _, row := range rows {
-					enc.Encode(row)
-				}
-				f.Close()
 			}
 			if asJSON {
 				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res))
@@ -610,25 +560,6 @@ server is needed.`,
 	f.StringVar(&outDir, "out", "", "also write report.json, report.html and rewards.jsonl (per pair) here")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// evalSeqScore sums a model's log-probs of the response tokens (model.Encode's mask).
-func evalSeqScore(m *model.Model) eval.ScoreFunc {
-	return func(prompt, response []data.Message) (float64, error) {
-		seq, err := m.Encode(prompt, response)
-		if err != nil {
-			return 0, err
-		}
-		lp, err := m.LogProbs([]model.Sequence{seq})
-		if err != nil {
-			return 0, err
-		}
-		s := 0.0
-		for _, v := range lp[0] {
-			s += float64(v)
-		}
-		return s, nil
-	}
 }
 
 func newEvalMTBenchCmd() *cobra.Command {
