@@ -239,3 +239,55 @@ func TestMTBenchSecondTurnSeesFirst(t *testing.T) {
 		t.Errorf("%d replays; the second question alone gave the recorded answer in all but %d", len(replay), differs)
 	}
 }
+
+// TestMTBenchPairwiseEndToEnd: pairwise mode against the real server, stories260k against
+// tiny-random judged by stories260k with structured verdicts, on two general and one math
+// question: every (question, turn) has one row with both games, FastChat's prompts, and
+// winners mapped back to model_1/model_2.
+func TestMTBenchPairwiseEndToEnd(t *testing.T) {
+	pool := ollamaPool(t)
+	var qs []MTQuestion
+	for _, q := range MTBenchQuestions() {
+		if (q.Category == "writing" && len(qs) < 2) || (q.Category == "math" && len(qs) == 2) {
+			qs = append(qs, q)
+		}
+	}
+	dir := t.TempDir()
+	opt := mtE2EOptions(dir)
+	opt.Questions, opt.Mode, opt.Baseline = qs, "pairwise", "tiny-random"
+	res, err := RunMTBench(context.Background(), pool, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadMTPairJudgments(MTJudgmentPath(dir, "stories260k", "pairwise"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 || res.Judged != 6 {
+		t.Fatalf("%d rows, judged %d; want 6", len(rows), res.Judged)
+	}
+	for _, r := range rows {
+		q := qs[0]
+		for _, x := range qs {
+			if x.ID == r.QuestionID {
+				q = x
+			}
+		}
+		if want := mtPromptFor("pairwise", q, r.Turn); r.Judge[1] != want || r.Model1 != "stories260k" || r.Model2 != "tiny-random" {
+			t.Errorf("row %+v, want prompt %s", r, want)
+		}
+		for _, w := range []string{r.G1Winner, r.G2Winner} {
+			if w != "model_1" && w != "model_2" && w != "tie" {
+				t.Errorf("winner %q (raw %q / %q)", w, r.G1Judgment, r.G2Judgment)
+			}
+		}
+		if r.G1UserPrompt == r.G2UserPrompt {
+			t.Errorf("question %s turn %d: both games showed the same order", r.QuestionID, r.Turn)
+		}
+	}
+	p := res.Report.MTBenchScores.Pairwise
+	if len(p) != 1 || p[0].Model != "stories260k" || p[0].Win+p[0].Loss+p[0].Tie != 6 {
+		t.Errorf("pairwise table %+v", p)
+	}
+	t.Logf("stories260k vs tiny-random: %+v", p)
+}
