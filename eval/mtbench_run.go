@@ -706,6 +706,9 @@ func RunMTBench(ctx context.Context, pool *runtime.Pool, opt MTBenchOptions) (*M
 	if len(genErrs) > 0 {
 		return res, errors.Join(genErrs...)
 	}
+	if sc := rep.MTBenchScores; sc.Judgments > 0 && sc.Invalid == sc.Judgments {
+		return res, fmt.Errorf("eval: mt-bench: none of the %d judge answers carries a verdict (kept with their raw text in %s); try --structured, or a stronger judge", sc.Judgments, path)
+	}
 	return res, nil
 }
 
