@@ -291,3 +291,27 @@ func TestMTBenchPairwiseEndToEnd(t *testing.T) {
 	}
 	t.Logf("stories260k vs tiny-random: %+v", p)
 }
+
+// TestMTBenchNoVerdictFails: a free-text tiny judge writes no [[rating]]; the rows are kept
+// with score −1 and their raw text, counted, and the run fails saying so.
+func TestMTBenchNoVerdictFails(t *testing.T) {
+	pool := ollamaPool(t)
+	dir := t.TempDir()
+	opt := mtE2EOptions(dir)
+	opt.Structured = false
+	opt.JudgeOptions.NumPredict = 16
+	opt.Questions = MTBenchQuestions()[:1]
+	res, err := RunMTBench(context.Background(), pool, opt)
+	if err == nil || !strings.Contains(err.Error(), "carries a verdict") {
+		t.Fatalf("error %v", err)
+	}
+	rows, _ := ReadMTSingleJudgments(MTJudgmentPath(dir, "stories260k", "single"))
+	if len(rows) != 2 || res.Invalid != 2 {
+		t.Fatalf("%d rows, %d invalid", len(rows), res.Invalid)
+	}
+	for _, r := range rows {
+		if r.Score != -1 || r.Judgment == "" {
+			t.Errorf("row %+v", r)
+		}
+	}
+}
