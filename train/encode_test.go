@@ -76,3 +76,33 @@ func TestMultiTurnLossMask(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestRevisionPrompt: training's SRPO revision prompt and inference's (Revise) are rendered by
+// the same rule from the SRPO recipe's template; a multi-turn prompt keeps its earlier turns.
+func TestRevisionPrompt(t *testing.T) {
+	src := DefaultRevisionTemplate()
+	if !strings.Contains(src, "{{.Prompt}}") || !strings.Contains(src, "{{.Response}}") {
+		t.Fatalf("SRPO template %q", src)
+	}
+	tpl, err := ParseRevisionTemplate(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &encoder{revision: tpl}
+	prompt := []data.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}, {Role: "user", Content: "Tell a story."}}
+	got, err := e.revisionPrompt(prompt, []data.Message{{Role: "assistant", Content: "Once."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.NewReplacer("{{.Prompt}}", "Tell a story.", "{{.Response}}", "Once.").Replace(src)
+	if len(got) != 3 || got[0] != prompt[0] || got[1] != prompt[1] || got[2].Role != "user" || got[2].Content != want {
+		t.Errorf("revision prompt %+v, want last turn %q", got, want)
+	}
+	if _, err := ParseRevisionTemplate("{{.Prompt"); err == nil {
+		t.Error("a broken template parsed")
+	}
+	bad, _ := ParseRevisionTemplate("{{.Other}}")
+	if _, err := RenderRevision(bad, "p", "r"); err == nil {
+		t.Error("a template with an unknown field rendered")
+	}
+}
