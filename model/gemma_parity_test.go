@@ -23,7 +23,10 @@ func randomGemma(arch string) RandomGGUF {
 	r := RandomGGUF{Arch: arch, Layers: 4, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
 		SlidingWindow: 8, Vocab: storiesPath, Seed: 11,
 		ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
-	if arch == "gemma3" {
+	switch arch {
+	case "gemma2": // llama.cpp ties gemma2's head (it refuses output.weight): peaked by block 0's lookup FFN
+		r.Tied, r.FFN = true, 512
+	case "gemma3":
 		r.Layers = 6 // blocks 0-4 local (sliding window, RoPE base 10⁴), block 5 global (10⁶)
 	}
 	return r

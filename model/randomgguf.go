@@ -34,7 +34,12 @@ type RandomGGUF struct {
 	Vocab                    string // GGUF whose tokenizer.* metadata is copied
 	Seed                     uint64
 	ExtraKV                  map[string]any // written as given (keys without the arch prefix get it)
-	Tied                     bool           // no output.weight: peaked through a tied head is impossible, so the logits are near-uniform
+	// Tied writes no output.weight (gemma2 must: llama.cpp ties its head). The model is then
+	// peaked through block 0's FFN, a lookup table t → next(t) (FFN must be at least the
+	// vocabulary), with LookupGain (0 = 1.5), its post-norm weight TiedFFNNorm (0 = 3) and
+	// output_norm scaled by TiedHeadGain (0 = 1.2).
+	Tied                                  bool
+	LookupGain, TiedFFNNorm, TiedHeadGain float64
 	OmitTensor, BadShapeName string         // bad-input tests: leave this tensor out / write it one row short
 	VisionTensors            bool           // add a few v.* / mm.* tensors, as gemma3's multimodal files have
 }
@@ -62,6 +67,15 @@ func (r RandomGGUF) write(path string) error {
 	}
 	if r.Peak == 0 {
 		r.Peak = 0.2
+	}
+	if r.LookupGain == 0 {
+		r.LookupGain = 1.5
+	}
+	if r.TiedFFNNorm == 0 {
+		r.TiedFFNNorm = 3
+	}
+	if r.TiedHeadGain == 0 {
+		r.TiedHeadGain = 1.2
 	}
 	if r.PostNorm == 0 {
 		r.PostNorm = 0.3
@@ -148,22 +162,57 @@ func (r RandomGGUF) write(path string) error {
 		}
 		ts = append(ts, &ggml.Tensor{Name: name, Kind: uint32(typ), Shape: gs, WriterTo: tensorWriter{data: data, typ: typ}})
 	}
+	// next(t): a random permutation of the normal tokens (byte, control and unused tokens are
+	// never predicted, so that greedy outputs detokenize piece by piece on either runner).
+	types := g.KV().Ints("tokenizer.ggml.token_type")
+	var normal []int
+	for t := 0; t < vocab; t++ {
+		if t >= len(types) || types[t] == 1 {
+			normal = append(normal, t)
+		}
+	}
+	if len(normal) < 2 {
+		return fmt.Errorf("vocabulary %s has %d normal tokens", r.Vocab, len(normal))
+	}
+	next := make([]int, vocab)
+	for i, j := range rng.Perm(len(normal)) {
+		next[normal[i]] = normal[j]
+	}
+	for t := range next {
+		if t >= len(types) || types[t] != 1 {
+			next[t] = normal[rng.IntN(len(normal))]
+		}
+	}
+	isNormal := func(t int) bool { return t >= len(types) || types[t] == 1 }
 	embed := gauss(vocab*D, 1/math.Sqrt(float64(D)))
+	unit := func(t int) []float64 { // t's embedding scaled to unit norm
+		e := embed[t*D : (t+1)*D]
+		var ss float64
+		for _, v := range e {
+			ss += float64(v) * float64(v)
+		}
+		u := make([]float64, D)
+		for i, v := range e {
+			u[i] = float64(v) / math.Sqrt(ss)
+		}
+		return u
+	}
 	add("token_embd.weight", embed, vocab, D)
-	add("output_norm.weight", near(D, 1), D)
+	outNorm := near(D, 1)
+	if r.Tied {
+		for i := range outNorm {
+			outNorm[i] *= float32(r.TiedHeadGain)
+		}
+	}
+	add("output_norm.weight", outNorm, D)
 	if !r.Tied {
-		// Row next(t) of the head is Peak·√D·(t's embedding) scaled to unit RMS: the residual
-		// stream's direction at t predicts next(t).
-		out := make([]float32, vocab*D)
-		for t, nt := range rng.Perm(vocab) {
-			e := embed[t*D : (t+1)*D]
-			var ss float64
-			for _, v := range e {
-				ss += float64(v) * float64(v)
-			}
-			s := r.Peak * math.Sqrt(float64(D)) / math.Sqrt(ss/float64(D))
-			for i, v := range e {
-				out[nt*D+i] = float32(s * float64(v) / math.Sqrt(float64(D)))
+		// Row next(t) of the head is Peak·√D·(t's unit embedding): the residual stream's
+		// direction at t predicts next(t). Rows of tokens never predicted stay small.
+		out := gauss(vocab*D, 0.02)
+		for _, t := range normal {
+			u := unit(t)
+			for i := range u {
+				out[next[t]*D+i] = float32(r.Peak * math.Sqrt(float64(D)) * u[i])
 			}
 		}
 		add("output.weight", out, vocab, D)
@@ -177,9 +226,35 @@ func (r RandomGGUF) write(path string) error {
 		add(p+"attn_v.weight", gauss(kvDim*D, 1/math.Sqrt(float64(D))), kvDim, D)
 		add(p+"attn_output.weight", gauss(D*qDim, 1/math.Sqrt(float64(qDim))), D, qDim)
 		add(p+"ffn_norm.weight", near(D, 1), D)
-		add(p+"ffn_gate.weight", gauss(F*D, 1/math.Sqrt(float64(D))), F, D)
-		add(p+"ffn_up.weight", gauss(F*D, 1/math.Sqrt(float64(D))), F, D)
-		add(p+"ffn_down.weight", gauss(D*F, 1/math.Sqrt(float64(F))), D, F)
+		gate, up, down := gauss(F*D, 1/math.Sqrt(float64(D))), gauss(F*D, 1/math.Sqrt(float64(D))), gauss(D*F, 1/math.Sqrt(float64(F)))
+		postFFN := r.PostNorm
+		if r.Tied && l == 0 {
+			// A tied head predicts the token itself; block 0's FFN is a lookup table instead:
+			// hidden unit t fires on t's embedding (gate = up = LookupGain·unit(t)) and writes
+			// unit(next(t)) (down's column t), which its post-norm (weight TiedFFNNorm)
+			// makes dominate the residual.
+			if F < vocab {
+				return fmt.Errorf("a tied peaked model needs FFN >= vocabulary (%d < %d)", F, vocab)
+			}
+			clear(down)
+			for t := 0; t < vocab; t++ {
+				u := unit(t)
+				for i := range u {
+					gate[t*D+i] = float32(r.LookupGain * u[i])
+					up[t*D+i] = gate[t*D+i]
+				}
+				if isNormal(t) {
+					un := unit(next[t])
+					for i := range un {
+						down[i*F+t] = float32(un[i])
+					}
+				}
+			}
+			postFFN = r.TiedFFNNorm
+		}
+		add(p+"ffn_gate.weight", gate, F, D)
+		add(p+"ffn_up.weight", up, F, D)
+		add(p+"ffn_down.weight", down, D, F)
 		if r.Arch == "qwen2" {
 			add(p+"attn_q.bias", gauss(qDim, 0.1), qDim)
 			add(p+"attn_k.bias", gauss(kvDim, 0.1), kvDim)
@@ -187,7 +262,7 @@ func (r RandomGGUF) write(path string) error {
 		}
 		if gemma {
 			add(p+"post_attention_norm.weight", near(D, r.PostNorm), D)
-			add(p+"post_ffw_norm.weight", near(D, r.PostNorm), D)
+			add(p+"post_ffw_norm.weight", near(D, postFFN), D)
 		}
 		if r.Arch == "gemma3" {
 			add(p+"attn_q_norm.weight", near(hd, 1), hd)
