@@ -23,25 +23,25 @@ import (
 // attention and the FFN (unit-scale projections, post-norm weights PostNorm) move every logit
 // by O(1). Peak sets the margin (0.2 at dim 64 with 4 gemma2 blocks: top log-probs between −0.5 and −0.05).
 type RandomGGUF struct {
-	Arch                     string // llama, qwen2, gemma2, gemma3
-	Layers, Dim, FFN         int
-	Heads, KVHeads, HeadDim  int
-	ContextLen               int     // 0 = 2048
-	SlidingWindow            int     // attention.sliding_window (gemma2, gemma3), as the file stores it
-	Peak                     float64 // 0 = 0.2
-	PostNorm                 float64 // post-norm weight scale (gemma); 0 = 0.3
-	Type                     kernels.GGMLType
-	Vocab                    string // GGUF whose tokenizer.* metadata is copied
-	Seed                     uint64
-	ExtraKV                  map[string]any // written as given (keys without the arch prefix get it)
+	Arch                    string // llama, qwen2, gemma2, gemma3
+	Layers, Dim, FFN        int
+	Heads, KVHeads, HeadDim int
+	ContextLen              int     // 0 = 2048
+	SlidingWindow           int     // attention.sliding_window (gemma2, gemma3), as the file stores it
+	Peak                    float64 // 0 = 0.2
+	PostNorm                float64 // post-norm weight scale (gemma); 0 = 0.3
+	Type                    kernels.GGMLType
+	Vocab                   string // GGUF whose tokenizer.* metadata is copied
+	Seed                    uint64
+	ExtraKV                 map[string]any // written as given (keys without the arch prefix get it)
 	// Tied writes no output.weight (gemma2 must: llama.cpp ties its head). The model is then
 	// peaked through block 0's FFN, a lookup table t → next(t) (FFN must be at least the
 	// vocabulary), with LookupGain (0 = 1.5), its post-norm weight TiedFFNNorm (0 = 3) and
 	// output_norm scaled by TiedHeadGain (0 = 1.2).
 	Tied                                  bool
 	LookupGain, TiedFFNNorm, TiedHeadGain float64
-	OmitTensor, BadShapeName string         // bad-input tests: leave this tensor out / write it one row short
-	VisionTensors            bool           // add a few v.* / mm.* tensors, as gemma3's multimodal files have
+	OmitTensor, BadShapeName              string // bad-input tests: leave this tensor out / write it one row short
+	VisionTensors                         bool   // add a few v.* / mm.* tensors, as gemma3's multimodal files have
 }
 
 // Write writes the GGUF to path.
