@@ -68,6 +68,9 @@ type archSpec struct {
 	neox    bool // RoPE rotates halves (LLAMA_ROPE_TYPE_NEOX) rather than adjacent pairs
 	qkvBias bool // q, k, v carry biases
 	qkNorm  bool // attn_q_norm / attn_k_norm per head before RoPE
+	// tiedHead: the LM head is always token_embd; a file with output.weight is refused, as
+	// llama.cpp refuses it (gemma2: "wrong number of tensors").
+	tiedHead bool
 }
 
 // supportedArchs is what the error for an unknown architecture lists.

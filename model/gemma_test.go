@@ -221,9 +221,13 @@ func TestGemmaBadInput(t *testing.T) {
 		{"gemma3", "blk.2.attn_k_norm.weight", "", "tensor blk.2.attn_k_norm.weight missing"},
 		{"gemma3", "", "blk.3.attn_q_norm.weight", "tensor blk.3.attn_q_norm.weight: shape [15], want [16]"},
 		{"gemma3", "", "blk.0.ffn_gate.weight", "tensor blk.0.ffn_gate.weight: shape [63 128], want [64 128]"},
+		{"gemma2", "", "", "untied"},
 	} {
 		r := randomGemma(tc.arch)
 		r.OmitTensor, r.BadShapeName = tc.omit, tc.bad
+		if tc.want == "untied" {
+			r.Tied, tc.want = false, "tensor output.weight present, but the gemma2 head is tied to token_embd"
+		}
 		path := filepath.Join(t.TempDir(), tc.arch+".gguf")
 		if err := r.Write(path); err != nil {
 			t.Fatal(err)

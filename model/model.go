@@ -170,7 +170,8 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, err := archTraits(kv.Architecture()); err != nil {
+	spec, err := archTraits(kv.Architecture())
+	if err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -180,6 +181,9 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	for _, t := range g.Tensors().Items() {
 		byName[t.Name] = t
 		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
+	}
+	if spec.tiedHead && byName["output.weight"] != nil {
+		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())
 	}
 	vocab := len(m.vocab.Values)
 	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {

@@ -23,7 +23,8 @@ func TestQuickstartGemma3(t *testing.T) {
 	if err := g.Write(path); err != nil {
 		t.Fatal(err)
 	}
-	r := load(t, "quickstart", "model.path="+path, "dataset.max_samples=120", "eval.held_out=24", "eval.samples=2", "online.sampling.max_tokens=32")
+	r := load(t, "quickstart", "model.path="+path, "dataset.max_samples=120", "eval.held_out=32", "eval.samples=2",
+		"online.sampling.max_tokens=32", "learning_rate=5e-3", "num_train_epochs=3")
 	res := run(t, r, filepath.Join(dir, "qs"))
 	t.Logf("gemma3: win rate before %.3f after %.3f KL %.2f steps %d pairs %d", res.WinRateBefore, res.WinRateAfter, res.KL, res.Steps, res.Pairs)
 	if math.Abs(res.WinRateBefore-0.5) > 0.2 {
