@@ -223,3 +223,43 @@ func TestGemmaOllamaRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestGemmaRealShapeParity: gemma3 at gemma3-270M's shape (18 blocks of dim 640, FFN 2048, 4
+// heads of 256 sharing one KV head, window 512, tied head; stories260K's vocabulary instead of
+// the 262k one) with random F16 and Q8_0 weights, against the real server.
+func TestGemmaRealShapeParity(t *testing.T) {
+	c := ollamaClient(t)
+	for _, typ := range []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0} {
+		t.Run(typ.String(), func(t *testing.T) {
+			r := RandomGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
+				SlidingWindow: 512, ContextLen: 32768, Vocab: storiesPath, Seed: 13, Type: typ, Tied: true, TiedHeadGain: 0.35,
+				ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
+			path := filepath.Join(t.TempDir(), "gemma3-270m-shape.gguf")
+			if err := r.Write(path); err != nil {
+				t.Fatal(err)
+			}
+			name := "align-gemma3-270m-shape-" + typ.String()
+			importGGUF(t, c, name, path, "")
+			m := loadT(t, path, LoadOptions{})
+			peaked, total := 0, 0
+			for _, p := range gemmaPrompts[:2] {
+				seq, want := ollamaGenerate(t, c, m, name, p, 24)
+				for _, w := range want {
+					total++
+					if w > -1 {
+						peaked++
+					}
+				}
+				got, err := m.LogProbs([]Sequence{seq})
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareMean(t, fmt.Sprintf("%s %q", name, p), got[0], want, gemmaTol("gemma3"))
+				t.Logf("server log-probs %v", want[:6])
+			}
+			if peaked < total*3/4 {
+				t.Errorf("only %d of %d tokens peaked", peaked, total)
+			}
+		})
+	}
+}

@@ -153,7 +153,7 @@ func (r RandomGGUF) write(path string) error {
 			data = data[:len(data)/(shape[len(shape)-1]+1)*shape[len(shape)-1]]
 		}
 		typ := r.Type
-		if len(shape) == 1 || (typ == kernels.TypeQ8_0 && shape[0]%32 != 0) {
+		if len(shape) == 1 || (typ == kernels.TypeQ8_0 && shape[len(shape)-1]%32 != 0) {
 			typ = kernels.TypeF32
 		}
 		gs := make([]uint64, len(shape)) // ggml order: ne0 = the row length
