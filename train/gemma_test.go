@@ -13,7 +13,7 @@ import (
 // stories260K's vocabulary), instead of stories260K. Its head is barely peaked (Peak 0.02), so
 // that sampling at temperature 1 is diverse: some completions contain the judge's words by
 // chance, and DPO must make the policy produce them more often than the base on held-out
-// prompts.
+// prompts. Nothing is trained first.
 func TestQuickstartGemma3(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gemma3.gguf")
@@ -23,8 +23,10 @@ func TestQuickstartGemma3(t *testing.T) {
 	if err := g.Write(path); err != nil {
 		t.Fatal(err)
 	}
-	r := load(t, "quickstart", "model.path="+path, "dataset.max_samples=120", "eval.held_out=32", "eval.samples=2",
-		"online.sampling.max_tokens=32", "learning_rate=5e-3", "num_train_epochs=3")
+	// The judge's words are ones stories260K's vocabulary has as single tokens (its quickstart
+	// words are mostly split into pieces, which a near-uniform model almost never assembles).
+	r := load(t, "quickstart", "model.path="+path, "online.judge.words=[happy, friend, day, big, she]",
+		"dataset.max_samples=120", "eval.held_out=48", "eval.samples=2")
 	res := run(t, r, filepath.Join(dir, "qs"))
 	t.Logf("gemma3: win rate before %.3f after %.3f KL %.2f steps %d pairs %d", res.WinRateBefore, res.WinRateAfter, res.KL, res.Steps, res.Pairs)
 	if math.Abs(res.WinRateBefore-0.5) > 0.2 {
