@@ -31,7 +31,12 @@ func randomArchs() []randomArch {
 	qwen3u.Tied = false
 	llama3 := base
 	llama3.Arch, llama3.RopeTheta = "llama", 500000
+	phi3 := base
+	phi3.Arch, phi3.Heads, phi3.KVHeads = "phi3", 4, 4 // phi3's o is [Dim, Dim]: Heads·HeadDim = Dim
+	const phi3Vocab = "../testdata/vocab/ggml-vocab-phi-3.gguf"
 	return []randomArch{
+		{"align-rnd-phi3", RandomGGUF{Config: phi3, VocabFile: phi3Vocab, Seed: 4}, false},
+		{"align-rnd-phi3-longrope", RandomGGUF{Config: phi3, VocabFile: phi3Vocab, Seed: 5, LongRope: true}, false},
 		{"align-rnd-qwen3", RandomGGUF{Config: qwen3, Vocab: VocabChatML, Seed: 1}, true},
 		{"align-rnd-qwen3-untied", RandomGGUF{Config: qwen3u, Vocab: VocabChatML, Seed: 2}, true},
 		{"align-rnd-llama3", RandomGGUF{Config: llama3, Vocab: VocabLlama3, Seed: 3}, false},

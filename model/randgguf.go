@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +26,12 @@ type RandomGGUF struct {
 	Vocab  RandomVocab
 	Type   kernels.GGMLType // matrices: F32, F16 or Q8_0 (0 = F32); 1-D tensors stay F32
 	Seed   uint64
+	// VocabFile, when set, is a GGUF whose tokenizer.* metadata (and chat template) is copied
+	// instead of Vocab's: e.g. llama.cpp's ggml-vocab-phi-3.gguf.
+	VocabFile string
+	// LongRope writes Phi-3's longrope: rope_factors_short/long.weight (random in [1, 4)),
+	// rope.scaling.attn_factor, and a context_length 32× rope.scaling.original_context_length.
+	LongRope bool
 }
 
 // RandomVocab is the tokenizer written into a random GGUF.
@@ -202,7 +209,13 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 		return err
 	}
 	c.RopeNeoX, c.QKVBias, c.QKNorm = spec.neox, spec.qkvBias, spec.qkNorm
-	kv, vocab, err := r.Vocab.kv()
+	var kv ggml.KV
+	var vocab int
+	if r.VocabFile != "" {
+		kv, vocab, err = vocabFromFile(r.VocabFile)
+	} else {
+		kv, vocab, err = r.Vocab.kv()
+	}
 	if err != nil {
 		return err
 	}
@@ -257,25 +270,75 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 	kv[a+".rope.freq_base"] = c.RopeTheta
 	kv[a+".vocab_size"] = uint32(c.Vocab)
 	typ := r.Type
-	if typ == 0 {
-		typ = kernels.TypeF32
-	}
 	var ts []*ggml.Tensor
+	vec := func(name string, d []float32) {
+		ts = append(ts, &ggml.Tensor{Name: name, Shape: []uint64{uint64(len(d))}, Kind: uint32(kernels.TypeF32), WriterTo: tensorWriter{data: d, typ: kernels.TypeF32}})
+	}
+	if r.LongRope {
+		orig := c.ContextLen
+		kv[a+".context_length"] = uint32(32 * orig)
+		kv[a+".rope.scaling.original_context_length"] = uint32(orig)
+		kv[a+".rope.scaling.attn_factor"] = float32(math.Sqrt(1 + math.Log(32)/math.Log(float64(orig))))
+		for _, n := range []string{"rope_factors_long.weight", "rope_factors_short.weight"} {
+			f := make([]float32, c.RopeDim/2)
+			for i := range f {
+				f[i] = float32(1 + 3*rng.Float64())
+			}
+			vec(n, f)
+		}
+	}
+	data := map[string][]float32{}
+	for _, b := range m.bindings() {
+		if p := *b.slot; p != nil {
+			data[p.Name] = p.Data
+		}
+	}
+	fused := joinFused(m.bindings(), data)
 	for _, b := range m.bindings() {
 		p := *b.slot
 		if p == nil {
 			continue
 		}
-		t := &ggml.Tensor{Name: b.name, Shape: []uint64{uint64(b.shape[0])}}
-		tt := kernels.TypeF32
-		if b.shape[1] != 0 {
-			t.Shape = []uint64{uint64(b.shape[1]), uint64(b.shape[0])}
-			if tt = typ; tt == kernels.TypeQ8_0 && b.shape[1]%32 != 0 {
-				tt = kernels.TypeF16
-			}
+		if b.shape[1] == 0 {
+			vec(b.name, p.Data)
+			continue
 		}
-		t.Kind, t.WriterTo = uint32(tt), tensorWriter{data: p.Data, typ: tt}
-		ts = append(ts, t)
+		rows, d := b.shape[0], p.Data
+		if b.fusedRows > 0 {
+			if b.rowOff != 0 {
+				continue // written with the first part
+			}
+			rows, d = b.fusedRows, fused[b.name]
+		}
+		tt := typ
+		if tt == kernels.TypeQ8_0 && b.shape[1]%32 != 0 {
+			tt = kernels.TypeF16
+		}
+		ts = append(ts, &ggml.Tensor{Name: b.name, Shape: []uint64{uint64(b.shape[1]), uint64(rows)}, Kind: uint32(tt), WriterTo: tensorWriter{data: d, typ: tt}})
 	}
 	return writeGGUF(w, kv, ts)
+}
+
+// vocabFromFile reads the tokenizer.* metadata of a GGUF.
+func vocabFromFile(path string) (ggml.KV, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	g, err := ggml.Decode(f, -1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	kv := ggml.KV{}
+	for k, v := range g.KV() {
+		if strings.HasPrefix(k, "tokenizer.") {
+			kv[k] = widenKV(v)
+		}
+	}
+	n := len(g.KV().Strings("tokenizer.ggml.tokens"))
+	if n == 0 {
+		return nil, 0, fmt.Errorf("%s: no tokenizer.ggml.tokens", path)
+	}
+	return kv, n, nil
 }

@@ -36,10 +36,12 @@ func TestRandomGGUFLoads(t *testing.T) {
 			t.Errorf("%s: round trip %q, %v", ra.name, back, err)
 		}
 		var eot string
-		switch ra.spec.Vocab {
-		case VocabChatML:
+		switch {
+		case ra.spec.VocabFile != "": // Phi-3's vocabulary and template
+			eot = "<|end|>"
+		case ra.spec.Vocab == VocabChatML:
 			eot = "<|im_end|>"
-		case VocabLlama3:
+		case ra.spec.Vocab == VocabLlama3:
 			eot = "<|eot_id|>"
 			// Llama 3.x: both <|end_of_text|> and <|eot_id|> end generation.
 			eos := m.EOS()

@@ -29,7 +29,7 @@ func (m *Model) rope(x []float32, pos []int32, T, nHeads int, inverse bool) {
 		}
 		return
 	}
-	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.ropeFreqScale(), c.RopeFreqs, c.RopeNeoX, inverse)
+	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.ropeFreqScale(), c.RopeFreqs, c.ropeMScale(), c.RopeNeoX, inverse)
 }
 
 // ropeTable returns the model's cos/sin table of the unscaled RoPE, covering every position in
@@ -65,7 +65,8 @@ func ropeInvFreqs(ropeDim int, theta, freqScale float32, factors []float32) []fl
 	return f
 }
 
-func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta, freqScale float32, factors []float32, neox, inverse bool) {
+// mscale multiplies cos and sin (Config.RopeAttnFactor; 1 = none).
+func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta, freqScale float32, factors []float32, mscale float32, neox, inverse bool) {
 	half := ropeDim / 2
 	if half == 0 {
 		return
@@ -76,7 +77,7 @@ func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, 
 	for t := 0; t < T; t++ {
 		for i := range inv {
 			s, c := math.Sincos(float64(pos[t]) * inv[i])
-			cs[i], sn[i] = float32(c), float32(s)
+			cs[i], sn[i] = float32(c)*mscale, float32(s)*mscale
 			if inverse {
 				sn[i] = -sn[i]
 			}
