@@ -29,10 +29,10 @@ type Config struct {
 	// RopeAttnFactor multiplies RoPE's cos and sin (llama.cpp's attn_factor with ext_factor 0:
 	// Phi-3 longrope's rope.scaling.attn_factor). 0 or 1 = none.
 	RopeAttnFactor float32
-	Eps        float32 // RMSNorm epsilon
-	Vocab      int     // vocabulary size
-	ContextLen int     // trained context length
-	QKVBias    bool    // q, k, v projections carry biases (qwen2)
+	Eps            float32 // RMSNorm epsilon
+	Vocab          int     // vocabulary size
+	ContextLen     int     // trained context length
+	QKVBias        bool    // q, k, v projections carry biases (qwen2)
 	// QKNorm applies an RMSNorm with its own HeadDim weight to every query and key head after
 	// the projection and before RoPE (attn_q_norm / attn_k_norm: qwen3, gemma3).
 	QKNorm bool
