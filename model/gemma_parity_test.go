@@ -19,8 +19,8 @@ import (
 // window of 8 keys (the prompts plus 40 generated tokens reach well past it), stories260K's
 // vocabulary (512 tokens; no space prefix, as Gemma's SentencePiece has none, and the end of
 // turn set to </s> so that ollama's gemma3 tokenizer does not stop at its default id 106).
-func randomGemma(arch string) RandomGGUF {
-	r := RandomGGUF{Arch: arch, Layers: 4, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
+func randomGemma(arch string) PeakedGGUF {
+	r := PeakedGGUF{Arch: arch, Layers: 4, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
 		SlidingWindow: 8, Vocab: storiesPath, Seed: 11,
 		ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
 	switch arch {
@@ -78,7 +78,7 @@ func compareMean(t *testing.T, what string, got []float32, want []float64, tol f
 
 var gemmaPrompts = []string{"Once upon a time", "Lily and Tom went to the park.", "The cat"}
 
-// TestGemmaParityWithOllama: random-weight gemma2 and gemma3 GGUFs written by RandomGGUF,
+// TestGemmaParityWithOllama: random-weight gemma2 and gemma3 GGUFs written by PeakedGGUF,
 // imported into the real Ollama, generate greedily with logprobs; align scores the same tokens.
 // The outputs must be peaked (most top log-probs above −1), longer than the window, and the
 // scores of a model without its sliding window (or RoPE bases) must miss the server's by far
@@ -231,7 +231,7 @@ func TestGemmaRealShapeParity(t *testing.T) {
 	c := ollamaClient(t)
 	for _, typ := range []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0} {
 		t.Run(typ.String(), func(t *testing.T) {
-			r := RandomGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
+			r := PeakedGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
 				SlidingWindow: 512, ContextLen: 32768, Vocab: storiesPath, Seed: 13, Type: typ, Tied: true, TiedHeadGain: 0.35,
 				ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
 			path := filepath.Join(t.TempDir(), "gemma3-270m-shape.gguf")

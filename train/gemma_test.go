@@ -9,16 +9,17 @@ import (
 )
 
 // TestQuickstartGemma3 runs the quickstart (rule judge, online DPO, LoRA on every projection) on
-// a random-weight gemma3 written by model.RandomGGUF at stories260K's scale (6 blocks of dim 64,
+// a random-weight gemma3 written by model.PeakedGGUF at stories260K's scale (6 blocks of dim 64,
 // stories260K's vocabulary), instead of stories260K. Its head is barely peaked (Peak 0.02), so
-// that sampling at temperature 1 is diverse: some completions contain the judge's words by
-// chance, and DPO must make the policy produce them more often than the base on held-out
+// that sampling at temperature 1 is diverse, and never samples byte tokens (NoSpecial: half of
+// stories260K's vocabulary are bytes, whose random sequences are not text): some completions
+// contain the judge's words by chance, and DPO must make the policy produce them more often than the base on held-out
 // prompts. Nothing is trained first.
 func TestQuickstartGemma3(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gemma3.gguf")
-	g := model.RandomGGUF{Arch: "gemma3", Layers: 6, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
-		SlidingWindow: 16, Vocab: "../testdata/models/stories260K.gguf", Seed: 3, Peak: 0.02,
+	g := model.PeakedGGUF{Arch: "gemma3", Layers: 6, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
+		SlidingWindow: 16, Vocab: "../testdata/models/stories260K.gguf", Seed: 3, Peak: 0.02, NoSpecial: true,
 		ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
 	if err := g.Write(path); err != nil {
 		t.Fatal(err)

@@ -6,23 +6,26 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
 
 	"github.com/alignkit/align/kernels"
 )
 
-// RandomGGUF describes a random-weight GGUF for parity tests with the real server: a model of
-// any supported architecture at a small shape, with the vocabulary (every tokenizer.* key) of
-// another GGUF.
+// PeakedGGUF describes a random-weight GGUF with structured, peaked predictions, for parity
+// tests with the real server: a model of any supported architecture at a given shape (gemma
+// metadata and post-norms included), with the vocabulary (every tokenizer.* key) of another
+// GGUF. (WriteRandomGGUF draws i.i.d. weights over align's own BPE vocabularies; this one is
+// built so that a tied head, which llama.cpp imposes on gemma2, is peaked too, and so that no
+// byte token is ever predicted.)
 //
 // The weights are random but the model is peaked, not near-uniform: the output head maps the
-// embedding of each token t onto one other token next(t) (a fixed random permutation), so the
-// residual stream, which starts as t's embedding, predicts next(t) with a clear margin, while
-// attention and the FFN (unit-scale projections, post-norm weights PostNorm) move every logit
-// by O(1). Peak sets the margin (0.2 at dim 64 with 4 gemma2 blocks: top log-probs between −0.5 and −0.05).
-type RandomGGUF struct {
+// embedding of each normal token t onto another normal token next(t) (a fixed random
+// permutation), so the residual stream, which starts as t's embedding, predicts next(t) with a
+// clear margin, while attention and the FFN (unit-scale projections, post-norm weights
+// PostNorm) move every logit by O(1). Peak sets the margin (0.2 at dim 64: top log-probs
+// between −0.5 and −0.05).
+type PeakedGGUF struct {
 	Arch                    string // llama, qwen2, gemma2, gemma3
 	Layers, Dim, FFN        int
 	Heads, KVHeads, HeadDim int
@@ -42,17 +45,22 @@ type RandomGGUF struct {
 	LookupGain, TiedFFNNorm, TiedHeadGain float64
 	OmitTensor, BadShapeName              string // bad-input tests: leave this tensor out / write it one row short
 	VisionTensors                         bool   // add a few v.* / mm.* tensors, as gemma3's multimodal files have
+	// NoSpecial (untied head only) keeps sampling off byte, control and unused tokens: every
+	// embedding gets a shared unit direction d and those tokens' head rows are −(40/√Dim)·d,
+	// about −20 logits below the rest, so even a near-uniform model (small Peak) samples only
+	// normal pieces.
+	NoSpecial bool
 }
 
 // Write writes the GGUF to path.
-func (r RandomGGUF) Write(path string) error {
+func (r PeakedGGUF) Write(path string) error {
 	if err := r.write(path); err != nil {
-		return fmt.Errorf("model: random GGUF %s: %w", path, err)
+		return fmt.Errorf("model: peaked GGUF %s: %w", path, err)
 	}
 	return nil
 }
 
-func (r RandomGGUF) write(path string) error {
+func (r PeakedGGUF) write(path string) error {
 	if r.Layers <= 0 || r.Dim <= 0 || r.FFN <= 0 || r.Heads <= 0 {
 		return errors.New("Layers, Dim, FFN and Heads must be positive")
 	}
@@ -83,25 +91,11 @@ func (r RandomGGUF) write(path string) error {
 	if r.Type == 0 {
 		r.Type = kernels.TypeF32
 	}
-	src, err := os.Open(r.Vocab)
+	kv, vocab, err := vocabFromFile(r.Vocab)
 	if err != nil {
-		return err
+		return fmt.Errorf("vocabulary: %w", err)
 	}
-	defer src.Close()
-	g, err := ggml.Decode(src, -1)
-	if err != nil {
-		return fmt.Errorf("vocabulary %s: %w", r.Vocab, err)
-	}
-	kv := ggml.KV{"general.architecture": r.Arch, "general.name": "align-random-" + r.Arch, "general.file_type": fileTypeOf(r.Type)}
-	for k, v := range g.KV() {
-		if strings.HasPrefix(k, "tokenizer.") {
-			kv[k] = widenKV(v)
-		}
-	}
-	vocab := len(g.KV().Strings("tokenizer.ggml.tokens"))
-	if vocab == 0 {
-		return fmt.Errorf("vocabulary %s has no tokenizer.ggml.tokens", r.Vocab)
-	}
+	kv["general.architecture"], kv["general.name"], kv["general.file_type"] = r.Arch, "align-peaked-"+r.Arch, fileTypeOf(r.Type)
 	a := r.Arch + "."
 	kv[a+"block_count"] = uint32(r.Layers)
 	kv[a+"embedding_length"] = uint32(r.Dim)
@@ -164,7 +158,7 @@ func (r RandomGGUF) write(path string) error {
 	}
 	// next(t): a random permutation of the normal tokens (byte, control and unused tokens are
 	// never predicted, so that greedy outputs detokenize piece by piece on either runner).
-	types := g.KV().Ints("tokenizer.ggml.token_type")
+	types := kv.Ints("tokenizer.ggml.token_type")
 	var normal []int
 	for t := 0; t < vocab; t++ {
 		if t >= len(types) || types[t] == 1 {
@@ -185,6 +179,23 @@ func (r RandomGGUF) write(path string) error {
 	}
 	isNormal := func(t int) bool { return t >= len(types) || types[t] == 1 }
 	embed := gauss(vocab*D, 1/math.Sqrt(float64(D)))
+	var shared []float64 // NoSpecial's direction d
+	if r.NoSpecial && !r.Tied {
+		shared = make([]float64, D)
+		var ss float64
+		for i := range shared {
+			shared[i] = rng.NormFloat64()
+			ss += shared[i] * shared[i]
+		}
+		for i := range shared {
+			shared[i] /= math.Sqrt(ss)
+		}
+		for t := 0; t < vocab; t++ {
+			for i, v := range shared {
+				embed[t*D+i] += float32(v)
+			}
+		}
+	}
 	unit := func(t int) []float64 { // t's embedding scaled to unit norm
 		e := embed[t*D : (t+1)*D]
 		var ss float64
@@ -213,6 +224,15 @@ func (r RandomGGUF) write(path string) error {
 			u := unit(t)
 			for i := range u {
 				out[next[t]*D+i] = float32(r.Peak * math.Sqrt(float64(D)) * u[i])
+			}
+		}
+		if shared != nil {
+			for t := 0; t < vocab; t++ {
+				if !isNormal(t) {
+					for i, v := range shared {
+						out[t*D+i] = float32(-40 / math.Sqrt(float64(D)) * v)
+					}
+				}
 			}
 		}
 		add("output.weight", out, vocab, D)
