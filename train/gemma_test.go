@@ -27,7 +27,7 @@ func TestQuickstartGemma3(t *testing.T) {
 	// The judge's words are ones stories260K's vocabulary has as single tokens (its quickstart
 	// words are mostly split into pieces, which a near-uniform model almost never assembles).
 	r := load(t, "quickstart", "model.path="+path, "online.judge.words=[happy, friend, day, big, she]",
-		"dataset.max_samples=120", "eval.held_out=48", "eval.samples=2")
+		"dataset.max_samples=168", "eval.held_out=48", "eval.samples=2", "learning_rate=1e-2", "num_train_epochs=3")
 	res := run(t, r, filepath.Join(dir, "qs"))
 	t.Logf("gemma3: win rate before %.3f after %.3f KL %.2f steps %d pairs %d", res.WinRateBefore, res.WinRateAfter, res.KL, res.Steps, res.Pairs)
 	if math.Abs(res.WinRateBefore-0.5) > 0.2 {
