@@ -194,6 +194,15 @@ func TestRandomGemmaGGUF(t *testing.T) {
 		if len(out) < 30 || peaked < len(out)*3/4 {
 			t.Errorf("%s: %d tokens generated, %d peaked", arch, len(out), peaked)
 		}
+		// LowMemory (projections kept encoded, here F32) scores the same.
+		lm := loadT(t, path, LoadOptions{LowMemory: true})
+		lpl, err := lm.LogProbs([]Sequence{seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(lpl[0], lp[0]); d != 0 {
+			t.Errorf("%s: LowMemory log-probs differ by %g", arch, d)
+		}
 		// The sliding window matters at this length: without it the scores move by far more
 		// than the parity tolerance.
 		m.cfg.Window = 0
