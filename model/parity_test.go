@@ -40,13 +40,24 @@ func greedyOptions(n int) map[string]any {
 // the runner saw it (BOS + context) and the server's per-token log-probs.
 func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, n int) (Sequence, []float64) {
 	t.Helper()
+	return ollamaGenerateMode(t, c, m, name, prompt, n, false)
+}
+
+// ollamaGenerateRaw is ollamaGenerate with raw=true: the prompt bypasses the model's template.
+func ollamaGenerateRaw(t *testing.T, c *api.Client, m *Model, name, prompt string, n int) (Sequence, []float64) {
+	t.Helper()
+	return ollamaGenerateMode(t, c, m, name, prompt, n, true)
+}
+
+func ollamaGenerateMode(t *testing.T, c *api.Client, m *Model, name, prompt string, n int, raw bool) (Sequence, []float64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var final api.GenerateResponse
 	var lps []float64
 	var pieces []string
 	stream := false
-	err := c.Generate(ctx, &api.GenerateRequest{Model: name, Prompt: prompt, Stream: &stream, Logprobs: true, Options: greedyOptions(n)},
+	err := c.Generate(ctx, &api.GenerateRequest{Model: name, Prompt: prompt, Raw: raw, Stream: &stream, Logprobs: true, Options: greedyOptions(n)},
 		func(r api.GenerateResponse) error {
 			for _, l := range r.Logprobs {
 				lps = append(lps, l.Logprob)
