@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"data":        {},
 	"kernels":     {},
 	"objectives":  {},
-	"recipes":     {},
+	"recipes":     {"objectives"}, // the objective table is declared once, in objectives
 	"runtime":     {},
 	"model":       {"data", "kernels"},
 	"model/bench": {"kernels", "model", "runtime"},
