@@ -248,9 +248,14 @@ func ggmlSwiGLU(y, x, g []float32) {
 
 // ggmlWeights returns the runner's view of a weight: its values and GGUF type.
 func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
-	typ := typeF32
+	typ, name := typeF32, p.Name
+	for _, b := range m.bindings() { // a part of a fused tensor has the fused tensor's type
+		if b.part != "" && b.part == p.Name {
+			name = b.name
+		}
+	}
 	for _, t := range m.tensors {
-		if t.name == p.Name {
+		if t.name == name {
 			typ = ggmlType(t.kind)
 			break
 		}

@@ -105,6 +105,7 @@ type Model struct {
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
+	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
 	tmpl        *template.Template
 	tmplName    string
 	notes       []string // Notes

@@ -192,7 +192,7 @@ func (v RandomVocab) kv() (ggml.KV, int, error) {
 // WriteRandomGGUF writes r as a GGUF. The weights are drawn so that the model is neither
 // trivial nor near-uniform: projections N(0, 1/in) (each block changes the residual by O(1)),
 // norms 1 + N(0, 0.1²), biases N(0, 0.02²), token embeddings N(0, 1), and an LM head (untied)
-// of N(0, (6/√Dim)²) or, tied, the embeddings, so that the logits spread over about ±6 and the
+// of N(0, (10/√Dim)²) or, tied, the embeddings (scaled to match), so that the logits spread over about ±10 and the
 // top token usually has most of the probability (the parity tests check that: near-uniform
 // logits would hide differences in every log-prob).
 func WriteRandomGGUF(w io.Writer, r RandomGGUF) error {
@@ -201,6 +201,9 @@ func WriteRandomGGUF(w io.Writer, r RandomGGUF) error {
 	}
 	return nil
 }
+
+// headStd is the random models' logit standard deviation.
+const headStd = 10
 
 func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 	c := r.Config
@@ -238,7 +241,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 		case p == m.embed:
 			std = 1
 		case p == m.output:
-			std = 6 / math.Sqrt(float64(c.Dim))
+			std = headStd / math.Sqrt(float64(c.Dim))
 		default:
 			std = 1 / math.Sqrt(float64(b.shape[1]))
 		}
@@ -248,7 +251,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 	}
 	if c.Tied {
 		// Embeddings of std 1 as the head give logits of std √Dim: scale them to ±6 as well.
-		s := float32(6 / math.Sqrt(float64(c.Dim)))
+		s := float32(headStd / math.Sqrt(float64(c.Dim)))
 		for i := range m.embed.Data {
 			m.embed.Data[i] *= s
 		}

@@ -92,6 +92,11 @@ func (m *Model) initTokenizer() error {
 		// llama.cpp defaults add_space_prefix to true for SPM vocabularies; ollama's Go
 		// SentencePiece does not apply it, so Tokenize does.
 		m.spacePrefix = kv.Bool("tokenizer.ggml.add_space_prefix", true)
+		// llama.cpp (llama-vocab.cpp) gives every special token but <unk>, <s> and
+		// <|endoftext|> the RSTRIP attribute when general.name contains "phi-3" or "phi3": the
+		// whitespace after it is dropped before tokenizing the text that follows.
+		n := strings.ToLower(kv.String("general.name"))
+		m.phi3Strip = strings.Contains(n, "phi-3") || strings.Contains(n, "phi3")
 	case "gpt2":
 		pre, err := bpePretokenizers(kv.Architecture(), kv.String("tokenizer.ggml.pre"))
 		if err != nil {
@@ -214,14 +219,26 @@ func (m *Model) encode(text string, atStart bool) ([]int32, error) {
 		frags = out
 	}
 	var ids []int32
-	prevSpecial := atStart
+	prevSpecial, strip := atStart, false
 	for _, f := range frags {
 		if f.special >= 0 {
 			ids = append(ids, f.special)
 			prevSpecial = true
+			switch m.vocab.Values[f.special] {
+			case "<unk>", "<s>", "<|endoftext|>":
+				strip = false
+			default:
+				strip = m.phi3Strip
+			}
 			continue
 		}
 		s := f.text
+		if strip {
+			if s = strings.TrimLeft(s, " \t\n\v\f\r"); s == "" {
+				continue
+			}
+		}
+		strip = false
 		if prevSpecial {
 			s = " " + s
 		}
