@@ -1,7 +1,8 @@
 package model
 
-// LowMemory: the seven projections of each block stay in their GGUF encoding (F16, BF16, Q8_0,
-// Q4_0, Q4_K, Q5_K, Q6_K, or F32 as is) and every product with them dequantizes a tile of
+// LowMemory: the seven projections of each block stay in their GGUF encoding (any type
+// kernels.Dequantize reads: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+// or F32 as is) and every product with them dequantizes a tile of
 // output rows into a scratch buffer and multiplies that tile. The dequantized values are the
 // ones the normal path holds, so the forward is bit-identical; the backward input gradient
 // sums over the tiles in turn and matches to float32 rounding.
@@ -57,8 +58,8 @@ func lowMemoryName(name string) bool {
 // readTensorRaw reads a 2-D tensor without dequantizing it.
 func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, *qweight, error) {
 	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+	if err := checkWeightType(t); err != nil {
+		return nil, nil, err
 	}
 	want := []uint64{uint64(shape[1]), uint64(shape[0])}
 	if shape[1] == 0 || !slices.Equal(t.Shape, want) {

@@ -123,14 +123,18 @@ type Model struct {
 	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
 }
 
-// supportedTypes are the ggml weight types Load dequantizes.
-func supportedType(t ggmlType) bool {
-	switch t {
-	case typeF32, typeF16, typeBF16, typeQ8_0, typeQ4_0,
-		typeQ4_K, typeQ5_K, typeQ6_K:
-		return true
+// checkWeightType refuses a tensor whose ggml type align cannot dequantize, naming the tensor,
+// its type and the supported ones. It is the loader's one type check (Load, LowMemory's raw
+// reads and Inspect all call it).
+func checkWeightType(t *ggml.Tensor) error {
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); el != 0 {
+		return nil
 	}
-	return false
+	names := make([]string, 0, 16)
+	for _, s := range kernels.SupportedTypes() {
+		names = append(names, s.String())
+	}
+	return fmt.Errorf("tensor %s: unsupported weight type %s (supported: %s)", t.Name, ggml.TensorType(t.Kind), strings.Join(names, ", "))
 }
 
 // Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
@@ -251,8 +255,8 @@ func targetNames() []string { return []string{"q", "k", "v", "o", "gate", "up", 
 
 func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
 	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+	if err := checkWeightType(t); err != nil {
+		return nil, err
 	}
 	want := []uint64{uint64(shape[1]), uint64(shape[0])} // ggml order: ne0 = cols
 	if shape[1] == 0 {
