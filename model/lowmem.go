@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -57,27 +56,14 @@ func lowMemoryName(name string) bool {
 
 // readTensorRaw reads a 2-D tensor without dequantizing it.
 func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, *qweight, error) {
-	typ := ggmlType(t.Kind)
-	if err := checkWeightType(t); err != nil {
+	if err := checkTensor(t, shape, true); err != nil {
 		return nil, nil, err
-	}
-	want := []uint64{uint64(shape[1]), uint64(shape[0])}
-	if shape[1] == 0 || !slices.Equal(t.Shape, want) {
-		return nil, nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
 	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
 		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
 	}
-	if len(raw)%shape[0] != 0 {
-		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
-	}
-	q := &qweight{typ: typ, raw: raw, rowBytes: len(raw) / shape[0]}
-	// Check that a row decodes on its own (the block size divides the row).
-	row := make([]float32, shape[1])
-	if err := dequantize(typ, row, raw[:q.rowBytes]); err != nil {
-		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
-	}
+	q := &qweight{typ: ggmlType(t.Kind), raw: raw, rowBytes: len(raw) / shape[0]}
 	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
 }
 

@@ -140,14 +140,17 @@ func checkWeightType(t *ggml.Tensor) error {
 // Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
 // tokenizer and chat template.
 func Load(path string, opt LoadOptions) (*Model, error) {
-	m, err := load(path, opt)
+	m, err := load(path, opt, false)
 	if err != nil {
 		return nil, fmt.Errorf("model: load %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func load(path string, opt LoadOptions) (*Model, error) {
+// load reads the GGUF at path. With headerOnly it runs every check of a full load (architecture,
+// hyper-parameters, tokenizer, template, each tensor's presence, type and shape) but reads no
+// weights: the Params it binds have a Shape and no Data, and nothing is trainable.
+func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	if opt.LowMemory && opt.Full {
 		return nil, errors.New("LowMemory keeps the base quantized and frozen: it cannot be combined with Full training")
 	}
@@ -218,6 +221,13 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
 		var p *Param
+		if headerOnly {
+			if err := checkTensor(t, b.shape, opt.LowMemory && lowMemoryName(b.name)); err != nil {
+				return nil, err
+			}
+			*b.slot = &Param{Name: t.Name, Shape: paramShape(b.shape)}
+			continue
+		}
 		if opt.LowMemory && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
@@ -244,6 +254,9 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			l.out, l.in = l.w.Shape[0], l.w.Shape[1]
 		}
 	}
+	if headerOnly {
+		return m, nil
+	}
 	if err := m.initTrainable(); err != nil {
 		return nil, err
 	}
@@ -253,17 +266,38 @@ func load(path string, opt LoadOptions) (*Model, error) {
 // loraTargets are the short target names, in block order.
 func targetNames() []string { return []string{"q", "k", "v", "o", "gate", "up", "down"} }
 
-func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
-	typ := ggmlType(t.Kind)
+// checkTensor is the loader's check of one tensor against its binding: a type align reads and
+// the bound shape (rows, cols; cols 0 for a vector); for a weight LowMemory keeps encoded
+// (raw), also rows that decode one by one (the block size divides a row).
+func checkTensor(t *ggml.Tensor, shape [2]int, raw bool) error {
 	if err := checkWeightType(t); err != nil {
-		return nil, err
+		return err
 	}
 	want := []uint64{uint64(shape[1]), uint64(shape[0])} // ggml order: ne0 = cols
 	if shape[1] == 0 {
 		want = []uint64{uint64(shape[0])}
 	}
-	if !slices.Equal(t.Shape, want) {
-		return nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	if !slices.Equal(t.Shape, want) || (raw && shape[1] == 0) {
+		return fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	}
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); raw && shape[1]%el != 0 {
+		return fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %d columns is not a multiple of the %s block size %d", t.Name, shape[1], ggml.TensorType(t.Kind), el)
+	}
+	return nil
+}
+
+// paramShape is a binding's shape as a Param's: [rows, cols], or [rows] for a vector.
+func paramShape(shape [2]int) []int {
+	if shape[1] == 0 {
+		return []int{shape[0]}
+	}
+	return []int{shape[0], shape[1]}
+}
+
+func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
+	typ := ggmlType(t.Kind)
+	if err := checkTensor(t, shape, false); err != nil {
+		return nil, err
 	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
@@ -274,11 +308,7 @@ func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, e
 	if err := dequantize(typ, data, raw); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	ps := []int{shape[0]}
-	if shape[1] != 0 {
-		ps = append(ps, shape[1])
-	}
-	return &Param{Name: t.Name, Data: data, Shape: ps}, nil
+	return &Param{Name: t.Name, Data: data, Shape: paramShape(shape)}, nil
 }
 
 // normalizeTarget maps PEFT/TRL module names to the short targets.
