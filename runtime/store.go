@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -32,7 +34,8 @@ func StoreDir() string {
 
 // ListStore lists the models of the Ollama store at dir ("" = StoreDir) from its manifests
 // (manifests/HOST/NAMESPACE/MODEL/TAG, each naming its layers by digest under blobs/), without
-// a server: name (shortened as `ollama list` shows it), size and time of the model layer,
+// a server: name (shortened as `ollama list` shows it), size (config and layers, as `ollama list`)
+// and time of the manifest,
 // BlobPath (the GGUF) and the template layer. A manifest that cannot be parsed is an error
 // naming it; one without a model layer is listed with an empty BlobPath.
 func ListStore(dir string) ([]ModelInfo, error) {
@@ -81,6 +84,9 @@ func readManifest(dir, path string) (ModelInfo, error) {
 		return ModelInfo{}, err
 	}
 	var man struct {
+		Config struct {
+			Size int64 `json:"size"`
+		} `json:"config"`
 		Layers []struct {
 			MediaType string `json:"mediaType"`
 			Digest    string `json:"digest"`
@@ -90,20 +96,25 @@ func readManifest(dir, path string) (ModelInfo, error) {
 	if err := json.Unmarshal(b, &man); err != nil {
 		return ModelInfo{}, fmt.Errorf("manifest %s: %w", path, err)
 	}
-	var info ModelInfo
+	sum := sha256.Sum256(b)
+	info := ModelInfo{Size: man.Config.Size, Digest: hex.EncodeToString(sum[:])} // as `ollama list`: the manifest's digest
 	if st, err := os.Stat(path); err == nil {
 		info.ModifiedAt = st.ModTime()
 	}
 	for _, l := range man.Layers {
+		info.Size += l.Size // as `ollama list`: the config and every layer
 		blob := filepath.Join(dir, "blobs", strings.Replace(l.Digest, ":", "-", 1))
 		switch l.MediaType {
 		case mediaModel:
-			info.BlobPath, info.Size, info.Digest = blob, l.Size, strings.TrimPrefix(l.Digest, "sha256:")
+			info.BlobPath = blob
 		case mediaTemplate:
 			if t, err := os.ReadFile(blob); err == nil {
 				info.Template = string(t)
 			}
 		}
+	}
+	if info.Template == "" {
+		info.Template = "{{ .Prompt }}" // Ollama's template for a model without a template layer
 	}
 	return info, nil
 }
