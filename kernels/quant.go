@@ -159,11 +159,11 @@ func dequantizeWith(im *impl, t GGMLType, dst []float32, src []byte) error {
 		}
 	case TypeQ2_K:
 		for b := 0; b < nb; b++ {
-			dequantQ2KBlock(dst[b*qkK:b*qkK+qkK], src[b*84:b*84+84])
+			dequantQ2KBlock(im, dst[b*qkK:b*qkK+qkK], src[b*84:b*84+84])
 		}
 	case TypeQ3_K:
 		for b := 0; b < nb; b++ {
-			dequantQ3KBlock(dst[b*qkK:b*qkK+qkK], src[b*110:b*110+110])
+			dequantQ3KBlock(im, dst[b*qkK:b*qkK+qkK], src[b*110:b*110+110])
 		}
 	case TypeQ4_K:
 		for b := 0; b < nb; b++ {
