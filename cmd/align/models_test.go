@@ -17,7 +17,6 @@ import (
 	"github.com/alignkit/align/train"
 )
 
-
 type modelsJSON struct {
 	Source string             `json:"source"`
 	Models []train.ModelEntry `json:"models"`
