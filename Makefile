@@ -17,7 +17,7 @@ test: ## go vet plus every test, with a real Ollama server (built and started by
 	bash scripts/test.sh
 
 test-short: ## unit tests only, no server needed
-	ALIGN_SKIP_OLLAMA=1 ALIGN_SKIP_CHROMIUM=1 $(GO) test -short $(PKGS)
+	ALIGN_SKIP_OLLAMA=1 ALIGN_SKIP_CHROMIUM=1 ALIGN_SKIP_NODE=1 $(GO) test -short $(PKGS)
 
 bench: ## go benchmarks, then `align bench kernels`
 	$(GO) test -run '^$$' -bench . -benchtime 200ms $(PKGS)

@@ -330,6 +330,14 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 			m.ggmlLinear(qt, &b.q, w[0], xn, xc)
 			m.ggmlLinear(kt, &b.k, w[1], xn, xc)
 			m.ggmlLinear(vt, &b.v, w[2], xn, xc)
+			if c.QKNorm { // rms_norm + mul over each head (qwen3, gemma3)
+				for hh := 0; hh < H; hh++ {
+					ggmlRMSNorm(qt[hh*hd:(hh+1)*hd], qt[hh*hd:(hh+1)*hd], b.qNorm.Data, c.Eps)
+				}
+				for g := 0; g < KV; g++ {
+					ggmlRMSNorm(kt[g*hd:(g+1)*hd], kt[g*hd:(g+1)*hd], b.kNorm.Data, c.Eps)
+				}
+			}
 			m.ggmlRopeCache(cache, t)
 			for hh := 0; hh < H; hh++ {
 				m.ggmlRope(qt[hh*hd:(hh+1)*hd], cache)

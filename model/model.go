@@ -76,6 +76,8 @@ type loraAdapter struct {
 
 type block struct {
 	attnNorm, ffnNorm          *Param
+	postAttnNorm, postFFNNorm  *Param // Config.PostNorms (gemma): norms of the attention and FFN outputs
+	qNorm, kNorm               *Param // per-head QK-norm weights [HeadDim]; nil without Config.QKNorm
 	q, k, v, o, gate, up, down linear
 }
 
@@ -105,7 +107,8 @@ type Model struct {
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
 	tmpl        *template.Template
 	tmplName    string
-	eot         int32 // end-of-turn token appended to chat responses
+	notes       []string // Notes
+	eot         int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
@@ -119,8 +122,8 @@ type Model struct {
 	digestOnce sync.Once
 	digest     string
 
-	ropeMu  sync.Mutex
-	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
+	ropeMu   sync.Mutex
+	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
 // checkWeightType refuses a tensor whose ggml type align cannot dequantize, naming the tensor,
@@ -174,7 +177,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, _, err := archTraits(kv.Architecture()); err != nil {
+	if _, err := archTraits(kv.Architecture()); err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -191,6 +194,9 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	}
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
+	}
+	if opt.F16KV && !m.cfg.llamaBlock() {
+		return nil, fmt.Errorf("F16KV re-enacts Ollama's llama.cpp runner for llama and qwen2 blocks only, not %s", m.cfg.Arch)
 	}
 	base := int64(g.Tensors().Offset)
 	if t := byName["rope_freqs.weight"]; t != nil {
@@ -247,6 +253,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 		}
 	}
 	m.cfg.Tied = m.output == nil
+	m.noteUnbound()
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		for j, l := range b.linears() {
@@ -397,7 +404,13 @@ func (m *Model) allWeights() []*Param {
 				ps = append(ps, l.b)
 			}
 		}
+		if b.qNorm != nil {
+			ps = append(ps, b.qNorm, b.kNorm)
+		}
 		ps = append(ps, b.ffnNorm)
+		if b.postAttnNorm != nil {
+			ps = append(ps, b.postAttnNorm, b.postFFNNorm)
+		}
 	}
 	ps = append(ps, m.outNorm)
 	if m.output != nil {
@@ -405,6 +418,24 @@ func (m *Model) allWeights() []*Param {
 	}
 	return ps
 }
+
+// noteUnbound notes the tensors of a multimodal file that the text model does not use (gemma3's
+// vision tower v.* and projector mm.*): loaded as text only, copied unchanged by export.
+func (m *Model) noteUnbound() {
+	n := 0
+	for _, t := range m.tensors {
+		if strings.HasPrefix(t.name, "v.") || strings.HasPrefix(t.name, "mm.") {
+			n++
+		}
+	}
+	if n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("%d vision tensors (v.*, mm.*) ignored: align trains and scores the text model; merged exports copy them unchanged", n))
+	}
+}
+
+// Notes returns what Load noticed and worked around, for the user (e.g. an ignored vision
+// tower).
+func (m *Model) Notes() []string { return m.notes }
 
 // Config returns the model's shape.
 func (m *Model) Config() Config { return m.cfg }

@@ -15,15 +15,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/runtime"
 )
-
-func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
 
 // splitPrompts returns the training prompts and the held-out evaluation prompts: the last
 // eval.held_out prompts of the dataset are held out and never trained on.

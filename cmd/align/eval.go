@@ -517,13 +517,11 @@ server is needed.`,
 				if refPath == "" {
 					refPath = r.Model.Path
 				}
-				if name, ok := strings.CutPrefix(refPath, "asset:"); ok {
-					if refPath, err = assets.Path(name, filepath.Join(filepath.Dir(train.DefaultCacheDir()), "assets")); err != nil {
-						return fmt.Errorf("eval rewards: reference: %w", err)
-					}
-				}
 				if refPath == "" {
 					return errors.New("eval rewards: the recipe names no GGUF model.path or reference.path to use as the reference")
+				}
+				if refPath, err = assets.Resolve(refPath, train.DefaultAssetDir()); err != nil {
+					return fmt.Errorf("eval rewards: reference: %w", err)
 				}
 				ref, err := model.Load(refPath, lo)
 				if err != nil {

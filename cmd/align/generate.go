@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"text/template"
 
-	"github.com/ollama/ollama/envconfig"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model"
@@ -70,9 +69,12 @@ as prompt plus continuation (as without --revisions), the revisions as their con
 					return fmt.Errorf("generate: --revision-template: %w", err)
 				}
 			}
-			m, err := model.Open(cmd.Context(), modelName, envconfig.Host().String(), model.LoadOptions{})
+			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
 			if err != nil {
 				return err
+			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
 			defer m.Close()
 			var gens []generation
