@@ -102,6 +102,14 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	Q, K := int64(c.Heads*c.HeadDim), int64(c.KVHeads*c.HeadDim)
 	r := int64(p.LoRARank)
 	block := T * (2 + 2*Q + 2*K + D + 2*F) // blockActs: 2 rstd, q, k, v, ao, xm, gate, up
+	var extraWork int64
+	if c.PostNorms { // the attention and FFN outputs before their norms, two more 1/rms
+		block += T * (2*D + 2)
+		extraWork += T * D
+	}
+	if c.QKNorm { // q and k before their per-head norms, and each head's 1/rms
+		block += T*(Q+K) + T*int64(c.Heads+c.KVHeads)
+	}
 	var adapters, trainable int64
 	for _, l := range s.trainable[:min(len(s.trainable), 7)] { // one block's projections
 		if p.LoRARank > 0 && targets[l.target] {
@@ -124,7 +132,7 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	}
 	// Backward's working set: the fwd/bwd work buffers, dx, dy, dxn and the final norm's
 	// output, a linear's input-gradient temporaries, and the LM head's row block of logits.
-	work := T*(D+F) + T*(5*D+2*Q+2*K+3*F) + 4*T*D + 2*T*max(D, F) + headRows*(int64(c.Vocab)+3*D)
+	work := T*(D+F) + T*(5*D+2*Q+2*K+3*F) + 4*T*D + 2*T*max(D, F) + headRows*(int64(c.Vocab)+3*D) + extraWork
 	e.Activations = 4 * (kept + work)
 	if p.LoRARank > 0 {
 		e.Optimizer = 16 * trainable

@@ -200,3 +200,33 @@ func TestModelsServer(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainPrintsEstimate: align train prints, before it starts, the estimate align models
+// lists for the same recipe.
+func TestTrainPrintsEstimate(t *testing.T) {
+	t.Setenv("ALIGN_CACHE_DIR", t.TempDir())
+	sets := []string{"max_steps=1", "per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24", "dataset.max_samples=2", "eval.held_out=0"}
+	args := []string{"train", "--recipe", "dpo", "--out", filepath.Join(t.TempDir(), "run")}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	out, err := runAlign(t, args...)
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	r, err := recipes.Load("dpo", sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := train.EstimateMemory(storiesGGUF, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "align: estimated peak memory " + est.String()
+	if !strings.Contains(out, want) {
+		t.Fatalf("train output lacks %q:\n%s", want, out)
+	}
+	if i, j := strings.Index(out, want), strings.Index(out, "stage 1"); j >= 0 && i > j {
+		t.Errorf("the estimate comes after training started:\n%s", out)
+	}
+}
