@@ -105,8 +105,12 @@ func rope64(x []float64, pos []int32, H, hd int, c Config) {
 					i0, i1 = i, i+rd/2
 				}
 				a, b := row[i0], row[i1]
-				row[i0] = a*math.Cos(ang) - b*math.Sin(ang)
-				row[i1] = a*math.Sin(ang) + b*math.Cos(ang)
+				ms := 1.0
+				if c.RopeAttnFactor != 0 {
+					ms = float64(c.RopeAttnFactor)
+				}
+				row[i0] = ms * (a*math.Cos(ang) - b*math.Sin(ang))
+				row[i1] = ms * (a*math.Sin(ang) + b*math.Cos(ang))
 			}
 		}
 	}
@@ -240,6 +244,9 @@ func tinyConfig(arch string) Config {
 	case "qwen3":
 		// QK-norm, and heads wider than Dim/Heads (as qwen3-0.6B: 16×128 on 1024).
 		c.RopeNeoX, c.QKNorm, c.HeadDim, c.RopeDim = true, true, 6, 6
+	case "phi3":
+		// Fused projections (split at load), and longrope's factors and attn_factor.
+		c.RopeNeoX, c.RopeFreqs, c.RopeAttnFactor = true, []float32{1, 2.5}, 1.19
 	}
 	return c
 }

@@ -105,6 +105,7 @@ type Model struct {
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
+	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
 	tmpl        *template.Template
 	tmplName    string
 	notes       []string // Notes
@@ -177,7 +178,8 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, err := archTraits(kv.Architecture()); err != nil {
+	spec, err := archTraits(kv.Architecture())
+	if err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -187,6 +189,9 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	for _, t := range g.Tensors().Items() {
 		byName[t.Name] = t
 		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
+	}
+	if spec.tiedHead && byName["output.weight"] != nil {
+		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())
 	}
 	vocab := len(m.vocab.Values)
 	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {
@@ -213,11 +218,31 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 		}
 		m.cfg.RopeFreqs = p.Data
 	}
+	if m.cfg.Arch == "phi3" {
+		if err := phi3Rope(&m.cfg, kv, byName["rope_factors_short.weight"], byName["rope_factors_long.weight"]); err != nil {
+			return nil, err
+		}
+	}
+	if t := byName["rope_factors_short.weight"]; t != nil && m.cfg.RopeFreqs == nil {
+		// Phi-3 longrope: llama.cpp's get_rope_factors takes the short factors while the
+		// context is within the original one (align's sequences are), else the long ones.
+		p, err := readTensor(f, base, t, [2]int{m.cfg.RopeDim / 2, 0})
+		if err != nil {
+			return nil, fmt.Errorf("rope_factors_short.weight: %w", err)
+		}
+		for i, v := range p.Data {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("rope_factors_short.weight[%d] = %g: frequency factors must be positive and finite", i, v)
+			}
+		}
+		m.cfg.RopeFreqs = p.Data
+	}
 	if err := m.initTemplate(); err != nil {
 		return nil, err
 	}
 	m.blocks = make([]block, m.cfg.Layers)
 	pending := map[*Param]*qweight{}
+	fused := map[string]*Param{} // fused tensors (phi3), read whole once
 	for _, b := range m.bindings() {
 		t := byName[b.name]
 		if t == nil {
@@ -228,10 +253,25 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 		}
 		var p *Param
 		if headerOnly {
-			if err := checkTensor(t, b.shape, opt.LowMemory && lowMemoryName(b.name)); err != nil {
+			shape, name := b.shape, t.Name
+			if b.fusedRows > 0 { // the whole fused tensor, read dense
+				shape, name = [2]int{b.fusedRows, b.shape[1]}, b.part
+			}
+			if err := checkTensor(t, shape, opt.LowMemory && lowMemoryName(b.name) && b.fusedRows == 0); err != nil {
 				return nil, err
 			}
-			*b.slot = &Param{Name: t.Name, Shape: paramShape(b.shape)}
+			*b.slot = &Param{Name: name, Shape: paramShape(b.shape)}
+			continue
+		}
+		if b.fusedRows > 0 {
+			whole := fused[b.name]
+			if whole == nil {
+				if whole, err = readTensor(f, base, t, [2]int{b.fusedRows, b.shape[1]}); err != nil {
+					return nil, err
+				}
+				fused[b.name] = whole
+			}
+			*b.slot = fusedPart(whole, b)
 			continue
 		}
 		if opt.LowMemory && lowMemoryName(b.name) {
