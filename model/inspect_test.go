@@ -1,6 +1,7 @@
 package model
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,5 +146,61 @@ func TestEstimateMemoryParts(t *testing.T) {
 	}
 	if _, err := info.EstimateMemory(MemoryPlan{Tokens: T, LoRARank: r, Targets: []string{"lm_head"}}); err == nil {
 		t.Error("an unknown LoRA target estimated")
+	}
+}
+
+// TestInspectArchitectures: Inspect accepts every random-architecture file the parity tests
+// serve (phi3's fused projections included), with Load's configuration and parameter count,
+// and estimates memory for each; a Q8_0 copy counts its projections' encoded bytes.
+func TestInspectArchitectures(t *testing.T) {
+	type file struct {
+		name  string
+		write func(t *testing.T, typ kernels.GGMLType) string
+	}
+	var files []file
+	for _, a := range randomArchs() {
+		files = append(files, file{a.name, func(t *testing.T, typ kernels.GGMLType) string { return writeRandomT(t, a.spec, typ) }})
+	}
+	for _, arch := range []string{"gemma2", "gemma3"} { // post-norms; gemma3's QK-norm
+		files = append(files, file{arch, func(t *testing.T, typ kernels.GGMLType) string {
+			r := randomGemma(arch)
+			r.Type = typ
+			path := filepath.Join(t.TempDir(), arch+".gguf")
+			if err := r.Write(path); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}})
+	}
+	for _, a := range files {
+		for _, typ := range []kernels.GGMLType{kernels.TypeF32, kernels.TypeQ8_0} {
+			path := a.write(t, typ)
+			info, err := Inspect(path)
+			if err != nil || !info.Trainable() {
+				t.Fatalf("%s %s: %v %q", a.name, typ, err, info.Reason)
+			}
+			m := loadT(t, path, LoadOptions{})
+			var n, held int64 // the file's tensors; the weights Load holds (no rope factors)
+			for _, ti := range m.tensors {
+				e := int64(1)
+				for _, d := range ti.shape {
+					e *= int64(d)
+				}
+				n += e
+			}
+			for _, p := range m.allWeights() {
+				held += int64(len(p.Data))
+			}
+			if held > n || held < n-int64(m.cfg.RopeDim) {
+				t.Errorf("%s %s: the file has %d values, Load holds %d weights", a.name, typ, n, held)
+			}
+			if info.Params != n || info.Arch != m.cfg.Arch || info.Config.Dim != m.cfg.Dim || info.Config.QKNorm != m.cfg.QKNorm {
+				t.Errorf("%s %s: Inspect %d parameters, arch %s; Load %d, %s", a.name, typ, info.Params, info.Arch, n, m.cfg.Arch)
+			}
+			e, err := info.EstimateMemory(MemoryPlan{Tokens: 128, LoRARank: 4})
+			if err != nil || e.Weights != m.WeightBytes() {
+				t.Errorf("%s %s: estimate %d weight bytes (%v), the loaded weights hold %d bytes", a.name, typ, e.Weights, err, m.WeightBytes())
+			}
+		}
 	}
 }

@@ -152,6 +152,10 @@ func (m *Model) WeightBytes() int64 {
 		b := &m.blocks[i]
 		add(b.attnNorm)
 		add(b.ffnNorm)
+		add(b.postAttnNorm)
+		add(b.postFFNNorm)
+		add(b.qNorm)
+		add(b.kNorm)
 		for _, l := range b.linears() {
 			add(l.w)
 			add(l.b)
