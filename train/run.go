@@ -98,6 +98,11 @@ type trainer struct {
 	prog     Progress
 	lastCkpt string
 	pairs    int
+	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
+	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
+	// log's mfu.
+	flops   float64
+	fmaPeak float64
 }
 
 // Run trains as the recipe says: it prepares each stage (an offline pass, a Curry-DPO stage or

@@ -43,11 +43,11 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 				name, mode, _ := strings.Cut(single, ":")
 				for _, s := range bench.Shapes(stories) {
 					if s.Name == name {
-						tps, err := bench.MeasureOne(s, mode, seqLen, iters)
+						r, err := bench.Measure(s, mode, seqLen, iters)
 						if err != nil {
 							return err
 						}
-						return json.NewEncoder(out).Encode(map[string]any{"peer": "align", "tokens_per_s": tps, "peak_rss_mb": bench.PeakRSSMB()})
+						return json.NewEncoder(out).Encode(bench.ChildLine(r))
 					}
 				}
 				return fmt.Errorf("bench train: unknown model %q", name)
@@ -58,15 +58,15 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			if !asJSON {
-				fmt.Fprintf(tw, "model\tmode\tseq\talign tok/s\tpeer tok/s\tratio\talign RSS MB\tpeer RSS MB\n")
+				fmt.Fprintf(tw, "model\tmode\tseq\talign tok/s\tmfu\tpeer tok/s\tratio\talign RSS MB\tpeer RSS MB\n")
 			}
 			print := func(r bench.Result) {
 				if asJSON {
 					_ = json.NewEncoder(out).Encode(r)
 					return
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%.2f×\t%.0f\t%.0f\t%s\n", r.Model, r.Mode, r.SeqLen, r.TokensPerS,
-					r.PeerTokensPerS, r.Ratio, r.PeakRSSMB, r.PeerPeakRSSMB, r.Note)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.2f\t%.1f\t%.2f×\t%.0f\t%.0f\t%s\n", r.Model, r.Mode, r.SeqLen, r.TokensPerS,
+					r.MFU, r.PeerTokensPerS, r.Ratio, r.PeakRSSMB, r.PeerPeakRSSMB, r.Note)
 				tw.Flush()
 			}
 			_, err = bench.Train(cmd.Context(), bench.Options{Exe: exe, PeerPy: peer, SeqLen: seqLen, Iters: iters,
@@ -93,7 +93,7 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "one JSON object per line: model, mode, seq_len, tokens_per_s, peer, peer_tokens_per_s, ratio, peak_rss_mb, peer_peak_rss_mb")
+	f.BoolVar(&asJSON, "json", false, "one JSON object per line: model, mode, seq_len, tokens_per_s, mfu, flops_per_token, fma_peak_gflops, threads, peer, peer_tokens_per_s, ratio, peak_rss_mb, peer_peak_rss_mb")
 	f.IntVar(&seqLen, "seq-len", 512, "tokens per step")
 	f.IntVar(&iters, "iters", 3, "timed steps per measurement (after one warm-up)")
 	f.StringSliceVar(&models, "models", nil, "subset of stories260K, smollm2-135m-shape (default all)")

@@ -30,6 +30,10 @@ type Result struct {
 	Mode           string  `json:"mode"` // forward | lora | full
 	SeqLen         int     `json:"seq_len"`
 	TokensPerS     float64 `json:"tokens_per_s"`
+	MFU            float64 `json:"mfu"`             // model FLOPs utilisation (Measurement)
+	FLOPsPerToken  float64 `json:"flops_per_token"` // model FLOPs of one token of the step
+	FMAPeakGFLOPS  float64 `json:"fma_peak_gflops"` // the same run's FMA peak at Threads
+	Threads        int     `json:"threads"`
 	Peer           string  `json:"peer"`
 	PeerTokensPerS float64 `json:"peer_tokens_per_s"`
 	Ratio          float64 `json:"ratio"` // TokensPerS / PeerTokensPerS
@@ -80,12 +84,33 @@ func build(s Shape, mode string) (*model.Model, error) {
 	return model.NewRandom(s.Cfg, 1, opt)
 }
 
+// Measurement is one timed (shape, mode) point of this process.
+type Measurement struct {
+	TokensPerS float64 `json:"tokens_per_s"`
+	// FLOPsPerToken are the model FLOPs of one token of the step (model.FLOPs: forward 2N +
+	// attention, LoRA step forward + input gradients + adapter weight gradients, full step 6N +
+	// 3·attention, at this sequence length).
+	FLOPsPerToken float64 `json:"flops_per_token"`
+	// FMAPeakGFLOPS is the FMA peak measured in this process right after the steps, with as many
+	// threads as the model uses (kernels.FMAPeak); MFU = FLOPsPerToken·TokensPerS / it.
+	FMAPeakGFLOPS float64 `json:"fma_peak_gflops"`
+	MFU           float64 `json:"mfu"`
+	Threads       int     `json:"threads"`
+}
+
 // MeasureOne times one step kind in this process: iters steps over one sequence of seqLen
 // tokens (all but the first scored) after one warm-up step. It returns tokens/s.
 func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
+	r, err := Measure(s, mode, seqLen, iters)
+	return r.TokensPerS, err
+}
+
+// Measure is MeasureOne with the step's model FLOPs and its MFU against the FMA peak measured
+// in the same process at the same thread count.
+func Measure(s Shape, mode string, seqLen, iters int) (Measurement, error) {
 	m, err := build(s, mode)
 	if err != nil {
-		return 0, err
+		return Measurement{}, err
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	seq := model.Sequence{Tokens: make([]int32, seqLen), Mask: make([]bool, seqLen)}
@@ -97,8 +122,9 @@ func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 	for i := range grad[0] {
 		grad[0][i] = 1
 	}
+	forward := strings.HasPrefix(mode, "forward")
 	step := func() error {
-		if strings.HasPrefix(mode, "forward") {
+		if forward {
 			_, err := m.LogProbs([]model.Sequence{seq})
 			return err
 		}
@@ -109,15 +135,23 @@ func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 		return p.Backward(grad)
 	}
 	if err := step(); err != nil {
-		return 0, err
+		return Measurement{}, err
 	}
 	t0 := time.Now()
 	for range iters {
 		if err := step(); err != nil {
-			return 0, err
+			return Measurement{}, err
 		}
 	}
-	return float64(seqLen*iters) / time.Since(t0).Seconds(), nil
+	r := Measurement{TokensPerS: float64(seqLen*iters) / time.Since(t0).Seconds(), Threads: m.Threads()}
+	f := m.FLOPs([]int{seqLen})
+	r.FLOPsPerToken = m.StepFLOPs([]int{seqLen}) / float64(seqLen)
+	if forward {
+		r.FLOPsPerToken = f.Forward / float64(seqLen)
+	}
+	r.FMAPeakGFLOPS = kernels.FMAPeak(r.Threads, 300*time.Millisecond)
+	r.MFU = r.FLOPsPerToken * r.TokensPerS / (r.FMAPeakGFLOPS * 1e9)
+	return r, nil
 }
 
 // PeakRSSMB is this process's peak resident set size.
@@ -131,9 +165,9 @@ func PeakRSSMB() float64 {
 
 // childResult is what a child measurement prints.
 type childResult struct {
-	Peer       string  `json:"peer"`
-	TokensPerS float64 `json:"tokens_per_s"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Measurement
+	Peer      string  `json:"peer"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 // peerEnv is the PyTorch peer's environment: this one, plus OPENBLAS_CORETYPE=SkylakeX on an
@@ -146,6 +180,12 @@ func peerEnv() []string {
 		env = append(env, "OPENBLAS_CORETYPE=SkylakeX")
 	}
 	return env
+}
+
+// ChildLine is what the child measurement (`align bench train --single`) prints: r and this
+// process's peak RSS.
+func ChildLine(r Measurement) any {
+	return childResult{Measurement: r, Peer: "align", PeakRSSMB: PeakRSSMB()}
 }
 
 // runJSON runs a child measurement (env nil: this process's environment) and reads the JSON
@@ -202,7 +242,8 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 			if err != nil {
 				return rs, err
 			}
-			r := Result{Model: s.Name, Mode: mode, SeqLen: o.SeqLen, TokensPerS: c.TokensPerS, PeakRSSMB: c.PeakRSSMB}
+			r := Result{Model: s.Name, Mode: mode, SeqLen: o.SeqLen, TokensPerS: c.TokensPerS, MFU: c.MFU,
+				FLOPsPerToken: c.FLOPsPerToken, FMAPeakGFLOPS: c.FMAPeakGFLOPS, Threads: c.Threads, PeakRSSMB: c.PeakRSSMB}
 			if strings.HasSuffix(mode, "-lowmem") {
 				r.Note = "low memory: no peer"
 			} else if !o.SkipPeers {
