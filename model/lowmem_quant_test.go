@@ -32,6 +32,19 @@ var quantLayouts = map[kernels.GGMLType]quantLayout{
 // randomQuantRows returns rows×cols weights of type typ: random quant bytes, with every f16
 // scale set to a sane positive value (random bytes there could be NaN or huge).
 func randomQuantRows(rng *rand.Rand, typ kernels.GGMLType, rows, cols int) []byte {
+	if typ == kernels.TypeBF16 || typ == kernels.TypeF16 { // plain floats: encode random normals
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(0.05 * rng.NormFloat64())
+		}
+		b := make([]byte, 2*len(w))
+		if typ == kernels.TypeBF16 {
+			kernels.QuantizeBF16(b, w)
+		} else {
+			kernels.QuantizeF16(b, w)
+		}
+		return b
+	}
 	ql := quantLayouts[typ]
 	nb := rows * cols / ql.elems
 	b := make([]byte, nb*ql.bytes)
@@ -105,10 +118,11 @@ func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
 	return path
 }
 
-// TestLowMemoryQuantized: LowMemory on Q4_0, Q8_0, Q4_K, Q5_K and Q6_K files (random valid
-// blocks) scores bit-identically to the dequantize-at-load path, at any thread count.
+// TestLowMemoryQuantized: resident encoded weights (LowMemory) on F16, BF16, Q4_0, Q8_0, Q4_K,
+// Q5_K and Q6_K files (random valid blocks) score and train bit-identically to the
+// dequantize-at-load path, at any thread count.
 func TestLowMemoryQuantized(t *testing.T) {
-	types := []kernels.GGMLType{kernels.TypeQ4_0, kernels.TypeQ8_0, kernels.TypeQ4_K, kernels.TypeQ5_K, kernels.TypeQ6_K}
+	types := []kernels.GGMLType{kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ4_0, kernels.TypeQ8_0, kernels.TypeQ4_K, kernels.TypeQ5_K, kernels.TypeQ6_K}
 	for _, typ := range types {
 		t.Run(typ.String(), func(t *testing.T) {
 			path := writeQuantModel(t, typ)

@@ -110,11 +110,9 @@ type Model struct {
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
 
-	params     []*Param
-	tile       []float32 // LowMemory's dequantization scratch
-	tileFloats int       // LowMemory's tile size in floats; 0 = lowMemTileFloats (tests shrink it)
-	training   bool
-	step       uint64 // forward counter, seeds dropout masks
+	params   []*Param
+	training bool
+	step     uint64 // forward counter, seeds dropout masks
 
 	digestOnce sync.Once
 	digest     string
