@@ -8,7 +8,6 @@ package model
 // input gradient are bit-identical to the dense path's.
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"slices"
@@ -34,6 +33,14 @@ func newQweight(typ ggmlType, raw []byte, rows, cols int) (*qweight, error) {
 		return nil, err
 	}
 	return &qweight{typ: typ, raw: raw, rowBytes: len(raw) / rows, mat: mat}, nil
+}
+
+// residentEncoded reports whether Load keeps a projection stored as kind in its encoding:
+// always with LowMemory; by default when kind is not F32 (a quantized or half-precision file),
+// unless Dense asks for float32 or Full trains every weight (an encoded weight cannot be
+// updated).
+func residentEncoded(opt LoadOptions, kind uint32) bool {
+	return opt.LowMemory || (!opt.Dense && !opt.Full && ggmlType(kind) != kernels.TypeF32)
 }
 
 // lowMemoryName reports whether a tensor is one of the block projections LowMemory keeps
@@ -132,18 +139,50 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
-// encodeRandom is NewRandom's LowMemory: a projection is encoded as Q8_0 (F16 where a row is
-// not a multiple of 32) and its float32 copy dropped, so benchmarks can measure the mode on
-// shapes without a GGUF. The model then computes with the rounded weights.
-func encodeRandom(p *Param) (*qweight, error) {
-	typ := kernels.TypeQ8_0
-	if p.Shape[1]%32 != 0 {
-		typ = kernels.TypeF16
+// encodeRandom is NewRandom's LowMemory: a projection is encoded as typ (0: Q8_0) and its
+// float32 copy dropped, so benchmarks can measure resident weights on shapes without a GGUF.
+// Where a row is not whole blocks of typ (Q4_K rows of 896) it falls back as llama.cpp's
+// quantizer does to a 32-block type, Q8_0 here, then F16. The model then computes with the
+// rounded weights.
+func encodeRandom(p *Param, typ kernels.GGMLType) (*qweight, error) {
+	if typ == kernels.TypeF32 {
+		typ = kernels.TypeQ8_0
 	}
-	var buf bytes.Buffer
-	if _, err := (tensorWriter{data: p.Data, typ: typ}).WriteTo(&buf); err != nil {
+	if !RandomEncodable(typ) {
+		return nil, fmt.Errorf("encode %s: random weights cannot be encoded as %s (F16, BF16, Q8_0, Q4_K)", p.Name, typ)
+	}
+	for _, t := range []kernels.GGMLType{typ, kernels.TypeQ8_0, kernels.TypeF16} {
+		if elems, _ := kernels.BlockSize(t); p.Shape[1]%elems == 0 {
+			typ = t
+			break
+		}
+	}
+	elems, bytes := kernels.BlockSize(typ)
+	raw := make([]byte, len(p.Data)/elems*bytes)
+	var err error
+	switch typ {
+	case kernels.TypeF16:
+		kernels.QuantizeF16(raw, p.Data)
+	case kernels.TypeBF16:
+		kernels.QuantizeBF16(raw, p.Data)
+	case kernels.TypeQ8_0:
+		err = kernels.QuantizeQ8_0(raw, p.Data)
+	case kernels.TypeQ4_K:
+		err = kernels.QuantizeQ4K(raw, p.Data)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
 	}
 	p.Data = nil
-	return newQweight(typ, buf.Bytes(), p.Shape[0], p.Shape[1])
+	return newQweight(typ, raw, p.Shape[0], p.Shape[1])
+}
+
+// RandomEncodable reports whether NewRandom can keep random projections resident as typ
+// (LoadOptions.RandomType).
+func RandomEncodable(typ kernels.GGMLType) bool {
+	switch typ {
+	case kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ8_0, kernels.TypeQ4_K:
+		return true
+	}
+	return false
 }

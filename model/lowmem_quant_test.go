@@ -126,7 +126,7 @@ func TestLowMemoryQuantized(t *testing.T) {
 	for _, typ := range types {
 		t.Run(typ.String(), func(t *testing.T) {
 			path := writeQuantModel(t, typ)
-			m := loadT(t, path, LoadOptions{})
+			m := loadT(t, path, LoadOptions{Dense: true})
 			w := m.blocks[0].q.w.Data
 			if slices.ContainsFunc(w, func(v float32) bool { return v != v || v > 10 || v < -10 }) {
 				t.Fatalf("%s: dequantized weights out of range", typ)

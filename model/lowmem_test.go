@@ -90,8 +90,17 @@ func TestLowMemoryMatches(t *testing.T) {
 // sums), and so across thread counts.
 func checkLowMemory(t *testing.T, typ kernels.GGMLType, path string) {
 	t.Helper()
-	ref := loraOn(t, path, LoadOptions{Threads: 1})
+	ref := loraOn(t, path, LoadOptions{Threads: 1, Dense: true})
 	wantLP, wantG := lowMemRun(t, ref)
+	// A quantized file stays resident encoded by default; Dense and Full decode it at load.
+	for _, c := range []struct {
+		opt      LoadOptions
+		resident bool
+	}{{LoadOptions{}, true}, {LoadOptions{Dense: true}, false}, {LoadOptions{Full: true}, false}} {
+		if got := loadT(t, path, c.opt).blocks[0].q.q != nil; got != c.resident {
+			t.Fatalf("%s %+v: resident %v, want %v", typ, c.opt, got, c.resident)
+		}
+	}
 	for _, th := range []int{1, 2, 3} {
 		lm := loraOn(t, path, LoadOptions{Threads: th, LowMemory: true})
 		nq := 0

@@ -26,7 +26,16 @@ import (
 type LoadOptions struct {
 	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
 	Full      bool        // train all weights (small models); exclusive with LoRA
-	LowMemory bool        // keep the seven projections of each block in their GGUF encoding; dequantize per tile
+	// LowMemory keeps the seven projections of each block in their GGUF encoding, whatever it is
+	// (F32 included), multiplying through kernels.SgemmQ (lowmem.go). A file whose projections
+	// are encoded (F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) keeps them so by default unless
+	// Dense or Full is set.
+	LowMemory bool
+	// Dense decodes every weight to float32 at load, even when the file is quantized.
+	Dense bool
+	// RandomType is the encoding NewRandom gives the projections with LowMemory (0, F32, means
+	// Q8_0); rows it cannot encode in whole blocks fall back to Q8_0, then F16 (encodeRandom).
+	RandomType kernels.GGMLType
 	Threads   int         // 0 = GOMAXPROCS
 	Recompute bool        // keep only each block's input; recompute its activations in Backward
 	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
@@ -212,7 +221,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
 		var p *Param
-		if opt.LowMemory && lowMemoryName(b.name) {
+		if residentEncoded(opt, t.Kind) && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
 				pending[p] = q
