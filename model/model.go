@@ -24,8 +24,8 @@ import (
 
 // LoadOptions selects what Load makes trainable and how it computes.
 type LoadOptions struct {
-	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
-	Full      bool        // train all weights (small models); exclusive with LoRA
+	LoRA *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
+	Full bool        // train all weights (small models); exclusive with LoRA
 	// LowMemory keeps the seven projections of each block in their GGUF encoding, whatever it is
 	// (F32 included), multiplying through kernels.SgemmQ (lowmem.go). A file whose projections
 	// are encoded (F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) keeps them so by default unless
@@ -36,8 +36,8 @@ type LoadOptions struct {
 	// RandomType is the encoding NewRandom gives the projections with LowMemory (0, F32, means
 	// Q8_0); rows it cannot encode in whole blocks fall back to Q8_0, then F16 (encodeRandom).
 	RandomType kernels.GGMLType
-	Threads   int         // 0 = GOMAXPROCS
-	Recompute bool        // keep only each block's input; recompute its activations in Backward
+	Threads    int  // 0 = GOMAXPROCS
+	Recompute  bool // keep only each block's input; recompute its activations in Backward
 	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
 	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
 	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
