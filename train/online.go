@@ -15,15 +15,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/runtime"
 )
-
-func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
 
 // splitPrompts returns the training prompts and the held-out evaluation prompts: the last
 // eval.held_out prompts of the dataset are held out and never trained on.
@@ -618,7 +615,8 @@ func (t *trainer) writeReport(res *Result) error {
 		sum = append(sum, [2]string{"KL(policy || base), nats per response", fmt.Sprintf("%.3f", res.KL)})
 	}
 	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
-		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
+		wr, ex := t.reportExtras(res)
+		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe), WinRate: wr, Examples: ex})
 	})
 }
 
