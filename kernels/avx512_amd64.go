@@ -66,6 +66,7 @@ var avx512Impl = impl{
 		t8: transpose8AVX512, rows48: packRows48AVX512},
 	fmaPeak:  fmaPeak512,
 	fmaFlops: 24 * 16 * 2,
+	attnRows: &attnRows512,
 }
 
 // ptr returns the address of x[0], or nil for an empty slice (the routines then read nothing).

@@ -60,6 +60,10 @@ type impl struct {
 	// the benchmark's compute limit for this ISA.
 	fmaPeak  func(iters int) float32
 	fmaFlops int
+
+	// attnRows, when set, are SIMD row kernels of the small-head attention for head dims that
+	// are multiples of 8 (attnrows.go); otherwise the pure-Go twins run.
+	attnRows *attnRowImpl
 }
 
 var genericImpl = impl{

@@ -146,7 +146,7 @@ func (e attnExt) probs(P, T, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int) {
 		}
 		softcapForward(row[lo:i+1], t, e.softcap)
 		softmax(row[lo:i+1], row[lo:i+1])
-		flushTiny(row[lo : i+1])
+		kernels.FlushTiny(row[lo : i+1])
 		clear(row[:lo])
 		clear(row[i+1:])
 	}

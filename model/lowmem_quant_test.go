@@ -37,6 +37,19 @@ var quantLayouts = map[kernels.GGMLType]quantLayout{
 // randomQuantRows returns rows×cols weights of type typ: random quant bytes, with every f16
 // scale set to a sane positive value (random bytes there could be NaN or huge).
 func randomQuantRows(rng *rand.Rand, typ kernels.GGMLType, rows, cols int) []byte {
+	if typ == kernels.TypeBF16 || typ == kernels.TypeF16 { // plain floats: encode random normals
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(0.05 * rng.NormFloat64())
+		}
+		b := make([]byte, 2*len(w))
+		if typ == kernels.TypeBF16 {
+			kernels.QuantizeBF16(b, w)
+		} else {
+			kernels.QuantizeF16(b, w)
+		}
+		return b
+	}
 	ql := quantLayouts[typ]
 	nb := rows * cols / ql.elems
 	b := make([]byte, nb*ql.bytes)
@@ -111,7 +124,7 @@ func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
 }
 
 // TestLowMemoryQuantized: LowMemory on files of every quantized type (random valid blocks)
-// scores bit-identically to the dequantize-at-load path, at any thread count.
+// score and train bit-identically to the dequantize-at-load path, at any thread count.
 func TestLowMemoryQuantized(t *testing.T) {
 	var types []kernels.GGMLType
 	for _, typ := range kernels.SupportedTypes() {
@@ -124,7 +137,7 @@ func TestLowMemoryQuantized(t *testing.T) {
 	for _, typ := range types {
 		t.Run(typ.String(), func(t *testing.T) {
 			path := writeQuantModel(t, typ)
-			m := loadT(t, path, LoadOptions{})
+			m := loadT(t, path, LoadOptions{Dense: true})
 			w := m.blocks[0].q.w.Data
 			if slices.ContainsFunc(w, func(v float32) bool { return v != v || v > 10 || v < -10 }) {
 				t.Fatalf("%s: dequantized weights out of range", typ)

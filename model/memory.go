@@ -91,7 +91,7 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	var e MemoryEstimate
 	e.Weights = 4 * (s.otherElems + s.projElems)
 	if p.LowMemory {
-		e.Weights = 4*s.otherElems + s.projBytes + 4*lowMemTileFloats
+		e.Weights = 4*s.otherElems + s.projBytes // SgemmQ decodes into its packed panels: no tile
 	}
 	if p.Reference {
 		e.Reference = e.Weights

@@ -24,11 +24,20 @@ import (
 
 // LoadOptions selects what Load makes trainable and how it computes.
 type LoadOptions struct {
-	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
-	Full      bool        // train all weights (small models); exclusive with LoRA
-	LowMemory bool        // keep the seven projections of each block in their GGUF encoding; dequantize per tile
-	Threads   int         // 0 = GOMAXPROCS
-	Recompute bool        // keep only each block's input; recompute its activations in Backward
+	LoRA *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
+	Full bool        // train all weights (small models); exclusive with LoRA
+	// LowMemory keeps the seven projections of each block in their GGUF encoding, whatever it is
+	// (F32 included), multiplying through kernels.SgemmQ (lowmem.go). A file whose projections
+	// are encoded (F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) keeps them so by default unless
+	// Dense or Full is set.
+	LowMemory bool
+	// Dense decodes every weight to float32 at load, even when the file is quantized.
+	Dense bool
+	// RandomType is the encoding NewRandom gives the projections with LowMemory (0, F32, means
+	// Q8_0); rows it cannot encode in whole blocks fall back to Q8_0, then F16 (encodeRandom).
+	RandomType kernels.GGMLType
+	Threads    int  // 0 = GOMAXPROCS
+	Recompute  bool // keep only each block's input; recompute its activations in Backward
 	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
 	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
 	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
@@ -114,11 +123,9 @@ type Model struct {
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
 
-	params     []*Param
-	tile       []float32 // LowMemory's dequantization scratch
-	tileFloats int       // LowMemory's tile size in floats; 0 = lowMemTileFloats (tests shrink it)
-	training   bool
-	step       uint64 // forward counter, seeds dropout masks
+	params   []*Param
+	training bool
+	step     uint64 // forward counter, seeds dropout masks
 
 	digestOnce sync.Once
 	digest     string
@@ -274,7 +281,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 			*b.slot = fusedPart(whole, b)
 			continue
 		}
-		if opt.LowMemory && lowMemoryName(b.name) {
+		if residentEncoded(opt, t.Kind) && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
 				pending[p] = q

@@ -92,8 +92,13 @@ type ModelSpec struct {
 	Path string `yaml:"path,omitempty" json:"path,omitempty"`
 	// Ollama model name; its GGUF blob is located through the server, else the $OLLAMA_MODELS manifests (used when path is empty).
 	Ollama string `yaml:"ollama,omitempty" json:"ollama,omitempty"`
-	// Keep the frozen base weights quantized and dequantize per tile (less memory, slower).
+	// Keep the frozen base weights in their GGUF encoding even when it is F32. A quantized or
+	// half-precision GGUF keeps them encoded anyway (dequantized inside the matrix products),
+	// unless dense is set.
 	LowMemory bool `yaml:"low_memory,omitempty" json:"low_memory,omitempty"`
+	// Decode every weight of a quantized GGUF to float32 at load (more memory; the results are
+	// the same bits).
+	Dense bool `yaml:"dense,omitempty" json:"dense,omitempty"`
 	// Recompute activations per layer in the backward pass instead of keeping them.
 	Recompute bool `yaml:"recompute,omitempty" json:"recompute,omitempty"`
 	// Compute threads; 0 means all cores.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 )
@@ -60,6 +61,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	window := map[string]float64{}
 	windowN := 0
 	var windowTokens int64
+	t.fmaPeak, t.flops = kernels.FMAPeak(t.policy.Threads(), 200*time.Millisecond), 0
 	windowStart := time.Now()
 	t.policy.SetTraining(true)
 	defer t.policy.SetTraining(false)
@@ -139,6 +141,8 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			el := time.Since(windowStart).Seconds()
 			if el > 0 {
 				vals["tokens/s"] = float64(windowTokens) / el
+				// Model FLOPs utilisation of the policy's steps (docs/benchmarks.md, MFU).
+				vals["mfu"] = t.flops / el / (t.fmaPeak * 1e9)
 			}
 			vals["elapsed"] = t.st.TrainSeconds
 			vals["stage"] = float64(t.st.Stage + 1)
@@ -148,6 +152,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			}
 			t.prog.Update(t.st.StageStep, fmt.Sprintf("loss %.4f acc %.2f", vals["loss"], vals["rewards/accuracies"]))
 			window, windowN, windowTokens, windowStart = map[string]float64{}, 0, 0, time.Now()
+			t.flops = 0
 		}
 		if (t.r.SaveSteps > 0 && t.st.Step%t.r.SaveSteps == 0) || t.st.StageStep == total {
 			if err := t.checkpoint(); err != nil {
@@ -211,9 +216,12 @@ func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float6
 			seqs = append(seqs, ex.seqs[k]...)
 		}
 	}
-	for _, s := range seqs {
+	lens := make([]int, len(seqs))
+	for i, s := range seqs {
 		tokens += int64(len(s.Tokens))
+		lens[i] = len(s.Tokens)
 	}
+	t.flops += t.policy.StepFLOPs(lens)
 	pass, err := t.policy.Forward(seqs)
 	if err != nil {
 		return objectives.Result{}, 0, fmt.Errorf("train: forward: %w", err)

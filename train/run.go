@@ -99,6 +99,11 @@ type trainer struct {
 	prog     Progress
 	lastCkpt string
 	pairs    int
+	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
+	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
+	// log's mfu.
+	flops   float64
+	fmaPeak float64
 }
 
 // Run trains as the recipe says: it prepares each stage (an offline pass, a Curry-DPO stage or
@@ -264,7 +269,7 @@ func (t *trainer) loadModels(ctx context.Context) error {
 		return err
 	}
 	t.logMemoryEstimate(path)
-	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Template: tmpl}
+	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {
 		po.LoRA = &model.LoRAConfig{Rank: t.r.LoraR, Alpha: float32(t.r.LoraAlpha), Dropout: float32(t.r.LoraDropout), Targets: t.r.LoraTargetModules, Seed: t.r.Seed}

@@ -83,10 +83,13 @@ func TestEveryEmbeddedRecipeTrains(t *testing.T) {
 			if err != nil || len(ms) != res.Steps {
 				t.Fatalf("metrics: %d lines for %d steps (%v)", len(ms), res.Steps, err)
 			}
-			for _, k := range []string{"loss", "learning_rate", "grad_norm", "tokens/s", "elapsed"} {
+			for _, k := range []string{"loss", "learning_rate", "grad_norm", "tokens/s", "mfu", "elapsed"} {
 				if _, ok := ms[len(ms)-1].Values[k]; !ok {
 					t.Errorf("metrics lack %q: %v", k, ms[len(ms)-1].Values)
 				}
+			}
+			if mfu := ms[len(ms)-1].Values["mfu"]; !(mfu > 0 && mfu <= 1) {
+				t.Errorf("mfu %g outside (0, 1]", mfu)
 			}
 			// Training moved the weights away from where the stage started.
 			start, _ := os.ReadFile(filepath.Join(dir, "stage-1", "start-weights.bin"))

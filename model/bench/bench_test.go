@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,6 +77,50 @@ func TestPeerEnv(t *testing.T) {
 	want := slices.Contains(kernels.ISAs(), "avx512")
 	if got := has(peerEnv(), "OPENBLAS_CORETYPE=SkylakeX"); got != want {
 		t.Fatalf("OPENBLAS_CORETYPE=SkylakeX set %v, want %v (ISAs %v)", got, want, kernels.ISAs())
+	}
+}
+
+// TestTrainSkipsWhatDoesNotFit: with less memory available than a mode's estimate, Train runs no
+// child and reports the skip with the estimate; estimates grow from resident LoRA to full.
+func TestTrainSkipsWhatDoesNotFit(t *testing.T) {
+	var notes []string
+	rs, err := Train(context.Background(), Options{Exe: "/nonexistent", Models: []string{"qwen2.5-1.5b-shape"}, SeqLen: 512, Iters: 1,
+		Quant: kernels.TypeQ4_K, MemAvailable: 1 << 20, SkipPeers: true, OnResult: func(r Result) { notes = append(notes, r.Note) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(Modes()) {
+		t.Fatalf("%d results, want %d", len(rs), len(Modes()))
+	}
+	for _, r := range rs {
+		if !strings.HasPrefix(r.Note, "skipped: needs about") || r.TokensPerS != 0 {
+			t.Errorf("%s: %q", r.Mode, r.Note)
+		}
+	}
+	c := Shapes("")[4].Cfg
+	low, res, lora, full := Estimate(c, "lora-lowmem", 512, kernels.TypeQ4_K), Estimate(c, "lora-resident", 512, kernels.TypeQ4_K),
+		Estimate(c, "lora", 512, kernels.TypeQ4_K), Estimate(c, "full", 512, kernels.TypeQ4_K)
+	if !(low < res && res < lora && lora < full) {
+		t.Errorf("estimates lowmem %d, resident %d, lora %d, full %d: not increasing", low, res, lora, full)
+	}
+	// Full training of 1.5B parameters at 16 bytes each is over 24 GB.
+	if full < 24e9 {
+		t.Errorf("full-step estimate %d bytes", full)
+	}
+}
+
+func TestReferenceBLASAndQuant(t *testing.T) {
+	for blas, ref := range map[string]bool{"": true, "reference /usr/lib/x86_64-linux-gnu/blas/libblas.so.3": true,
+		"unknown ": true, "openblas OpenBLAS 0.3.21 DYNAMIC_ARCH core SkylakeX": false, "mkl": false} {
+		if referenceBLAS(blas) != ref {
+			t.Errorf("referenceBLAS(%q) = %v", blas, !ref)
+		}
+	}
+	if q, err := ParseQuant("Q4_K"); err != nil || q != kernels.TypeQ4_K {
+		t.Errorf("ParseQuant(Q4_K) = %v, %v", q, err)
+	}
+	if _, err := ParseQuant("q3_k"); err == nil {
+		t.Error("q3_k accepted")
 	}
 }
 

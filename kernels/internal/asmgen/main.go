@@ -48,6 +48,7 @@ func main() {
 	genAVX2()
 	genElementwise()
 	genDequant2()
+	genAttnRows()
 
 	Generate()
 }
