@@ -80,13 +80,13 @@ func TestLoadUnsupportedArchitecture(t *testing.T) {
 	path := writeVariant(t, func(kv ggml.KV) {
 		for k, v := range kv {
 			if strings.HasPrefix(k, "llama.") {
-				kv["gemma3."+strings.TrimPrefix(k, "llama.")] = v
+				kv["mamba."+strings.TrimPrefix(k, "llama.")] = v
 				delete(kv, k)
 			}
 		}
-		kv["general.architecture"] = "gemma3"
+		kv["general.architecture"] = "mamba"
 	}, kernels.TypeF32)
-	wantLoadError(t, path, `unsupported architecture "gemma3"`)
+	wantLoadError(t, path, `unsupported architecture "mamba"`)
 }
 
 func TestLoadUnsupportedWeightType(t *testing.T) {
