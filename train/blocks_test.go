@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alignkit/align/data/curate"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/model"
 )
 
@@ -300,7 +300,7 @@ func TestJudgeRules(t *testing.T) {
 	// Automatic negatives: degenerate student samples only, never the teacher's response.
 	loop := strings.Repeat("the cat sat on the mat and ", 6)
 	row := sampleRow{Samples: []string{loop, "Lily found a red ball in the park and smiled."}, Teacher: loop}
-	if got := row.autoNegatives(curate.DefaultFilterOptions()); fmt.Sprint(got) != "[true false false]" {
+	if got := row.autoNegatives(pairs.DefaultFilterOptions()); fmt.Sprint(got) != "[true false false]" {
 		t.Errorf("auto negatives %v", got)
 	}
 	// RankScore orders as Compare does: word count first, then closeness to the target length.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
-	"github.com/alignkit/align/data/curate"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/runtime"
@@ -97,7 +97,7 @@ func (r sampleRow) candidates() []string {
 
 // autoNegatives marks, per candidate, the student samples with degenerate repetition (DNO's
 // automatic negatives); the teacher's response is never one.
-func (r sampleRow) autoNegatives(opt curate.FilterOptions) []bool {
+func (r sampleRow) autoNegatives(opt pairs.FilterOptions) []bool {
 	out := make([]bool, len(r.candidates()))
 	for k, s := range r.Samples {
 		out[k] = opt.Degenerate(s)
@@ -292,7 +292,7 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, erro
 		defer lj.close()
 	}
 	idxs := make([][]pairIndex, len(rows))
-	degenerate := curate.DefaultFilterOptions()
+	degenerate := pairs.DefaultFilterOptions()
 	err = parallel(ctx, len(rows), func(r int) error {
 		row := rows[r]
 		cands := row.candidates()

@@ -1,10 +1,11 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,7 +75,7 @@ func ptr(x float64) *float64 { return &x }
 
 func val(p *float64) float64 {
 	if p == nil {
-		return nanF()
+		return math.NaN()
 	}
 	return *p
 }

@@ -1,10 +1,11 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"io"
 	"math"
 	"os"
@@ -68,7 +69,7 @@ func (f *fakeBackend) Generate(ctx context.Context, req runtime.GenerateRequest)
 }
 
 func fakeScore(s string, lo, hi int) (float64, bool) {
-	h := TextHash(s)
+	h := curate.TextHash(s)
 	if h%5 == 0 {
 		return math.NaN(), false // an unparsable judge answer
 	}
@@ -82,7 +83,7 @@ func (f *fakeBackend) JudgeSingle(ctx context.Context, req runtime.SingleRequest
 	f.tick()
 	f.single.Add(1)
 	if req.Template.Parser == runtime.ParserXSTest {
-		label := []string{runtime.FullCompliance, runtime.FullRefusal, runtime.PartialRefusal, "gibberish"}[TextHash(req.Response)%4]
+		label := []string{runtime.FullCompliance, runtime.FullRefusal, runtime.PartialRefusal, "gibberish"}[curate.TextHash(req.Response)%4]
 		v := runtime.ParseXSTest(label)
 		return runtime.Game{Verdict: v, Raws: []string{label}, Attempts: 1, Seed: req.Seed}, ctx.Err()
 	}
@@ -114,12 +115,12 @@ func (f *fakeBackend) JudgePair(ctx context.Context, req runtime.JudgeRequest) (
 	return runtime.Judgment{Games: []runtime.Game{g, g}, Preference: p, Valid: true}, ctx.Err()
 }
 
-func testPrompts(n int) []Text {
+func testPrompts(n int) []curate.Text {
 	topics := []string{"volcanoes", "binary search", "sourdough bread", "the French revolution", "tides",
 		"photosynthesis", "compound interest", "jazz harmony", "glaciers", "public key cryptography"}
-	var ps []Text
+	var ps []curate.Text
 	for i := range n {
-		ps = append(ps, Text{ID: fmt.Sprintf("p%d", i), Text: fmt.Sprintf("Explain %s to a curious student, question %d.", topics[i%len(topics)], i)})
+		ps = append(ps, curate.Text{ID: fmt.Sprintf("p%d", i), Text: fmt.Sprintf("Explain %s to a curious student, question %d.", topics[i%len(topics)], i)})
 	}
 	return ps
 }
@@ -171,7 +172,7 @@ func TestCurateEndToEndFake(t *testing.T) {
 			if f := sum.Filters; f.Total != 48 || f.Dropped[ReasonEmpty] == 0 || f.Dropped[ReasonTruncated] == 0 || f.AutoNegative+f.Dropped[ReasonDuplicate] == 0 {
 				t.Errorf("filter counts %+v", f)
 			}
-			rows, err := ReadRanked(cfg.Out)
+			rows, err := curate.ReadRanked(cfg.Out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +225,7 @@ func TestCurateEndToEndFake(t *testing.T) {
 			}
 
 			// The ranked output reads back as prompts (--exclude of a later run).
-			if ts, err := ReadTexts(cfg.Out); err != nil || len(ts) != 6 || ts[0].ID != rows[0].ID {
+			if ts, err := curate.ReadTexts(cfg.Out); err != nil || len(ts) != 6 || ts[0].ID != rows[0].ID {
 				t.Errorf("ranked output as prompts: %d, %v", len(ts), err)
 			}
 			// A rerun asks for nothing and writes the same output.
@@ -259,7 +260,7 @@ func TestCurateResume(t *testing.T) {
 	if _, err := Curate(context.Background(), &fakeBackend{}, refCfg); err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadRanked(refCfg.Out)
+	want, err := curate.ReadRanked(refCfg.Out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestCurateResume(t *testing.T) {
 			if n != sum.JudgeCalls || len(keys) != n {
 				t.Errorf("judgments log: %d lines, %d keys, %d judge calls", n, len(keys), sum.JudgeCalls)
 			}
-			got, err := ReadRanked(cfg.Out)
+			got, err := curate.ReadRanked(cfg.Out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,14 +312,14 @@ func TestCurateResume(t *testing.T) {
 	}
 }
 
-func checkDataReadsRanked(t *testing.T, path string, rows []RankedRow) {
+func checkDataReadsRanked(t *testing.T, path string, rows []curate.RankedRow) {
 	t.Helper()
 	r, err := data.Open(path, data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	byID := map[string]RankedRow{}
+	byID := map[string]curate.RankedRow{}
 	for _, row := range rows {
 		byID[row.ID] = row
 	}

@@ -1,7 +1,8 @@
-package curate
+package pairs
 
 import (
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -114,7 +115,7 @@ func RatedPairs(promptID string, prompt []data.Message, cands []Scored, opt Rate
 			}
 		}
 		if len(worse) > 0 {
-			rng := rand.New(rand.NewPCG(opt.Seed, TextHash(promptID)))
+			rng := rand.New(rand.NewPCG(opt.Seed, curate.TextHash(promptID)))
 			add(v[0], worse[rng.IntN(len(worse))])
 		}
 	case PairsAll:
@@ -294,7 +295,7 @@ type RefusalPairOptions struct {
 // RefusalPairs pairs one prompt's labelled samples: for an unsafe prompt a refusal is chosen
 // over a compliance; for a safe prompt a compliance over a refusal, so that over-refusal is
 // trained away too. The prompt's Label must be "safe" or "unsafe".
-func RefusalPairs(p Text, prompt []data.Message, samples []Labeled, opt RefusalPairOptions) ([]data.Pair, error) {
+func RefusalPairs(p curate.Text, prompt []data.Message, samples []Labeled, opt RefusalPairOptions) ([]data.Pair, error) {
 	if opt.MaxPairsPerPrompt <= 0 {
 		opt.MaxPairsPerPrompt = 4
 	}

@@ -1,6 +1,7 @@
-package curate
+package pairs
 
 import (
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"testing"
 
@@ -155,20 +156,20 @@ func TestRefusalPairs(t *testing.T) {
 		return Labeled{Candidate: Candidate{PromptID: "p", Model: "m", Sample: s, Text: class + string(rune('0'+s))}, Class: class}
 	}
 	samples := []Labeled{lab(0, ClassCompliance), lab(1, ClassRefusal), lab(2, ClassPartial), lab(3, ""), lab(4, ClassCompliance)}
-	got, err := RefusalPairs(Text{ID: "u", Label: "unsafe"}, UserPrompt("harm"), samples, RefusalPairOptions{})
+	got, err := RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, UserPrompt("harm"), samples, RefusalPairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	samePairs(t, "unsafe", got, []pr{{"refusal1", "compliance0"}, {"refusal1", "compliance4"}})
-	got, _ = RefusalPairs(Text{ID: "s", Label: "safe"}, UserPrompt("kill a process"), samples, RefusalPairOptions{PartialAsRefusal: true, MaxPairsPerPrompt: 3})
+	got, _ = RefusalPairs(curate.Text{ID: "s", Label: "safe"}, UserPrompt("kill a process"), samples, RefusalPairOptions{PartialAsRefusal: true, MaxPairsPerPrompt: 3})
 	samePairs(t, "safe", got, []pr{{"compliance0", "refusal1"}, {"compliance0", "partial2"}, {"compliance4", "refusal1"}})
 	onlyComply := []Labeled{lab(0, ClassCompliance)}
-	if got, _ := RefusalPairs(Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{}); len(got) != 0 {
+	if got, _ := RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{}); len(got) != 0 {
 		t.Errorf("pairs without a refusal: %v", pairsOf(got))
 	}
-	got, _ = RefusalPairs(Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{FallbackRefusal: "I can't help with that."})
+	got, _ = RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{FallbackRefusal: "I can't help with that."})
 	samePairs(t, "fallback", got, []pr{{"I can't help with that.", "compliance0"}})
-	if _, err := RefusalPairs(Text{ID: "x"}, nil, samples, RefusalPairOptions{}); err == nil {
+	if _, err := RefusalPairs(curate.Text{ID: "x"}, nil, samples, RefusalPairOptions{}); err == nil {
 		t.Error("unlabelled prompt accepted")
 	}
 }

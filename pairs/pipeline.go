@@ -1,9 +1,10 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"path/filepath"
 	"sort"
@@ -50,7 +51,7 @@ func DefaultJudgeTemplate(rubric string) string {
 // Config is one `align data curate` run.
 type Config struct {
 	// Prompts to sample for (IDs unique).
-	Prompts []Text
+	Prompts []curate.Text
 	// Models sample K responses each; Students names those whose samples are DNO student
 	// samples (the looser 1-point margin); the others are teachers.
 	Models   []string
@@ -78,10 +79,10 @@ type Config struct {
 	// these texts (earlier runs' prompts); Eval reports prompts that match an evaluation set,
 	// and DropContaminated drops them. Contamination sets the n-gram test of all three.
 	DedupPrompts     bool
-	Exclude          []Text
-	Eval             []Text
+	Exclude          []curate.Text
+	Eval             []curate.Text
 	DropContaminated bool
-	Contamination    ContaminationOptions
+	Contamination    curate.ContaminationOptions
 
 	// Work is the folder of the logs (samples.jsonl, judgments.jsonl, meta.json) and the
 	// report; Out the ranked file (.parquet or .jsonl); Pairs the optional pairs file.
@@ -176,8 +177,8 @@ type Summary struct {
 	PromptsIn int `json:"prompts_in"`
 	Prompts   int `json:"prompts"`
 	// PromptsRemoved lists prompts left out as duplicates, excluded or contaminated.
-	PromptsRemoved []ContaminationHit   `json:"prompts_removed"`
-	Contamination  *ContaminationReport `json:"contamination,omitempty"`
+	PromptsRemoved []curate.ContaminationHit   `json:"prompts_removed"`
+	Contamination  *curate.ContaminationReport `json:"contamination,omitempty"`
 
 	Samples        int                     `json:"samples"`
 	SamplesNew     int                     `json:"samples_new"`
@@ -207,7 +208,7 @@ type ScoreStats struct {
 }
 
 type promptState struct {
-	text    Text
+	text    curate.Text
 	cands   []Candidate
 	verdict []Verdict
 	scored  []Scored
@@ -237,7 +238,7 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 		return sum, fmt.Errorf("curate: judge template %s is %s; rubric %s needs a %s template", tpl.Name, tpl.Kind, cfg.Rubric, wantKind)
 	}
 
-	prompts, removed, contam, err := selectPrompts(cfg.Prompts, cfg.DedupPrompts, cfg.Exclude, cfg.Eval, cfg.DropContaminated, cfg.Contamination)
+	prompts, removed, contam, err := curate.SelectPrompts(cfg.Prompts, cfg.DedupPrompts, cfg.Exclude, cfg.Eval, cfg.DropContaminated, cfg.Contamination)
 	if err != nil {
 		return sum, err
 	}
@@ -358,12 +359,12 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	if err := WriteRanked(cfg.Out, rows); err != nil {
+	if err := curate.WriteRanked(cfg.Out, rows); err != nil {
 		return sum, err
 	}
 	sum.RankedRows = len(rows)
 	if cfg.Pairs != "" {
-		if err := WritePairs(cfg.Pairs, pairs); err != nil {
+		if err := curate.WritePairs(cfg.Pairs, pairs); err != nil {
 			return sum, err
 		}
 	}
@@ -577,7 +578,7 @@ func scoreState(cfg Config, st *promptState, jl *judgeLog, idx []int, knockout [
 	st.raws = make([][]string, n)
 	st.invalid = make([]bool, n)
 	for i, c := range st.cands {
-		st.scored[i] = Scored{Candidate: c, Score: nanF()}
+		st.scored[i] = Scored{Candidate: c, Score: math.NaN()}
 		if st.verdict[i].AutoNegative {
 			st.scored[i].Score, st.scored[i].Valid, st.scored[i].AutoNegative = rubricMin(cfg.Rubric), true, true
 		}
@@ -636,26 +637,26 @@ func scoreState(cfg Config, st *promptState, jl *judgeLog, idx []int, knockout [
 }
 
 // buildOutputs makes the ranked rows and the pairs, and the score statistics.
-func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary) ([]RankedRow, []data.Pair, error) {
-	var rows []RankedRow
+func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary) ([]curate.RankedRow, []data.Pair, error) {
+	var rows []curate.RankedRow
 	var pairs []data.Pair
 	byModel := map[string][]float64{}
 	for _, st := range states {
-		row := RankedRow{ID: st.text.ID, Prompt: UserPrompt(st.text.Text), Rubric: cfg.Rubric, Judge: cfg.Judge,
-			Responses: []RankedResponse{}, Filtered: []FilteredResponse{}}
+		row := curate.RankedRow{ID: st.text.ID, Prompt: UserPrompt(st.text.Text), Rubric: cfg.Rubric, Judge: cfg.Judge,
+			Responses: []curate.RankedResponse{}, Filtered: []curate.FilteredResponse{}}
 		for i, c := range st.cands {
 			v := st.verdict[i]
 			raw := strings.Join(st.raws[i], "\n---\n")
 			switch {
 			case v.Reason != ReasonKept:
-				row.Filtered = append(row.Filtered, FilteredResponse{Messages: assistant(c.Text), Model: c.Model, Seed: c.Seed,
+				row.Filtered = append(row.Filtered, curate.FilteredResponse{Messages: curate.Assistant(c.Text), Model: c.Model, Seed: c.Seed,
 					Sample: int32(c.Sample), Reason: v.Reason, DoneReason: c.DoneReason})
 			case st.invalid[i]:
-				row.Filtered = append(row.Filtered, FilteredResponse{Messages: assistant(c.Text), Model: c.Model, Seed: c.Seed,
+				row.Filtered = append(row.Filtered, curate.FilteredResponse{Messages: curate.Assistant(c.Text), Model: c.Model, Seed: c.Seed,
 					Sample: int32(c.Sample), Reason: "judge_invalid", DoneReason: c.DoneReason, JudgeRaw: raw})
 			case st.scored[i].Valid:
 				s := st.scored[i]
-				row.Responses = append(row.Responses, RankedResponse{Messages: assistant(c.Text), Score: s.Score, Model: c.Model,
+				row.Responses = append(row.Responses, curate.RankedResponse{Messages: curate.Assistant(c.Text), Score: s.Score, Model: c.Model,
 					Seed: c.Seed, Sample: int32(c.Sample), JudgeRaw: raw, AutoNegative: s.AutoNegative,
 					Student: c.Student, DoneReason: c.DoneReason})
 				byModel[c.Model] = append(byModel[c.Model], s.Score)
@@ -701,61 +702,4 @@ func scoreStats(xs []float64, tenths bool) ScoreStats {
 	}
 	st.Mean /= float64(len(xs))
 	return st
-}
-
-// selectPrompts applies prompt dedup, exclusion and the contamination check.
-func selectPrompts(in []Text, dedup bool, exclude, eval []Text, drop bool, opt ContaminationOptions) ([]Text, []ContaminationHit, *ContaminationReport, error) {
-	ids := map[string]bool{}
-	for i, p := range in {
-		if p.ID == "" {
-			return nil, nil, nil, fmt.Errorf("curate: prompt %d has no id", i)
-		}
-		if ids[p.ID] {
-			return nil, nil, nil, fmt.Errorf("curate: prompt id %q appears twice", p.ID)
-		}
-		ids[p.ID] = true
-	}
-	removed := []ContaminationHit{}
-	out := in
-	if dedup || len(exclude) > 0 {
-		var seen []Text
-		for _, e := range exclude {
-			e.Source = "exclude:" + e.Source
-			seen = append(seen, e)
-		}
-		if dedup {
-			out, removed = DedupTexts(in, seen, opt)
-		} else {
-			ix := NewEvalIndex(seen, opt)
-			out = nil
-			for _, p := range in {
-				if h, ok := ix.Match(p); ok {
-					removed = append(removed, h)
-					continue
-				}
-				out = append(out, p)
-			}
-		}
-	}
-	var rep *ContaminationReport
-	if len(eval) > 0 {
-		r := CheckContamination(out, eval, opt)
-		rep = &r
-		if drop && r.Flagged() {
-			bad := map[string]bool{}
-			for _, h := range r.Hits {
-				bad[h.PromptID] = true
-				h.EvalSource = "contaminated:" + h.EvalSource
-				removed = append(removed, h)
-			}
-			var kept []Text
-			for _, p := range out {
-				if !bad[p.ID] {
-					kept = append(kept, p)
-				}
-			}
-			out = kept
-		}
-	}
-	return out, removed, rep, nil
 }
