@@ -77,16 +77,17 @@ func TestDNOPairs(t *testing.T) {
 	deg.AutoNegative = true
 	cands := []Scored{teacher, s6, s5, s4, s3, deg}
 	prompt := UserPrompt("q")
-	got := DNOPairs("p", prompt, cands, DNOPairOptions{})
-	// Sorted by score: s6(6), teacher(5), s5(5), s4(4), s3(3), deg(1).
+	got := ScoredDNOPairs("p", prompt, cands, PaperDNORule())
+	// In candidate order: teacher(5), s6(6), s5(5), s4(4), s3(3), deg(auto-negative).
+	// teacher (margin 2): over s3, deg.
 	// s6 (student, margin 1): over teacher, s5, s4, s3, deg — student-over-teacher kept.
-	// teacher (margin 2): over s3, deg.  s5 (student, margin 1): over s4, s3, deg.
+	// s5 (student, margin 1): over s4, s3, deg.
 	samePairs(t, "dno", got, []pr{
-		{"pola", "gpta"}, {"pola", "polb"}, {"pola", "polc"}, {"pola", "pold"}, {"pola", "pole"},
 		{"gpta", "pold"}, {"gpta", "pole"},
+		{"pola", "gpta"}, {"pola", "polb"}, {"pola", "polc"}, {"pola", "pold"}, {"pola", "pole"},
 		{"polb", "polc"}, {"polb", "pold"}, {"polb", "pole"},
 	})
-	got = DNOPairs("p", prompt, cands, DNOPairOptions{Restrictive: true})
+	got = ScoredDNOPairs("p", prompt, cands, DNORule{MinScore: 5, MinGap: 2, StudentGap: 1, Restrictive: true})
 	for _, p := range pairsOf(got) {
 		if p.r == "gpta" {
 			t.Errorf("restrictive kept a student-over-teacher pair %v", p)
@@ -96,7 +97,7 @@ func TestDNOPairs(t *testing.T) {
 		t.Errorf("restrictive: %d pairs, want 9", len(got))
 	}
 	// Positives must score at least 5: nothing pairs when the best is 4.
-	if got := DNOPairs("p", prompt, []Scored{s4, s3, deg}, DNOPairOptions{}); len(got) != 0 {
+	if got := ScoredDNOPairs("p", prompt, []Scored{s4, s3, deg}, PaperDNORule()); len(got) != 0 {
 		t.Errorf("pairs without a positive: %v", pairsOf(got))
 	}
 }
@@ -128,7 +129,7 @@ func TestTournaments(t *testing.T) {
 		t.Errorf("pref matrix %v", pref)
 	}
 	calls = 0
-	ko, err := Knockout(5, func(i, j int) (float64, error) {
+	ko, err := KnockoutScores(5, func(i, j int) (float64, error) {
 		calls++
 		if i > j {
 			return 1, nil

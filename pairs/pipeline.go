@@ -90,7 +90,7 @@ type Config struct {
 	// PairMode (ultrafeedback and pairwise rubrics), MinMargin and DNO shape the pairs.
 	PairMode  string
 	MinMargin float64
-	DNO       DNOPairOptions
+	DNO       DNORule
 
 	// Concurrency bounds requests in flight; 0 means the backend's capacity.
 	Concurrency int
@@ -144,6 +144,9 @@ func (c *Config) validate() error {
 	}
 	if c.Template == "" {
 		c.Template = DefaultJudgeTemplate(c.Rubric)
+	}
+	if c.DNO == (DNORule{}) {
+		c.DNO = PaperDNORule()
 	}
 	if c.Work == "" {
 		c.Work = c.Out + ".work"
@@ -509,7 +512,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		for _, st := range states {
 			g.Go(func() error {
 				idx := judged(st)
-				scores, err := Knockout(len(idx), func(x, y int) (float64, error) {
+				scores, err := KnockoutScores(len(idx), func(x, y int) (float64, error) {
 					t := pair(st, idx[x], idx[y])
 					r, err := jl.do(gctx, t, func() {
 						d, n, rate := cnt.add()
@@ -669,7 +672,7 @@ func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary)
 		var ps []data.Pair
 		var err error
 		if cfg.Rubric == RubricDNO {
-			ps = DNOPairs(st.text.ID, prompt, st.scored, cfg.DNO)
+			ps = ScoredDNOPairs(st.text.ID, prompt, st.scored, cfg.DNO)
 		} else {
 			ps, err = RatedPairs(st.text.ID, prompt, st.scored, RatedPairOptions{Mode: cfg.PairMode, MinMargin: cfg.MinMargin, Seed: uint64(cfg.Seed)})
 			if err != nil {

@@ -110,6 +110,7 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 	f.StringVar(&cfg.Pairs, "pairs", "", "also write preference pairs here (.parquet or .jsonl)")
 	f.StringVar(&cfg.PairMode, "pair-mode", pairs.PairsBestVsRest, "ultrafeedback/pairwise pairs: best-vs-rest, best-vs-worst, best-vs-random or all")
 	f.Float64Var(&cfg.MinMargin, "min-margin", 0, "least score difference of a pair (0 = any)")
+	cfg.DNO = pairs.PaperDNORule()
 	f.BoolVar(&cfg.DNO.Restrictive, "dno-restrictive", false, "drop DNO's student-over-teacher pairs (the worse ablation)")
 	f.StringVar(&cfg.Work, "work", "", "folder of the resumable logs and the report (default <out>.work)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight (default: hosts × per-host)")
