@@ -80,7 +80,9 @@ func (j RuleJudge) Compare(a, b string) int {
 func (j RuleJudge) Pairwise() bool { return false }
 
 // Play implements Judge.
-func (j RuleJudge) Play(_ context.Context, _, a, b, _ string) (int, error) { return j.Compare(a, b), nil }
+func (j RuleJudge) Play(_ context.Context, _, a, b, _ string) (int, error) {
+	return j.Compare(a, b), nil
+}
 
 // Grade implements Judge with RankScore, so that grades order candidates as Compare does.
 func (j RuleJudge) Grade(_ context.Context, _ string, cands []string) ([]float64, error) {
@@ -112,7 +114,7 @@ type LLMJudge struct {
 	Structured bool
 	// Options replaces the template's sampling options when set (a recipe's temperature).
 	Options *runtime.Options
-	// Mode is GradeEach (default) or GradeSideBySide for grading templates.
+	// Mode is GradeSideBySide (OpenLLMJudge's default) or GradeEach for grading templates.
 	Mode string
 	// Seed is the base of the judge's seeds; each question's seed mixes in its key.
 	Seed int64
@@ -127,6 +129,9 @@ func OpenLLMJudge(pool *runtime.Pool, model, template string, structured bool, t
 	}
 	if mode == "" {
 		mode = GradeEach
+		if tpl.Kind == runtime.Single {
+			mode = GradeSideBySide
+		}
 	}
 	if mode != GradeEach && mode != GradeSideBySide {
 		return nil, fmt.Errorf("pairs: judge mode %q: want %s or %s", mode, GradeEach, GradeSideBySide)

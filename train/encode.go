@@ -46,6 +46,7 @@ type example struct {
 	ref, prev, prevm map[string][][]float32
 	idx              int            // position in the stage's examples
 	prompt           []data.Message // HyPO's per-step samples answer it
+	win              [2]float64     // theoretical DNO: the win rates of w and l against pi_t
 }
 
 // encoder turns records into examples with one model's tokenizer and template.

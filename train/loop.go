@@ -40,7 +40,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	if t.st.StageTotal == 0 {
 		t.st.StageTotal = total
 	}
-	sched, err := NewSchedule(t.r.LRSchedulerType, t.r.LearningRate, t.r.WarmupRatio, total)
+	sched, err := NewSchedule(t.r.LRSchedulerType, t.stageLR(), t.r.WarmupRatio, total)
 	if err != nil {
 		return err
 	}
@@ -214,6 +214,11 @@ func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float6
 					col[b] = sum64(ex.prevm[src.seq][0])
 				case "len":
 					col[b] = float64(countMask(ex.seqs[src.seq][0]))
+				case "win":
+					col[b] = ex.win[0]
+					if src.seq == "l" {
+						col[b] = ex.win[1]
+					}
 				}
 			}
 			*p = col

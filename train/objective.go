@@ -84,9 +84,9 @@ type source struct {
 // sourceOf maps an objective input name (OBJECTIVES.md) to its source.
 func sourceOf(input string) (source, bool) {
 	switch input {
-	case "pi_w", "tok_w":
+	case "pi_w", "tok_w", "pi_1":
 		return source{"policy", "w"}, true
-	case "pi_l", "tok_l":
+	case "pi_l", "tok_l", "pi_2":
 		return source{"policy", "l"}, true
 	case "ref_w":
 		return source{"ref", "w"}, true
@@ -96,9 +96,9 @@ func sourceOf(input string) (source, bool) {
 		return source{"len", "w"}, true
 	case "len_l":
 		return source{"len", "l"}, true
-	case "prev_w", "hat_w":
+	case "prev_w", "hat_w", "prev_1":
 		return source{"prev", "w"}, true
-	case "prev_l", "hat_l":
+	case "prev_l", "hat_l", "prev_2":
 		return source{"prev", "l"}, true
 	case "hatm_w":
 		return source{"prevm", "w"}, true
@@ -118,6 +118,10 @@ func sourceOf(input string) (source, bool) {
 		return source{"ref", "self_l"}, true
 	case "on_pi":
 		return source{"policy", "on"}, true
+	case "r_1": // theoretical DNO: the judge's win-rate estimates (pairs.WinRates)
+		return source{"win", "w"}, true
+	case "r_2":
+		return source{"win", "l"}, true
 	case "on_ref":
 		return source{"ref", "on"}, true
 	}
@@ -143,7 +147,7 @@ func needsOf(obj objectives.Objective) (needs, error) {
 	for _, in := range obj.Inputs() {
 		s, ok := sourceOf(in)
 		if !ok {
-			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide (use its practical form, e.g. dno_prct for DNO)", obj.Name(), in)
+			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide", obj.Name(), in)
 		}
 		switch s.model {
 		case "policy":

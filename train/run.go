@@ -489,6 +489,7 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	kinds := append([]string(nil), t.needs.all...)
 	sort.Strings(kinds)
 	var pairs []data.Pair
+	var wins [][2]float64         // per pair: theoretical DNO's win rates r_1, r_2
 	var online [][][]data.Message // per pair: HyPO's online samples
 	switch {
 	case t.r.Objective.Name == "curry_dpo":
@@ -511,7 +512,7 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 		}
 	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
 		var err error
-		if pairs, err = t.onlinePairs(ctx, stage); err != nil {
+		if pairs, wins, err = t.onlinePairs(ctx, stage); err != nil {
 			return nil, err
 		}
 	default:
@@ -519,15 +520,9 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	}
 	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" && !t.perStepKL() {
 		// HyPO, per iteration: unlabelled online samples for each pair's prompt feed the KL term.
-		if err := t.ollamaOnlineSamples(ctx, stage, pairs); err != nil {
+		var err error
+		if online, err = t.onlineSamples(ctx, stage, pairs); err != nil {
 			return nil, err
-		}
-		for i, p := range pairs {
-			s, err := t.samplesFor(ctx, stage, i, p.Prompt, t.r.Online.SamplesPerPrompt)
-			if err != nil {
-				return nil, err
-			}
-			online = append(online, s)
 		}
 	}
 	if len(pairs) == 0 {
@@ -546,6 +541,9 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 		}
 		ex.ref, ex.prev, ex.prevm = map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}
 		ex.idx = i
+		if wins != nil {
+			ex.win = wins[i]
+		}
 		exs[i] = ex
 	}
 	// Weights this stage starts from (pi_t): kept for APO's pi_{t-1} in the next stage.
