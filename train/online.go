@@ -172,7 +172,7 @@ func (s *pushSampler) Sample(ctx context.Context, todo []pairs.Planned, done fun
 
 // stageJudge opens the stage's judge: the rule judge, or the LLM judge with its judgments in
 // stage-K/judgments.jsonl.
-func (t *trainer) stageJudge(stage int) (pairs.Judge, func(), error) {
+func (t *trainer) stageJudge(stage int, logName string) (pairs.Judge, func(), error) {
 	j := t.r.Online.Judge
 	if j.Kind != "llm" {
 		return pairs.RuleJudge{Words: j.Words, TargetLength: j.TargetLength}, func() {}, nil
@@ -181,7 +181,7 @@ func (t *trainer) stageJudge(stage int) (pairs.Judge, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: judge: %w", err)
 	}
-	lj, err := pairs.OpenLLMJudge(pool, j.Model, j.Template, j.Structured, j.Temperature, j.Mode, int64(t.r.Seed>>1), filepath.Join(t.stageDir(stage), "judgments.jsonl"))
+	lj, err := pairs.OpenLLMJudge(pool, j.Model, j.Template, j.Structured, j.Temperature, j.Mode, int64(t.r.Seed>>1), filepath.Join(t.stageDir(stage), logName))
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: online.judge: %w", err)
 	}
@@ -206,6 +206,10 @@ func (t *trainer) pairRule() pairs.Rule {
 		KeepTies: p.DropTies != nil && !*p.DropTies}
 	if p.Rule == pairs.RuleRubric {
 		r.DNO = pairs.DNORule{MinScore: p.MinScore, MinGap: p.MinGap, StudentGap: p.StudentGap, Restrictive: p.Restrictive}
+		if p.MinScore == 0 && p.MinGap == 0 && p.StudentGap == 0 {
+			r.DNO = pairs.PaperDNORule()
+			r.DNO.Restrictive = p.Restrictive
+		}
 		r.MinGap = 0
 	}
 	_, r.WinRates = t.obj.(*objectives.DNO)
@@ -282,7 +286,7 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, [][2
 		return nil, nil, err
 	}
 	defer restore()
-	judge, closeJudge, err := t.stageJudge(stage)
+	judge, closeJudge, err := t.stageJudge(stage, "judgments.jsonl")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -370,7 +374,7 @@ func (t *trainer) rankedFromPrompts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	judge, closeJudge, err := t.stageJudge(0)
+	judge, closeJudge, err := t.stageJudge(0, "judgments.jsonl")
 	if err != nil {
 		return err
 	}
@@ -632,4 +636,92 @@ func (t *trainer) stageLR() float64 {
 		return t.r.LearningRate
 	}
 	return t.r.LearningRate * math.Pow(d, float64(t.st.Stage))
+}
+
+// selectIterate is online.select_best's step after an online stage (DNO returns the best
+// iterate on validation data, Rosset et al. 2024, §5): the policy's win rate against the base
+// model on the held-out prompts under the online judge (a policy sample and a base sample at
+// the same seed per prompt and eval sample, with the local sampler; a tie counts ½), kept in
+// stage-K/select.json; the best iterate so far is saved as best-weights.bin in the run folder.
+func (t *trainer) selectIterate(ctx context.Context, stage int) error {
+	if !t.r.Online.SelectBest || t.base == nil {
+		return nil
+	}
+	path := filepath.Join(t.stageDir(stage), "select.json")
+	type sel struct {
+		Stage   int     `json:"stage"`
+		WinRate float64 `json:"win_rate"`
+		Games   int     `json:"games"`
+	}
+	var cur sel
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &cur) == nil {
+		return nil // measured before a resume; best-weights.bin was updated then
+	}
+	_, held := t.splitPrompts()
+	judge, closeJudge, err := t.stageJudge(stage, "select-judgments.jsonl")
+	if err != nil {
+		return err
+	}
+	defer closeJudge()
+	S := max(t.r.Eval.Samples, 1)
+	wins := make([]float64, len(held)*S)
+	t.policy.SetTraining(false)
+	err = parallel(ctx, len(wins), func(k int) error {
+		i, j := k/S, k%S
+		seed := seedFor(t.r.Seed, 9, i, j)
+		pol, err := t.sampleText(ctx, t.policy, held[i], seed)
+		if err != nil {
+			return err
+		}
+		base, err := t.sampleText(ctx, t.base, held[i], seed)
+		if err != nil {
+			return err
+		}
+		c, err := judge.Play(ctx, held[i][len(held[i])-1].Content, pol, base, "select")
+		wins[k] = (float64(c) + 1) / 2
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("train: online.select_best: %w", err)
+	}
+	cur = sel{Stage: stage + 1, Games: len(wins)}
+	for _, w := range wins {
+		cur.WinRate += w / float64(len(wins))
+	}
+	best := -1.0
+	for j := 0; j < stage; j++ {
+		var old sel
+		if b, err := os.ReadFile(filepath.Join(t.stageDir(j), "select.json")); err == nil && json.Unmarshal(b, &old) == nil {
+			best = max(best, old.WinRate)
+		}
+	}
+	if cur.WinRate > best {
+		if err := WriteFileAtomic(filepath.Join(t.dir, "best-weights.bin"), func(w io.Writer) error { return saveParams(w, t.policy.Params()) }); err != nil {
+			return fmt.Errorf("train: online.select_best: %w", err)
+		}
+		if err := writeJSONFile(filepath.Join(t.dir, "best-iterate.json"), cur); err != nil {
+			return err
+		}
+	}
+	t.prog.Log("stage %d: held-out win rate against the base %.1f%% (%d games; best before %.1f%%)", stage+1, 100*cur.WinRate, cur.Games, 100*max(best, 0))
+	return writeJSONFile(path, cur)
+}
+
+// useBestIterate loads best-weights.bin into the policy when online.select_best chose an
+// iterate (before the evaluation and the export).
+func (t *trainer) useBestIterate() error {
+	if !t.r.Online.SelectBest {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(t.dir, "best-weights.bin"))
+	if err != nil {
+		return nil // no held-out prompts or no base: the last iterate
+	}
+	defer f.Close()
+	if err := loadParams(bufio.NewReader(f), t.policy.Params()); err != nil {
+		return fmt.Errorf("train: online.select_best: %w", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(t.dir, "best-iterate.json"))
+	t.prog.Log("online.select_best: the run ends with the best iterate %s", strings.TrimSpace(string(b)))
+	return nil
 }

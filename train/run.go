@@ -167,6 +167,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		if err := t.trainStage(ctx, exs); err != nil {
 			return nil, err
 		}
+		if t.r.Online.Iterations > 0 {
+			if err := t.selectIterate(ctx, t.st.Stage); err != nil {
+				return nil, err
+			}
+		}
 		// The next stage starts from scratch: new data order and optimizer.
 		t.st.StageStep, t.st.StageTotal, t.st.Epoch, t.st.Cursor, t.st.Perm = 0, 0, 0, 0, nil
 	}
@@ -178,6 +183,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	t.prog.Finish()
+	if err := t.useBestIterate(); err != nil {
+		return nil, err
+	}
 
 	res := &Result{RunDir: t.dir, Objective: t.r.Objective.Name, Steps: t.st.Step, FinalLoss: t.st.LastLoss,
 		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt}
