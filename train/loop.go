@@ -48,7 +48,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		t.optim = NewAdamW(params, t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
 	}
 	if t.st.Perm == nil {
-		t.st.Perm = t.st.RNG.Perm(len(exs))
+		t.st.Perm = t.dataOrder(len(exs))
 		t.st.Epoch, t.st.Cursor = 0, 0
 	}
 	t.prog = NewProgress(progressWriter(t.opt.Progress), total, fmt.Sprintf("%s stage %d", t.r.Name, t.st.Stage+1), t.opt.Progress == nil)
@@ -72,7 +72,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		for g := 0; g < G; g++ {
 			if t.st.Cursor*B >= len(exs) {
 				t.st.Epoch++
-				t.st.Perm = t.st.RNG.Perm(len(exs))
+				t.st.Perm = t.dataOrder(len(exs))
 				t.st.Cursor = 0
 			}
 			lo := t.st.Cursor * B

@@ -725,3 +725,17 @@ func (t *trainer) useBestIterate() error {
 	t.prog.Log("online.select_best: the run ends with the best iterate %s", strings.TrimSpace(string(b)))
 	return nil
 }
+
+// dataOrder is the order of a stage's examples for one epoch: a fresh shuffle, except for
+// Curry-DPO's non-iterative run, which keeps the curriculum order (easy pairs first, every
+// prompt's stage-1 pair before any stage-2 pair) in every epoch (Pattnaik et al. 2024, §3).
+func (t *trainer) dataOrder(n int) []int {
+	if t.r.Objective.Name == "curry_dpo" && !t.iterativeCurry() {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	return t.st.RNG.Perm(n)
+}

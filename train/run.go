@@ -515,8 +515,12 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 			}
 		}
 		if !t.iterativeCurry() {
-			// One run over all stages in order: keep the curriculum order by stage rank.
+			// One run over all stages in order: keep the curriculum order by stage rank (and
+			// dataOrder does not shuffle it); curriculum.jsonl records it.
 			sort.SliceStable(pairs, func(i, j int) bool { return pairRank(pairs[i]) < pairRank(pairs[j]) })
+			if err := writeCurriculum(filepath.Join(sd, "curriculum.jsonl"), pairs); err != nil {
+				return nil, err
+			}
 		}
 	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
 		var err error
@@ -720,4 +724,22 @@ func finite(f float64) *float64 {
 		return nil
 	}
 	return &f
+}
+
+// writeCurriculum lists a non-iterative Curry-DPO run's pairs in training order: id, chosen
+// and rejected scores.
+func writeCurriculum(path string, ps []data.Pair) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, p := range ps {
+			row := map[string]any{"id": p.ID}
+			if p.ScoreChosen != nil && p.ScoreRejected != nil {
+				row["score_chosen"], row["score_rejected"] = *p.ScoreChosen, *p.ScoreRejected
+			}
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
