@@ -195,8 +195,11 @@ type Summary struct {
 
 	Scores     map[string]ScoreStats `json:"scores_by_model"`
 	RankedRows int                   `json:"ranked_rows"`
-	PairCount  int                   `json:"pair_count"`
-	Elapsed    time.Duration         `json:"elapsed_ns"`
+	// PromptsUnranked counts prompts left with fewer than two scored responses (filters and
+	// invalid judgments took the rest): they are not in the ranked file.
+	PromptsUnranked int           `json:"prompts_unranked"`
+	PairCount       int           `json:"pair_count"`
+	Elapsed         time.Duration `json:"elapsed_ns"`
 }
 
 // ScoreStats describes one model's scores.
@@ -360,6 +363,13 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	// Outputs.
 	rows, pairs, err := buildOutputs(cfg, states, jl, &sum)
 	if err != nil {
+		return sum, err
+	}
+	if err := usable(sum, len(rows)); err != nil {
+		sum.Elapsed = time.Since(start)
+		if rerr := WriteCurateReport(cfg.Work, sum); rerr != nil {
+			return sum, errors.Join(err, rerr)
+		}
 		return sum, err
 	}
 	if err := curate.WriteRanked(cfg.Out, rows); err != nil {
@@ -666,7 +676,11 @@ func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary)
 			}
 		}
 		sort.SliceStable(row.Responses, func(a, b int) bool { return row.Responses[a].Score > row.Responses[b].Score })
-		rows = append(rows, row)
+		if len(row.Responses) < 2 {
+			sum.PromptsUnranked++ // nothing to rank: `align data convert` would refuse the row
+		} else {
+			rows = append(rows, row)
+		}
 
 		prompt := UserPrompt(st.text.Text)
 		var ps []data.Pair
@@ -705,4 +719,19 @@ func scoreStats(xs []float64, tenths bool) ScoreStats {
 	}
 	st.Mean /= float64(len(xs))
 	return st
+}
+
+// usable says why a run's outputs must not be used: no prompt kept two scored responses, or
+// more than half of the judgments did not parse (the judge does not follow the template, and
+// what did parse is not to be trusted).
+func usable(sum Summary, rows int) error {
+	if sum.JudgeCalls > 0 && 2*sum.JudgeInvalid > sum.JudgeCalls {
+		return fmt.Errorf("curate: %d of %d judgments (%.0f%%) did not parse: the judge %s does not answer in %s's format; try --judge-attempts, a larger judge, or structured outputs; nothing was written to %s (see %s)",
+			sum.JudgeInvalid, sum.JudgeCalls, 100*sum.JudgeInvalidRate, sum.Judge, sum.Template, sum.Out, filepath.Join(sum.Work, "report.json"))
+	}
+	if rows == 0 {
+		return fmt.Errorf("curate: no prompt has two scored responses (%d prompts: %d filtered or unscored down to fewer than two; %d of %d judgments invalid); nothing was written to %s (see %s)",
+			sum.Prompts, sum.PromptsUnranked, sum.JudgeInvalid, sum.JudgeCalls, sum.Out, filepath.Join(sum.Work, "report.json"))
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ type fakeBackend struct {
 	calls             atomic.Int64
 	mu                sync.Mutex
 	seen              map[string]int // generate requests by (model, prompt, seed)
+	invalid           bool           // every grade fails to parse
 }
 
 func (f *fakeBackend) tick() {
@@ -92,6 +93,7 @@ func (f *fakeBackend) JudgeSingle(ctx context.Context, req runtime.SingleRequest
 		lo, hi = 0, 6
 	}
 	s, ok := fakeScore(req.Response, lo, hi)
+	ok = ok && !f.invalid
 	raw := fmt.Sprintf("Rating: [[%g]]", s)
 	return runtime.Game{Verdict: runtime.Verdict{Valid: ok, Score: s, Raw: raw, Preference: math.NaN()}, Raws: []string{raw}, Attempts: 1, Seed: req.Seed}, ctx.Err()
 }
@@ -176,8 +178,9 @@ func TestCurateEndToEndFake(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 6 {
-				t.Fatalf("%d ranked rows, want 6", len(rows))
+			// A prompt left with fewer than two scored responses is counted and left out.
+			if len(rows)+sum.PromptsUnranked != 6 || sum.RankedRows != len(rows) {
+				t.Fatalf("%d ranked rows and %d unranked prompts, want 6 in all", len(rows), sum.PromptsUnranked)
 			}
 			n := 0
 			for _, r := range rows {
@@ -193,8 +196,13 @@ func TestCurateEndToEndFake(t *testing.T) {
 					}
 				}
 			}
-			if n != 48 {
-				t.Errorf("ranked rows hold %d responses, want every one of 48 exactly once", n)
+			if n > 8*len(rows) || n < 48-8*sum.PromptsUnranked {
+				t.Errorf("ranked rows hold %d responses, want all 8 of each of the %d rows", n, len(rows))
+			}
+			for _, r := range rows {
+				if len(r.Responses) < 2 {
+					t.Errorf("row %s has %d scored responses", r.ID, len(r.Responses))
+				}
 			}
 			// The ranked Parquet reads through the data package as ranked data: prompt, responses
 			// with score and model, best first. (Rows with fewer than two scored responses are
@@ -225,7 +233,7 @@ func TestCurateEndToEndFake(t *testing.T) {
 			}
 
 			// The ranked output reads back as prompts (--exclude of a later run).
-			if ts, err := curate.ReadTexts(cfg.Out); err != nil || len(ts) != 6 || ts[0].ID != rows[0].ID {
+			if ts, err := curate.ReadTexts(cfg.Out); err != nil || len(ts) != len(rows) || ts[0].ID != rows[0].ID {
 				t.Errorf("ranked output as prompts: %d, %v", len(ts), err)
 			}
 			// A rerun asks for nothing and writes the same output.
@@ -352,5 +360,29 @@ func checkDataReadsRanked(t *testing.T, path string, rows []curate.RankedRow) {
 	}
 	if good == 0 {
 		t.Error("data read no ranked record of the output")
+	}
+}
+
+// TestCurateUnusableFails: a judge whose every grade is invalid, or filters that leave no
+// prompt two responses, make the run fail with the cause named and no ranked file written.
+func TestCurateUnusableFails(t *testing.T) {
+	dir := t.TempDir()
+	cfg := baseConfig(dir, RubricUltraFeedback)
+	_, err := Curate(context.Background(), &fakeBackend{invalid: true}, cfg)
+	if err == nil || !strings.Contains(err.Error(), "did not parse") {
+		t.Fatalf("all-invalid judge: %v", err)
+	}
+	if _, serr := os.Stat(cfg.Out); serr == nil {
+		t.Error("a ranked file was written")
+	}
+	if _, serr := os.Stat(filepath.Join(cfg.Work, "report.json")); serr != nil {
+		t.Error("no report of the failed run")
+	}
+	dir = t.TempDir()
+	cfg = baseConfig(dir, RubricUltraFeedback)
+	cfg.Filters.MinChars = 1 << 20
+	_, err = Curate(context.Background(), &fakeBackend{}, cfg)
+	if err == nil || !strings.Contains(err.Error(), "no prompt has two scored responses") {
+		t.Fatalf("everything filtered: %v", err)
 	}
 }
