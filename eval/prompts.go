@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/runtime"
 )
 
 // PromptItem is one evaluation prompt. Output and Generator are set when the file already holds
@@ -26,6 +27,30 @@ type PromptItem struct {
 	Output    string `json:"output,omitempty"`
 	Generator string `json:"generator,omitempty"`
 	HasOutput bool   `json:"-"`
+	// Messages is set for a multi-turn prompt (a message list whose earlier turns include
+	// assistant or system messages): the conversation the model answers, through its chat
+	// template; Instruction then holds its transcript (see Transcript) for the judge.
+	Messages []runtime.Message `json:"messages,omitempty"`
+}
+
+// Transcript renders a conversation for a judge's {instruction} in the layout of FastChat's
+// multi-turn judge prompts: "### User:\n…\n\n### Assistant:\n…", a system message first as
+// "### System:". The model's answer to the last user turn is what is judged.
+func Transcript(msgs []runtime.Message) string {
+	var b strings.Builder
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		role := strings.ToUpper(m.Role[:1]) + m.Role[1:]
+		fmt.Fprintf(&b, "### %s:\n%s", role, m.Content)
+	}
+	return b.String()
+}
+
+// multiTurn says whether msgs is more than one user turn.
+func multiTurn(msgs []data.Message) bool {
+	return len(msgs) > 1
 }
 
 // ReadPrompts reads evaluation prompts from the files the benchmarks ship:
@@ -56,6 +81,15 @@ func ReadPrompts(path string) ([]PromptItem, error) {
 			}
 			if it.Instruction == "" {
 				return nil, fmt.Errorf("eval: prompts %s: prompt %s has no user turn", path, p.ID)
+			}
+			if multiTurn(p.Messages) {
+				if last := p.Messages[len(p.Messages)-1]; last.Role != "user" {
+					return nil, fmt.Errorf("eval: prompts %s: prompt %s: column messages: the conversation ends with a %s turn; a prompt ends with the user turn to answer", path, p.ID, last.Role)
+				}
+				for _, m := range p.Messages {
+					it.Messages = append(it.Messages, runtime.Message(m))
+				}
+				it.Instruction = Transcript(it.Messages)
 			}
 			items = append(items, it)
 		}

@@ -105,8 +105,12 @@ func rope64(x []float64, pos []int32, H, hd int, c Config) {
 					i0, i1 = i, i+rd/2
 				}
 				a, b := row[i0], row[i1]
-				row[i0] = a*math.Cos(ang) - b*math.Sin(ang)
-				row[i1] = a*math.Sin(ang) + b*math.Cos(ang)
+				ms := 1.0
+				if c.RopeAttnFactor != 0 {
+					ms = float64(c.RopeAttnFactor)
+				}
+				row[i0] = ms * (a*math.Cos(ang) - b*math.Sin(ang))
+				row[i1] = ms * (a*math.Sin(ang) + b*math.Cos(ang))
 			}
 		}
 	}
@@ -124,32 +128,56 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 		for t, id := range s.Tokens {
 			pos[t] = int32(t)
 			copy(x[t*D:], r.w[m.embed][int(id)*D:(int(id)+1)*D])
+			if c.EmbedScale != 0 {
+				for i := 0; i < D; i++ {
+					x[t*D+i] *= math.Sqrt(float64(D)) // gemma: the scale is √dim
+				}
+			}
 		}
 		for l := range m.blocks {
 			b := &m.blocks[l]
 			xn := rmsnorm64(x, r.w[b.attnNorm], T, D, float64(c.Eps))
 			q, k, v := r.linear(&b.q, xn, T), r.linear(&b.k, xn, T), r.linear(&b.v, xn, T)
-			rope64(q, pos, H, hd, c)
-			rope64(k, pos, KV, hd, c)
+			if c.QKNorm { // RMSNorm over each head's hd values
+				q = rmsnorm64(q, r.w[b.qNorm], T*H, hd, float64(c.Eps))
+				k = rmsnorm64(k, r.w[b.kNorm], T*KV, hd, float64(c.Eps))
+			}
+			lc := c // this layer's RoPE: gemma3's local layers have a base of their own, unscaled
+			if l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
+				lc.RopeTheta, lc.RopeScale = c.RopeLocalTheta, 0
+			}
+			rope64(q, pos, H, hd, lc)
+			rope64(k, pos, KV, hd, lc)
+			scale := 1 / math.Sqrt(float64(hd))
+			if c.AttnScale != 0 {
+				scale = float64(c.AttnScale)
+			}
+			lo := func(i int) int { return 0 }
+			if c.Window > 0 && c.WindowLayers[l] {
+				lo = func(i int) int { return max(0, i-c.Window+1) }
+			}
 			ao := make([]float64, T*H*hd)
 			for h := 0; h < H; h++ {
 				g := h / (H / KV)
 				for i := 0; i < T; i++ {
 					sc := make([]float64, i+1)
 					mx := math.Inf(-1)
-					for j := 0; j <= i; j++ {
+					for j := lo(i); j <= i; j++ {
 						for d := 0; d < hd; d++ {
 							sc[j] += q[(i*H+h)*hd+d] * k[(j*KV+g)*hd+d]
 						}
-						sc[j] /= math.Sqrt(float64(hd))
+						sc[j] *= scale
+						if cp := float64(c.AttnSoftcap); cp != 0 {
+							sc[j] = cp * math.Tanh(sc[j]/cp)
+						}
 						mx = math.Max(mx, sc[j])
 					}
 					var z float64
-					for j := range sc {
+					for j := lo(i); j <= i; j++ {
 						sc[j] = math.Exp(sc[j] - mx)
 						z += sc[j]
 					}
-					for j := range sc {
+					for j := lo(i); j <= i; j++ {
 						for d := 0; d < hd; d++ {
 							ao[(i*H+h)*hd+d] += sc[j] / z * v[(j*KV+g)*hd+d]
 						}
@@ -157,15 +185,26 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 				}
 			}
 			o := r.linear(&b.o, ao, T)
+			if c.PostNorms {
+				o = rmsnorm64(o, r.w[b.postAttnNorm], T, D, float64(c.Eps))
+			}
 			for i := range x {
 				x[i] += o[i]
 			}
 			xn = rmsnorm64(x, r.w[b.ffnNorm], T, D, float64(c.Eps))
 			gt, up := r.linear(&b.gate, xn, T), r.linear(&b.up, xn, T)
 			for i := range gt {
-				gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+				if c.GeGLU { // gelu_tanh
+					u := math.Sqrt(2/math.Pi) * (gt[i] + 0.044715*gt[i]*gt[i]*gt[i])
+					gt[i] = 0.5 * gt[i] * (1 + math.Tanh(u)) * up[i]
+				} else {
+					gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+				}
 			}
 			dn := r.linear(&b.down, gt, T)
+			if c.PostNorms {
+				dn = rmsnorm64(dn, r.w[b.postFFNNorm], T, D, float64(c.Eps))
+			}
 			for i := range x {
 				x[i] += dn[i]
 			}
@@ -182,6 +221,9 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 				for d := 0; d < D; d++ {
 					logits[vv] += xn[(i-1)*D+d] * W[vv*D+d]
 				}
+				if cp := float64(c.FinalSoftcap); cp != 0 {
+					logits[vv] = cp * math.Tanh(logits[vv]/cp)
+				}
 				mx = math.Max(mx, logits[vv])
 			}
 			var z float64
@@ -196,8 +238,15 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 
 func tinyConfig(arch string) Config {
 	c := Config{Arch: arch, Layers: 2, Dim: 16, FFN: 24, Heads: 4, KVHeads: 2, HeadDim: 4, RopeDim: 4, Vocab: 37, Eps: 1e-5, RopeTheta: 10000}
-	if arch == "qwen2" {
+	switch arch {
+	case "qwen2":
 		c.RopeNeoX, c.QKVBias, c.Tied = true, true, true
+	case "qwen3":
+		// QK-norm, and heads wider than Dim/Heads (as qwen3-0.6B: 16×128 on 1024).
+		c.RopeNeoX, c.QKNorm, c.HeadDim, c.RopeDim = true, true, 6, 6
+	case "phi3":
+		// Fused projections (split at load), and longrope's factors and attn_factor.
+		c.RopeNeoX, c.RopeFreqs, c.RopeAttnFactor = true, []float32{1, 2.5}, 1.19
 	}
 	return c
 }

@@ -76,6 +76,8 @@ type loraAdapter struct {
 
 type block struct {
 	attnNorm, ffnNorm          *Param
+	postAttnNorm, postFFNNorm  *Param // Config.PostNorms (gemma): norms of the attention and FFN outputs
+	qNorm, kNorm               *Param // per-head QK-norm weights [HeadDim]; nil without Config.QKNorm
 	q, k, v, o, gate, up, down linear
 }
 
@@ -103,9 +105,11 @@ type Model struct {
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
+	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
 	tmpl        *template.Template
 	tmplName    string
-	eot         int32 // end-of-turn token appended to chat responses
+	notes       []string // Notes
+	eot         int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
@@ -119,8 +123,8 @@ type Model struct {
 	digestOnce sync.Once
 	digest     string
 
-	ropeMu  sync.Mutex
-	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
+	ropeMu   sync.Mutex
+	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
 // supportedTypes are the ggml weight types Load dequantizes.
@@ -167,7 +171,8 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, _, err := archTraits(kv.Architecture()); err != nil {
+	spec, err := archTraits(kv.Architecture())
+	if err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -178,12 +183,18 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		byName[t.Name] = t
 		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
 	}
+	if spec.tiedHead && byName["output.weight"] != nil {
+		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())
+	}
 	vocab := len(m.vocab.Values)
 	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {
 		vocab = int(t.Shape[1])
 	}
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
+	}
+	if opt.F16KV && !m.cfg.llamaBlock() {
+		return nil, fmt.Errorf("F16KV re-enacts Ollama's llama.cpp runner for llama and qwen2 blocks only, not %s", m.cfg.Arch)
 	}
 	base := int64(g.Tensors().Offset)
 	if t := byName["rope_freqs.weight"]; t != nil {
@@ -200,11 +211,31 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		}
 		m.cfg.RopeFreqs = p.Data
 	}
+	if m.cfg.Arch == "phi3" {
+		if err := phi3Rope(&m.cfg, kv, byName["rope_factors_short.weight"], byName["rope_factors_long.weight"]); err != nil {
+			return nil, err
+		}
+	}
+	if t := byName["rope_factors_short.weight"]; t != nil && m.cfg.RopeFreqs == nil {
+		// Phi-3 longrope: llama.cpp's get_rope_factors takes the short factors while the
+		// context is within the original one (align's sequences are), else the long ones.
+		p, err := readTensor(f, base, t, [2]int{m.cfg.RopeDim / 2, 0})
+		if err != nil {
+			return nil, fmt.Errorf("rope_factors_short.weight: %w", err)
+		}
+		for i, v := range p.Data {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("rope_factors_short.weight[%d] = %g: frequency factors must be positive and finite", i, v)
+			}
+		}
+		m.cfg.RopeFreqs = p.Data
+	}
 	if err := m.initTemplate(); err != nil {
 		return nil, err
 	}
 	m.blocks = make([]block, m.cfg.Layers)
 	pending := map[*Param]*qweight{}
+	fused := map[string]*Param{} // fused tensors (phi3), read whole once
 	for _, b := range m.bindings() {
 		t := byName[b.name]
 		if t == nil {
@@ -214,6 +245,17 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
 		var p *Param
+		if b.fusedRows > 0 {
+			whole := fused[b.name]
+			if whole == nil {
+				if whole, err = readTensor(f, base, t, [2]int{b.fusedRows, b.shape[1]}); err != nil {
+					return nil, err
+				}
+				fused[b.name] = whole
+			}
+			*b.slot = fusedPart(whole, b)
+			continue
+		}
 		if opt.LowMemory && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
@@ -233,6 +275,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		}
 	}
 	m.cfg.Tied = m.output == nil
+	m.noteUnbound()
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		for j, l := range b.linears() {
@@ -363,7 +406,13 @@ func (m *Model) allWeights() []*Param {
 				ps = append(ps, l.b)
 			}
 		}
+		if b.qNorm != nil {
+			ps = append(ps, b.qNorm, b.kNorm)
+		}
 		ps = append(ps, b.ffnNorm)
+		if b.postAttnNorm != nil {
+			ps = append(ps, b.postAttnNorm, b.postFFNNorm)
+		}
 	}
 	ps = append(ps, m.outNorm)
 	if m.output != nil {
@@ -371,6 +420,24 @@ func (m *Model) allWeights() []*Param {
 	}
 	return ps
 }
+
+// noteUnbound notes the tensors of a multimodal file that the text model does not use (gemma3's
+// vision tower v.* and projector mm.*): loaded as text only, copied unchanged by export.
+func (m *Model) noteUnbound() {
+	n := 0
+	for _, t := range m.tensors {
+		if strings.HasPrefix(t.name, "v.") || strings.HasPrefix(t.name, "mm.") {
+			n++
+		}
+	}
+	if n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("%d vision tensors (v.*, mm.*) ignored: align trains and scores the text model; merged exports copy them unchanged", n))
+	}
+}
+
+// Notes returns what Load noticed and worked around, for the user (e.g. an ignored vision
+// tower).
+func (m *Model) Notes() []string { return m.notes }
 
 // Config returns the model's shape.
 func (m *Model) Config() Config { return m.cfg }

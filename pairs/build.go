@@ -195,10 +195,16 @@ type Pair struct {
 	Replayed  bool `json:"replayed,omitempty"`
 }
 
-// Data is the pair as a data.Pair.
+// Data is the pair as a data.Pair. With win rates, they are its scores (score_chosen,
+// score_rejected), which theoretical DNO reads as r_1, r_2.
 func (p Pair) Data(id string) data.Pair {
-	return data.Pair{ID: id, Prompt: p.Prompt,
+	d := data.Pair{ID: id, Prompt: p.Prompt,
 		Chosen: []data.Message{{Role: "assistant", Content: p.Chosen}}, Rejected: []data.Message{{Role: "assistant", Content: p.Rejected}}}
+	if p.WinChosen != nil && p.WinRejected != nil {
+		w, l := *p.WinChosen, *p.WinRejected
+		d.ScoreChosen, d.ScoreRejected = &w, &l
+	}
+	return d
 }
 
 // Stats counts what one iteration's Build did.

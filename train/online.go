@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
@@ -26,8 +25,6 @@ import (
 // exports pi_t (or uses it in place with the local sampler), asks pairs.Build for the stage's
 // pairs (sampling, automatic negatives, judging, the pair rule, replay: all in package pairs),
 // then trains the stage from pi_t with prev = pi_t. See docs/objectives.md, "Online methods".
-
-func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
 
 // splitPrompts returns the training prompts and the held-out evaluation prompts: the last
 // eval.held_out prompts of the dataset are held out and never trained on.
@@ -270,25 +267,25 @@ func (t *trainer) teachers(ctx context.Context, stage int, prompts []pairs.Promp
 }
 
 // onlinePairs runs one online iteration's data step with pairs.Build (or reads it back from the
-// stage directory) and returns the pairs, with their win rates when the objective needs them
-// (theoretical DNO's r_1, r_2; NaN otherwise).
-func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, [][2]float64, error) {
+// stage directory) and returns the pairs; with theoretical DNO their scores are the win rates
+// r_1, r_2 that the loss reads.
+func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
 	sd := t.stageDir(stage)
 	prompts, err := t.iterationPrompts(stage)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := t.teachers(ctx, stage, prompts); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sampler, restore, err := t.policySampler(ctx, stage, filepath.Join(sd, "ollama-samples.jsonl"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer restore()
 	judge, closeJudge, err := t.stageJudge(stage, "judgments.jsonl")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer closeJudge()
 	var earlier []string
@@ -301,23 +298,18 @@ func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, [][2
 		Replay: t.r.Online.Replay, EarlierDirs: earlier, Seed: t.r.Seed})
 	restore()
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: stage %d: %w", stage+1, err)
+		return nil, fmt.Errorf("train: stage %d: %w", stage+1, err)
 	}
 	out := make([]data.Pair, len(ps))
-	wins := make([][2]float64, len(ps))
 	for i, p := range ps {
 		out[i] = p.Data(fmt.Sprintf("stage %d pair %d", stage+1, i+1))
-		wins[i] = [2]float64{math.NaN(), math.NaN()}
-		if p.WinChosen != nil && p.WinRejected != nil {
-			wins[i] = [2]float64{*p.WinChosen, *p.WinRejected}
-		}
 	}
 	if err := writePairsParquet(filepath.Join(sd, "pairs.parquet"), out); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	b, _ := json.Marshal(st)
 	t.prog.Log("stage %d: %d pairs (%d fresh, %d replayed) from %d prompts; %s", stage+1, len(ps), st.Fresh, st.Replayed, len(prompts), b)
-	return out, wins, nil
+	return out, nil
 }
 
 // onlineSamples returns HyPO's unlabelled samples for each pair's prompt (online.kl_samples:
@@ -541,7 +533,8 @@ func (t *trainer) writeReport(res *Result) error {
 		sum = append(sum, [2]string{"KL(policy || base), nats per response", fmt.Sprintf("%.3f", res.KL)})
 	}
 	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
-		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
+		wr, ex := t.reportExtras(res)
+		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe), WinRate: wr, Examples: ex})
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/runtime"
 )
 
 // Options configures one training run.
@@ -219,14 +220,13 @@ func (t *trainer) close() {
 	}
 }
 
+// resolvePath turns a recipe's path field (a file, or asset:NAME) into a file on disk.
 func (t *trainer) resolvePath(p, field string) (string, error) {
-	if name, ok := strings.CutPrefix(p, "asset:"); ok {
-		return assets.Path(name, t.assetDir)
-	}
-	if _, err := os.Stat(p); err != nil {
+	path, err := assets.Resolve(p, t.assetDir)
+	if err != nil {
 		return "", fmt.Errorf("train: %s: %w", field, err)
 	}
-	return p, nil
+	return path, nil
 }
 
 func (t *trainer) threads() int {
@@ -255,7 +255,11 @@ func (t *trainer) locateModel(ctx context.Context, path, ollama, field string) (
 		p, err := t.resolvePath(path, field+".path")
 		return p, "", err
 	}
-	r, err := model.Resolve(ctx, ollama, t.ollamaHost())
+	pool, err := runtime.NewPool([]string{t.ollamaHost()}, runtime.PoolOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
+	}
+	r, err := runtime.Locate(ctx, pool, ollama)
 	if err != nil {
 		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
 	}
@@ -314,17 +318,11 @@ func (t *trainer) loadData() error {
 	if t.r.Dataset.Path == "" {
 		return errors.New("train: dataset.path: missing")
 	}
-	var recs *Records
-	var err error
-	if strings.HasPrefix(t.r.Dataset.Path, "asset:") {
-		var src []byte
-		if src, err = readDatasetFile(t.r.Dataset.Path); err != nil {
-			return err
-		}
-		recs, err = readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)
-	} else {
-		recs, err = readDataFile(t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns, t.r.Dataset.SkipInvalid)
+	path, err := t.resolvePath(t.r.Dataset.Path, "dataset.path")
+	if err != nil {
+		return err
 	}
+	recs, err := readDataFile(path, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns, t.r.Dataset.SkipInvalid)
 	if err != nil {
 		return err
 	}
@@ -497,7 +495,6 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	kinds := append([]string(nil), t.needs.all...)
 	sort.Strings(kinds)
 	var pairs []data.Pair
-	var wins [][2]float64         // per pair: theoretical DNO's win rates r_1, r_2
 	var online [][][]data.Message // per pair: HyPO's online samples
 	switch {
 	case t.r.Objective.Name == "curry_dpo":
@@ -524,7 +521,7 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 		}
 	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
 		var err error
-		if pairs, wins, err = t.onlinePairs(ctx, stage); err != nil {
+		if pairs, err = t.onlinePairs(ctx, stage); err != nil {
 			return nil, err
 		}
 	default:
@@ -553,9 +550,6 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 		}
 		ex.ref, ex.prev, ex.prevm = map[string][][]float32{}, map[string][][]float32{}, map[string][][]float32{}
 		ex.idx = i
-		if wins != nil {
-			ex.win = wins[i]
-		}
 		exs[i] = ex
 	}
 	// Weights this stage starts from (pi_t): kept for APO's pi_{t-1} in the next stage.

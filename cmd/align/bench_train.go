@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ollama/ollama/api"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model/bench"
@@ -76,14 +75,14 @@ Ollama's own prompt evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 				return err
 			}
 			if withOllama {
-				c, err := api.ClientFromEnvironment()
-				if err == nil {
-					err = c.Heartbeat(cmd.Context())
-				}
+				pool, err := envPool()
 				if err != nil {
-					return fmt.Errorf("bench train: --ollama: server unreachable: %w", err)
+					return fmt.Errorf("bench train: --ollama: %w", err)
 				}
-				r, err := bench.OllamaPromptEval(cmd.Context(), c, stories, "stories260k", seqLen, iters)
+				if err := pool.Require(cmd.Context(), "stories260k"); err != nil {
+					return fmt.Errorf("bench train: --ollama: %w", err)
+				}
+				r, err := bench.OllamaPromptEval(cmd.Context(), pool, stories, "stories260k", seqLen, iters)
 				if err != nil {
 					return fmt.Errorf("bench train: ollama prompt eval: %w", err)
 				}

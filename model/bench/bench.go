@@ -1,6 +1,6 @@
 // Package bench measures the model engine's training throughput against a same-run plain
 // PyTorch peer (bench/peers/train_torch.py) and its forward speed against Ollama's own prompt
-// evaluation. Each measurement runs in a fresh child process so that its peak RSS is its own.
+// evaluation (through the runtime package). Each measurement runs in a fresh child process so that its peak RSS is its own.
 package bench
 
 import (
@@ -18,10 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ollama/ollama/api"
-
 	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/runtime"
 )
 
 // Result is one line of `align bench train --json`.
@@ -234,14 +233,17 @@ func contains(xs []string, s string) bool {
 }
 
 // OllamaPromptEval compares align's forward tokens/s with Ollama's prompt evaluation
-// (prompt_eval_count / prompt_eval_duration) on the same GGUF, served as ollamaName, for a raw
-// prompt of about seqLen tokens (random vocabulary pieces, so that no prompt cache applies).
-func OllamaPromptEval(ctx context.Context, c *api.Client, gguf, ollamaName string, seqLen, iters int) (Result, error) {
+// (prompt_eval_count / prompt_eval_duration) on the same GGUF, served as ollamaName on the
+// pool, for a raw prompt of about seqLen tokens (random vocabulary pieces, so that no prompt
+// cache applies).
+func OllamaPromptEval(ctx context.Context, pool *runtime.Pool, gguf, ollamaName string, seqLen, iters int) (Result, error) {
 	m, err := model.Load(gguf, model.LoadOptions{})
 	if err != nil {
 		return Result{}, err
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	opt := runtime.GreedyOptions(1)
+	opt.NumCtx = 2 * seqLen
 	var ollamaTPS float64
 	var n int
 	for i := range iters + 1 {
@@ -253,11 +255,7 @@ func OllamaPromptEval(ctx context.Context, c *api.Client, gguf, ollamaName strin
 		if err != nil {
 			return Result{}, err
 		}
-		var last api.GenerateResponse
-		stream, raw := false, true
-		err = c.Generate(ctx, &api.GenerateRequest{Model: ollamaName, Prompt: text, Raw: raw, Stream: &stream,
-			Options: map[string]any{"num_predict": 1, "temperature": 0, "num_ctx": 2 * seqLen}},
-			func(r api.GenerateResponse) error { last = r; return nil })
+		last, err := pool.Generate(ctx, runtime.GenerateRequest{Model: ollamaName, Prompt: text, Raw: true, Options: opt})
 		if err != nil {
 			return Result{}, err
 		}

@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"context"
 	"os"
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/alignkit/align/kernels"
+	"github.com/alignkit/align/runtime"
 )
 
 func TestMeasureOne(t *testing.T) {
@@ -73,5 +76,32 @@ func TestPeerEnv(t *testing.T) {
 	want := slices.Contains(kernels.ISAs(), "avx512")
 	if got := has(peerEnv(), "OPENBLAS_CORETYPE=SkylakeX"); got != want {
 		t.Fatalf("OPENBLAS_CORETYPE=SkylakeX set %v, want %v (ISAs %v)", got, want, kernels.ISAs())
+	}
+}
+
+// TestOllamaPromptEval measures against the real server ($OLLAMA_HOST, model stories260k from
+// scripts/ollama.sh): Ollama must report its prompt evaluation for the same token count align
+// timed.
+func TestOllamaPromptEval(t *testing.T) {
+	if os.Getenv("ALIGN_SKIP_OLLAMA") == "1" {
+		t.Skip("######## ALIGN_SKIP_OLLAMA=1: SKIPPING " + t.Name() + ", an integration test against a real Ollama server ########")
+	}
+	pool, err := runtime.NewPool(nil, runtime.PoolOptions{MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := pool.Require(ctx, "stories260k"); err != nil {
+		t.Fatalf("no Ollama server with stories260k (bash scripts/ollama.sh start; ALIGN_SKIP_OLLAMA=1 skips): %v", err)
+	}
+	r, err := OllamaPromptEval(ctx, pool, "../../testdata/models/stories260K.gguf", "stories260k", 48, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The prompt is 47 random vocabulary pieces, detokenized; Ollama re-tokenizes it, so the
+	// count may differ a little, but it is no prompt-cache hit of a few tokens.
+	if r.SeqLen < 24 || r.SeqLen > 96 || r.TokensPerS <= 0 || r.PeerTokensPerS <= 0 || r.Peer != "ollama-prompt-eval" {
+		t.Fatalf("result %+v", r)
 	}
 }
