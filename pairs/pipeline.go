@@ -69,6 +69,9 @@ type Config struct {
 	Tournament string // pairwise only: round-robin (default) or knockout
 	// JudgeAttempts bounds the tries of a judge call whose answer does not parse (0 → 3).
 	JudgeAttempts int
+	// Structured constrains each judge answer to the template's verdict with Ollama's structured
+	// outputs (runtime.StructuredFormat), so a small judge answers parseably.
+	Structured bool
 	// JudgeNumPredict, when > 0, caps the judge's answer in tokens (the templates' own
 	// settings allow 512–2048, which a small local judge may fill with rambling).
 	JudgeNumPredict int
@@ -260,7 +263,7 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	}
 	meta := map[string]any{"kind": "curate", "models": cfg.Models, "k": cfg.K, "seed": cfg.Seed, "options": opt,
 		"raw": cfg.Raw, "judge": cfg.Judge, "template": cfg.Template, "rubric": cfg.Rubric, "tournament": cfg.Tournament,
-		"judge_num_predict": cfg.JudgeNumPredict}
+		"judge_num_predict": cfg.JudgeNumPredict, "structured": cfg.Structured}
 	if err := checkMeta(filepath.Join(cfg.Work, "meta.json"), meta); err != nil {
 		return sum, err
 	}
@@ -427,7 +430,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: c.PromptID, A: CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: c.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			g, err := b.JudgeSingle(ctx, runtime.SingleRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
+				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict), Structured: cfg.Structured})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d: %w", c.PromptID, c.Model, c.Sample, err)
 			}
@@ -446,7 +449,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: a.PromptID, A: CandRef{a.Model, a.Sample}, B: &CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: a.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			jg, err := b.JudgePair(ctx, runtime.JudgeRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
+				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict), Structured: cfg.Structured})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d vs %s/%d: %w", a.PromptID, a.Model, a.Sample, c.Model, c.Sample, err)
 			}

@@ -105,6 +105,7 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 	f.StringVar(&cfg.Template, "judge-template", "", "runtime judge template (default: mt-bench/single-v1, dno-additive6, mt-bench/pair-v2)")
 	f.StringVar(&cfg.Tournament, "tournament", pairs.TournamentRoundRobin, "pairwise: round-robin (all pairs) or knockout")
 	f.IntVar(&cfg.JudgeAttempts, "judge-attempts", 3, "tries of a judge call whose answer does not parse")
+	f.BoolVar(&cfg.Structured, "structured", false, "constrain the judge's answers to the template's verdict (Ollama structured outputs)")
 	f.IntVar(&cfg.JudgeNumPredict, "judge-num-predict", 0, "cap the judge's answer in tokens (default: the template's setting)")
 	f.StringVar(&cfg.Out, "out", "", "ranked output (.parquet or .jsonl)")
 	f.StringVar(&cfg.Pairs, "pairs", "", "also write preference pairs here (.parquet or .jsonl)")

@@ -101,7 +101,7 @@ func TestCurateContaminationCLI(t *testing.T) {
 func curateArgs(dir, prompts, rubric string, extra ...string) []string {
 	args := []string{"--prompts", prompts, "--models", "stories260k", "--k", "2", "--judge", "stories260k",
 		"--rubric", rubric, "--out", filepath.Join(dir, "ranked.parquet"), "--pairs", filepath.Join(dir, "pairs.jsonl"),
-		"--work", filepath.Join(dir, "work"), "--num-predict", "24", "--keep-truncated", "--judge-attempts", "1", "--judge-num-predict", "16",
+		"--work", filepath.Join(dir, "work"), "--num-predict", "24", "--keep-truncated", "--judge-attempts", "1", "--judge-num-predict", "16", "--structured",
 		"--check-contamination", alpacaEvalFile(), "--drop-contaminated", "--quiet"}
 	return append(args, extra...)
 }
