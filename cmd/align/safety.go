@@ -234,9 +234,9 @@ A template is a Go text/template over {{.Prompt}} with the functions base64, lee
 func newSafetyMixCmd() *cobra.Command {
 	var (
 		pairsFile, general, out string
-		ratio               float64
-		seed                uint64
-		asJSON              bool
+		ratio                   float64
+		seed                    uint64
+		asJSON                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "mix",
