@@ -14,6 +14,8 @@ import (
 type ref64 struct {
 	m *Model
 	w map[*Param][]float64
+	// hidden holds, after logprobs, each sequence's final-norm output [T·D] (reward_test.go).
+	hidden [][]float64
 }
 
 func newRef64(m *Model) *ref64 {
@@ -121,6 +123,7 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 	m, c := r.m, r.m.cfg
 	D, H, KV, hd := c.Dim, c.Heads, c.KVHeads, c.HeadDim
 	var out []float64
+	r.hidden = r.hidden[:0]
 	for _, s := range seqs {
 		T := len(s.Tokens)
 		pos := make([]int32, T)
@@ -210,6 +213,7 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 			}
 		}
 		xn := rmsnorm64(x, r.w[m.outNorm], T, D, float64(c.Eps))
+		r.hidden = append(r.hidden, xn)
 		W := r.w[m.lmHead()]
 		for i := 1; i < T; i++ {
 			if !s.Mask[i] {
