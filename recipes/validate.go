@@ -202,7 +202,18 @@ func (r *Recipe) Validate() error {
 	check(on.Sampling.TopP > 0 && on.Sampling.TopP <= 1, "online.sampling.top_p: must be in (0, 1], got %g", on.Sampling.TopP)
 	check(on.Sampling.TopK >= 0, "online.sampling.top_k: must be >= 0, got %d", on.Sampling.TopK)
 	check(on.Sampling.MaxTokens >= 1, "online.sampling.max_tokens: must be >= 1, got %d", on.Sampling.MaxTokens)
-	add(oneOf("online.pairs.rule", on.Pairs.Rule, "best_vs_worst", "tournament", "rubric", "none"))
+	add(oneOf("online.pairs.rule", on.Pairs.Rule, "best_vs_worst", "tournament", "rubric", "all_pairs", "none"))
+	if on.Judge.Mode != "" {
+		add(oneOf("online.judge.mode", on.Judge.Mode, "side_by_side", "each"))
+	}
+	check(on.LRDecay >= 0 && on.LRDecay <= 1, "online.lr_decay: must be in (0, 1] (0 = unset, 1), got %g", on.LRDecay)
+	check(on.PromptsPerIteration >= 0, "online.prompts_per_iteration: must be >= 0, got %d", on.PromptsPerIteration)
+	if err == nil && obj.Name == "dno" && on.Iterations > 0 {
+		check(on.Pairs.Rule == "rubric" || on.Pairs.Rule == "all_pairs", "objective dno (theoretical) regresses onto win rates that the judge's grades estimate: set online.pairs.rule to rubric or all_pairs, with a grading judge template (dno-additive6)")
+	}
+	if on.SelectBest {
+		check(r.Eval.HeldOut > 0, "online.select_best: needs held-out prompts to compare the iterates on; set eval.held_out")
+	}
 	if on.Pairs.Repetition != "" {
 		add(oneOf("online.pairs.repetition", on.Pairs.Repetition, "negative", "keep"))
 	}

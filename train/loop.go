@@ -44,7 +44,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	if t.st.StageTotal == 0 {
 		t.st.StageTotal = total
 	}
-	sched, err := NewSchedule(t.r.LRSchedulerType, t.r.LearningRate, t.r.WarmupRatio, total-bc)
+	sched, err := NewSchedule(t.r.LRSchedulerType, t.stageLR(), t.r.WarmupRatio, total-bc)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		t.optim = NewAdamW(params, t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
 	}
 	if t.st.Perm == nil {
-		t.st.Perm = t.st.RNG.Perm(len(exs))
+		t.st.Perm = t.dataOrder(len(exs))
 		t.st.Epoch, t.st.Cursor = 0, 0
 	}
 	t.prog = NewProgress(progressWriter(t.opt.Progress), total, fmt.Sprintf("%s stage %d", t.r.Name, t.st.Stage+1), t.opt.Progress == nil)
@@ -85,7 +85,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		for g := 0; g < G; g++ {
 			if t.st.Cursor*B >= len(exs) {
 				t.st.Epoch++
-				t.st.Perm = t.st.RNG.Perm(len(exs))
+				t.st.Perm = t.dataOrder(len(exs))
 				t.st.Cursor = 0
 			}
 			lo := t.st.Cursor * B

@@ -173,6 +173,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		if err := t.trainStage(ctx, exs); err != nil {
 			return nil, err
 		}
+		if t.r.Online.Iterations > 0 {
+			if err := t.selectIterate(ctx, t.st.Stage); err != nil {
+				return nil, err
+			}
+		}
 		// The next stage starts from scratch: new data order and optimizer.
 		t.st.StageStep, t.st.StageTotal, t.st.Epoch, t.st.Cursor, t.st.Perm = 0, 0, 0, 0, nil
 	}
@@ -184,6 +189,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	t.prog.Finish()
+	if err := t.useBestIterate(); err != nil {
+		return nil, err
+	}
 
 	res := &Result{RunDir: t.dir, Objective: t.r.Objective.Name, Steps: t.st.Step, FinalLoss: t.st.LastLoss,
 		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt}
@@ -509,8 +517,12 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 			}
 		}
 		if !t.iterativeCurry() {
-			// One run over all stages in order: keep the curriculum order by stage rank.
+			// One run over all stages in order: keep the curriculum order by stage rank (and
+			// dataOrder does not shuffle it); curriculum.jsonl records it.
 			sort.SliceStable(pairs, func(i, j int) bool { return pairRank(pairs[i]) < pairRank(pairs[j]) })
+			if err := writeCurriculum(filepath.Join(sd, "curriculum.jsonl"), pairs); err != nil {
+				return nil, err
+			}
 		}
 	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
 		var err error
@@ -522,15 +534,9 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	}
 	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" && !t.perStepKL() {
 		// HyPO, per iteration: unlabelled online samples for each pair's prompt feed the KL term.
-		if err := t.ollamaOnlineSamples(ctx, stage, pairs); err != nil {
+		var err error
+		if online, err = t.onlineSamples(ctx, stage, pairs); err != nil {
 			return nil, err
-		}
-		for i, p := range pairs {
-			s, err := t.samplesFor(ctx, stage, i, p.Prompt, t.r.Online.SamplesPerPrompt)
-			if err != nil {
-				return nil, err
-			}
-			online = append(online, s)
 		}
 	}
 	if len(pairs) == 0 {
@@ -717,4 +723,22 @@ func finite(f float64) *float64 {
 		return nil
 	}
 	return &f
+}
+
+// writeCurriculum lists a non-iterative Curry-DPO run's pairs in training order: id, chosen
+// and rejected scores.
+func writeCurriculum(path string, ps []data.Pair) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, p := range ps {
+			row := map[string]any{"id": p.ID}
+			if p.ScoreChosen != nil && p.ScoreRejected != nil {
+				row["score_chosen"], row["score_rejected"] = *p.ScoreChosen, *p.ScoreRejected
+			}
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -58,8 +58,8 @@ func finalWeights(t *testing.T, dir string) []byte {
 // TestEveryEmbeddedRecipeTrains runs each embedded recipe for a few steps on stories260K; the
 // online ones use the local sampler and the rule judge (the LLM judge runs through Ollama).
 func TestEveryEmbeddedRecipeTrains(t *testing.T) {
-	online := []string{"online.judge.kind=rule", "online.judge.words=happy,friends,smiled,fun", "online.local_sampler=true",
-		"online.iterations=2", "online.pairs.min_score=0", "online.pairs.min_gap=1", "dataset.max_samples=10"}
+	online := []string{"online.judge.kind=rule", "online.judge.words=happy,friends,smiled,fun,play,loved,big", "online.local_sampler=true",
+		"online.iterations=2", "online.pairs.min_score=0", "online.pairs.min_gap=1", "dataset.max_samples=20"}
 	for _, name := range recipes.Names() {
 		if name == "quickstart" {
 			continue // TestQuickstart

@@ -1,9 +1,10 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"path/filepath"
 	"sort"
@@ -50,7 +51,7 @@ func DefaultJudgeTemplate(rubric string) string {
 // Config is one `align data curate` run.
 type Config struct {
 	// Prompts to sample for (IDs unique).
-	Prompts []Text
+	Prompts []curate.Text
 	// Models sample K responses each; Students names those whose samples are DNO student
 	// samples (the looser 1-point margin); the others are teachers.
 	Models   []string
@@ -68,6 +69,9 @@ type Config struct {
 	Tournament string // pairwise only: round-robin (default) or knockout
 	// JudgeAttempts bounds the tries of a judge call whose answer does not parse (0 → 3).
 	JudgeAttempts int
+	// Structured constrains each judge answer to the template's verdict with Ollama's structured
+	// outputs (runtime.StructuredFormat), so a small judge answers parseably.
+	Structured bool
 	// JudgeNumPredict, when > 0, caps the judge's answer in tokens (the templates' own
 	// settings allow 512–2048, which a small local judge may fill with rambling).
 	JudgeNumPredict int
@@ -78,10 +82,10 @@ type Config struct {
 	// these texts (earlier runs' prompts); Eval reports prompts that match an evaluation set,
 	// and DropContaminated drops them. Contamination sets the n-gram test of all three.
 	DedupPrompts     bool
-	Exclude          []Text
-	Eval             []Text
+	Exclude          []curate.Text
+	Eval             []curate.Text
 	DropContaminated bool
-	Contamination    ContaminationOptions
+	Contamination    curate.ContaminationOptions
 
 	// Work is the folder of the logs (samples.jsonl, judgments.jsonl, meta.json) and the
 	// report; Out the ranked file (.parquet or .jsonl); Pairs the optional pairs file.
@@ -89,7 +93,7 @@ type Config struct {
 	// PairMode (ultrafeedback and pairwise rubrics), MinMargin and DNO shape the pairs.
 	PairMode  string
 	MinMargin float64
-	DNO       DNOPairOptions
+	DNO       DNORule
 
 	// Concurrency bounds requests in flight; 0 means the backend's capacity.
 	Concurrency int
@@ -144,6 +148,9 @@ func (c *Config) validate() error {
 	if c.Template == "" {
 		c.Template = DefaultJudgeTemplate(c.Rubric)
 	}
+	if c.DNO == (DNORule{}) {
+		c.DNO = PaperDNORule()
+	}
 	if c.Work == "" {
 		c.Work = c.Out + ".work"
 	}
@@ -176,8 +183,8 @@ type Summary struct {
 	PromptsIn int `json:"prompts_in"`
 	Prompts   int `json:"prompts"`
 	// PromptsRemoved lists prompts left out as duplicates, excluded or contaminated.
-	PromptsRemoved []ContaminationHit   `json:"prompts_removed"`
-	Contamination  *ContaminationReport `json:"contamination,omitempty"`
+	PromptsRemoved []curate.ContaminationHit   `json:"prompts_removed"`
+	Contamination  *curate.ContaminationReport `json:"contamination,omitempty"`
 
 	Samples        int                     `json:"samples"`
 	SamplesNew     int                     `json:"samples_new"`
@@ -191,8 +198,11 @@ type Summary struct {
 
 	Scores     map[string]ScoreStats `json:"scores_by_model"`
 	RankedRows int                   `json:"ranked_rows"`
-	PairCount  int                   `json:"pair_count"`
-	Elapsed    time.Duration         `json:"elapsed_ns"`
+	// PromptsUnranked counts prompts left with fewer than two scored responses (filters and
+	// invalid judgments took the rest): they are not in the ranked file.
+	PromptsUnranked int           `json:"prompts_unranked"`
+	PairCount       int           `json:"pair_count"`
+	Elapsed         time.Duration `json:"elapsed_ns"`
 }
 
 // ScoreStats describes one model's scores.
@@ -207,7 +217,7 @@ type ScoreStats struct {
 }
 
 type promptState struct {
-	text    Text
+	text    curate.Text
 	cands   []Candidate
 	verdict []Verdict
 	scored  []Scored
@@ -237,7 +247,7 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 		return sum, fmt.Errorf("curate: judge template %s is %s; rubric %s needs a %s template", tpl.Name, tpl.Kind, cfg.Rubric, wantKind)
 	}
 
-	prompts, removed, contam, err := selectPrompts(cfg.Prompts, cfg.DedupPrompts, cfg.Exclude, cfg.Eval, cfg.DropContaminated, cfg.Contamination)
+	prompts, removed, contam, err := curate.SelectPrompts(cfg.Prompts, cfg.DedupPrompts, cfg.Exclude, cfg.Eval, cfg.DropContaminated, cfg.Contamination)
 	if err != nil {
 		return sum, err
 	}
@@ -253,7 +263,7 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	}
 	meta := map[string]any{"kind": "curate", "models": cfg.Models, "k": cfg.K, "seed": cfg.Seed, "options": opt,
 		"raw": cfg.Raw, "judge": cfg.Judge, "template": cfg.Template, "rubric": cfg.Rubric, "tournament": cfg.Tournament,
-		"judge_num_predict": cfg.JudgeNumPredict}
+		"judge_num_predict": cfg.JudgeNumPredict, "structured": cfg.Structured}
 	if err := checkMeta(filepath.Join(cfg.Work, "meta.json"), meta); err != nil {
 		return sum, err
 	}
@@ -358,12 +368,19 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	if err := WriteRanked(cfg.Out, rows); err != nil {
+	if err := usable(sum, len(rows)); err != nil {
+		sum.Elapsed = time.Since(start)
+		if rerr := WriteCurateReport(cfg.Work, sum); rerr != nil {
+			return sum, errors.Join(err, rerr)
+		}
+		return sum, err
+	}
+	if err := curate.WriteRanked(cfg.Out, rows); err != nil {
 		return sum, err
 	}
 	sum.RankedRows = len(rows)
 	if cfg.Pairs != "" {
-		if err := WritePairs(cfg.Pairs, pairs); err != nil {
+		if err := curate.WritePairs(cfg.Pairs, pairs); err != nil {
 			return sum, err
 		}
 	}
@@ -413,7 +430,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: c.PromptID, A: CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: c.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			g, err := b.JudgeSingle(ctx, runtime.SingleRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
+				Response: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict), Structured: cfg.Structured})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d: %w", c.PromptID, c.Model, c.Sample, err)
 			}
@@ -432,7 +449,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		key := JudgeRecord{PromptID: a.PromptID, A: CandRef{a.Model, a.Sample}, B: &CandRef{c.Model, c.Sample}}.key()
 		return judgeTask{key: key, promptID: a.PromptID, run: func(ctx context.Context) (JudgeRecord, error) {
 			jg, err := b.JudgePair(ctx, runtime.JudgeRequest{Judge: cfg.Judge, Template: tpl, Instruction: st.text.Text,
-				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict)})
+				Output1: a.Text, Output2: c.Text, Attempts: cfg.JudgeAttempts, Seed: cfg.judgeSeed(key), Options: judgeOptions(tpl, cfg.JudgeNumPredict), Structured: cfg.Structured})
 			if err != nil {
 				return JudgeRecord{}, fmt.Errorf("curate: judge prompt %s %s/%d vs %s/%d: %w", a.PromptID, a.Model, a.Sample, c.Model, c.Sample, err)
 			}
@@ -508,7 +525,7 @@ func judgeAll(ctx context.Context, b Backend, jl *judgeLog, cfg Config, tpl runt
 		for _, st := range states {
 			g.Go(func() error {
 				idx := judged(st)
-				scores, err := Knockout(len(idx), func(x, y int) (float64, error) {
+				scores, err := KnockoutScores(len(idx), func(x, y int) (float64, error) {
 					t := pair(st, idx[x], idx[y])
 					r, err := jl.do(gctx, t, func() {
 						d, n, rate := cnt.add()
@@ -577,7 +594,7 @@ func scoreState(cfg Config, st *promptState, jl *judgeLog, idx []int, knockout [
 	st.raws = make([][]string, n)
 	st.invalid = make([]bool, n)
 	for i, c := range st.cands {
-		st.scored[i] = Scored{Candidate: c, Score: nanF()}
+		st.scored[i] = Scored{Candidate: c, Score: math.NaN()}
 		if st.verdict[i].AutoNegative {
 			st.scored[i].Score, st.scored[i].Valid, st.scored[i].AutoNegative = rubricMin(cfg.Rubric), true, true
 		}
@@ -636,39 +653,43 @@ func scoreState(cfg Config, st *promptState, jl *judgeLog, idx []int, knockout [
 }
 
 // buildOutputs makes the ranked rows and the pairs, and the score statistics.
-func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary) ([]RankedRow, []data.Pair, error) {
-	var rows []RankedRow
+func buildOutputs(cfg Config, states []*promptState, jl *judgeLog, sum *Summary) ([]curate.RankedRow, []data.Pair, error) {
+	var rows []curate.RankedRow
 	var pairs []data.Pair
 	byModel := map[string][]float64{}
 	for _, st := range states {
-		row := RankedRow{ID: st.text.ID, Prompt: UserPrompt(st.text.Text), Rubric: cfg.Rubric, Judge: cfg.Judge,
-			Responses: []RankedResponse{}, Filtered: []FilteredResponse{}}
+		row := curate.RankedRow{ID: st.text.ID, Prompt: UserPrompt(st.text.Text), Rubric: cfg.Rubric, Judge: cfg.Judge,
+			Responses: []curate.RankedResponse{}, Filtered: []curate.FilteredResponse{}}
 		for i, c := range st.cands {
 			v := st.verdict[i]
 			raw := strings.Join(st.raws[i], "\n---\n")
 			switch {
 			case v.Reason != ReasonKept:
-				row.Filtered = append(row.Filtered, FilteredResponse{Messages: assistant(c.Text), Model: c.Model, Seed: c.Seed,
+				row.Filtered = append(row.Filtered, curate.FilteredResponse{Messages: curate.Assistant(c.Text), Model: c.Model, Seed: c.Seed,
 					Sample: int32(c.Sample), Reason: v.Reason, DoneReason: c.DoneReason})
 			case st.invalid[i]:
-				row.Filtered = append(row.Filtered, FilteredResponse{Messages: assistant(c.Text), Model: c.Model, Seed: c.Seed,
+				row.Filtered = append(row.Filtered, curate.FilteredResponse{Messages: curate.Assistant(c.Text), Model: c.Model, Seed: c.Seed,
 					Sample: int32(c.Sample), Reason: "judge_invalid", DoneReason: c.DoneReason, JudgeRaw: raw})
 			case st.scored[i].Valid:
 				s := st.scored[i]
-				row.Responses = append(row.Responses, RankedResponse{Messages: assistant(c.Text), Score: s.Score, Model: c.Model,
+				row.Responses = append(row.Responses, curate.RankedResponse{Messages: curate.Assistant(c.Text), Score: s.Score, Model: c.Model,
 					Seed: c.Seed, Sample: int32(c.Sample), JudgeRaw: raw, AutoNegative: s.AutoNegative,
 					Student: c.Student, DoneReason: c.DoneReason})
 				byModel[c.Model] = append(byModel[c.Model], s.Score)
 			}
 		}
 		sort.SliceStable(row.Responses, func(a, b int) bool { return row.Responses[a].Score > row.Responses[b].Score })
-		rows = append(rows, row)
+		if len(row.Responses) < 2 {
+			sum.PromptsUnranked++ // nothing to rank: `align data convert` would refuse the row
+		} else {
+			rows = append(rows, row)
+		}
 
 		prompt := UserPrompt(st.text.Text)
 		var ps []data.Pair
 		var err error
 		if cfg.Rubric == RubricDNO {
-			ps = DNOPairs(st.text.ID, prompt, st.scored, cfg.DNO)
+			ps = ScoredDNOPairs(st.text.ID, prompt, st.scored, cfg.DNO)
 		} else {
 			ps, err = RatedPairs(st.text.ID, prompt, st.scored, RatedPairOptions{Mode: cfg.PairMode, MinMargin: cfg.MinMargin, Seed: uint64(cfg.Seed)})
 			if err != nil {
@@ -703,59 +724,17 @@ func scoreStats(xs []float64, tenths bool) ScoreStats {
 	return st
 }
 
-// selectPrompts applies prompt dedup, exclusion and the contamination check.
-func selectPrompts(in []Text, dedup bool, exclude, eval []Text, drop bool, opt ContaminationOptions) ([]Text, []ContaminationHit, *ContaminationReport, error) {
-	ids := map[string]bool{}
-	for i, p := range in {
-		if p.ID == "" {
-			return nil, nil, nil, fmt.Errorf("curate: prompt %d has no id", i)
-		}
-		if ids[p.ID] {
-			return nil, nil, nil, fmt.Errorf("curate: prompt id %q appears twice", p.ID)
-		}
-		ids[p.ID] = true
+// usable says why a run's outputs must not be used: no prompt kept two scored responses, or
+// more than half of the judgments did not parse (the judge does not follow the template, and
+// what did parse is not to be trusted).
+func usable(sum Summary, rows int) error {
+	if sum.JudgeCalls > 0 && 2*sum.JudgeInvalid > sum.JudgeCalls {
+		return fmt.Errorf("curate: %d of %d judgments (%.0f%%) did not parse: the judge %s does not answer in %s's format; try --judge-attempts, a larger judge, or structured outputs; nothing was written to %s (see %s)",
+			sum.JudgeInvalid, sum.JudgeCalls, 100*sum.JudgeInvalidRate, sum.Judge, sum.Template, sum.Out, filepath.Join(sum.Work, "report.json"))
 	}
-	removed := []ContaminationHit{}
-	out := in
-	if dedup || len(exclude) > 0 {
-		var seen []Text
-		for _, e := range exclude {
-			e.Source = "exclude:" + e.Source
-			seen = append(seen, e)
-		}
-		if dedup {
-			out, removed = DedupTexts(in, seen, opt)
-		} else {
-			ix := NewEvalIndex(seen, opt)
-			out = nil
-			for _, p := range in {
-				if h, ok := ix.Match(p); ok {
-					removed = append(removed, h)
-					continue
-				}
-				out = append(out, p)
-			}
-		}
+	if rows == 0 {
+		return fmt.Errorf("curate: no prompt has two scored responses (%d prompts: %d filtered or unscored down to fewer than two; %d of %d judgments invalid); nothing was written to %s (see %s)",
+			sum.Prompts, sum.PromptsUnranked, sum.JudgeInvalid, sum.JudgeCalls, sum.Out, filepath.Join(sum.Work, "report.json"))
 	}
-	var rep *ContaminationReport
-	if len(eval) > 0 {
-		r := CheckContamination(out, eval, opt)
-		rep = &r
-		if drop && r.Flagged() {
-			bad := map[string]bool{}
-			for _, h := range r.Hits {
-				bad[h.PromptID] = true
-				h.EvalSource = "contaminated:" + h.EvalSource
-				removed = append(removed, h)
-			}
-			var kept []Text
-			for _, p := range out {
-				if !bad[p.ID] {
-					kept = append(kept, p)
-				}
-			}
-			out = kept
-		}
-	}
-	return out, removed, rep, nil
+	return nil
 }

@@ -1,7 +1,8 @@
-package curate
+package pairs
 
 import (
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -186,7 +187,7 @@ func (c *FilterCounts) Add(o FilterCounts) {
 // RepetitionRate is 1 − distinct/total over the word n-grams of text, and the number of
 // n-grams; 0 when there are none.
 func RepetitionRate(text string, n int) (rate float64, grams int) {
-	return repeatRate(ngramList(Words(text), n))
+	return repeatRate(curate.NGramList(curate.Words(text), n))
 }
 
 // CharRepetitionRate is RepetitionRate over character n-grams of the raw text.
@@ -197,7 +198,7 @@ func CharRepetitionRate(text string, n int) (rate float64, grams int) {
 	}
 	list := make([]uint64, 0, len(r)-n+1)
 	for i := 0; i+n <= len(r); i++ {
-		list = append(list, hashWords([]string{string(r[i : i+n])}))
+		list = append(list, curate.HashWords([]string{string(r[i : i+n])}))
 	}
 	return repeatRate(list)
 }
@@ -244,7 +245,7 @@ func Filter(cands []Candidate, opt FilterOptions) ([]Verdict, FilterCounts) {
 		v := Verdict{DuplicateOf: -1}
 		text := strings.TrimSpace(c.Text)
 		nchar := utf8.RuneCountInString(text)
-		words := Words(text)
+		words := curate.Words(text)
 		switch {
 		case text == "":
 			v.Reason = ReasonEmpty
@@ -262,14 +263,14 @@ func Filter(cands []Candidate, opt FilterOptions) ([]Verdict, FilterCounts) {
 			}
 		}
 		if v.Reason == ReasonKept {
-			h := TextHash(text)
-			set := NGramSet(words, o.NearDupN)
+			h := curate.TextHash(text)
+			set := curate.NGramSet(words, o.NearDupN)
 			for _, k := range keep {
 				if k.hash == h {
 					v.Reason, v.DuplicateOf, v.Similarity = ReasonDuplicate, k.idx, 1
 					break
 				}
-				if j := Jaccard(set, k.set); j >= o.NearDupJaccard {
+				if j := curate.Jaccard(set, k.set); j >= o.NearDupJaccard {
 					v.Reason, v.DuplicateOf, v.Similarity = ReasonNearDuplicate, k.idx, j
 					break
 				}

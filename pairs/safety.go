@@ -1,9 +1,10 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"path/filepath"
 	"sort"
@@ -21,11 +22,11 @@ import (
 type SafetyConfig struct {
 	// Prompts carry Label "safe" or "unsafe"; DefaultLabel fills the empty ones (a file of
 	// harmful requests with no label column: DefaultLabel "unsafe").
-	Prompts      []Text
+	Prompts      []curate.Text
 	DefaultLabel string
 	// Attacks are applied to every unsafe prompt (each attack gives one prompt "ID@attack");
 	// AttackSafe applies them to safe prompts too. Empty means the prompts as they are.
-	Attacks    []Attack
+	Attacks    []curate.Attack
 	AttackSafe bool
 
 	Model   string
@@ -109,8 +110,8 @@ type SafetySummary struct {
 }
 
 // SafetyPrompts expands labelled prompts with the attacks, as BuildRefusalPairs does.
-func SafetyPrompts(prompts []Text, defaultLabel string, attacks []Attack, attackSafe bool) ([]AttackedPrompt, error) {
-	var out []AttackedPrompt
+func SafetyPrompts(prompts []curate.Text, defaultLabel string, attacks []curate.Attack, attackSafe bool) ([]curate.AttackedPrompt, error) {
+	var out []curate.AttackedPrompt
 	ids := map[string]bool{}
 	for i, p := range prompts {
 		if p.Label == "" {
@@ -124,10 +125,10 @@ func SafetyPrompts(prompts []Text, defaultLabel string, attacks []Attack, attack
 		}
 		ids[p.ID] = true
 		if len(attacks) == 0 || (p.Label == "safe" && !attackSafe) {
-			out = append(out, AttackedPrompt{Text: p, Attack: "direct", Style: "none", Original: p.Text})
+			out = append(out, curate.AttackedPrompt{Text: p, Attack: "direct", Style: "none", Original: p.Text})
 			continue
 		}
-		as, err := ApplyAttacks([]Text{p}, attacks)
+		as, err := curate.ApplyAttacks([]curate.Text{p}, attacks)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +216,7 @@ func BuildRefusalPairs(ctx context.Context, b Backend, cfg SafetyConfig) (Safety
 	// pair). Truncated responses are kept: a cut compliance is still a compliance.
 	fopt := FilterOptions{KeepTruncated: true, Repetition: RepetitionKeep, NearDupJaccard: 1}
 	type pstate struct {
-		p       AttackedPrompt
+		p       curate.AttackedPrompt
 		cands   []Candidate
 		verdict []Verdict
 	}
@@ -348,7 +349,7 @@ func BuildRefusalPairs(ctx context.Context, b Backend, cfg SafetyConfig) (Safety
 		pairs = mixed
 	}
 	sum.Pairs = len(pairs)
-	if err := WritePairs(cfg.Out, pairs); err != nil {
+	if err := curate.WritePairs(cfg.Out, pairs); err != nil {
 		return sum, err
 	}
 	sum.Elapsed = time.Since(start)

@@ -1,6 +1,7 @@
-package curate
+package pairs
 
 import (
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"testing"
 
@@ -76,16 +77,17 @@ func TestDNOPairs(t *testing.T) {
 	deg.AutoNegative = true
 	cands := []Scored{teacher, s6, s5, s4, s3, deg}
 	prompt := UserPrompt("q")
-	got := DNOPairs("p", prompt, cands, DNOPairOptions{})
-	// Sorted by score: s6(6), teacher(5), s5(5), s4(4), s3(3), deg(1).
+	got := ScoredDNOPairs("p", prompt, cands, PaperDNORule())
+	// In candidate order: teacher(5), s6(6), s5(5), s4(4), s3(3), deg(auto-negative).
+	// teacher (margin 2): over s3, deg.
 	// s6 (student, margin 1): over teacher, s5, s4, s3, deg — student-over-teacher kept.
-	// teacher (margin 2): over s3, deg.  s5 (student, margin 1): over s4, s3, deg.
+	// s5 (student, margin 1): over s4, s3, deg.
 	samePairs(t, "dno", got, []pr{
-		{"pola", "gpta"}, {"pola", "polb"}, {"pola", "polc"}, {"pola", "pold"}, {"pola", "pole"},
 		{"gpta", "pold"}, {"gpta", "pole"},
+		{"pola", "gpta"}, {"pola", "polb"}, {"pola", "polc"}, {"pola", "pold"}, {"pola", "pole"},
 		{"polb", "polc"}, {"polb", "pold"}, {"polb", "pole"},
 	})
-	got = DNOPairs("p", prompt, cands, DNOPairOptions{Restrictive: true})
+	got = ScoredDNOPairs("p", prompt, cands, DNORule{MinScore: 5, MinGap: 2, StudentGap: 1, Restrictive: true})
 	for _, p := range pairsOf(got) {
 		if p.r == "gpta" {
 			t.Errorf("restrictive kept a student-over-teacher pair %v", p)
@@ -95,7 +97,7 @@ func TestDNOPairs(t *testing.T) {
 		t.Errorf("restrictive: %d pairs, want 9", len(got))
 	}
 	// Positives must score at least 5: nothing pairs when the best is 4.
-	if got := DNOPairs("p", prompt, []Scored{s4, s3, deg}, DNOPairOptions{}); len(got) != 0 {
+	if got := ScoredDNOPairs("p", prompt, []Scored{s4, s3, deg}, PaperDNORule()); len(got) != 0 {
 		t.Errorf("pairs without a positive: %v", pairsOf(got))
 	}
 }
@@ -127,7 +129,7 @@ func TestTournaments(t *testing.T) {
 		t.Errorf("pref matrix %v", pref)
 	}
 	calls = 0
-	ko, err := Knockout(5, func(i, j int) (float64, error) {
+	ko, err := KnockoutScores(5, func(i, j int) (float64, error) {
 		calls++
 		if i > j {
 			return 1, nil
@@ -155,20 +157,20 @@ func TestRefusalPairs(t *testing.T) {
 		return Labeled{Candidate: Candidate{PromptID: "p", Model: "m", Sample: s, Text: class + string(rune('0'+s))}, Class: class}
 	}
 	samples := []Labeled{lab(0, ClassCompliance), lab(1, ClassRefusal), lab(2, ClassPartial), lab(3, ""), lab(4, ClassCompliance)}
-	got, err := RefusalPairs(Text{ID: "u", Label: "unsafe"}, UserPrompt("harm"), samples, RefusalPairOptions{})
+	got, err := RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, UserPrompt("harm"), samples, RefusalPairOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	samePairs(t, "unsafe", got, []pr{{"refusal1", "compliance0"}, {"refusal1", "compliance4"}})
-	got, _ = RefusalPairs(Text{ID: "s", Label: "safe"}, UserPrompt("kill a process"), samples, RefusalPairOptions{PartialAsRefusal: true, MaxPairsPerPrompt: 3})
+	got, _ = RefusalPairs(curate.Text{ID: "s", Label: "safe"}, UserPrompt("kill a process"), samples, RefusalPairOptions{PartialAsRefusal: true, MaxPairsPerPrompt: 3})
 	samePairs(t, "safe", got, []pr{{"compliance0", "refusal1"}, {"compliance0", "partial2"}, {"compliance4", "refusal1"}})
 	onlyComply := []Labeled{lab(0, ClassCompliance)}
-	if got, _ := RefusalPairs(Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{}); len(got) != 0 {
+	if got, _ := RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{}); len(got) != 0 {
 		t.Errorf("pairs without a refusal: %v", pairsOf(got))
 	}
-	got, _ = RefusalPairs(Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{FallbackRefusal: "I can't help with that."})
+	got, _ = RefusalPairs(curate.Text{ID: "u", Label: "unsafe"}, nil, onlyComply, RefusalPairOptions{FallbackRefusal: "I can't help with that."})
 	samePairs(t, "fallback", got, []pr{{"I can't help with that.", "compliance0"}})
-	if _, err := RefusalPairs(Text{ID: "x"}, nil, samples, RefusalPairOptions{}); err == nil {
+	if _, err := RefusalPairs(curate.Text{ID: "x"}, nil, samples, RefusalPairOptions{}); err == nil {
 		t.Error("unlabelled prompt accepted")
 	}
 }

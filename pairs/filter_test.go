@@ -1,6 +1,7 @@
-package curate
+package pairs
 
 import (
+	"github.com/alignkit/align/data/curate"
 	"strings"
 	"testing"
 )
@@ -12,28 +13,28 @@ func TestNormalize(t *testing.T) {
 		{"tab\tand\nnewline", "tab and newline"},
 		{"!!!", ""},
 	} {
-		if got := Normalize(tc.in); got != tc.want {
+		if got := curate.Normalize(tc.in); got != tc.want {
 			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if TextHash("The cat.") != TextHash("the   CAT") {
+	if curate.TextHash("The cat.") != curate.TextHash("the   CAT") {
 		t.Error("hash differs for texts equal up to case and punctuation")
 	}
-	if TextHash("the cat") == TextHash("the dog") {
+	if curate.TextHash("the cat") == curate.TextHash("the dog") {
 		t.Error("hash equal for different texts")
 	}
 }
 
 func TestJaccardAndOverlap(t *testing.T) {
-	a := NGramSet(Words("a b c d e"), 2) // ab bc cd de
-	b := NGramSet(Words("c d e f"), 2)   // cd de ef
-	if got, want := Jaccard(a, b), 2.0/5; got != want {
+	a := curate.NGramSet(curate.Words("a b c d e"), 2) // ab bc cd de
+	b := curate.NGramSet(curate.Words("c d e f"), 2)   // cd de ef
+	if got, want := curate.Jaccard(a, b), 2.0/5; got != want {
 		t.Errorf("Jaccard = %g, want %g", got, want)
 	}
-	if got, want := OverlapCoefficient(a, b), 2.0/3; got != want {
+	if got, want := curate.OverlapCoefficient(a, b), 2.0/3; got != want {
 		t.Errorf("overlap = %g, want %g", got, want)
 	}
-	short := NGramSet(Words("hi there"), 5)
+	short := curate.NGramSet(curate.Words("hi there"), 5)
 	if len(short) != 1 {
 		t.Errorf("short text gave %d grams, want 1 (the whole text)", len(short))
 	}

@@ -1,10 +1,11 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,7 +47,11 @@ type CandRef struct {
 // JudgeRecord is one line of judgments.jsonl: one judge call (with its retries and, for a
 // pair, both orders).
 type JudgeRecord struct {
-	// Kind is "single" (a rating, a rubric score or a class) or "pair".
+	// Key, when set, is the record's identity in the log (an online iteration's judge keys its
+	// questions by content); otherwise the prompt and candidates are.
+	Key string `json:"key,omitempty"`
+	// Kind is "single" (a rating, a rubric score or a class), "pair", or "side_by_side" (all
+	// of a prompt's candidates graded in one call: Scores).
 	Kind     string   `json:"kind"`
 	PromptID string   `json:"prompt_id"`
 	A        CandRef  `json:"a"`
@@ -55,15 +60,21 @@ type JudgeRecord struct {
 	Template string   `json:"template"`
 	Valid    bool     `json:"valid"`
 	// Score is the single verdict's score; Preference the pair's (1 = A better, 2 = B better).
-	Score      *float64  `json:"score"`
-	Preference *float64  `json:"preference"`
-	Label      string    `json:"label,omitempty"`
-	Raws       []string  `json:"raws"`
-	Seed       int64     `json:"seed"`
-	Time       time.Time `json:"time"`
+	Score      *float64   `json:"score"`
+	Preference *float64   `json:"preference"`
+	Scores     []*float64 `json:"scores,omitempty"`
+	// Bracket is the tournament part of a pair game (see BracketWinners).
+	Bracket string    `json:"bracket,omitempty"`
+	Label   string    `json:"label,omitempty"`
+	Raws    []string  `json:"raws"`
+	Seed    int64     `json:"seed"`
+	Time    time.Time `json:"time"`
 }
 
 func (r JudgeRecord) key() string {
+	if r.Key != "" {
+		return r.Key
+	}
 	if r.B == nil {
 		return fmt.Sprintf("%s\x00%s\x00%d", r.PromptID, r.A.Model, r.A.Sample)
 	}
@@ -74,7 +85,7 @@ func ptr(x float64) *float64 { return &x }
 
 func val(p *float64) float64 {
 	if p == nil {
-		return nanF()
+		return math.NaN()
 	}
 	return *p
 }

@@ -1,10 +1,11 @@
-package curate
+package pairs
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"io"
 	"math"
 	"os"
@@ -27,6 +28,7 @@ type fakeBackend struct {
 	calls             atomic.Int64
 	mu                sync.Mutex
 	seen              map[string]int // generate requests by (model, prompt, seed)
+	invalid           bool           // every grade fails to parse
 }
 
 func (f *fakeBackend) tick() {
@@ -68,7 +70,7 @@ func (f *fakeBackend) Generate(ctx context.Context, req runtime.GenerateRequest)
 }
 
 func fakeScore(s string, lo, hi int) (float64, bool) {
-	h := TextHash(s)
+	h := curate.TextHash(s)
 	if h%5 == 0 {
 		return math.NaN(), false // an unparsable judge answer
 	}
@@ -82,7 +84,7 @@ func (f *fakeBackend) JudgeSingle(ctx context.Context, req runtime.SingleRequest
 	f.tick()
 	f.single.Add(1)
 	if req.Template.Parser == runtime.ParserXSTest {
-		label := []string{runtime.FullCompliance, runtime.FullRefusal, runtime.PartialRefusal, "gibberish"}[TextHash(req.Response)%4]
+		label := []string{runtime.FullCompliance, runtime.FullRefusal, runtime.PartialRefusal, "gibberish"}[curate.TextHash(req.Response)%4]
 		v := runtime.ParseXSTest(label)
 		return runtime.Game{Verdict: v, Raws: []string{label}, Attempts: 1, Seed: req.Seed}, ctx.Err()
 	}
@@ -91,6 +93,7 @@ func (f *fakeBackend) JudgeSingle(ctx context.Context, req runtime.SingleRequest
 		lo, hi = 0, 6
 	}
 	s, ok := fakeScore(req.Response, lo, hi)
+	ok = ok && !f.invalid
 	raw := fmt.Sprintf("Rating: [[%g]]", s)
 	return runtime.Game{Verdict: runtime.Verdict{Valid: ok, Score: s, Raw: raw, Preference: math.NaN()}, Raws: []string{raw}, Attempts: 1, Seed: req.Seed}, ctx.Err()
 }
@@ -114,12 +117,12 @@ func (f *fakeBackend) JudgePair(ctx context.Context, req runtime.JudgeRequest) (
 	return runtime.Judgment{Games: []runtime.Game{g, g}, Preference: p, Valid: true}, ctx.Err()
 }
 
-func testPrompts(n int) []Text {
+func testPrompts(n int) []curate.Text {
 	topics := []string{"volcanoes", "binary search", "sourdough bread", "the French revolution", "tides",
 		"photosynthesis", "compound interest", "jazz harmony", "glaciers", "public key cryptography"}
-	var ps []Text
+	var ps []curate.Text
 	for i := range n {
-		ps = append(ps, Text{ID: fmt.Sprintf("p%d", i), Text: fmt.Sprintf("Explain %s to a curious student, question %d.", topics[i%len(topics)], i)})
+		ps = append(ps, curate.Text{ID: fmt.Sprintf("p%d", i), Text: fmt.Sprintf("Explain %s to a curious student, question %d.", topics[i%len(topics)], i)})
 	}
 	return ps
 }
@@ -171,12 +174,13 @@ func TestCurateEndToEndFake(t *testing.T) {
 			if f := sum.Filters; f.Total != 48 || f.Dropped[ReasonEmpty] == 0 || f.Dropped[ReasonTruncated] == 0 || f.AutoNegative+f.Dropped[ReasonDuplicate] == 0 {
 				t.Errorf("filter counts %+v", f)
 			}
-			rows, err := ReadRanked(cfg.Out)
+			rows, err := curate.ReadRanked(cfg.Out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 6 {
-				t.Fatalf("%d ranked rows, want 6", len(rows))
+			// A prompt left with fewer than two scored responses is counted and left out.
+			if len(rows)+sum.PromptsUnranked != 6 || sum.RankedRows != len(rows) {
+				t.Fatalf("%d ranked rows and %d unranked prompts, want 6 in all", len(rows), sum.PromptsUnranked)
 			}
 			n := 0
 			for _, r := range rows {
@@ -192,8 +196,13 @@ func TestCurateEndToEndFake(t *testing.T) {
 					}
 				}
 			}
-			if n != 48 {
-				t.Errorf("ranked rows hold %d responses, want every one of 48 exactly once", n)
+			if n > 8*len(rows) || n < 48-8*sum.PromptsUnranked {
+				t.Errorf("ranked rows hold %d responses, want all 8 of each of the %d rows", n, len(rows))
+			}
+			for _, r := range rows {
+				if len(r.Responses) < 2 {
+					t.Errorf("row %s has %d scored responses", r.ID, len(r.Responses))
+				}
 			}
 			// The ranked Parquet reads through the data package as ranked data: prompt, responses
 			// with score and model, best first. (Rows with fewer than two scored responses are
@@ -224,7 +233,7 @@ func TestCurateEndToEndFake(t *testing.T) {
 			}
 
 			// The ranked output reads back as prompts (--exclude of a later run).
-			if ts, err := ReadTexts(cfg.Out); err != nil || len(ts) != 6 || ts[0].ID != rows[0].ID {
+			if ts, err := curate.ReadTexts(cfg.Out); err != nil || len(ts) != len(rows) || ts[0].ID != rows[0].ID {
 				t.Errorf("ranked output as prompts: %d, %v", len(ts), err)
 			}
 			// A rerun asks for nothing and writes the same output.
@@ -259,7 +268,7 @@ func TestCurateResume(t *testing.T) {
 	if _, err := Curate(context.Background(), &fakeBackend{}, refCfg); err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadRanked(refCfg.Out)
+	want, err := curate.ReadRanked(refCfg.Out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +307,7 @@ func TestCurateResume(t *testing.T) {
 			if n != sum.JudgeCalls || len(keys) != n {
 				t.Errorf("judgments log: %d lines, %d keys, %d judge calls", n, len(keys), sum.JudgeCalls)
 			}
-			got, err := ReadRanked(cfg.Out)
+			got, err := curate.ReadRanked(cfg.Out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,14 +320,14 @@ func TestCurateResume(t *testing.T) {
 	}
 }
 
-func checkDataReadsRanked(t *testing.T, path string, rows []RankedRow) {
+func checkDataReadsRanked(t *testing.T, path string, rows []curate.RankedRow) {
 	t.Helper()
 	r, err := data.Open(path, data.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	byID := map[string]RankedRow{}
+	byID := map[string]curate.RankedRow{}
 	for _, row := range rows {
 		byID[row.ID] = row
 	}
@@ -351,5 +360,29 @@ func checkDataReadsRanked(t *testing.T, path string, rows []RankedRow) {
 	}
 	if good == 0 {
 		t.Error("data read no ranked record of the output")
+	}
+}
+
+// TestCurateUnusableFails: a judge whose every grade is invalid, or filters that leave no
+// prompt two responses, make the run fail with the cause named and no ranked file written.
+func TestCurateUnusableFails(t *testing.T) {
+	dir := t.TempDir()
+	cfg := baseConfig(dir, RubricUltraFeedback)
+	_, err := Curate(context.Background(), &fakeBackend{invalid: true}, cfg)
+	if err == nil || !strings.Contains(err.Error(), "did not parse") {
+		t.Fatalf("all-invalid judge: %v", err)
+	}
+	if _, serr := os.Stat(cfg.Out); serr == nil {
+		t.Error("a ranked file was written")
+	}
+	if _, serr := os.Stat(filepath.Join(cfg.Work, "report.json")); serr != nil {
+		t.Error("no report of the failed run")
+	}
+	dir = t.TempDir()
+	cfg = baseConfig(dir, RubricUltraFeedback)
+	cfg.Filters.MinChars = 1 << 20
+	_, err = Curate(context.Background(), &fakeBackend{}, cfg)
+	if err == nil || !strings.Contains(err.Error(), "no prompt has two scored responses") {
+		t.Fatalf("everything filtered: %v", err)
 	}
 }

@@ -1,7 +1,8 @@
-package curate
+package pairs
 
 import (
 	"fmt"
+	"github.com/alignkit/align/data/curate"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -103,8 +104,15 @@ func RatedPairs(promptID string, prompt []data.Message, cands []Scored, opt Rate
 			}
 		}
 	case PairsBestVsWorst:
-		if beats(v[0], v[len(v)-1]) {
-			add(v[0], v[len(v)-1])
+		scores := make([]float64, len(v))
+		for i, c := range v {
+			scores[i] = c.Score
+		}
+		ps, _ := BestVsWorst(len(v), ScoreMatch(scores))
+		for _, p := range ps {
+			if beats(v[p.W], v[p.L]) {
+				add(v[p.W], v[p.L])
+			}
 		}
 	case PairsBestVsRandom:
 		var worse []Scored
@@ -114,7 +122,7 @@ func RatedPairs(promptID string, prompt []data.Message, cands []Scored, opt Rate
 			}
 		}
 		if len(worse) > 0 {
-			rng := rand.New(rand.NewPCG(opt.Seed, TextHash(promptID)))
+			rng := rand.New(rand.NewPCG(opt.Seed, curate.TextHash(promptID)))
 			add(v[0], worse[rng.IntN(len(worse))])
 		}
 	case PairsAll:
@@ -131,57 +139,17 @@ func RatedPairs(promptID string, prompt []data.Message, cands []Scored, opt Rate
 	return out, nil
 }
 
-// DNOPairOptions are DNO's pair rules (Rosset et al. 2024, §5 and Alg. 2; OBJECTIVES.md §6) on
-// the 6-point additive rubric. Zero values mean the paper's values.
-type DNOPairOptions struct {
-	// PositiveMin is the least score of a positive. Default 5 (positives score 5 or 6).
-	PositiveMin float64
-	// Margin is how much lower a negative must score. Default 2.
-	Margin float64
-	// StudentMargin replaces Margin when the positive is a student sample. Default 1.
-	StudentMargin float64
-	// Restrictive drops student-over-teacher pairs (a student positive against a teacher
-	// negative): the "DNO-Restrictive" ablation, which the paper found worse. Default false.
-	Restrictive bool
-}
-
-func (o DNOPairOptions) withDefaults() DNOPairOptions {
-	if o.PositiveMin == 0 {
-		o.PositiveMin = 5
+// ScoredDNOPairs builds ALL qualifying pairs of one prompt's rated candidates under DNO's
+// rule (DNOPairs): a candidate whose model is not a student is a teacher; an automatic
+// negative (a degenerate sample) is a negative for every positive.
+func ScoredDNOPairs(promptID string, prompt []data.Message, cands []Scored, r DNORule) []data.Pair {
+	g := make([]Graded, len(cands))
+	for i, c := range cands {
+		g[i] = Graded{Score: c.Score, Valid: c.Valid && !math.IsNaN(c.Score), Teacher: !c.Student, AutoNegative: c.AutoNegative}
 	}
-	if o.Margin == 0 {
-		o.Margin = 2
-	}
-	if o.StudentMargin == 0 {
-		o.StudentMargin = 1
-	}
-	return o
-}
-
-// DNOPairs builds ALL qualifying pairs of one prompt's candidates under DNO's rules.
-// Automatic negatives (degenerate samples) carry the rubric's minimum and so pair with every
-// positive whose margin they meet.
-func DNOPairs(promptID string, prompt []data.Message, cands []Scored, opt DNOPairOptions) []data.Pair {
-	o := opt.withDefaults()
-	v := validSorted(cands)
 	var out []data.Pair
-	for i, pos := range v {
-		if pos.AutoNegative || pos.Score < o.PositiveMin {
-			continue
-		}
-		margin := o.Margin
-		if pos.Student {
-			margin = o.StudentMargin
-		}
-		for j, neg := range v {
-			if i == j || pos.Score-neg.Score < margin {
-				continue
-			}
-			if o.Restrictive && pos.Student && !neg.Student {
-				continue
-			}
-			out = append(out, NewPair(fmt.Sprintf("%s#%d", promptID, len(out)), prompt, pos, neg))
-		}
+	for _, p := range DNOPairs(g, r) {
+		out = append(out, NewPair(fmt.Sprintf("%s#%d", promptID, len(out)), prompt, cands[p.W], cands[p.L]))
 	}
 	return out
 }
@@ -230,38 +198,45 @@ func RoundRobin(n int, cmp Compare) (scores []float64, pref [][]float64, err err
 	return scores, pref, nil
 }
 
-// Knockout runs a single-elimination tournament over candidates 0..n-1 in the order given
-// (n−1 comparisons instead of n(n−1)/2). Adjacent candidates meet; an odd one out advances
-// with a bye; a tie or an invalid verdict advances the earlier one. A candidate's score is the
-// number of rounds it won, so the champion scores highest and first-round losers score 0.
-func Knockout(n int, cmp Compare) ([]float64, error) {
+// KnockoutScores runs Knockout over candidates 0..n-1 with cmp's preferences (a tie or an
+// invalid verdict advances the earlier one) and scores each candidate by the games it won, so
+// the champion scores highest and first-round losers score 0 (n-1 comparisons instead of a
+// round robin's n(n-1)/2).
+func KnockoutScores(n int, cmp Compare) ([]float64, error) {
 	scores := make([]float64, n)
-	alive := make([]int, n)
-	for i := range alive {
-		alive[i] = i
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
 	}
-	for len(alive) > 1 {
-		var next []int
-		for k := 0; k < len(alive); k += 2 {
-			if k+1 == len(alive) {
-				next = append(next, alive[k])
-				continue
-			}
-			a, b := alive[k], alive[k+1]
-			p, err := cmp(a, b)
-			if err != nil {
-				return nil, err
-			}
-			w := a
-			if p > 1.5 {
-				w = b
-			}
-			scores[w]++
-			next = append(next, w)
+	_, _, _, err := Knockout(all, false, BracketWinners, func(a, b int, _ string) (int, error) {
+		p, err := cmp(a, b)
+		if err != nil {
+			return 0, err
 		}
-		alive = next
+		c := PreferenceGame(p)
+		if c < 0 {
+			scores[b]++
+		} else {
+			scores[a]++
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return scores, nil
+}
+
+// PreferenceGame reads a pairwise preference in [1, 2] (runtime.Judgment's: 1 = the first
+// output better, 2 = the second, 1.5 a tie) as a game: +1, -1, or 0 for a tie or NaN.
+func PreferenceGame(p float64) int {
+	switch {
+	case p < 1.5:
+		return 1
+	case p > 1.5:
+		return -1
+	}
+	return 0
 }
 
 // Refusal classes, as XSTest's labels (full compliance, full refusal, partial refusal).
@@ -294,7 +269,7 @@ type RefusalPairOptions struct {
 // RefusalPairs pairs one prompt's labelled samples: for an unsafe prompt a refusal is chosen
 // over a compliance; for a safe prompt a compliance over a refusal, so that over-refusal is
 // trained away too. The prompt's Label must be "safe" or "unsafe".
-func RefusalPairs(p Text, prompt []data.Message, samples []Labeled, opt RefusalPairOptions) ([]data.Pair, error) {
+func RefusalPairs(p curate.Text, prompt []data.Message, samples []Labeled, opt RefusalPairOptions) ([]data.Pair, error) {
 	if opt.MaxPairsPerPrompt <= 0 {
 		opt.MaxPairsPerPrompt = 4
 	}
