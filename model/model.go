@@ -150,8 +150,15 @@ func checkWeightType(t *ggml.Tensor) error {
 
 // Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
 // tokenizer and chat template.
-func Load(path string, opt LoadOptions) (*Model, error) {
-	m, err := load(path, opt, false)
+func Load(path string, opt LoadOptions) (m *Model, err error) {
+	defer func() {
+		// A malformed file must give an error, not a crash, even where the GGUF decoder
+		// (ollama's fs/ggml) panics on it.
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("model: load %s: truncated or corrupt GGUF: %v", path, r)
+		}
+	}()
+	m, err = load(path, opt, false)
 	if err != nil {
 		return nil, fmt.Errorf("model: load %s: %w", path, err)
 	}
