@@ -107,3 +107,7 @@ func dequantF16_512(dst *float32, src *uint16, n int)
 func dequantQ8_0_512(dst *float32, src *byte, nb int)
 
 func dequantQ4KBlock512(dst *float32, q *byte, dm *[16]float32)
+
+func dequantQ2KBlock2(dst *float32, q *byte, dm *[32]float32)
+
+func dequantQ3KBlock2(dst *float32, q *byte, hm *byte, dl *[16]float32)

@@ -25,11 +25,14 @@ type Config struct {
 	// RopeFreqs are per-pair frequency divisors (rope_freqs.weight, the Llama 3.1+ "llama3"
 	// scaling baked in by the converters): pair i turns at theta^(-2i/RopeDim)/RopeFreqs[i].
 	// nil = none; else RopeDim/2 values.
-	RopeFreqs  []float32
-	Eps        float32 // RMSNorm epsilon
-	Vocab      int     // vocabulary size
-	ContextLen int     // trained context length
-	QKVBias    bool    // q, k, v projections carry biases (qwen2)
+	RopeFreqs []float32
+	// RopeAttnFactor multiplies RoPE's cos and sin (llama.cpp's attn_factor with ext_factor 0:
+	// Phi-3 longrope's rope.scaling.attn_factor). 0 or 1 = none.
+	RopeAttnFactor float32
+	Eps            float32 // RMSNorm epsilon
+	Vocab          int     // vocabulary size
+	ContextLen     int     // trained context length
+	QKVBias        bool    // q, k, v projections carry biases (qwen2)
 	// QKNorm applies an RMSNorm with its own HeadDim weight to every query and key head after
 	// the projection and before RoPE (attn_q_norm / attn_k_norm: qwen3, gemma3).
 	QKNorm bool
@@ -68,10 +71,19 @@ type archSpec struct {
 	neox    bool // RoPE rotates halves (LLAMA_ROPE_TYPE_NEOX) rather than adjacent pairs
 	qkvBias bool // q, k, v carry biases
 	qkNorm  bool // attn_q_norm / attn_k_norm per head before RoPE
+	// tiedHead: the LM head is always token_embd; a file with output.weight is refused, as
+	// llama.cpp refuses it (gemma2: "wrong number of tensors").
+	tiedHead bool
+	// fused: q, k, v live in one attn_qkv tensor and gate, up in one ffn_up tensor (phi3); the
+	// engine splits them at load and joins them again at export.
+	fused bool
+	// qScaledFirst: the runner multiplies q by 1/√hd before the scores (phi3's graph), which the
+	// server re-enactment (F16KV) follows; the math is the same either way.
+	qScaledFirst bool
 }
 
 // supportedArchs is what the error for an unknown architecture lists.
-const supportedArchs = "llama, qwen2, qwen3, gemma2, gemma3"
+const supportedArchs = "llama, qwen2, qwen3, phi3, gemma2, gemma3"
 
 // archTraits returns the traits of a GGUF general.architecture.
 func archTraits(arch string) (archSpec, error) {
@@ -85,6 +97,8 @@ func archTraits(arch string) (archSpec, error) {
 		return archSpec{neox: true, qkvBias: true}, nil
 	case "qwen3":
 		return qwen3Spec(), nil
+	case "phi3":
+		return phi3Spec(), nil
 	case "gemma2":
 		return gemma2Spec(), nil
 	case "gemma3":
@@ -129,12 +143,22 @@ func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 	if c.RopeDim > c.HeadDim || c.RopeDim%2 != 0 {
 		return Config{}, fmt.Errorf("%s: rope dimension %d invalid for head dim %d", arch, c.RopeDim, c.HeadDim)
 	}
+	// llama.cpp multiplies every architecture's RoPE cos and sin by rope.scaling.attn_factor
+	// (hparams.rope_attn_factor; Phi-3 longrope files carry it).
+	if f := kv.Float("rope.scaling.attn_factor", 1); f != 1 {
+		if !(f > 0) || math.IsInf(float64(f), 0) {
+			return Config{}, fmt.Errorf("%s: rope.scaling.attn_factor %g must be positive and finite", arch, f)
+		}
+		c.RopeAttnFactor = f
+	}
 	// As llama.cpp (llama-model.cpp, llama-context.cpp): the scaling type defaults to linear,
 	// the factor is rope.scaling.factor (or the older rope.scale_linear), freq_scale = 1/factor,
 	// and type "none" disables it.
 	factor := kv.Float("rope.scaling.factor", kv.Float("rope.scale_linear", 0))
 	switch t := kv.String("rope.scaling.type", "linear"); {
 	case t == "none" || factor == 0 || factor == 1:
+	case (t == "longrope" || t == "su") && arch == "phi3":
+		// Phi-3's SuRoPE: the factors are tensors (phi3Rope), the magnitude attn_factor above.
 	case t == "linear":
 		if !(factor > 0) {
 			return Config{}, fmt.Errorf("%s: linear RoPE scaling factor %g must be positive", arch, factor)
@@ -162,6 +186,11 @@ type binding struct {
 	slot     **Param // where the loaded tensor goes
 	shape    [2]int  // expected rows (out), cols (in); cols==0 for vectors
 	optional bool    // may be absent (the tied output)
+	// part is the slot's name when name is a fused tensor (phi3's attn_qkv, ffn_up) of which
+	// the slot holds rows [rowOff, rowOff+shape[0]) of fusedRows; "" otherwise.
+	part      string
+	rowOff    int
+	fusedRows int
 }
 
 // bindings lists every tensor of the model: the one place where GGUF names are bound, in the
@@ -174,9 +203,14 @@ func (m *Model) bindings() []binding {
 		{name: "output_norm.weight", slot: &m.outNorm, shape: [2]int{c.Dim, 0}},
 		{name: "output.weight", slot: &m.output, shape: [2]int{c.Vocab, c.Dim}, optional: true},
 	}
+	spec, _ := archTraits(c.Arch)
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		p := fmt.Sprintf("blk.%d.", i)
+		if spec.fused {
+			bs = append(bs, phi3Bindings(c, b, p)...)
+			continue
+		}
 		bs = append(bs,
 			binding{name: p + "attn_norm.weight", slot: &b.attnNorm, shape: [2]int{c.Dim, 0}},
 			binding{name: p + "attn_q.weight", slot: &b.q.w, shape: [2]int{qDim, c.Dim}},
@@ -221,16 +255,26 @@ func (c Config) ropeFreqScale() float32 {
 
 // ropeScaled reports whether RoPE needs align's own rotation (scaling or frequency factors)
 // rather than the plain kernels.RoPEForward.
-func (c Config) ropeScaled() bool { return c.ropeFreqScale() != 1 || c.RopeFreqs != nil }
+func (c Config) ropeScaled() bool {
+	return c.ropeFreqScale() != 1 || c.RopeFreqs != nil || c.ropeMScale() != 1
+}
+
+// ropeMScale is the factor on RoPE's cos and sin: RopeAttnFactor, or 1.
+func (c Config) ropeMScale() float32 {
+	if c.RopeAttnFactor == 0 {
+		return 1
+	}
+	return c.RopeAttnFactor
+}
 
 // windowed reports whether layer l uses the sliding window.
 func (c Config) windowed(l int) bool {
-	return c.Window > 0 && l < len(c.WindowLayers) && c.WindowLayers[l]
+	return c.Window > 0 && l >= 0 && l < len(c.WindowLayers) && c.WindowLayers[l]
 }
 
 // layerRope returns layer l's RoPE base and freq_scale.
 func (c Config) layerRope(l int) (theta, freqScale float32) {
-	if l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
+	if l >= 0 && l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
 		return c.RopeLocalTheta, 1
 	}
 	return c.RopeTheta, c.ropeFreqScale()

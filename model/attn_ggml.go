@@ -166,7 +166,7 @@ func ggmlRMSNorm(y, x, w []float32, eps float32) {
 func (m *Model) ggmlRopeCache(cache []float32, p int) {
 	c := m.cfg
 	thetaScale := float32(math.Pow(float64(c.RopeTheta), float64(float32(-2)/float32(c.RopeDim))))
-	freqScale := c.ropeFreqScale()
+	freqScale, ms := c.ropeFreqScale(), c.ropeMScale()
 	theta := float32(p)
 	for i := 0; i < c.RopeDim/2; i++ {
 		ext := theta
@@ -174,8 +174,8 @@ func (m *Model) ggmlRopeCache(cache []float32, p int) {
 			ext = theta / c.RopeFreqs[i]
 		}
 		th := freqScale * ext
-		cache[2*i] = float32(math.Cos(float64(th)))
-		cache[2*i+1] = float32(math.Sin(float64(th)))
+		cache[2*i] = float32(math.Cos(float64(th))) * ms
+		cache[2*i+1] = float32(math.Sin(float64(th))) * ms
 		theta *= thetaScale
 	}
 }
@@ -248,9 +248,14 @@ func ggmlSwiGLU(y, x, g []float32) {
 
 // ggmlWeights returns the runner's view of a weight: its values and GGUF type.
 func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
-	typ := typeF32
+	typ, name := typeF32, p.Name
+	for _, b := range m.bindings() { // a part of a fused tensor has the fused tensor's type
+		if b.part != "" && b.part == p.Name {
+			name = b.name
+		}
+	}
 	for _, t := range m.tensors {
-		if t.name == p.Name {
+		if t.name == name {
 			typ = ggmlType(t.kind)
 			break
 		}
@@ -306,6 +311,10 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
 	scale := 1 / float32(math.Sqrt(float64(hd)))
+	qScale := float32(1) // phi3's graph scales q (ggml_scale) before a kq_scale of 1
+	if spec, _ := archTraits(c.Arch); spec.qScaledFirst {
+		qScale, scale = scale, 1
+	}
 	x := make([]float32, n*D)
 	for t, id := range tokens {
 		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
@@ -341,6 +350,11 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 			m.ggmlRopeCache(cache, t)
 			for hh := 0; hh < H; hh++ {
 				m.ggmlRope(qt[hh*hd:(hh+1)*hd], cache)
+			}
+			if qScale != 1 {
+				for i := range qt {
+					qt[i] *= qScale
+				}
 			}
 			for g := 0; g < KV; g++ {
 				m.ggmlRope(kt[g*hd:(g+1)*hd], cache)

@@ -120,10 +120,10 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 		kv[k] = widenKV(v)
 	}
 	kv["general.file_type"] = fileTypeOf(typ)
-	data := map[string][]float32{}
+	data := map[string][]float32{} // by Param name: a fused tensor's parts under their own
 	for _, b := range m.bindings() {
 		if *b.slot != nil {
-			data[b.name] = (*b.slot).Data
+			data[(*b.slot).Name] = (*b.slot).Data
 		}
 	}
 	for i := range m.blocks {
@@ -131,6 +131,7 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 			data[l.w.Name] = m.mergedWeight(l)
 		}
 	}
+	maps.Copy(data, joinFused(m.bindings(), data)) // phi3: attn_qkv, ffn_up from their parts
 	var f *os.File
 	var src *ggml.GGML // the source's header, decoded once
 	var ts []*ggml.Tensor
@@ -233,6 +234,10 @@ func (m *Model) WriteAdapterGGUF(w io.Writer) error {
 		}
 	}
 	var ts []*ggml.Tensor
+	if spec, _ := archTraits(m.cfg.Arch); spec.fused {
+		ts = m.fusedAdapterTensors()
+		ls = nil
+	}
 	for _, l := range ls {
 		a, b := l.lora.a, l.lora.b
 		ts = append(ts,
@@ -274,6 +279,10 @@ func unpermuteRows(src []float32, heads, hd, cols int) []float32 {
 // Hugging Face tensor names. For the llama architecture, whose GGUF Q/K rows are permuted from
 // HF's layout by the converter, lora_B of q and k is permuted back.
 func (m *Model) WritePEFT(dir string) error {
+	if spec, _ := archTraits(m.cfg.Arch); spec.fused {
+		// HF Phi-3 has fused qkv_proj / gate_up_proj modules, which PEFT adapts as one.
+		return fmt.Errorf("model: write PEFT: %s keeps q, k, v and gate, up fused (qkv_proj, gate_up_proj); export a GGUF adapter or a merged model instead", m.cfg.Arch)
+	}
 	ls := m.loraLinears()
 	if len(ls) == 0 {
 		return errors.New("model: write PEFT: the model has no LoRA adapters")

@@ -417,6 +417,16 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	T, D := p.T, c.Dim
 	dxn := make([]float32, T*D)
 	m.headBackward(dxn, p.xnF, p.rows, p.tgts, p.lse, flat)
+	p.backwardHidden(dxn)
+	return nil
+}
+
+// backwardHidden back-propagates dxn, dLoss/d(final RMSNorm output) [T, D], through the final
+// norm, the blocks and the embedding (the part of Backward after the LM head, shared with the
+// reward head's RewardPass.Backward).
+func (p *Pass) backwardHidden(dxn []float32) {
+	m, c := p.m, p.m.cfg
+	T, D := p.T, c.Dim
 	dy := make([]float32, T*D)
 	rmsnormBackwardW(dy, m.outNorm.Grad, dxn, p.xs[c.Layers], m.outNorm.Data, p.rstdF, T, D)
 	p.xnF = nil
@@ -448,7 +458,6 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 			axpy(s, dy[t*D:(t+1)*D], m.embed.Grad[int(id)*D:(int(id)+1)*D])
 		}
 	}
-	return nil
 }
 
 // splitMasked cuts lp, the log-probs of every sequence's masked (response) tokens in order,

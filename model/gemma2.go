@@ -25,7 +25,9 @@ import (
 // Norms: HF's GemmaRMSNorm multiplies by (1 + w); the converters (llama.cpp's
 // convert_hf_to_gguf and ollama's convert_gemma*.go addOne) store 1 + w in the GGUF, so every
 // *_norm.weight is a plain multiplicative RMSNorm weight here, as in both runners.
-func gemma2Spec() archSpec { return archSpec{neox: true} }
+// llama.cpp binds gemma2's head to token_embd whatever the file holds, and refuses a file with
+// an output.weight (its tensor count then differs): align refuses it up front.
+func gemma2Spec() archSpec { return archSpec{neox: true, tiedHead: true} }
 
 func gemma2Config(kv ggml.KV, c *Config) {
 	c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))

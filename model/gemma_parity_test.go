@@ -19,11 +19,14 @@ import (
 // window of 8 keys (the prompts plus 40 generated tokens reach well past it), stories260K's
 // vocabulary (512 tokens; no space prefix, as Gemma's SentencePiece has none, and the end of
 // turn set to </s> so that ollama's gemma3 tokenizer does not stop at its default id 106).
-func randomGemma(arch string) RandomGGUF {
-	r := RandomGGUF{Arch: arch, Layers: 4, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
+func randomGemma(arch string) PeakedGGUF {
+	r := PeakedGGUF{Arch: arch, Layers: 4, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
 		SlidingWindow: 8, Vocab: storiesPath, Seed: 11,
 		ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
-	if arch == "gemma3" {
+	switch arch {
+	case "gemma2": // llama.cpp ties gemma2's head (it refuses output.weight): peaked by block 0's lookup FFN
+		r.Tied, r.FFN = true, 512
+	case "gemma3":
 		r.Layers = 6 // blocks 0-4 local (sliding window, RoPE base 10⁴), block 5 global (10⁶)
 	}
 	return r
@@ -75,7 +78,7 @@ func compareMean(t *testing.T, what string, got []float32, want []float64, tol f
 
 var gemmaPrompts = []string{"Once upon a time", "Lily and Tom went to the park.", "The cat"}
 
-// TestGemmaParityWithOllama: random-weight gemma2 and gemma3 GGUFs written by RandomGGUF,
+// TestGemmaParityWithOllama: random-weight gemma2 and gemma3 GGUFs written by PeakedGGUF,
 // imported into the real Ollama, generate greedily with logprobs; align scores the same tokens.
 // The outputs must be peaked (most top log-probs above −1), longer than the window, and the
 // scores of a model without its sliding window (or RoPE bases) must miss the server's by far
@@ -217,6 +220,46 @@ func TestGemmaOllamaRoundTrip(t *testing.T) {
 				return
 			}
 			check(name, files["merged-f32.gguf"])
+		})
+	}
+}
+
+// TestGemmaRealShapeParity: gemma3 at gemma3-270M's shape (18 blocks of dim 640, FFN 2048, 4
+// heads of 256 sharing one KV head, window 512, tied head; stories260K's vocabulary instead of
+// the 262k one) with random F16 and Q8_0 weights, against the real server.
+func TestGemmaRealShapeParity(t *testing.T) {
+	c := ollamaClient(t)
+	for _, typ := range []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0} {
+		t.Run(typ.String(), func(t *testing.T) {
+			r := PeakedGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
+				SlidingWindow: 512, ContextLen: 32768, Vocab: storiesPath, Seed: 13, Type: typ, Tied: true, TiedHeadGain: 0.35,
+				ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
+			path := filepath.Join(t.TempDir(), "gemma3-270m-shape.gguf")
+			if err := r.Write(path); err != nil {
+				t.Fatal(err)
+			}
+			name := "align-gemma3-270m-shape-" + typ.String()
+			importGGUF(t, c, name, path, "")
+			m := loadT(t, path, LoadOptions{})
+			peaked, total := 0, 0
+			for _, p := range gemmaPrompts[:2] {
+				seq, want := ollamaGenerate(t, c, m, name, p, 24)
+				for _, w := range want {
+					total++
+					if w > -1 {
+						peaked++
+					}
+				}
+				got, err := m.LogProbs([]Sequence{seq})
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareMean(t, fmt.Sprintf("%s %q", name, p), got[0], want, gemmaTol("gemma3"))
+				t.Logf("server log-probs %v", want[:6])
+			}
+			if peaked < total*3/4 {
+				t.Errorf("only %d of %d tokens peaked", peaked, total)
+			}
 		})
 	}
 }

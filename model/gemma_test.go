@@ -194,6 +194,15 @@ func TestRandomGemmaGGUF(t *testing.T) {
 		if len(out) < 30 || peaked < len(out)*3/4 {
 			t.Errorf("%s: %d tokens generated, %d peaked", arch, len(out), peaked)
 		}
+		// LowMemory (projections kept encoded, here F32) scores the same.
+		lm := loadT(t, path, LoadOptions{LowMemory: true})
+		lpl, err := lm.LogProbs([]Sequence{seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(lpl[0], lp[0]); d != 0 {
+			t.Errorf("%s: LowMemory log-probs differ by %g", arch, d)
+		}
 		// The sliding window matters at this length: without it the scores move by far more
 		// than the parity tolerance.
 		m.cfg.Window = 0
@@ -221,9 +230,13 @@ func TestGemmaBadInput(t *testing.T) {
 		{"gemma3", "blk.2.attn_k_norm.weight", "", "tensor blk.2.attn_k_norm.weight missing"},
 		{"gemma3", "", "blk.3.attn_q_norm.weight", "tensor blk.3.attn_q_norm.weight: shape [15], want [16]"},
 		{"gemma3", "", "blk.0.ffn_gate.weight", "tensor blk.0.ffn_gate.weight: shape [63 128], want [64 128]"},
+		{"gemma2", "", "", "untied"},
 	} {
 		r := randomGemma(tc.arch)
 		r.OmitTensor, r.BadShapeName = tc.omit, tc.bad
+		if tc.want == "untied" {
+			r.Tied, tc.want = false, "tensor output.weight present, but the gemma2 head is tied to token_embd"
+		}
 		path := filepath.Join(t.TempDir(), tc.arch+".gguf")
 		if err := r.Write(path); err != nil {
 			t.Fatal(err)

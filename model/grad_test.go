@@ -14,6 +14,8 @@ import (
 type ref64 struct {
 	m *Model
 	w map[*Param][]float64
+	// hidden holds, after logprobs, each sequence's final-norm output [T·D] (reward_test.go).
+	hidden [][]float64
 }
 
 func newRef64(m *Model) *ref64 {
@@ -105,8 +107,12 @@ func rope64(x []float64, pos []int32, H, hd int, c Config) {
 					i0, i1 = i, i+rd/2
 				}
 				a, b := row[i0], row[i1]
-				row[i0] = a*math.Cos(ang) - b*math.Sin(ang)
-				row[i1] = a*math.Sin(ang) + b*math.Cos(ang)
+				ms := 1.0
+				if c.RopeAttnFactor != 0 {
+					ms = float64(c.RopeAttnFactor)
+				}
+				row[i0] = ms * (a*math.Cos(ang) - b*math.Sin(ang))
+				row[i1] = ms * (a*math.Sin(ang) + b*math.Cos(ang))
 			}
 		}
 	}
@@ -117,6 +123,7 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 	m, c := r.m, r.m.cfg
 	D, H, KV, hd := c.Dim, c.Heads, c.KVHeads, c.HeadDim
 	var out []float64
+	r.hidden = r.hidden[:0]
 	for _, s := range seqs {
 		T := len(s.Tokens)
 		pos := make([]int32, T)
@@ -206,6 +213,7 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 			}
 		}
 		xn := rmsnorm64(x, r.w[m.outNorm], T, D, float64(c.Eps))
+		r.hidden = append(r.hidden, xn)
 		W := r.w[m.lmHead()]
 		for i := 1; i < T; i++ {
 			if !s.Mask[i] {
@@ -240,6 +248,9 @@ func tinyConfig(arch string) Config {
 	case "qwen3":
 		// QK-norm, and heads wider than Dim/Heads (as qwen3-0.6B: 16×128 on 1024).
 		c.RopeNeoX, c.QKNorm, c.HeadDim, c.RopeDim = true, true, 6, 6
+	case "phi3":
+		// Fused projections (split at load), and longrope's factors and attn_factor.
+		c.RopeNeoX, c.RopeFreqs, c.RopeAttnFactor = true, []float32{1, 2.5}, 1.19
 	}
 	return c
 }

@@ -1,7 +1,8 @@
 package model
 
-// LowMemory: the seven projections of each block stay in their GGUF encoding (F16, BF16, Q8_0,
-// Q4_0, Q4_K, Q5_K, Q6_K, or F32 as is) and every product with them dequantizes a tile of
+// LowMemory: the seven projections of each block stay in their GGUF encoding (any type
+// kernels.Dequantize reads: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+// or F32 as is) and every product with them dequantizes a tile of
 // output rows into a scratch buffer and multiplies that tile. The dequantized values are the
 // ones the normal path holds, so the forward is bit-identical; the backward input gradient
 // sums over the tiles in turn and matches to float32 rounding.
@@ -10,7 +11,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -56,27 +56,14 @@ func lowMemoryName(name string) bool {
 
 // readTensorRaw reads a 2-D tensor without dequantizing it.
 func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, *qweight, error) {
-	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
-	}
-	want := []uint64{uint64(shape[1]), uint64(shape[0])}
-	if shape[1] == 0 || !slices.Equal(t.Shape, want) {
-		return nil, nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	if err := checkTensor(t, shape, true); err != nil {
+		return nil, nil, err
 	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
 		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
 	}
-	if len(raw)%shape[0] != 0 {
-		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
-	}
-	q := &qweight{typ: typ, raw: raw, rowBytes: len(raw) / shape[0]}
-	// Check that a row decodes on its own (the block size divides the row).
-	row := make([]float32, shape[1])
-	if err := dequantize(typ, row, raw[:q.rowBytes]); err != nil {
-		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
-	}
+	q := &qweight{typ: ggmlType(t.Kind), raw: raw, rowBytes: len(raw) / shape[0]}
 	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
 }
 
@@ -165,6 +152,10 @@ func (m *Model) WeightBytes() int64 {
 		b := &m.blocks[i]
 		add(b.attnNorm)
 		add(b.ffnNorm)
+		add(b.postAttnNorm)
+		add(b.postFFNNorm)
+		add(b.qNorm)
+		add(b.kNorm)
 		for _, l := range b.linears() {
 			add(l.w)
 			add(l.b)

@@ -105,6 +105,7 @@ type Model struct {
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
+	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
 	tmpl        *template.Template
 	tmplName    string
 	notes       []string // Notes
@@ -126,27 +127,34 @@ type Model struct {
 	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
-// supportedTypes are the ggml weight types Load dequantizes.
-func supportedType(t ggmlType) bool {
-	switch t {
-	case typeF32, typeF16, typeBF16, typeQ8_0, typeQ4_0,
-		typeQ4_K, typeQ5_K, typeQ6_K:
-		return true
+// checkWeightType refuses a tensor whose ggml type align cannot dequantize, naming the tensor,
+// its type and the supported ones. It is the loader's one type check (Load, LowMemory's raw
+// reads and Inspect all call it).
+func checkWeightType(t *ggml.Tensor) error {
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); el != 0 {
+		return nil
 	}
-	return false
+	names := make([]string, 0, 16)
+	for _, s := range kernels.SupportedTypes() {
+		names = append(names, s.String())
+	}
+	return fmt.Errorf("tensor %s: unsupported weight type %s (supported: %s)", t.Name, ggml.TensorType(t.Kind), strings.Join(names, ", "))
 }
 
 // Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
 // tokenizer and chat template.
 func Load(path string, opt LoadOptions) (*Model, error) {
-	m, err := load(path, opt)
+	m, err := load(path, opt, false)
 	if err != nil {
 		return nil, fmt.Errorf("model: load %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func load(path string, opt LoadOptions) (*Model, error) {
+// load reads the GGUF at path. With headerOnly it runs every check of a full load (architecture,
+// hyper-parameters, tokenizer, template, each tensor's presence, type and shape) but reads no
+// weights: the Params it binds have a Shape and no Data, and nothing is trainable.
+func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	if opt.LowMemory && opt.Full {
 		return nil, errors.New("LowMemory keeps the base quantized and frozen: it cannot be combined with Full training")
 	}
@@ -170,7 +178,8 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, err := archTraits(kv.Architecture()); err != nil {
+	spec, err := archTraits(kv.Architecture())
+	if err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -180,6 +189,9 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	for _, t := range g.Tensors().Items() {
 		byName[t.Name] = t
 		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
+	}
+	if spec.tiedHead && byName["output.weight"] != nil {
+		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())
 	}
 	vocab := len(m.vocab.Values)
 	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {
@@ -206,11 +218,31 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		}
 		m.cfg.RopeFreqs = p.Data
 	}
+	if m.cfg.Arch == "phi3" {
+		if err := phi3Rope(&m.cfg, kv, byName["rope_factors_short.weight"], byName["rope_factors_long.weight"]); err != nil {
+			return nil, err
+		}
+	}
+	if t := byName["rope_factors_short.weight"]; t != nil && m.cfg.RopeFreqs == nil {
+		// Phi-3 longrope: llama.cpp's get_rope_factors takes the short factors while the
+		// context is within the original one (align's sequences are), else the long ones.
+		p, err := readTensor(f, base, t, [2]int{m.cfg.RopeDim / 2, 0})
+		if err != nil {
+			return nil, fmt.Errorf("rope_factors_short.weight: %w", err)
+		}
+		for i, v := range p.Data {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("rope_factors_short.weight[%d] = %g: frequency factors must be positive and finite", i, v)
+			}
+		}
+		m.cfg.RopeFreqs = p.Data
+	}
 	if err := m.initTemplate(); err != nil {
 		return nil, err
 	}
 	m.blocks = make([]block, m.cfg.Layers)
 	pending := map[*Param]*qweight{}
+	fused := map[string]*Param{} // fused tensors (phi3), read whole once
 	for _, b := range m.bindings() {
 		t := byName[b.name]
 		if t == nil {
@@ -220,6 +252,28 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
 		var p *Param
+		if headerOnly {
+			shape, name := b.shape, t.Name
+			if b.fusedRows > 0 { // the whole fused tensor, read dense
+				shape, name = [2]int{b.fusedRows, b.shape[1]}, b.part
+			}
+			if err := checkTensor(t, shape, opt.LowMemory && lowMemoryName(b.name) && b.fusedRows == 0); err != nil {
+				return nil, err
+			}
+			*b.slot = &Param{Name: name, Shape: paramShape(b.shape)}
+			continue
+		}
+		if b.fusedRows > 0 {
+			whole := fused[b.name]
+			if whole == nil {
+				if whole, err = readTensor(f, base, t, [2]int{b.fusedRows, b.shape[1]}); err != nil {
+					return nil, err
+				}
+				fused[b.name] = whole
+			}
+			*b.slot = fusedPart(whole, b)
+			continue
+		}
 		if opt.LowMemory && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
@@ -247,6 +301,9 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			l.out, l.in = l.w.Shape[0], l.w.Shape[1]
 		}
 	}
+	if headerOnly {
+		return m, nil
+	}
 	if err := m.initTrainable(); err != nil {
 		return nil, err
 	}
@@ -256,17 +313,38 @@ func load(path string, opt LoadOptions) (*Model, error) {
 // loraTargets are the short target names, in block order.
 func targetNames() []string { return []string{"q", "k", "v", "o", "gate", "up", "down"} }
 
-func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
-	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+// checkTensor is the loader's check of one tensor against its binding: a type align reads and
+// the bound shape (rows, cols; cols 0 for a vector); for a weight LowMemory keeps encoded
+// (raw), also rows that decode one by one (the block size divides a row).
+func checkTensor(t *ggml.Tensor, shape [2]int, raw bool) error {
+	if err := checkWeightType(t); err != nil {
+		return err
 	}
 	want := []uint64{uint64(shape[1]), uint64(shape[0])} // ggml order: ne0 = cols
 	if shape[1] == 0 {
 		want = []uint64{uint64(shape[0])}
 	}
-	if !slices.Equal(t.Shape, want) {
-		return nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	if !slices.Equal(t.Shape, want) || (raw && shape[1] == 0) {
+		return fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	}
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); raw && shape[1]%el != 0 {
+		return fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %d columns is not a multiple of the %s block size %d", t.Name, shape[1], ggml.TensorType(t.Kind), el)
+	}
+	return nil
+}
+
+// paramShape is a binding's shape as a Param's: [rows, cols], or [rows] for a vector.
+func paramShape(shape [2]int) []int {
+	if shape[1] == 0 {
+		return []int{shape[0]}
+	}
+	return []int{shape[0], shape[1]}
+}
+
+func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
+	typ := ggmlType(t.Kind)
+	if err := checkTensor(t, shape, false); err != nil {
+		return nil, err
 	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
@@ -277,11 +355,7 @@ func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, e
 	if err := dequantize(typ, data, raw); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	ps := []int{shape[0]}
-	if shape[1] != 0 {
-		ps = append(ps, shape[1])
-	}
-	return &Param{Name: t.Name, Data: data, Shape: ps}, nil
+	return &Param{Name: t.Name, Data: data, Shape: paramShape(shape)}, nil
 }
 
 // normalizeTarget maps PEFT/TRL module names to the short targets.

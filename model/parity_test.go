@@ -40,13 +40,24 @@ func greedyOptions(n int) map[string]any {
 // the runner saw it (BOS + context) and the server's per-token log-probs.
 func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, n int) (Sequence, []float64) {
 	t.Helper()
+	return ollamaGenerateMode(t, c, m, name, prompt, n, false)
+}
+
+// ollamaGenerateRaw is ollamaGenerate with raw=true: the prompt bypasses the model's template.
+func ollamaGenerateRaw(t *testing.T, c *api.Client, m *Model, name, prompt string, n int) (Sequence, []float64) {
+	t.Helper()
+	return ollamaGenerateMode(t, c, m, name, prompt, n, true)
+}
+
+func ollamaGenerateMode(t *testing.T, c *api.Client, m *Model, name, prompt string, n int, raw bool) (Sequence, []float64) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var final api.GenerateResponse
 	var lps []float64
 	var pieces []string
 	stream := false
-	err := c.Generate(ctx, &api.GenerateRequest{Model: name, Prompt: prompt, Stream: &stream, Logprobs: true, Options: greedyOptions(n)},
+	err := c.Generate(ctx, &api.GenerateRequest{Model: name, Prompt: prompt, Raw: raw, Stream: &stream, Logprobs: true, Options: greedyOptions(n)},
 		func(r api.GenerateResponse) error {
 			for _, l := range r.Logprobs {
 				lps = append(lps, l.Logprob)
@@ -75,6 +86,15 @@ func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, 
 	for _, id := range final.Context {
 		ctxIDs = append(ctxIDs, int32(id))
 	}
+	if raw && len(final.Context) == 0 {
+		// A raw generate returns no context: the prompt is align's tokenization (checked
+		// against llama.cpp and the server elsewhere), and the server must have read as many
+		// tokens (fewer when its prompt cache held a prefix).
+		if final.PromptEvalCount > len(prompt32) {
+			t.Fatalf("%s %q: the server evaluated %d prompt tokens, align's tokenization has %d", name, prompt, final.PromptEvalCount, len(prompt32))
+		}
+		ctxIDs = prompt32
+	}
 	if len(ctxIDs) < len(prompt32) || !equalIDs(ctxIDs[:len(prompt32)], prompt32) {
 		t.Fatalf("%s %q: Tokenize = %v, Ollama's context starts %v", name, prompt, prompt32, ctxIDs[:min(len(ctxIDs), len(prompt32))])
 	}
@@ -90,11 +110,14 @@ func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, 
 		case len(ids) == 0:
 			t.Fatalf("%s: generated token %d %q is no vocabulary entry", name, i, p)
 		case len(ids) > 1:
-			// Ambiguous text (a byte token and a piece): take the one the context has there,
-			// else the piece.
+			// Ambiguous text (a byte token and a piece): take the one the context has there;
+			// without a context (raw), the one whose log-prob under align is closest to the
+			// server's (a random-weight model may well prefer the byte token); else the piece.
 			j := len(toks)
 			if j < len(ctxIDs) && slices.Contains(ids, ctxIDs[j]) {
 				ids = []int32{ctxIDs[j]}
+			} else if raw {
+				ids = []int32{closestCandidate(t, m, toks, ids, lps[i])}
 			} else {
 				ids = slices.DeleteFunc(slices.Clone(ids), func(id int32) bool { return m.vocab.Types[id] == tokenizer.TOKEN_TYPE_BYTE })
 				if len(ids) != 1 {
@@ -109,6 +132,25 @@ func ollamaGenerate(t *testing.T, c *api.Client, m *Model, name, prompt string, 
 		seq.Mask[i] = true
 	}
 	return seq, lps
+}
+
+// closestCandidate returns the candidate next token whose log-prob under m after prefix is
+// closest to want.
+func closestCandidate(t *testing.T, m *Model, prefix, cands []int32, want float64) int32 {
+	t.Helper()
+	best, bestD := cands[0], math.Inf(1)
+	for _, c := range cands {
+		seq := Sequence{Tokens: append(slices.Clone(prefix), c), Mask: make([]bool, len(prefix)+1)}
+		seq.Mask[len(prefix)] = true
+		lp, err := m.LogProbs([]Sequence{seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := math.Abs(float64(lp[0][0]) - want); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
 }
 
 // comparePerToken asserts every log-prob agrees within tol and their mean |Δ| within meanTol.

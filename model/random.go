@@ -62,7 +62,11 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 			n *= b.shape[1]
 			shape = append(shape, b.shape[1])
 		}
-		p := &Param{Name: b.name, Data: make([]float32, n), Shape: shape}
+		name := b.name
+		if b.part != "" { // a row range of a fused tensor (phi3)
+			name = b.part
+		}
+		p := &Param{Name: name, Data: make([]float32, n), Shape: shape}
 		for i := range p.Data {
 			if len(shape) == 1 && !isBias(b.name) {
 				p.Data[i] = float32(1 + 0.1*rng.NormFloat64())

@@ -28,7 +28,7 @@ func (m *Model) rope(x []float32, pos []int32, T, nHeads int, inverse bool) {
 func (m *Model) ropeAt(l int, x []float32, pos []int32, T, nHeads int, inverse bool) {
 	c := m.cfg
 	theta, freqScale := c.layerRope(l)
-	if freqScale == 1 && c.RopeFreqs == nil {
+	if freqScale == 1 && c.RopeFreqs == nil && c.ropeMScale() == 1 {
 		tb := m.ropeTable(theta, pos[:T])
 		if inverse {
 			tb.Backward(x, pos, T, nHeads, c.HeadDim, c.RopeNeoX)
@@ -37,7 +37,7 @@ func (m *Model) ropeAt(l int, x []float32, pos []int32, T, nHeads int, inverse b
 		}
 		return
 	}
-	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, theta, freqScale, c.RopeFreqs, c.RopeNeoX, inverse)
+	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, theta, freqScale, c.RopeFreqs, c.ropeMScale(), c.RopeNeoX, inverse)
 }
 
 // ropeTable returns the model's cos/sin table of the unscaled RoPE of base theta, covering
@@ -78,7 +78,8 @@ func ropeInvFreqs(ropeDim int, theta, freqScale float32, factors []float32) []fl
 	return f
 }
 
-func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta, freqScale float32, factors []float32, neox, inverse bool) {
+// mscale multiplies cos and sin (Config.RopeAttnFactor; 1 = none).
+func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, theta, freqScale float32, factors []float32, mscale float32, neox, inverse bool) {
 	half := ropeDim / 2
 	if half == 0 {
 		return
@@ -89,7 +90,7 @@ func ropeScaledApply(x []float32, pos []int32, T, nHeads, headDim, ropeDim int, 
 	for t := 0; t < T; t++ {
 		for i := range inv {
 			s, c := math.Sincos(float64(pos[t]) * inv[i])
-			cs[i], sn[i] = float32(c), float32(s)
+			cs[i], sn[i] = float32(c)*mscale, float32(s)*mscale
 			if inverse {
 				sn[i] = -sn[i]
 			}

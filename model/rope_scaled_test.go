@@ -74,7 +74,7 @@ func TestRopeScaledOperator(t *testing.T) {
 		c.RopeScale, c.RopeFreqs = 0, nil
 		a, b := slices.Clone(x), slices.Clone(x)
 		kernels.RoPEForward(a, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, neox)
-		ropeScaledApply(b, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, 1, nil, neox, false)
+		ropeScaledApply(b, pos, T, c.Heads, c.HeadDim, c.RopeDim, c.RopeTheta, 1, nil, 1, neox, false)
 		for i := range a {
 			if d := math.Abs(float64(a[i] - b[i])); d > 1e-5 {
 				t.Fatalf("neox=%v unscaled: element %d: kernels %g, scaled path %g", neox, i, a[i], b[i])

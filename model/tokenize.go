@@ -31,6 +31,37 @@ const (
 	preQwen2 = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
+// Pretokenizers of the other tokenizer.ggml.pre values: SmolLM2's (llama.cpp's
+// LLAMA_VOCAB_PRE_TYPE_SMOLLM, the same as refact's: single digits, then GPT-2's split) and
+// Mistral Nemo's tekken.
+const (
+	preDigits = `\p{N}`
+	preSmolLM = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	preTekken = `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+)
+
+// bpePretokenizers returns the pre-tokenizer regexes of a gpt2 (byte-level BPE) vocabulary as
+// the runner that Ollama v0.17.4 uses for arch applies them. qwen3 runs in Ollama's Go engine,
+// whose qwen3 model always splits with Qwen2's regex; the llama.cpp runner (llama, qwen2,
+// phi3) chooses by tokenizer.ggml.pre (llama-vocab.cpp), and a value align does not know is
+// refused by name rather than tokenized another way.
+func bpePretokenizers(arch, pre string) ([]string, error) {
+	if arch == "qwen3" {
+		return []string{preQwen2}, nil
+	}
+	switch pre {
+	case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral":
+		return []string{preLlama}, nil
+	case "qwen2", "deepseek-r1-qwen":
+		return []string{preQwen2}, nil
+	case "smollm", "refact":
+		return []string{preDigits, preSmolLM}, nil
+	case "tekken":
+		return []string{preTekken}, nil
+	}
+	return nil, fmt.Errorf("unsupported tokenizer.ggml.pre %q for a gpt2 vocabulary (supported: llama-bpe/llama3, qwen2, smollm, refact, tekken)", pre)
+}
+
 func (m *Model) initTokenizer() error {
 	kv := m.kv
 	v := &tokenizer.Vocabulary{
@@ -61,12 +92,17 @@ func (m *Model) initTokenizer() error {
 		// llama.cpp defaults add_space_prefix to true for SPM vocabularies; ollama's Go
 		// SentencePiece does not apply it, so Tokenize does.
 		m.spacePrefix = kv.Bool("tokenizer.ggml.add_space_prefix", true)
+		// llama.cpp (llama-vocab.cpp) gives every special token but <unk>, <s> and
+		// <|endoftext|> the RSTRIP attribute when general.name contains "phi-3" or "phi3": the
+		// whitespace after it is dropped before tokenizing the text that follows.
+		n := strings.ToLower(kv.String("general.name"))
+		m.phi3Strip = strings.Contains(n, "phi-3") || strings.Contains(n, "phi3")
 	case "gpt2":
-		pre := preLlama
-		if kv.String("tokenizer.ggml.pre") == "qwen2" {
-			pre = preQwen2
+		pre, err := bpePretokenizers(kv.Architecture(), kv.String("tokenizer.ggml.pre"))
+		if err != nil {
+			return err
 		}
-		m.tok = tokenizer.NewBytePairEncoding(v, pre)
+		m.tok = tokenizer.NewBytePairEncoding(v, pre...)
 	default:
 		return fmt.Errorf("unsupported tokenizer.ggml.model %q (supported: llama, gpt2)", model)
 	}
@@ -95,7 +131,35 @@ func (m *Model) initTemplate() error {
 		return fmt.Errorf("chat template %s: %w", name, err)
 	}
 	m.tmpl, m.tmplName = t, name
+	if id, ok := m.turnEnd(); ok {
+		m.eot = id
+	}
 	return nil
+}
+
+// turnEnd finds the control token the template writes right after an assistant turn's content
+// (<|im_end|>, Llama 3's <|eot_id|>, Phi-3's <|end|>): what a chat response ends with and
+// what Ollama stops on. Llama 3 GGUFs name <|eot_id|> or <|end_of_text|> as eos_token_id
+// depending on the converter, so the template, not EOS[0], decides. ok is false when the
+// template writes no control token there (then EOS[0] is used).
+func (m *Model) turnEnd() (int32, bool) {
+	const mark = "ALIGNTURNEND"
+	var b bytes.Buffer
+	msgs := []api.Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: mark}, {Role: "user", Content: "hi"}}
+	if err := m.tmpl.Execute(&b, template.Values{Messages: msgs}); err != nil {
+		return 0, false
+	}
+	_, after, ok := strings.Cut(b.String(), mark)
+	if !ok {
+		return 0, false
+	}
+	after = strings.TrimLeft(after, " ")
+	for id, s := range m.vocab.Values {
+		if m.vocab.Types[id] == tokenizer.TOKEN_TYPE_CONTROL && s != "" && strings.HasPrefix(after, s) {
+			return int32(id), true
+		}
+	}
+	return 0, false
 }
 
 // TemplateName returns "" for raw completion, else the Ollama template's name ("custom" when
@@ -155,14 +219,26 @@ func (m *Model) encode(text string, atStart bool) ([]int32, error) {
 		frags = out
 	}
 	var ids []int32
-	prevSpecial := atStart
+	prevSpecial, strip := atStart, false
 	for _, f := range frags {
 		if f.special >= 0 {
 			ids = append(ids, f.special)
 			prevSpecial = true
+			switch m.vocab.Values[f.special] {
+			case "<unk>", "<s>", "<|endoftext|>":
+				strip = false
+			default:
+				strip = m.phi3Strip
+			}
 			continue
 		}
 		s := f.text
+		if strip {
+			if s = strings.TrimLeft(s, " \t\n\v\f\r"); s == "" {
+				continue
+			}
+		}
+		strip = false
 		if prevSpecial {
 			s = " " + s
 		}

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -77,15 +76,6 @@ func rawTemplate(t string) string {
 	return t
 }
 
-// modelsDir is Ollama's model store: $OLLAMA_MODELS, else ~/.ollama/models.
-func modelsDir() string {
-	if d := os.Getenv("OLLAMA_MODELS"); d != "" {
-		return d
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".ollama", "models")
-}
-
 // manifestModel finds an Ollama model's GGUF blob and template from its manifest in modelsDir,
 // without a server. NAME[:TAG] (default tag latest) with no namespace is in
 // registry.ollama.ai/library; NS/NAME in registry.ollama.ai/NS; HOST/NS/NAME as given.
@@ -101,35 +91,13 @@ func manifestModel(name string) (LocalModel, error) {
 	case 2:
 		parts = append([]string{"registry.ollama.ai"}, parts...)
 	}
-	dir := modelsDir()
+	dir := StoreDir()
 	mpath := filepath.Join(append(append([]string{dir, "manifests"}, parts...), tag)...)
-	b, err := os.ReadFile(mpath)
+	info, err := readManifest(dir, mpath)
 	if err != nil {
 		return LocalModel{}, err
 	}
-	var man struct {
-		Layers []struct {
-			MediaType string `json:"mediaType"`
-			Digest    string `json:"digest"`
-		} `json:"layers"`
-	}
-	if err := json.Unmarshal(b, &man); err != nil {
-		return LocalModel{}, fmt.Errorf("%s: %w", mpath, err)
-	}
-	blob := func(d string) string { return filepath.Join(dir, "blobs", strings.Replace(d, ":", "-", 1)) }
-	var m LocalModel
-	for _, l := range man.Layers {
-		switch l.MediaType {
-		case "application/vnd.ollama.image.model":
-			m.Path = blob(l.Digest)
-		case "application/vnd.ollama.image.template":
-			t, err := os.ReadFile(blob(l.Digest))
-			if err != nil {
-				return LocalModel{}, err
-			}
-			m.Template = rawTemplate(string(t))
-		}
-	}
+	m := LocalModel{Path: info.BlobPath, Template: rawTemplate(info.Template)}
 	if m.Path == "" {
 		return LocalModel{}, fmt.Errorf("%s: no model layer", mpath)
 	}

@@ -71,7 +71,7 @@ func readDataFile(path, name, format string, columns map[string]string, skipInva
 	case kind == "ranked" && held == "pairs":
 		return nil, fmt.Errorf("train: dataset %s: this objective needs ranked data (a prompt with scored responses), but the dataset holds pairs (chosen/rejected)", name)
 	case kind != "prompts" && held == "prompts":
-		if _, err := data.ReadPrompts(path); err == nil {
+		if _, err := data.ReadPromptFile(path, opt); err == nil {
 			return nil, fmt.Errorf("train: dataset %s: no %q/%q responses (a prompts file?); offline objectives train on preference pairs, online recipes sample them from prompts (online.iterations)", name, colName(columns, "chosen"), colName(columns, "rejected"))
 		}
 		return nil, fmt.Errorf("train: dataset: %w", openErr)
@@ -83,9 +83,9 @@ func readDataFile(path, name, format string, columns map[string]string, skipInva
 	case "ranked":
 		rec.Ranked, err = data.ReadRanked(path, opt)
 	case "prompts":
-		var ps []data.Prompt
-		ps, err = data.ReadPrompts(path)
-		for _, p := range ps {
+		var pf data.PromptFile
+		pf, err = data.ReadPromptFile(path, opt)
+		for _, p := range pf.Prompts {
 			rec.Prompts = append(rec.Prompts, p.Messages)
 			teacher := p.Output
 			for _, k := range []string{columns["reference"], "reference"} {

@@ -615,7 +615,8 @@ func (t *trainer) writeReport(res *Result) error {
 		sum = append(sum, [2]string{"KL(policy || base), nats per response", fmt.Sprintf("%.3f", res.KL)})
 	}
 	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
-		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
+		wr, ex := t.reportExtras(res)
+		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe), WinRate: wr, Examples: ex})
 	})
 }
 

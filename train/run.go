@@ -263,6 +263,7 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	t.logMemoryEstimate(path)
 	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {
@@ -273,15 +274,13 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if t.policy, err = model.Load(path, po); err != nil {
 		return fmt.Errorf("train: policy: %w", err)
 	}
-	ownRef := t.r.Reference.Path != "" || t.r.Reference.Ollama != ""
-	needBase := (len(t.needs.ref) > 0 && !t.r.Reference.Free && !ownRef) || t.r.Eval.HeldOut > 0
-	if needBase {
+	if needsBase(t.r, t.needs) {
 		if t.base, err = model.Load(path, lo); err != nil {
 			return fmt.Errorf("train: base model: %w", err)
 		}
 	}
 	t.ref = t.base
-	if len(t.needs.ref) > 0 && !t.r.Reference.Free && ownRef {
+	if needsOwnReference(t.r, t.needs) {
 		rp, rt, err := t.locateModel(ctx, t.r.Reference.Path, t.r.Reference.Ollama, "reference")
 		if err != nil {
 			return err
@@ -437,8 +436,9 @@ func (t *trainer) curryFromPrompts() bool {
 }
 
 // curryPairs builds one ranked record's pairs, easiest first, with objectives.CurryPairs (the
-// one implementation of Curry-DPO's pair and curriculum rules, OBJECTIVES.md §4). The random
-// order is seeded per record by the run seed and the record's id.
+// one implementation of Curry-DPO's pair and curriculum rules: Pattnaik et al. 2024, arXiv
+// 2403.07230; docs/objectives.md, "curry_dpo"). The random order is seeded per record by the
+// run seed and the record's id.
 func curryPairs(rk data.Ranked, scheme, order string, seed uint64) ([]data.Pair, error) {
 	scores := make([]float64, len(rk.Responses))
 	for i, r := range rk.Responses {

@@ -16,11 +16,13 @@ import (
 func TestGemmaGenerateScore(t *testing.T) {
 	for _, arch := range []string{"gemma2", "gemma3"} {
 		path := filepath.Join(t.TempDir(), arch+".gguf")
-		g := model.RandomGGUF{Arch: arch, Layers: 6, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
+		g := model.PeakedGGUF{Arch: arch, Layers: 6, Dim: 64, FFN: 128, Heads: 4, KVHeads: 2, HeadDim: 16,
 			SlidingWindow: 8, Vocab: storiesGGUF, Seed: 5,
 			ExtraKV: map[string]any{"tokenizer.ggml.add_space_prefix": false, "tokenizer.ggml.eot_token_id": uint32(2)}}
 		if arch == "gemma3" {
 			g.VisionTensors = true
+		} else {
+			g.Tied, g.FFN = true, 512 // llama.cpp ties gemma2's head
 		}
 		if err := g.Write(path); err != nil {
 			t.Fatal(err)

@@ -152,7 +152,7 @@ func TestReadTextsFormats(t *testing.T) {
 	if got, err := ReadTexts(pairs); err != nil || len(got) != 1 || got[0].Text != "pair prompt" || got[0].ID != "x" {
 		t.Errorf("parquet pairs: %+v %v", got, err)
 	}
-	if _, err := ReadTexts(write("bad.jsonl", `{"foo":1}`)); err == nil || !strings.Contains(err.Error(), "row 0") {
+	if _, err := ReadTexts(write("bad.jsonl", `{"foo":1}`)); err == nil || !strings.Contains(err.Error(), "bad.jsonl row 1: missing column") {
 		t.Errorf("missing field error %v", err)
 	}
 }

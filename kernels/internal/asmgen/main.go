@@ -47,6 +47,7 @@ func main() {
 	genFMAPeak()
 	genAVX2()
 	genElementwise()
+	genDequant2()
 
 	Generate()
 }
