@@ -96,7 +96,8 @@ func Inspect(path string) (*Info, error) {
 		if len(p.Shape) == 2 {
 			n *= int64(p.Shape[1])
 		}
-		if !lowMemoryName(b.name) {
+		// Fused parts (phi3's attn_qkv, ffn_up) are split at load into float32, never resident.
+		if !lowMemoryName(b.name) || b.fusedRows > 0 {
 			info.sizes.otherElems += n
 			continue
 		}

@@ -88,16 +88,17 @@ func TestEstimateMemoryParts(t *testing.T) {
 			t.Fatalf("%s: %v %q", typ, err, info.Reason)
 		}
 		plan := MemoryPlan{Tokens: 64, LoRARank: 4, Reference: true}
-		for _, low := range []bool{false, true} {
-			plan.LowMemory = low
+		// dense (--dense), resident (the default for a quantized file), low memory.
+		for _, mode := range []struct{ dense, low bool }{{true, false}, {false, false}, {false, true}} {
+			plan.Dense, plan.LowMemory = mode.dense, mode.low
 			e, err := info.EstimateMemory(plan)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := loadT(t, path, LoadOptions{LowMemory: low, LoRA: &LoRAConfig{Rank: 4}})
+			m := loadT(t, path, LoadOptions{Dense: mode.dense, LowMemory: mode.low, LoRA: &LoRAConfig{Rank: 4}})
 			want := m.WeightBytes() // resident weights decode into SgemmQ's packed panels: no tile
 			if e.Weights != want || e.Reference != e.Weights {
-				t.Errorf("%s low=%v: weights %d, reference %d; the loaded model holds %d", typ, low, e.Weights, e.Reference, want)
+				t.Errorf("%s %+v: weights %d, reference %d; the loaded model holds %d", typ, mode, e.Weights, e.Reference, want)
 			}
 			var lora int64
 			for _, p := range m.Params() {
@@ -176,8 +177,8 @@ func TestInspectArchitectures(t *testing.T) {
 			if err != nil || !info.Trainable() {
 				t.Fatalf("%s %s: %v %q", a.name, typ, err, info.Reason)
 			}
-			m := loadT(t, path, LoadOptions{})
-			var n, held int64 // the file's tensors; the weights Load holds (no rope factors)
+			m := loadT(t, path, LoadOptions{Dense: true}) // every weight as float32, to count them
+			var n, held int64                             // the file's tensors; the weights Load holds (no rope factors)
 			for _, ti := range m.tensors {
 				e := int64(1)
 				for _, d := range ti.shape {
@@ -194,9 +195,13 @@ func TestInspectArchitectures(t *testing.T) {
 			if info.Params != n || info.Arch != m.cfg.Arch || info.Config.Dim != m.cfg.Dim || info.Config.QKNorm != m.cfg.QKNorm {
 				t.Errorf("%s %s: Inspect %d parameters, arch %s; Load %d, %s", a.name, typ, info.Params, info.Arch, n, m.cfg.Arch)
 			}
-			e, err := info.EstimateMemory(MemoryPlan{Tokens: 128, LoRARank: 4})
+			e, err := info.EstimateMemory(MemoryPlan{Tokens: 128, LoRARank: 4, Dense: true})
 			if err != nil || e.Weights != m.WeightBytes() {
 				t.Errorf("%s %s: estimate %d weight bytes (%v), the loaded weights hold %d bytes", a.name, typ, e.Weights, err, m.WeightBytes())
+			}
+			mr := loadT(t, path, LoadOptions{LoRA: &LoRAConfig{Rank: 4}}) // resident when quantized
+			if e, err := info.EstimateMemory(MemoryPlan{Tokens: 128, LoRARank: 4}); err != nil || e.Weights != mr.WeightBytes() {
+				t.Errorf("%s %s resident: estimate %d weight bytes (%v), the loaded weights hold %d bytes", a.name, typ, e.Weights, err, mr.WeightBytes())
 			}
 		}
 	}

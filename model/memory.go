@@ -21,8 +21,12 @@ type MemoryPlan struct {
 	LoRARank  int      // 0 = full fine-tuning
 	Targets   []string // LoRA targets (short or PEFT names); empty = all seven
 	Dropout   bool     // LoRA dropout > 0: a mask per adapted input is kept
-	LowMemory bool     // the block projections stay in their GGUF encoding
-	Recompute bool     // only each block's input is kept; its activations are rebuilt in Backward
+	LowMemory bool     // the block projections stay in their GGUF encoding, even in an F32 file
+	// Dense decodes quantized projections to float32 at load (--dense). Without it a LoRA run
+	// keeps them resident in their encoding, as Load does (residentEncoded); full fine-tuning
+	// always decodes them.
+	Dense     bool
+	Recompute bool // only each block's input is kept; its activations are rebuilt in Backward
 }
 
 // MemoryEstimate is the estimated peak resident memory of a training run, in bytes, by part.
@@ -90,8 +94,10 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	c, s := i.Config, i.sizes
 	var e MemoryEstimate
 	e.Weights = 4 * (s.otherElems + s.projElems)
-	if p.LowMemory {
-		e.Weights = 4*s.otherElems + s.projBytes // SgemmQ decodes into its packed panels: no tile
+	if p.LowMemory || (!p.Dense && p.LoRARank > 0) {
+		// Resident: the projections' encoded bytes (4 per value in an F32 file). SgemmQ decodes
+		// into its packed panels, so there is no float32 tile to add.
+		e.Weights = 4*s.otherElems + s.projBytes
 	}
 	if p.Reference {
 		e.Reference = e.Weights

@@ -28,6 +28,7 @@ func MemoryPlan(r recipes.Recipe) (model.MemoryPlan, error) {
 		Targets:   r.LoraTargetModules,
 		Dropout:   r.LoraDropout > 0,
 		LowMemory: r.Model.LowMemory,
+		Dense:     r.Model.Dense,
 		Recompute: r.Model.Recompute,
 	}, nil
 }
