@@ -209,7 +209,8 @@ func (r *Recipe) Validate() error {
 	check(on.LRDecay >= 0 && on.LRDecay <= 1, "online.lr_decay: must be in (0, 1] (0 = unset, 1), got %g", on.LRDecay)
 	check(on.PromptsPerIteration >= 0, "online.prompts_per_iteration: must be >= 0, got %d", on.PromptsPerIteration)
 	if err == nil && obj.Name == "dno" && on.Iterations > 0 {
-		check(on.Pairs.Rule == "rubric" || on.Pairs.Rule == "all_pairs", "objective dno (theoretical) regresses onto win rates that the judge's grades estimate: set online.pairs.rule to rubric or all_pairs, with a grading judge template (dno-additive6)")
+		// none: the dataset's pairs carry the win rates as score_chosen/score_rejected.
+		check(on.Pairs.Rule == "rubric" || on.Pairs.Rule == "all_pairs" || on.Pairs.Rule == "none", "objective dno (theoretical) regresses onto win rates that the judge's grades estimate: set online.pairs.rule to rubric or all_pairs, with a grading judge template (dno-additive6), or to none with win rates in the dataset's score_chosen/score_rejected")
 	}
 	if on.SelectBest {
 		check(r.Eval.HeldOut > 0, "online.select_best: needs held-out prompts to compare the iterates on; set eval.held_out")

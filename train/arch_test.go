@@ -25,7 +25,7 @@ func TestQuickstartQwen3(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	r := load(t, "quickstart", "model.path="+path, "dataset.max_samples=96", "eval.held_out=32", "eval.samples=2",
+	r := load(t, "quickstart", "model.path="+path, "dataset.max_samples=256", "eval.held_out=32", "eval.samples=4",
 		"online.sampling.max_tokens=24", "online.sampling.temperature=1.5", "online.judge.words=[the, little, girl, she, her, a]",
 		"online.judge.target_length=20", "learning_rate=5e-4", "num_train_epochs=3")
 	res := run(t, r, filepath.Join(dir, "qs"))
@@ -33,8 +33,9 @@ func TestQuickstartQwen3(t *testing.T) {
 	if math.Abs(res.WinRateBefore-0.5) > 0.2 {
 		t.Errorf("base against itself won %.2f, want about 0.5", res.WinRateBefore)
 	}
-	// Measured: 0.54 before, 0.64 after (24 steps). A random model has less to learn from
-	// than stories260K (0.5 → 0.8 in TestQuickstart): the bar is a clear rise.
+	// Measured: 0.516 before, 0.676 after (84 steps, 224 pairs, 128 held-out comparisons). With
+	// 96 prompts (fresh prompts per iteration since the pairs/ driver) it reached only 0.55. A
+	// random model has less to learn from than stories260K: the bar is a clear rise.
 	if res.WinRateAfter < 0.6 || res.WinRateAfter-res.WinRateBefore < 0.05 {
 		t.Errorf("trained qwen3 won %.2f against the base (%.2f before), want >= 0.6 and a rise of 0.05", res.WinRateAfter, res.WinRateBefore)
 	}
