@@ -216,34 +216,26 @@ func ReadMTAnswers(path string) (map[QuestionID]MTAnswer, error) {
 
 // ReadMTSingleJudgments reads a <judge>_single.jsonl file (FastChat's or align's).
 func ReadMTSingleJudgments(path string) ([]MTSingleJudgment, error) {
-	var rows []MTSingleJudgment
-	_, err := runtime.ScanAppendLog(path, func(b []byte) error {
-		var r MTSingleJudgment
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("not a single judgment {question_id, model, judge, score, turn}: %w", err)
-		}
-		if r.Turn == 0 {
-			r.Turn = 1
-		}
-		rows = append(rows, r)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("eval: judgments: %w", err)
-	}
-	return rows, nil
+	return readMTJudgments(path, "a single judgment {question_id, model, judge, score, turn}",
+		func(r *MTSingleJudgment) *int { return &r.Turn })
 }
 
 // ReadMTPairJudgments reads a <judge>_pair.jsonl file (FastChat's or align's).
 func ReadMTPairJudgments(path string) ([]MTPairJudgment, error) {
-	var rows []MTPairJudgment
+	return readMTJudgments(path, "a pairwise judgment {question_id, model_1, model_2, g1_winner, g2_winner}",
+		func(r *MTPairJudgment) *int { return &r.Turn })
+}
+
+// readMTJudgments reads judgment rows of type T; a row without a turn is FastChat's turn 1.
+func readMTJudgments[T any](path, what string, turn func(*T) *int) ([]T, error) {
+	var rows []T
 	_, err := runtime.ScanAppendLog(path, func(b []byte) error {
-		var r MTPairJudgment
+		var r T
 		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("not a pairwise judgment {question_id, model_1, model_2, g1_winner, g2_winner}: %w", err)
+			return fmt.Errorf("not %s: %w", what, err)
 		}
-		if r.Turn == 0 {
-			r.Turn = 1
+		if t := turn(&r); *t == 0 {
+			*t = 1
 		}
 		rows = append(rows, r)
 		return nil
