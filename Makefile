@@ -5,7 +5,7 @@ BIN      ?= bin/align
 FUZZTIME ?= 30s
 PKGS     ?= ./...
 
-.PHONY: help build test test-short bench fuzz lint ollama-start ollama-stop clean
+.PHONY: help build test test-short bench fuzz lint mutate ollama-start ollama-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ test: ## go vet plus every test, with a real Ollama server (built and started by
 	bash scripts/test.sh
 
 test-short: ## unit tests only, no server needed
-	ALIGN_SKIP_OLLAMA=1 ALIGN_SKIP_CHROMIUM=1 $(GO) test -short $(PKGS)
+	ALIGN_SKIP_OLLAMA=1 ALIGN_SKIP_CHROMIUM=1 ALIGN_SKIP_NODE=1 $(GO) test -short $(PKGS)
 
 bench: ## go benchmarks, then `align bench kernels`
 	$(GO) test -run '^$$' -bench . -benchtime 200ms $(PKGS)
@@ -25,6 +25,20 @@ bench: ## go benchmarks, then `align bench kernels`
 
 fuzz: ## run every fuzz target for FUZZTIME each (e.g. make fuzz FUZZTIME=5m)
 	bash scripts/fuzz.sh $(FUZZTIME)
+
+# Mutation testing (docs/benchmarks.md, "Mutation testing"): gremlins, efficacy gates 97% on
+# objectives/ and 95% on pairs/. A large timeout coefficient keeps a mutant's compile from
+# counting as a time-out on a loaded machine.
+GREMLINS        ?= $(shell $(GO) env GOPATH)/bin/gremlins
+MUTATE_WORKERS  ?= 2
+MUTATE_TIMEOUT  ?= 60
+MUTATE_FLAGS     = --workers $(MUTATE_WORKERS) --test-cpu 1 --timeout-coefficient $(MUTATE_TIMEOUT)
+
+mutate: ## mutation testing of objectives/ (and pairs/ when it exists) with gremlins
+	@test -x $(GREMLINS) || { echo "gremlins not found: go install github.com/go-gremlins/gremlins/cmd/gremlins@latest"; exit 1; }
+	$(GREMLINS) unleash $(MUTATE_FLAGS) --threshold-efficacy 97 ./objectives
+	@if [ -d pairs ]; then echo "$(GREMLINS) unleash $(MUTATE_FLAGS) --threshold-efficacy 95 ./pairs"; \
+	  $(GREMLINS) unleash $(MUTATE_FLAGS) --threshold-efficacy 95 ./pairs; fi
 
 lint: ## gofmt, go vet, and a check that generated assembly is current
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -34,22 +34,24 @@ func Read(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Path writes an embedded file to cacheDir (once; the file name carries its content hash) and
-// returns the path, for APIs that read files, such as model.Load.
+// Path writes an embedded file to cacheDir (once, under a directory named by its content hash,
+// keeping its own file name for messages) and returns the path, for APIs that read files, such
+// as model.Load.
 func Path(name, cacheDir string) (string, error) {
 	b, err := Read(name)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(b)
-	p := filepath.Join(cacheDir, hex.EncodeToString(sum[:8])+"-"+name)
+	dir := filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
+	p := filepath.Join(dir, name)
 	if st, err := os.Stat(p); err == nil && st.Size() == int64(len(b)) {
 		return p, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("assets: %w", err)
 	}
-	tmp, err := os.CreateTemp(cacheDir, ".tmp-"+name)
+	tmp, err := os.CreateTemp(dir, ".tmp-"+name)
 	if err != nil {
 		return "", fmt.Errorf("assets: %w", err)
 	}

@@ -13,9 +13,18 @@
 // row and column; Options.SkipInvalid skips and counts them. Validate lists every problem.
 //
 // Create writes Parquet in the Hugging Face conventions (zstd, ~64 MiB row groups) or JSONL.
-// Convert, Split (by prompt hash) and MakePairs (ranked data to Curry-DPO pairs, through
-// objectives.CurryPairs) stream one file into others; Inspect describes a file; ReadPrompts
-// reads prompts for sampling and evaluation (AlpacaEval, MT-Bench, xstest CSV, text lines).
+// Convert and Split (by prompt hash) stream one file into others; Inspect describes a file.
+//
+// ReadPromptFile (and ReadPrompts, its default-options form) is align's one reader of prompts
+// for sampling, curation, training and evaluation: AlpacaEval JSON, MT-Bench and Arena-Hard
+// JSONL, XSTest CSV, JSON/JSONL/Parquet prompt rows, preference files (their records'
+// prompts), JSON strings and text lines, gzip too. A Prompt is single-turn (Messages, which
+// may carry a multi-turn history given as a [{role, content}] list) or a multi-turn benchmark
+// question (Turns, MT-Bench's "turns"); TurnMessages(k, answers) builds the conversation to
+// answer at turn k from the model's earlier answers.
+//
+// It is files only: it imports neither objectives nor runtime. Pair rules over ranked data
+// (Curry-DPO's) live in the pairs package, which reads and writes through this one.
 //
 // It does not tokenize (the model package does; Inspect takes a Tokenizer function) and it
 // does not render chat templates. docs/data.md has the detection rules and messages.

@@ -75,49 +75,6 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-func TestRankedPairsSchemes(t *testing.T) {
-	resp := func(score float64, text string) Response {
-		return Response{Messages: []Message{{"assistant", text}}, Score: score, Model: text}
-	}
-	r := Ranked{ID: "q", Prompt: []Message{{"user", "Q"}}, Responses: []Response{
-		resp(3, "c"), resp(9, "a"), resp(3, "d"), resp(6, "b"), resp(9, "a2"),
-	}}
-	names := func(ps []Pair) []string {
-		var out []string
-		for _, p := range ps {
-			out = append(out, p.Chosen[0].Content+">"+p.Rejected[0].Content+"@"+p.Meta["stage"])
-		}
-		return out
-	}
-	// best_vs_rest: the first top-scored response ("a") against every strictly lower one; the
-	// tie with "a2" gives no pair. Easy first: gap 6 twice (c before d by rank), then gap 3.
-	ps, err := RankedPairs(r, "best_vs_rest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := names(ps), []string{"a>c@1", "a>d@2", "a>b@3"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("best_vs_rest %v, want %v", got, want)
-	}
-	all, err := RankedPairs(r, "all_pairs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Pairs with score_i > score_j: a,a2 over b,c,d (6), b over c,d (2); no a/a2 nor c/d pair.
-	if len(all) != 8 {
-		t.Fatalf("all_pairs gave %d pairs: %v", len(all), names(all))
-	}
-	for k := 1; k < len(all); k++ {
-		g0 := *all[k-1].ScoreChosen - *all[k-1].ScoreRejected
-		g1 := *all[k].ScoreChosen - *all[k].ScoreRejected
-		if g1 > g0 {
-			t.Fatalf("all_pairs not easy first: %v", names(all))
-		}
-	}
-	if _, err := RankedPairs(r, "nope"); err == nil {
-		t.Fatal("unknown scheme accepted")
-	}
-}
-
 func TestReadPrompts(t *testing.T) {
 	// MT-Bench (real).
 	ps, err := ReadPrompts(realPath("mt_bench_question.jsonl"))

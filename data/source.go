@@ -23,6 +23,10 @@ type rawRow struct {
 	// issue is a problem found while decoding the row (a JSON syntax error, invalid UTF-8);
 	// the row is invalid and fields may be nil.
 	issue *Issue
+	// str holds the row's value when it is a JSON string rather than an object (issue is then
+	// set too: a string is no record, but it is a prompt to ReadPrompts).
+	str   string
+	isStr bool
 }
 
 // source yields raw rows. next returns io.EOF at the end, and a non-nil error for problems
@@ -166,6 +170,7 @@ func (s *jsonlSource) next() (rawRow, error) {
 			return rr, nil
 		}
 		rr.fields, rr.issue = decodeObject(trimmed, s.file, s.row, s.line)
+		rr.str, rr.isStr = jsonString(trimmed, rr.issue)
 		if s.first == nil && rr.fields != nil {
 			s.first = rr.fields
 		}
@@ -220,6 +225,18 @@ func decodeObject(b []byte, file string, row, line int) (map[string]any, *Issue)
 		return nil, &Issue{File: file, Row: row, Line: line, Reason: "row is not a JSON object", Detail: "got null"}
 	}
 	return m, nil
+}
+
+// jsonString decodes a row that decodeObject found to be a JSON string.
+func jsonString(b []byte, is *Issue) (string, bool) {
+	if is == nil || is.Reason != "row is not a JSON object" || is.Detail != "got string" {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func firstInvalidUTF8(b []byte) int {
@@ -378,6 +395,7 @@ func (s *jsonArraySource) next() (rawRow, error) {
 	line := s.lc.lineAt(start)
 	rr := rawRow{row: s.row, line: line}
 	rr.fields, rr.issue = decodeObject(raw, s.file, s.row, line)
+	rr.str, rr.isStr = jsonString(raw, rr.issue)
 	if s.first == nil && rr.fields != nil {
 		s.first = rr.fields
 	}

@@ -325,6 +325,9 @@ type BTRow struct {
 	// Battles counts the model's battle rows (strong verdicts count Weight times).
 	Battles   int `json:"battles"`
 	AvgLength int `json:"avg_length"`
+	// AvgTokens is the mean length of its answers in tokens (StyleOf's count), the published
+	// CSV's avg_tokens.
+	AvgTokens int `json:"avg_tokens"`
 }
 
 // BTLeaderboard is the result of Leaderboard.
@@ -392,6 +395,7 @@ func Leaderboard(js []Judgment, opt BTOptions) (*BTLeaderboard, error) {
 	}
 	nb := map[string]int{}
 	lens := map[string][]float64{}
+	toks := map[string][]float64{}
 	seenOut := map[string]bool{}
 	for _, b := range battles {
 		nb[b.ModelA]++
@@ -403,6 +407,7 @@ func Leaderboard(js []Judgment, opt BTOptions) (*BTLeaderboard, error) {
 			if !seenOut[k] {
 				seenOut[k] = true
 				lens[mo[0]] = append(lens[mo[0]], float64(runeLen(mo[1])))
+				toks[mo[0]] = append(toks[mo[0]], float64(len(styleTokens.FindAllStringIndex(mo[1], -1))))
 			}
 		}
 	}
@@ -422,6 +427,7 @@ func Leaderboard(js []Judgment, opt BTOptions) (*BTLeaderboard, error) {
 			WinRate: wr(elo, m), Lower: wr(lower, m), Upper: wr(upper, m), Battles: nb[m]}
 		if l := lens[m]; len(l) > 0 {
 			row.AvgLength = int(mean(l))
+			row.AvgTokens = int(mean(toks[m]))
 		}
 		lb.Rows = append(lb.Rows, row)
 	}

@@ -37,20 +37,27 @@ type Judgment struct {
 	// Template names the judge template (alpaca_eval_clf, mt_bench_pair_v2, arena_hard, ...).
 	// Optional; align writes it so that the leaderboard can re-parse Arena-Hard verdicts.
 	Template string `json:"template,omitempty"`
+	// Style1 and Style2 are the answers' style metadata (length in tokens and markdown counts,
+	// Arena-Hard's add_markdown_info.py), for the style-controlled leaderboard. Optional: when
+	// absent they are computed from the outputs.
+	Style1 *StyleMeta `json:"style_1,omitempty"`
+	Style2 *StyleMeta `json:"style_2,omitempty"`
 }
 
 type judgmentJSON struct {
-	Instruction string   `json:"instruction"`
-	Output1     string   `json:"output_1"`
-	Output2     string   `json:"output_2"`
-	Generator1  string   `json:"generator_1"`
-	Generator2  string   `json:"generator_2"`
-	Preference  *float64 `json:"preference"`
-	Judge       string   `json:"judge"`
-	Raw         string   `json:"raw"`
-	Swapped     bool     `json:"swapped"`
-	Dataset     string   `json:"dataset,omitempty"`
-	Template    string   `json:"template,omitempty"`
+	Instruction string     `json:"instruction"`
+	Output1     string     `json:"output_1"`
+	Output2     string     `json:"output_2"`
+	Generator1  string     `json:"generator_1"`
+	Generator2  string     `json:"generator_2"`
+	Preference  *float64   `json:"preference"`
+	Judge       string     `json:"judge"`
+	Raw         string     `json:"raw"`
+	Swapped     bool       `json:"swapped"`
+	Dataset     string     `json:"dataset,omitempty"`
+	Template    string     `json:"template,omitempty"`
+	Style1      *StyleMeta `json:"style_1,omitempty"`
+	Style2      *StyleMeta `json:"style_2,omitempty"`
 	// AlpacaEval's annotations.json names the judge "annotator" and its answer
 	// "raw_completion" (a string, or an object for logprob judges); read only.
 	Annotator     string          `json:"annotator,omitempty"`
@@ -60,7 +67,8 @@ type judgmentJSON struct {
 // MarshalJSON writes NaN preferences as null (JSON has no NaN).
 func (j Judgment) MarshalJSON() ([]byte, error) {
 	v := judgmentJSON{Instruction: j.Instruction, Output1: j.Output1, Output2: j.Output2, Generator1: j.Generator1,
-		Generator2: j.Generator2, Judge: j.Judge, Raw: j.Raw, Swapped: j.Swapped, Dataset: j.Dataset, Template: j.Template}
+		Generator2: j.Generator2, Judge: j.Judge, Raw: j.Raw, Swapped: j.Swapped, Dataset: j.Dataset, Template: j.Template,
+		Style1: j.Style1, Style2: j.Style2}
 	if !math.IsNaN(j.Preference) && !math.IsInf(j.Preference, 0) {
 		p := j.Preference
 		v.Preference = &p
@@ -76,7 +84,7 @@ func (j *Judgment) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*j = Judgment{v.Instruction, v.Output1, v.Output2, v.Generator1, v.Generator2, math.NaN(),
-		v.Judge, v.Raw, v.Swapped, v.Dataset, v.Template}
+		v.Judge, v.Raw, v.Swapped, v.Dataset, v.Template, v.Style1, v.Style2}
 	if v.Preference != nil {
 		j.Preference = *v.Preference
 	}

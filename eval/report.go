@@ -26,8 +26,12 @@ type Report struct {
 	Rewards     *RewardResult  `json:"rewards,omitempty"`
 	Examples    []Example      `json:"examples,omitempty"`
 	// MTBench is FastChat's pairwise scoring of the same judgments when both orders were judged.
-	MTBench  []MTBenchPairRow `json:"mt_bench_pairwise,omitempty"`
-	Warnings []string         `json:"warnings,omitempty"`
+	MTBench []MTBenchPairRow `json:"mt_bench_pairwise,omitempty"`
+	// MTBenchScores is the score table of align eval mt-bench.
+	MTBenchScores *MTBenchScores `json:"mt_bench,omitempty"`
+	// StyleControl holds Arena-Hard v2's style-controlled leaderboards, one per category.
+	StyleControl []*StyleLeaderboard `json:"style_control,omitempty"`
+	Warnings     []string            `json:"warnings,omitempty"`
 
 	// scatter holds the length-difference points of the first LC fit, for the HTML only.
 	scatter *LCFit
@@ -43,6 +47,8 @@ type Example struct {
 	Preference  float64 `json:"preference"`
 	Raw         string  `json:"raw"`
 	Swapped     bool    `json:"swapped"`
+	// Pick says why it is shown: largest win, largest loss, random, no verdict.
+	Pick string `json:"pick"`
 }
 
 // MarshalJSON writes NaN as null.
@@ -58,36 +64,60 @@ func (e Example) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// PickExamples chooses up to n judgments to show: some the model won, some it lost, and
-// invalid ones first (so that judge faults are visible).
+// PickExamples chooses up to n judgments to show, each instruction once: one the judge
+// could not parse (so that judge faults are visible), then the model's largest wins (highest
+// preference, output_2 better), its largest losses (lowest), and the rest at random (seeded,
+// so a report is reproducible), about a third each.
 func PickExamples(js []Judgment, n int) []Example {
-	var invalid, won, lost, other []Judgment
-	for _, j := range js {
-		p := cleanPreference(j.Preference)
-		switch {
-		case math.IsNaN(p):
-			invalid = append(invalid, j)
-		case p > 1.5:
-			won = append(won, j)
-		case p < 1.5:
-			lost = append(lost, j)
-		default:
-			other = append(other, j)
+	var invalid, valid []int
+	for i, j := range js {
+		if math.IsNaN(cleanPreference(j.Preference)) {
+			invalid = append(invalid, i)
+		} else {
+			valid = append(valid, i)
 		}
 	}
+	sort.SliceStable(valid, func(a, b int) bool {
+		return cleanPreference(js[valid[a]].Preference) > cleanPreference(js[valid[b]].Preference)
+	})
 	var out []Example
-	add := func(src []Judgment, k int) {
-		for i := 0; i < len(src) && i < k && len(out) < n; i++ {
-			j := src[i]
-			out = append(out, Example{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, j.Preference, j.Raw, j.Swapped})
+	shown := map[string]bool{}
+	add := func(i int, pick string) bool {
+		j := js[i]
+		if len(out) >= n || shown[j.Instruction] {
+			return false
 		}
+		shown[j.Instruction] = true
+		out = append(out, Example{j.Instruction, j.Output1, j.Output2, j.Generator1, j.Generator2, j.Preference, j.Raw, j.Swapped, pick})
+		return true
 	}
-	add(invalid, 1)
-	add(won, 2)
-	add(lost, 2)
-	add(other, 1)
-	add(won[min(2, len(won)):], n)
-	add(lost[min(2, len(lost)):], n)
+	if len(invalid) > 0 {
+		add(invalid[0], "no verdict")
+	}
+	k := max(1, n/3)
+	for c, i := range valid {
+		if c >= k || cleanPreference(js[i].Preference) <= 1.5 {
+			break
+		}
+		add(i, "largest win")
+	}
+	for c := 0; c < k && c < len(valid); c++ {
+		i := valid[len(valid)-1-c]
+		if cleanPreference(js[i].Preference) >= 1.5 {
+			break
+		}
+		add(i, "largest loss")
+	}
+	rng := newMT19937(1)
+	perm := make([]int, len(valid))
+	copy(perm, valid)
+	for i := len(perm) - 1; i > 0; i-- { // Fisher–Yates
+		j := rng.boundedMasked(i + 1)
+		perm[i], perm[j] = perm[j], perm[i]
+	}
+	for _, i := range perm {
+		add(i, "random")
+	}
 	return out
 }
 
@@ -225,6 +255,8 @@ type htmlView struct {
 	ScatterSVG   template.HTML
 	LadderSVG    template.HTML
 	SafetySVG    template.HTML
+	MTBenchSVG   template.HTML
+	StyleSVG     []template.HTML
 	StatsRows    []HeadToHead
 	ScatterNote  string
 	ExampleItems []Example
@@ -241,7 +273,17 @@ func (r *Report) view() htmlView {
 			r.scatter.GLM, r.scatter.Weights[colTanhLen], r.scatter.Weights[colNotGamed], r.scatter.LenStd)
 	}
 	if r.Leaderboard != nil {
-		v.LadderSVG = template.HTML(ladderSVG(r.Leaderboard))
+		v.LadderSVG = template.HTML(ladderSVG(r.Leaderboard, "win rate vs "+r.Leaderboard.Baseline+" (%), Bradley–Terry, 95% bootstrap interval"))
+	}
+	for _, lb := range r.StyleControl {
+		bt := &BTLeaderboard{Baseline: lb.Baseline}
+		for _, row := range lb.Rows {
+			bt.Rows = append(bt.Rows, BTRow{Model: row.Model, WinRate: row.Score, Lower: row.Lower, Upper: row.Upper})
+		}
+		v.StyleSVG = append(v.StyleSVG, template.HTML(ladderSVG(bt, "style-controlled win rate vs "+lb.Baseline+" (%), bootstrap median, 5–95% interval")))
+	}
+	if r.MTBenchScores != nil {
+		v.MTBenchSVG = template.HTML(mtBenchSVG(r.MTBenchScores))
 	}
 	if r.Safety != nil {
 		v.SafetySVG = template.HTML(safetySVG(r.Safety))
@@ -346,7 +388,7 @@ func scatterSVG(f *LCFit) string {
 
 // ladderSVG draws the Bradley–Terry ladder: each model's win rate against the baseline with its
 // 95% bootstrap interval.
-func ladderSVG(lb *BTLeaderboard) string {
+func ladderSVG(lb *BTLeaderboard, title string) string {
 	const left, width, rowH, top = 220, 420, 24, 30
 	rows := append([]BTRow(nil), lb.Rows...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].WinRate > rows[j].WinRate })
@@ -358,7 +400,7 @@ func ladderSVG(lb *BTLeaderboard) string {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), top-5, x(t), h-25)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%g</text>`, x(t), h-10, t)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">win rate vs %s (%%), Bradley–Terry, 95%% bootstrap interval</text>`, left, esc(lb.Baseline))
+	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">%s</text>`, left, esc(title))
 	for i, r := range rows {
 		y := float64(top+i*rowH) + 10
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#222">%s</text>`, left-8, y+4, esc(truncate(r.Model, 32)))
@@ -425,6 +467,24 @@ func fmtNum(v float64) string {
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":   fmtNum,
 	"trunc": func(s string) string { return truncate(s, 600) },
+	"verdict": func(p float64) string {
+		switch p = cleanPreference(p); {
+		case math.IsNaN(p):
+			return "no verdict"
+		case p > 1.5:
+			return "output_2 better"
+		case p < 1.5:
+			return "output_1 better"
+		}
+		return "tie"
+	},
+	"catnum": func(m map[string]float64, c string) string {
+		v, ok := m[c]
+		if !ok {
+			return "—"
+		}
+		return fmtNum(v)
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>align eval {{.R.Kind}}</title>
 <style>
@@ -432,7 +492,7 @@ body{font-family:sans-serif;margin:24px;color:#222;background:#fff;max-width:110
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px solid #e0b000;padding:8px;margin:6px 0}
-.ex{border:1px solid #ccc;margin:10px 0;padding:8px}.ex pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;margin:4px 0;font-size:12px}
+.ex{border:1px solid #ccc;margin:10px 0;padding:8px}.sbs{display:grid;grid-template-columns:1fr 1fr;gap:8px}.ex pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;padding:6px;margin:4px 0;font-size:12px}
 </style></head><body>
 <h1>align eval — {{.R.Kind}}</h1>
 <p>{{.R.Created.Format "2006-01-02 15:04:05 UTC"}}{{range $k, $v := .R.Source}} · {{$k}}: <code>{{$v}}</code>{{end}}</p>
@@ -446,6 +506,14 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{if .R.MTBench}}<h2>MT-Bench pairwise scoring (both orders)</h2>
 <table><tr><th>model</th><th>win</th><th>loss</th><th>tie</th><th>win_rate</th><th>loss_rate</th><th>win_rate_adjusted</th></tr>
 {{range .R.MTBench}}<tr><td class="l">{{.Model}}</td><td>{{.Win}}</td><td>{{.Loss}}</td><td>{{.Tie}}</td><td>{{num .WinRate}}</td><td>{{num .LossRate}}</td><td>{{num .WinRateAdjusted}}</td></tr>{{end}}</table>{{end}}
+{{with .R.MTBenchScores}}<h2>MT-Bench ({{.Mode}}, judge {{.Judge}})</h2>
+{{$.MTBenchSVG}}
+<p>{{.Judgments}} judgments scored, {{.Invalid}} without a verdict (kept in the judgment file, left out of the scores).</p>
+{{if .Single}}<table><tr><th>model</th><th>first turn</th><th>second turn</th><th>average</th>{{range .Categories}}<th>{{.}}</th>{{end}}<th>ratings</th><th>no rating</th></tr>
+{{range $r := .Single}}<tr><td class="l">{{$r.Model}}</td><td>{{num $r.Turn1}}</td><td>{{num $r.Turn2}}</td><td>{{num $r.Average}}</td>{{range $.R.MTBenchScores.Categories}}<td>{{catnum $r.Categories .}}</td>{{end}}<td>{{$r.N}}</td><td>{{$r.Invalid}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Pairwise}}<table><tr><th>model</th><th>win</th><th>loss</th><th>tie</th><th>win_rate</th><th>loss_rate</th><th>win_rate_adjusted</th></tr>
+{{range .Pairwise}}<tr><td class="l">{{.Model}}</td><td>{{.Win}}</td><td>{{.Loss}}</td><td>{{.Tie}}</td><td>{{num .WinRate}}</td><td>{{num .LossRate}}</td><td>{{num .WinRateAdjusted}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{if .ScatterSVG}}<h2>Length difference behind the LC correction</h2>
 {{.ScatterSVG}}<p>{{.ScatterNote}}. Red: the fitted GLM; green: its prediction with the length term switched off.</p>{{end}}
 {{if .R.Leaderboard}}<h2>Bradley–Terry ladder (Arena-Hard v0.1)</h2>
@@ -453,6 +521,14 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 <table><tr><th>model</th><th>win rate</th><th>95% interval</th><th>Elo</th><th>Elo interval</th><th>battles</th><th>avg length</th></tr>
 {{range .R.Leaderboard.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .WinRate}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Elo}}</td><td>({{num .EloLower}}, {{num .EloUpper}})</td><td>{{.Battles}}</td><td>{{.AvgLength}}</td></tr>
 {{end}}</table>{{range .R.Leaderboard.Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
+{{range $i, $lb := .R.StyleControl}}<h2>Style-controlled Bradley–Terry (Arena-Hard v2){{if $lb.Category}} · {{$lb.Category}}{{end}}</h2>
+{{index $.StyleSVG $i}}
+<table><tr><th>model</th><th>score (%)</th><th>5–95% interval</th><th>coefficient</th><th>battles</th><th>avg tokens</th></tr>
+{{range $lb.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .Score}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Coef}}</td><td>{{.Battles}}</td><td>{{printf "%.0f" .AvgTokens}}</td></tr>
+{{end}}</table>
+<table><tr><th>style feature</th><th>fit</th><th>bootstrap median</th><th>5–95% interval</th></tr>
+{{range $lb.Coefs}}<tr><td class="l">{{.Feature}}</td><td>{{num .Fit}}</td><td>{{num .Median}}</td><td>({{num .Lower}}, {{num .Upper}})</td></tr>{{end}}</table>
+{{range $lb.Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
 {{if .R.Safety}}<h2>Safety</h2>
 {{.SafetySVG}}
 <table><tr><th>set</th><th>prompts</th><th>full_compliance</th><th>full_refusal</th><th>partial_refusal</th><th>invalid</th></tr>
@@ -462,11 +538,76 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 {{if .R.Rewards}}<h2>Implicit reward</h2>
 <table><tr><th>pairs</th><th>accuracy</th><th>margin mean</th><th>margin std</th><th>chosen reward</th><th>rejected reward</th><th>beta</th></tr>
 <tr><td>{{.R.Rewards.N}}</td><td>{{num .R.Rewards.Accuracy}}</td><td>{{num .R.Rewards.MarginMean}}</td><td>{{num .R.Rewards.MarginStd}}</td><td>{{num .R.Rewards.ChosenMean}}</td><td>{{num .R.Rewards.RejectedMean}}</td><td>{{num .R.Rewards.Beta}}</td></tr></table>{{end}}
-{{if .ExampleItems}}<h2>Example pairs with the judge's raw answers</h2>
-{{range .ExampleItems}}<div class="ex"><b>Instruction:</b><pre>{{trunc .Instruction}}</pre>
-<b>output_1 ({{.Generator1}}):</b><pre>{{trunc .Output1}}</pre>
-<b>output_2 ({{.Generator2}}):</b><pre>{{trunc .Output2}}</pre>
-<b>preference:</b> {{num .Preference}}{{if .Swapped}} (shown to the judge in swapped order){{end}} · <b>judge raw:</b><pre>{{trunc .Raw}}</pre></div>
+{{if .ExampleItems}}<h2>What changed: example pairs side by side, with the judge's verdicts and raw answers</h2>
+{{range .ExampleItems}}<div class="ex"><b>{{.Pick}}</b> · <b>Prompt:</b><pre>{{trunc .Instruction}}</pre>
+<div class="sbs"><div><b>{{.Generator1}}</b> (output_1, baseline)<pre>{{trunc .Output1}}</pre></div><div><b>{{.Generator2}}</b> (output_2)<pre>{{trunc .Output2}}</pre></div></div>
+<b>verdict:</b> preference {{num .Preference}} ({{verdict .Preference}}){{if .Swapped}}, shown to the judge in swapped order{{end}} · <b>judge raw:</b><pre>{{trunc .Raw}}</pre></div>
 {{end}}{{end}}
 </body></html>
 `))
+
+// mtPalette colours one model each in the MT-Bench chart.
+var mtPalette = []string{"#4c78a8", "#e45756", "#54a24b", "#f58518", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d"}
+
+// mtBenchSVG draws a grouped bar chart: for each category, one bar per model (the mean rating
+// 0–10 in single mode, win_rate_adjusted 0–1 in pairwise mode), and the overall score last.
+func mtBenchSVG(sc *MTBenchScores) string {
+	type series struct {
+		model string
+		vals  map[string]float64
+	}
+	var ss []series
+	scale, unit := 10.0, "mean rating (1–10)"
+	if sc.Mode == "pairwise" {
+		scale, unit = 1, "win_rate_adjusted"
+		for _, r := range sc.Pairwise {
+			v := map[string]float64{"overall": r.WinRateAdjusted}
+			for c, x := range sc.PairwiseByCategory[r.Model] {
+				v[c] = x
+			}
+			ss = append(ss, series{r.Model, v})
+		}
+	} else {
+		for _, r := range sc.Single {
+			v := map[string]float64{"overall": r.Average}
+			for c, x := range r.Categories {
+				v[c] = x
+			}
+			ss = append(ss, series{r.Model, v})
+		}
+	}
+	cats := append(append([]string(nil), sc.Categories...), "overall")
+	const left, width, barH, gap, top = 110, 460, 12, 10, 30
+	groupH := barH*max(1, len(ss)) + gap
+	h := top + groupH*len(cats) + 30 + 18*len(ss)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, left+width+80, h)
+	x := func(v float64) float64 { return left + width*math.Max(0, math.Min(scale, v))/scale }
+	axisEnd := top + groupH*len(cats)
+	for k := 0; k <= 4; k++ {
+		t := scale * float64(k) / 4
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>`, x(t), top-5, x(t), axisEnd)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%g</text>`, x(t), axisEnd+14, t)
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="16" fill="#333">MT-Bench by category: %s</text>`, left, unit)
+	for i, c := range cats {
+		y0 := top + i*groupH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#222">%s</text>`, left-8, y0+groupH/2+2, esc(c))
+		for j, s := range ss {
+			v, ok := s.vals[c]
+			if !ok || math.IsNaN(v) {
+				continue
+			}
+			y := y0 + j*barH
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`, x(0), y, x(v)-x(0), barH-2, mtPalette[j%len(mtPalette)])
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#222" font-size="10">%.2f</text>`, x(v)+4, y+barH-3, v)
+		}
+	}
+	for j, s := range ss {
+		y := axisEnd + 30 + 18*j
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`, left, y-10, mtPalette[j%len(mtPalette)])
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#222">%s</text>`, left+18, y, esc(s.model))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}

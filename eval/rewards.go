@@ -1,8 +1,11 @@
 package eval
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
 
 	"github.com/alignkit/align/data"
 )
@@ -95,4 +98,25 @@ func ImplicitRewards(pairs []data.Pair, beta float64, policy, ref ScoreFunc) (Re
 		rows = append(rows, row)
 	}
 	return RewardStats(beta, pc, pr, rc, rr), rows, nil
+}
+
+// RunRewards computes the implicit rewards of pairs (ImplicitRewards) and, when out is set,
+// writes report.json, report.html and rewards.jsonl (one row per pair) there, atomically.
+func RunRewards(pairs []data.Pair, beta float64, policy, ref ScoreFunc, out string, source map[string]string) (RewardResult, error) {
+	res, rows, err := ImplicitRewards(pairs, beta, policy, ref)
+	if err != nil || out == "" {
+		return res, err
+	}
+	rep := &Report{Kind: "rewards", Rewards: &res, Source: source}
+	if err := rep.Write(out); err != nil {
+		return res, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, row := range rows {
+		if err := enc.Encode(JSONValue(row)); err != nil {
+			return res, fmt.Errorf("eval: rewards.jsonl: %w", err)
+		}
+	}
+	return res, writeAtomic(filepath.Join(out, "rewards.jsonl"), b.Bytes())
 }

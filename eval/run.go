@@ -97,7 +97,11 @@ func generateOutputs(ctx context.Context, pool *runtime.Pool, model string, prom
 	}
 	job := runtime.SampleJob{Model: model, K: 1, Seed: opt.Seed, Options: opt.GenOptions, Out: out, Concurrency: opt.Concurrency}
 	for _, p := range prompts {
-		job.Prompts = append(job.Prompts, runtime.Prompt{ID: p.ID, Messages: []runtime.Message{{Role: "user", Content: p.Instruction}}})
+		msgs := p.Messages // a multi-turn prompt: the model answers its last user turn
+		if len(msgs) == 0 {
+			msgs = []runtime.Message{{Role: "user", Content: p.Instruction}}
+		}
+		job.Prompts = append(job.Prompts, runtime.Prompt{ID: p.ID, Messages: msgs})
 	}
 	var progress func(done, total int)
 	if opt.Progress != nil {
@@ -224,6 +228,8 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 		o1 := baseOut[p.ID]
 		base := Judgment{Instruction: p.Instruction, Output1: o1, Output2: o2, Generator1: baseName, Generator2: opt.Model,
 			Judge: opt.Judge, Template: tpl.Name, Dataset: p.Dataset, Preference: math.NaN()}
+		s1, s2 := StyleOf(o1), StyleOf(o2)
+		base.Style1, base.Style2 = &s1, &s2
 		orders := []bool{false, true}
 		if logprob {
 			orders = []bool{alpacaEvalIsSwitched(p.Instruction, opt.SwitchSeed)}
@@ -308,7 +314,7 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 	rep := &Report{Kind: "win-rate", Source: map[string]string{
 		"model": opt.Model, "baseline": baseName, "judge": opt.Judge, "template": tpl.Name, "judgments": path}}
 	rep.Stats = Stats(mine, opt.Stats)
-	rep.Examples = PickExamples(mine, 6)
+	rep.Examples = PickExamples(mine, 10)
 	if res.Failed > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d judge calls failed and are missing (a rerun retries them): %s", res.Failed, strings.Join(failures, "; ")))
 	}

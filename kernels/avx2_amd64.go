@@ -34,6 +34,8 @@ var avx2Impl = impl{
 	rope:        ropeAVX2Go,
 	dequantF16:  dequantF16Generic,
 	dequantQ8_0: dequantQ8_0Generic,
+	q2kBlock:    q2kBlockAVX2,
+	q3kBlock:    q3kBlockAVX2,
 	gemm: gemmKernel{mr: 6, nr: 16, kc: 512, mc: 1020, nc: 3072, bBytes: 1 << 20, fn: sgemmKernelAVX2Go,
 		t8: transpose8Generic, rows48: packRows48Generic},
 	fmaPeak:  fmaPeakAVX2,

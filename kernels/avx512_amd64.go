@@ -56,6 +56,8 @@ var avx512Impl = impl{
 	rope:        rope512,
 	dequantF16:  dequantF16AVX512,
 	dequantQ8_0: dequantQ8_0AVX512,
+	q2kBlock:    q2kBlockAVX2, // the AVX2 decoders (no AVX-512 ones)
+	q3kBlock:    q3kBlockAVX2,
 	q4kBlock: func(y []float32, q []byte, dm *[16]float32) {
 		_, _ = y[255], q[127]
 		dequantQ4KBlock512(&y[0], &q[0], dm)
@@ -64,6 +66,7 @@ var avx512Impl = impl{
 		t8: transpose8AVX512, rows48: packRows48AVX512},
 	fmaPeak:  fmaPeak512,
 	fmaFlops: 24 * 16 * 2,
+	attnRows: &attnRows512,
 }
 
 // ptr returns the address of x[0], or nil for an empty slice (the routines then read nothing).

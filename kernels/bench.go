@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -760,4 +761,37 @@ func (b *bencher) dequant() error {
 		}
 	}
 	return nil
+}
+
+// FMAPeak measures the active implementation's FMA peak in GFLOPS with threads goroutines
+// running the independent multiply-add chains of the fma_peak kernel at once (each locked to its
+// OS thread), best of repeated batches over about minTime. It is the denominator of model FLOPs
+// utilisation: measure it in the same run, at the same thread count, as the figure it judges (on
+// a shared machine the cores' share moves with the load).
+func FMAPeak(threads int, minTime time.Duration) float64 {
+	threads = max(threads, 1)
+	im := active
+	const iters = fmaPeakIters / 4
+	batch := func() time.Duration {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for range threads {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				im.fmaPeak(iters)
+			}()
+		}
+		wg.Wait()
+		return time.Since(t0)
+	}
+	batch() // warm up (clocks, thread creation)
+	best := time.Duration(math.MaxInt64)
+	deadline := time.Now().Add(minTime)
+	for rep := 0; rep < 3 || time.Now().Before(deadline); rep++ {
+		best = min(best, batch())
+	}
+	return float64(threads) * float64(iters*im.fmaFlops) / float64(best.Nanoseconds())
 }

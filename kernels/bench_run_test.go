@@ -36,3 +36,12 @@ func TestRunBenchQuick(t *testing.T) {
 		t.Error("unknown kernel accepted")
 	}
 }
+
+// TestFMAPeak: the multi-thread FMA peak is a positive, finite figure for 1 and 2 threads.
+func TestFMAPeak(t *testing.T) {
+	for _, th := range []int{1, 2} {
+		if g := FMAPeak(th, 5*time.Millisecond); !(g > 0) || g > 1e6 {
+			t.Errorf("FMAPeak(%d) = %g GFLOPS", th, g)
+		}
+	}
+}

@@ -48,6 +48,10 @@ type impl struct {
 	// q4kBlock, when set, converts the 256 quants q (128 bytes) of one Q4_K block given its 8
 	// scales and 8 mins (dm); otherwise the Go loop runs.
 	q4kBlock func(y []float32, q []byte, dm *[16]float32)
+	// q2kBlock and q3kBlock, when set, convert one Q2_K / Q3_K block's quants given its
+	// sub-block scales (and Q2_K's mins), computed in Go (quant_k23.go); otherwise Go loops run.
+	q2kBlock func(y []float32, q []byte, dm *[32]float32)
+	q3kBlock func(y []float32, q, hm []byte, dl *[16]float32)
 
 	// rope rotates one row x (heads × stride floats) with cs = [cos(half) | sin(half)].
 	rope func(x, cs []float32, heads, stride, ropeDim int, neox, inverse bool)
@@ -56,6 +60,10 @@ type impl struct {
 	// the benchmark's compute limit for this ISA.
 	fmaPeak  func(iters int) float32
 	fmaFlops int
+
+	// attnRows, when set, are SIMD row kernels of the small-head attention for head dims that
+	// are multiples of 8 (attnrows.go); otherwise the pure-Go twins run.
+	attnRows *attnRowImpl
 }
 
 var genericImpl = impl{

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // GGMLType is a ggml tensor type id, as stored in GGUF files.
@@ -18,6 +19,8 @@ const (
 	TypeQ5_0 GGMLType = 6
 	TypeQ5_1 GGMLType = 7
 	TypeQ8_0 GGMLType = 8
+	TypeQ2_K GGMLType = 10
+	TypeQ3_K GGMLType = 11
 	TypeQ4_K GGMLType = 12
 	TypeQ5_K GGMLType = 13
 	TypeQ6_K GGMLType = 14
@@ -37,10 +40,22 @@ var typeInfo = map[GGMLType]struct {
 	TypeQ5_0: {"Q5_0", 32, 2 + 4 + 16},
 	TypeQ5_1: {"Q5_1", 32, 2 + 2 + 4 + 16},
 	TypeQ8_0: {"Q8_0", 32, 2 + 32},
+	TypeQ2_K: {"Q2_K", qkK, qkK/16 + qkK/4 + 2 + 2},
+	TypeQ3_K: {"Q3_K", qkK, qkK/8 + qkK/4 + 12 + 2},
 	TypeQ4_K: {"Q4_K", qkK, 2 + 2 + 12 + qkK/2},
 	TypeQ5_K: {"Q5_K", qkK, 2 + 2 + 12 + qkK/8 + qkK/2},
 	TypeQ6_K: {"Q6_K", qkK, qkK/2 + qkK/4 + qkK/16 + 2},
 	TypeBF16: {"BF16", 1, 2},
+}
+
+// SupportedTypes lists the types Dequantize converts, in ggml's id order.
+func SupportedTypes() []GGMLType {
+	out := make([]GGMLType, 0, len(typeInfo))
+	for t := range typeInfo {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // String returns ggml's name of the type ("Q4_K"), or "type(N)" for one this package does not know.
@@ -141,6 +156,14 @@ func dequantizeWith(im *impl, t GGMLType, dst []float32, src []byte) error {
 				y[j] = float32(float32(qs[j]&0xF|h0)*d) + m
 				y[j+16] = float32(float32(qs[j]>>4|h1)*d) + m
 			}
+		}
+	case TypeQ2_K:
+		for b := 0; b < nb; b++ {
+			dequantQ2KBlock(im, dst[b*qkK:b*qkK+qkK], src[b*84:b*84+84])
+		}
+	case TypeQ3_K:
+		for b := 0; b < nb; b++ {
+			dequantQ3KBlock(im, dst[b*qkK:b*qkK+qkK], src[b*110:b*110+110])
 		}
 	case TypeQ4_K:
 		for b := 0; b < nb; b++ {

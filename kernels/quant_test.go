@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -28,8 +29,10 @@ func TestBlockSizeMatchesOllama(t *testing.T) {
 	if el, by := BlockSize(GGMLType(999)); el != 0 || by != 0 {
 		t.Error("unknown type has a block size")
 	}
-	if err := Dequantize(GGMLType(10), make([]float32, 256), make([]byte, 1000)); err == nil {
-		t.Error("Q2_K accepted")
+	if err := Dequantize(GGMLType(39), make([]float32, 256), make([]byte, 1000)); err == nil {
+		t.Error("MXFP4 accepted")
+	} else if !strings.Contains(err.Error(), "type(39)") {
+		t.Errorf("MXFP4 refused without naming the type: %v", err)
 	}
 	if err := Dequantize(TypeQ8_0, make([]float32, 33), make([]byte, 1000)); err == nil {
 		t.Error("partial block accepted")

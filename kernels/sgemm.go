@@ -84,36 +84,50 @@ func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, 
 }
 
 func sgemmCheck(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	sgemmCheckAC(transA, m, n, k, a, lda, c, ldc)
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	sgemmNeed("B", br, bc, ldb, len(b))
+}
+
+// sgemmNeed panics unless a rows×cols matrix of row stride ld fits in have elements.
+func sgemmNeed(name string, rows, cols, ld, have int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("kernels: Sgemm: %s stride %d < row length %d", name, ld, cols))
+	}
+	if want := (rows-1)*ld + cols; have < want {
+		panic(fmt.Sprintf("kernels: Sgemm: %s has %d elements, need %d", name, have, want))
+	}
+}
+
+// sgemmCheckAC checks the sizes and the A and C operands.
+func sgemmCheckAC(transA bool, m, n, k int, a []float32, lda int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: Sgemm: negative size m=%d n=%d k=%d", m, n, k))
-	}
-	need := func(name string, rows, cols, ld, have int) {
-		if rows == 0 || cols == 0 {
-			return
-		}
-		if ld < cols {
-			panic(fmt.Sprintf("kernels: Sgemm: %s stride %d < row length %d", name, ld, cols))
-		}
-		if want := (rows-1)*ld + cols; have < want {
-			panic(fmt.Sprintf("kernels: Sgemm: %s has %d elements, need %d", name, have, want))
-		}
 	}
 	ar, ac := m, k
 	if transA {
 		ar, ac = k, m
 	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	need("A", ar, ac, lda, len(a))
-	need("B", br, bc, ldb, len(b))
-	need("C", m, n, ldc, len(c))
+	sgemmNeed("A", ar, ac, lda, len(a))
+	sgemmNeed("C", m, n, ldc, len(c))
 }
 
 func sgemmWith(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmCheck(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemmRun(im, threads, transA, transB, m, n, k, alpha, a, lda, b, nil, ldb, beta, c, ldc)
+}
+
+// sgemmRun is sgemmWith after the checks, with B float32 (b) or encoded (qb, then transB says
+// whether op(B) = qbᵀ; ldb is unused).
+func sgemmRun(im *impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, qb *QMatrix, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -150,7 +164,7 @@ func sgemmWith(im *impl, threads int, transA, transB bool, m, n, k int, alpha fl
 	if threads > tiles {
 		threads = tiles
 	}
-	p := gemmProblem{g: g, transA: transA, transB: transB, k: k, alpha: alpha, beta: beta,
+	p := gemmProblem{g: g, im: im, qb: qb, transA: transA, transB: transB, k: k, alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	if threads <= 1 {
 		p.run(0, m, 0, n)
@@ -214,7 +228,10 @@ type gemmProblem struct {
 	apre []float32
 	mPad int
 
-	g              *gemmKernel
+	g  *gemmKernel
+	im *impl
+	// qb, when set, is B in a GGUF encoding (SgemmQ): packBQ decodes it into the panels.
+	qb             *QMatrix
 	transA, transB bool
 	k              int
 	alpha, beta    float32
@@ -270,6 +287,12 @@ func (p *gemmProblem) run(i0, i1, j0, j1 int) {
 	defer packPool.Put(bbuf)
 	defer packPool.Put(tbuf)
 	bp, tile := *bbuf, *tbuf
+	var qtmp []float32
+	if p.qb != nil {
+		qbuf := getBuf(p.qbScratch(kcb, ncMax))
+		defer packPool.Put(qbuf)
+		qtmp = *qbuf
+	}
 	for pc := 0; pc < p.k; pc += kcb {
 		kc := min(kcb, p.k-pc)
 		beta := p.beta
@@ -285,7 +308,11 @@ func (p *gemmProblem) run(i0, i1, j0, j1 int) {
 			}
 			for jc := j0; jc < j1; jc += nc {
 				ncb := min(nc, j1-jc)
-				g.packB(bp, p.b, p.ldb, p.transB, pc, jc, kc, ncb)
+				if p.qb != nil {
+					p.packBQ(bp, pc, jc, kc, ncb, qtmp)
+				} else {
+					g.packB(bp, p.b, p.ldb, p.transB, pc, jc, kc, ncb)
+				}
 				for ir := 0; ir < mc; ir += mr {
 					apan := ap[ir*kc : (ir+mr)*kc]
 					mh := min(mr, mc-ir)

@@ -5199,3 +5199,1985 @@ TEXT ·dequantQ4KBlock512(SB), NOSPLIT, $0-24
 	VMOVUPS      Z5, 960(AX)
 	VZEROUPPER
 	RET
+
+// func dequantQ2KBlock2(dst *float32, q *byte, dm *[32]float32)
+// Requires: AVX, AVX2
+TEXT ·dequantQ2KBlock2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         dm+16(FP), DX
+	MOVL         $0x00000003, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VBROADCASTSS (DX), Y1
+	VBROADCASTSS 64(DX), Y2
+	VPMOVZXBD    (CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VPMOVZXBD    8(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 32(AX)
+	VBROADCASTSS 4(DX), Y1
+	VBROADCASTSS 68(DX), Y2
+	VPMOVZXBD    16(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 64(AX)
+	VPMOVZXBD    24(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 96(AX)
+	VBROADCASTSS 8(DX), Y1
+	VBROADCASTSS 72(DX), Y2
+	VPMOVZXBD    (CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 128(AX)
+	VPMOVZXBD    8(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 160(AX)
+	VBROADCASTSS 12(DX), Y1
+	VBROADCASTSS 76(DX), Y2
+	VPMOVZXBD    16(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 192(AX)
+	VPMOVZXBD    24(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 224(AX)
+	VBROADCASTSS 16(DX), Y1
+	VBROADCASTSS 80(DX), Y2
+	VPMOVZXBD    (CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 256(AX)
+	VPMOVZXBD    8(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 288(AX)
+	VBROADCASTSS 20(DX), Y1
+	VBROADCASTSS 84(DX), Y2
+	VPMOVZXBD    16(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 320(AX)
+	VPMOVZXBD    24(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 352(AX)
+	VBROADCASTSS 24(DX), Y1
+	VBROADCASTSS 88(DX), Y2
+	VPMOVZXBD    (CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 384(AX)
+	VPMOVZXBD    8(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 416(AX)
+	VBROADCASTSS 28(DX), Y1
+	VBROADCASTSS 92(DX), Y2
+	VPMOVZXBD    16(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 448(AX)
+	VPMOVZXBD    24(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 480(AX)
+	VBROADCASTSS 32(DX), Y1
+	VBROADCASTSS 96(DX), Y2
+	VPMOVZXBD    32(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 512(AX)
+	VPMOVZXBD    40(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 544(AX)
+	VBROADCASTSS 36(DX), Y1
+	VBROADCASTSS 100(DX), Y2
+	VPMOVZXBD    48(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 576(AX)
+	VPMOVZXBD    56(CX), Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 608(AX)
+	VBROADCASTSS 40(DX), Y1
+	VBROADCASTSS 104(DX), Y2
+	VPMOVZXBD    32(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 640(AX)
+	VPMOVZXBD    40(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 672(AX)
+	VBROADCASTSS 44(DX), Y1
+	VBROADCASTSS 108(DX), Y2
+	VPMOVZXBD    48(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 704(AX)
+	VPMOVZXBD    56(CX), Y3
+	VPSRLD       $0x02, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 736(AX)
+	VBROADCASTSS 48(DX), Y1
+	VBROADCASTSS 112(DX), Y2
+	VPMOVZXBD    32(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 768(AX)
+	VPMOVZXBD    40(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 800(AX)
+	VBROADCASTSS 52(DX), Y1
+	VBROADCASTSS 116(DX), Y2
+	VPMOVZXBD    48(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 832(AX)
+	VPMOVZXBD    56(CX), Y3
+	VPSRLD       $0x04, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 864(AX)
+	VBROADCASTSS 56(DX), Y1
+	VBROADCASTSS 120(DX), Y2
+	VPMOVZXBD    32(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 896(AX)
+	VPMOVZXBD    40(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 928(AX)
+	VBROADCASTSS 60(DX), Y1
+	VBROADCASTSS 124(DX), Y2
+	VPMOVZXBD    48(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 960(AX)
+	VPMOVZXBD    56(CX), Y3
+	VPSRLD       $0x06, Y3, Y3
+	VPAND        Y0, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y2, Y3, Y3
+	VMOVUPS      Y3, 992(AX)
+	VZEROUPPER
+	RET
+
+// func dequantQ3KBlock2(dst *float32, q *byte, hm *byte, dl *[16]float32)
+// Requires: AVX, AVX2
+TEXT ·dequantQ3KBlock2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         q+8(FP), CX
+	MOVQ         hm+16(FP), DX
+	MOVQ         dl+24(FP), BX
+	MOVL         $0x00000003, SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00000004, SI
+	VMOVD        SI, X1
+	VPBROADCASTD X1, Y1
+	VPXOR        Y2, Y2, Y2
+	VBROADCASTSS (BX), Y3
+	MOVL         $0x00000001, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    (CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, (AX)
+	VPMOVZXBD    8(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 32(AX)
+	VBROADCASTSS 4(BX), Y3
+	MOVL         $0x00000001, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    16(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 64(AX)
+	VPMOVZXBD    24(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 96(AX)
+	VBROADCASTSS 8(BX), Y3
+	MOVL         $0x00000002, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    (CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 128(AX)
+	VPMOVZXBD    8(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 160(AX)
+	VBROADCASTSS 12(BX), Y3
+	MOVL         $0x00000002, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    16(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 192(AX)
+	VPMOVZXBD    24(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 224(AX)
+	VBROADCASTSS 16(BX), Y3
+	MOVL         $0x00000004, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    (CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 256(AX)
+	VPMOVZXBD    8(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 288(AX)
+	VBROADCASTSS 20(BX), Y3
+	MOVL         $0x00000004, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    16(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 320(AX)
+	VPMOVZXBD    24(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 352(AX)
+	VBROADCASTSS 24(BX), Y3
+	MOVL         $0x00000008, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    (CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 384(AX)
+	VPMOVZXBD    8(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 416(AX)
+	VBROADCASTSS 28(BX), Y3
+	MOVL         $0x00000008, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    16(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 448(AX)
+	VPMOVZXBD    24(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 480(AX)
+	VBROADCASTSS 32(BX), Y3
+	MOVL         $0x00000010, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    32(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 512(AX)
+	VPMOVZXBD    40(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 544(AX)
+	VBROADCASTSS 36(BX), Y3
+	MOVL         $0x00000010, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    48(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 576(AX)
+	VPMOVZXBD    56(CX), Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 608(AX)
+	VBROADCASTSS 40(BX), Y3
+	MOVL         $0x00000020, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    32(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 640(AX)
+	VPMOVZXBD    40(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 672(AX)
+	VBROADCASTSS 44(BX), Y3
+	MOVL         $0x00000020, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    48(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 704(AX)
+	VPMOVZXBD    56(CX), Y5
+	VPSRLD       $0x02, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 736(AX)
+	VBROADCASTSS 48(BX), Y3
+	MOVL         $0x00000040, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    32(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 768(AX)
+	VPMOVZXBD    40(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 800(AX)
+	VBROADCASTSS 52(BX), Y3
+	MOVL         $0x00000040, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    48(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 832(AX)
+	VPMOVZXBD    56(CX), Y5
+	VPSRLD       $0x04, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 864(AX)
+	VBROADCASTSS 56(BX), Y3
+	MOVL         $0x00000080, SI
+	VMOVD        SI, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    32(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    (DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 896(AX)
+	VPMOVZXBD    40(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    8(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 928(AX)
+	VBROADCASTSS 60(BX), Y3
+	MOVL         $0x00000080, BX
+	VMOVD        BX, X4
+	VPBROADCASTD X4, Y4
+	VPMOVZXBD    48(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    16(DX), Y6
+	VPAND        Y4, Y6, Y6
+	VPCMPEQD     Y2, Y6, Y6
+	VPAND        Y1, Y6, Y6
+	VPSUBD       Y6, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 960(AX)
+	VPMOVZXBD    56(CX), Y5
+	VPSRLD       $0x06, Y5, Y5
+	VPAND        Y0, Y5, Y5
+	VPMOVZXBD    24(DX), Y0
+	VPAND        Y4, Y0, Y0
+	VPCMPEQD     Y2, Y0, Y0
+	VPAND        Y1, Y0, Y0
+	VPSUBD       Y0, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VMOVUPS      Y5, 992(AX)
+	VZEROUPPER
+	RET
+
+DATA attnperm<>+0(SB)/4, $0x00000000
+DATA attnperm<>+4(SB)/4, $0x00000004
+DATA attnperm<>+8(SB)/4, $0x00000008
+DATA attnperm<>+12(SB)/4, $0x0000000c
+DATA attnperm<>+16(SB)/4, $0x00000002
+DATA attnperm<>+20(SB)/4, $0x00000006
+DATA attnperm<>+24(SB)/4, $0x0000000a
+DATA attnperm<>+28(SB)/4, $0x0000000e
+DATA attnperm<>+32(SB)/4, $0x00000000
+DATA attnperm<>+36(SB)/4, $0x00000000
+DATA attnperm<>+40(SB)/4, $0x00000000
+DATA attnperm<>+44(SB)/4, $0x00000000
+DATA attnperm<>+48(SB)/4, $0x00000000
+DATA attnperm<>+52(SB)/4, $0x00000000
+DATA attnperm<>+56(SB)/4, $0x00000000
+DATA attnperm<>+60(SB)/4, $0x00000000
+GLOBL attnperm<>(SB), RODATA|NOPTR, $64
+
+// func attnRowFwd512(out *float32, q *float32, kt *float32, vt *float32, e *float32, hd int, nb int, tail int, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·attnRowFwd512(SB), NOSPLIT, $0-68
+	VBROADCASTSS scale+64(FP), Z18
+	MOVL         $0xff800000, R15
+	VPBROADCASTD R15, Z19
+	MOVL         $0xc2c80000, R15
+	VPBROADCASTD R15, Z20
+	MOVL         $0xc28aa123, R15
+	VPBROADCASTD R15, Z21
+	MOVL         $0x3fb8aa3b, R15
+	VPBROADCASTD R15, Z22
+	MOVL         $0x4b400000, R15
+	VPBROADCASTD R15, Z23
+	MOVL         $0xbf317200, R15
+	VPBROADCASTD R15, Z24
+	MOVL         $0xb5bfbe8e, R15
+	VPBROADCASTD R15, Z25
+	MOVL         $0x3c07cfce, R15
+	VPBROADCASTD R15, Z26
+	MOVL         $0x3d2b9d0d, R15
+	VPBROADCASTD R15, Z27
+	MOVL         $0x3e2aad40, R15
+	VPBROADCASTD R15, Z28
+	MOVL         $0x3efffee3, R15
+	VPBROADCASTD R15, Z29
+	MOVL         $0x3f7ffffb, R15
+	VPBROADCASTD R15, Z30
+	MOVL         $0x3f800000, R15
+	VPBROADCASTD R15, Z31
+	MOVQ         out+0(FP), AX
+	MOVQ         q+8(FP), BX
+	MOVQ         kt+16(FP), CX
+	MOVQ         vt+24(FP), DX
+	MOVQ         e+32(FP), SI
+	MOVQ         hd+40(FP), R8
+	MOVQ         nb+48(FP), R9
+	MOVQ         tail+56(FP), R10
+	KMOVW        R10, K1
+
+	// Pass A: scores s = scale·q·k of each block into e; Z2 = running max.
+	XORQ    R11, R11
+	XORQ    R12, R12
+	MOVQ    R9, R13
+	VMOVAPS Z19, Z2
+
+fwdA:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   BX, R14
+	MOVQ   R8, R15
+
+fwdAd:
+	VMOVUPS          (CX)(R11*1), Z3
+	VFMADD231PS.BCST (R14), Z3, Z0
+	VMOVUPS          64(CX)(R11*1), Z4
+	VFMADD231PS.BCST 4(R14), Z4, Z1
+	VMOVUPS          128(CX)(R11*1), Z5
+	VFMADD231PS.BCST 8(R14), Z5, Z0
+	VMOVUPS          192(CX)(R11*1), Z6
+	VFMADD231PS.BCST 12(R14), Z6, Z1
+	VMOVUPS          256(CX)(R11*1), Z3
+	VFMADD231PS.BCST 16(R14), Z3, Z0
+	VMOVUPS          320(CX)(R11*1), Z4
+	VFMADD231PS.BCST 20(R14), Z4, Z1
+	VMOVUPS          384(CX)(R11*1), Z5
+	VFMADD231PS.BCST 24(R14), Z5, Z0
+	VMOVUPS          448(CX)(R11*1), Z6
+	VFMADD231PS.BCST 28(R14), Z6, Z1
+	ADDQ             $0x00000200, R11
+	ADDQ             $0x20, R14
+	SUBQ             $0x08, R15
+	JNZ              fwdAd
+	VADDPS           Z1, Z0, Z0
+	VMULPS           Z18, Z0, Z0
+	CMPQ             R13, $0x01
+	JNE              fwdAstore
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z0, K1, Z5
+	VMOVAPS          Z5, Z0
+
+fwdAstore:
+	VMOVUPS       Z0, (SI)(R12*1)
+	VMAXPS        Z0, Z2, Z2
+	ADDQ          $0x40, R12
+	DECQ          R13
+	JNZ           fwdA
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMAXPS        Y5, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0x4e, X2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X5
+	VMAXPS        X5, X2, X2
+	VBROADCASTSS  X2, Z2
+
+	// Pass B: e = exp(s - max), flushed; Z6 = sum.
+	XORQ   R12, R12
+	MOVQ   R9, R13
+	VPXORD Z6, Z6, Z6
+
+fwdB:
+	VMOVUPS       (SI)(R12*1), Z0
+	VSUBPS        Z2, Z0, Z0
+	VMAXPS        Z20, Z0, Z0
+	VCMPPS        $0x05, Z21, Z0, K2
+	VMOVAPS       Z23, Z3
+	VFMADD231PS   Z22, Z0, Z3
+	VSUBPS        Z23, Z3, Z3
+	VFMADD231PS   Z24, Z3, Z0
+	VFMADD231PS   Z25, Z3, Z0
+	VMOVAPS       Z26, Z4
+	VFMADD213PS   Z27, Z0, Z4
+	VFMADD213PS   Z28, Z0, Z4
+	VFMADD213PS   Z29, Z0, Z4
+	VFMADD213PS   Z30, Z0, Z4
+	VFMADD213PS   Z31, Z0, Z4
+	VSCALEFPS.Z   Z3, Z4, K2, Z0
+	VMOVUPS       Z0, (SI)(R12*1)
+	VADDPS        Z0, Z6, Z6
+	ADDQ          $0x40, R12
+	DECQ          R13
+	JNZ           fwdB
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPS        Y5, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X5
+	VADDPS        X5, X6, X6
+	VPERMILPS     $0x4e, X6, X5
+	VADDPS        X5, X6, X6
+	VPERMILPS     $0xb1, X6, X5
+	VADDPS        X5, X6, X6
+	VBROADCASTSS  X6, Z6
+	VDIVPS        Z6, Z31, Z7
+
+	// Pass C: out[d] = Σ e·v[d] / sum, 8 dims at a time.
+	MOVQ R8, R15
+	SHLQ $0x06, R15
+	MOVQ R8, R10
+	SHRQ $0x03, R10
+	XORQ BX, BX
+
+fwdCchunk:
+	MOVQ   BX, R11
+	XORQ   R12, R12
+	MOVQ   R9, R13
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+fwdC:
+	VMOVUPS     (SI)(R12*1), Z0
+	VFMADD231PS (DX)(R11*1), Z0, Z8
+	VFMADD231PS 64(DX)(R11*1), Z0, Z9
+	VFMADD231PS 128(DX)(R11*1), Z0, Z10
+	VFMADD231PS 192(DX)(R11*1), Z0, Z11
+	VFMADD231PS 256(DX)(R11*1), Z0, Z12
+	VFMADD231PS 320(DX)(R11*1), Z0, Z13
+	VFMADD231PS 384(DX)(R11*1), Z0, Z14
+	VFMADD231PS 448(DX)(R11*1), Z0, Z15
+	ADDQ        R15, R11
+	ADDQ        $0x40, R12
+	DECQ        R13
+	JNZ         fwdC
+	VSHUFF32X4  $0x44, Z9, Z8, Z0
+	VSHUFF32X4  $0xee, Z9, Z8, Z1
+	VADDPS      Z1, Z0, Z8
+	VSHUFF32X4  $0x44, Z11, Z10, Z0
+	VSHUFF32X4  $0xee, Z11, Z10, Z1
+	VADDPS      Z1, Z0, Z10
+	VSHUFF32X4  $0x44, Z13, Z12, Z0
+	VSHUFF32X4  $0xee, Z13, Z12, Z1
+	VADDPS      Z1, Z0, Z12
+	VSHUFF32X4  $0x44, Z15, Z14, Z0
+	VSHUFF32X4  $0xee, Z15, Z14, Z1
+	VADDPS      Z1, Z0, Z14
+	VSHUFF32X4  $0x88, Z10, Z8, Z0
+	VSHUFF32X4  $0xdd, Z10, Z8, Z1
+	VADDPS      Z1, Z0, Z8
+	VSHUFF32X4  $0x88, Z14, Z12, Z0
+	VSHUFF32X4  $0xdd, Z14, Z12, Z1
+	VADDPS      Z1, Z0, Z12
+	VSHUFPS     $0x44, Z12, Z8, Z0
+	VSHUFPS     $0xee, Z12, Z8, Z1
+	VADDPS      Z1, Z0, Z0
+	VPERMILPS   $0xb1, Z0, Z1
+	VADDPS      Z1, Z0, Z0
+	VMOVUPS     attnperm<>+0(SB), Z5
+	VPERMPS     Z0, Z5, Z0
+	VMULPS      Y7, Y0, Y0
+	VMOVUPS     Y0, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000200, BX
+	DECQ        R10
+	JNZ         fwdCchunk
+	VZEROUPPER
+	RET
+
+// func attnRowBwd512(dq *float32, q *float32, do *float32, kt *float32, vt *float32, dkt *float32, dvt *float32, e *float32, dp *float32, hd int, nb int, tail int, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·attnRowBwd512(SB), NOSPLIT, $0-100
+	VBROADCASTSS scale+96(FP), Z18
+	MOVL         $0xff800000, R15
+	VPBROADCASTD R15, Z19
+	MOVL         $0xc2c80000, R15
+	VPBROADCASTD R15, Z20
+	MOVL         $0xc28aa123, R15
+	VPBROADCASTD R15, Z21
+	MOVL         $0x3fb8aa3b, R15
+	VPBROADCASTD R15, Z22
+	MOVL         $0x4b400000, R15
+	VPBROADCASTD R15, Z23
+	MOVL         $0xbf317200, R15
+	VPBROADCASTD R15, Z24
+	MOVL         $0xb5bfbe8e, R15
+	VPBROADCASTD R15, Z25
+	MOVL         $0x3c07cfce, R15
+	VPBROADCASTD R15, Z26
+	MOVL         $0x3d2b9d0d, R15
+	VPBROADCASTD R15, Z27
+	MOVL         $0x3e2aad40, R15
+	VPBROADCASTD R15, Z28
+	MOVL         $0x3efffee3, R15
+	VPBROADCASTD R15, Z29
+	MOVL         $0x3f7ffffb, R15
+	VPBROADCASTD R15, Z30
+	MOVL         $0x3f800000, R15
+	VPBROADCASTD R15, Z31
+	MOVQ         tail+88(FP), R10
+	KMOVW        R10, K1
+	MOVQ         q+8(FP), BX
+	MOVQ         do+16(FP), CX
+	MOVQ         kt+24(FP), DX
+	MOVQ         vt+32(FP), SI
+	MOVQ         e+56(FP), R9
+	MOVQ         dp+64(FP), R10
+	MOVQ         hd+72(FP), R11
+	MOVQ         nb+80(FP), R12
+
+	// Pass A: s = scale·q·k into e, dp = dO·v into dp; Z2 = running max of s.
+	XORQ    R13, R13
+	XORQ    R14, R14
+	VMOVAPS Z19, Z2
+
+bwdA:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	XORQ   R15, R15
+	MOVQ   R11, AX
+
+bwdAd:
+	VMOVUPS          (DX)(R13*1), Z5
+	VFMADD231PS.BCST (BX)(R15*1), Z5, Z0
+	VMOVUPS          (SI)(R13*1), Z6
+	VFMADD231PS.BCST (CX)(R15*1), Z6, Z3
+	VMOVUPS          64(DX)(R13*1), Z7
+	VFMADD231PS.BCST 4(BX)(R15*1), Z7, Z1
+	VMOVUPS          64(SI)(R13*1), Z8
+	VFMADD231PS.BCST 4(CX)(R15*1), Z8, Z4
+	VMOVUPS          128(DX)(R13*1), Z5
+	VFMADD231PS.BCST 8(BX)(R15*1), Z5, Z0
+	VMOVUPS          128(SI)(R13*1), Z6
+	VFMADD231PS.BCST 8(CX)(R15*1), Z6, Z3
+	VMOVUPS          192(DX)(R13*1), Z7
+	VFMADD231PS.BCST 12(BX)(R15*1), Z7, Z1
+	VMOVUPS          192(SI)(R13*1), Z8
+	VFMADD231PS.BCST 12(CX)(R15*1), Z8, Z4
+	VMOVUPS          256(DX)(R13*1), Z5
+	VFMADD231PS.BCST 16(BX)(R15*1), Z5, Z0
+	VMOVUPS          256(SI)(R13*1), Z6
+	VFMADD231PS.BCST 16(CX)(R15*1), Z6, Z3
+	VMOVUPS          320(DX)(R13*1), Z7
+	VFMADD231PS.BCST 20(BX)(R15*1), Z7, Z1
+	VMOVUPS          320(SI)(R13*1), Z8
+	VFMADD231PS.BCST 20(CX)(R15*1), Z8, Z4
+	VMOVUPS          384(DX)(R13*1), Z5
+	VFMADD231PS.BCST 24(BX)(R15*1), Z5, Z0
+	VMOVUPS          384(SI)(R13*1), Z6
+	VFMADD231PS.BCST 24(CX)(R15*1), Z6, Z3
+	VMOVUPS          448(DX)(R13*1), Z7
+	VFMADD231PS.BCST 28(BX)(R15*1), Z7, Z1
+	VMOVUPS          448(SI)(R13*1), Z8
+	VFMADD231PS.BCST 28(CX)(R15*1), Z8, Z4
+	ADDQ             $0x00000200, R13
+	ADDQ             $0x20, R15
+	SUBQ             $0x08, AX
+	JNZ              bwdAd
+	VADDPS           Z1, Z0, Z0
+	VMULPS           Z18, Z0, Z0
+	VADDPS           Z4, Z3, Z3
+	CMPQ             R12, $0x01
+	JNE              bwdAstore
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z0, K1, Z5
+	VMOVAPS          Z5, Z0
+
+bwdAstore:
+	VMOVUPS       Z0, (R9)(R14*1)
+	VMOVUPS       Z3, (R10)(R14*1)
+	VMAXPS        Z0, Z2, Z2
+	ADDQ          $0x40, R14
+	DECQ          R12
+	JNZ           bwdA
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMAXPS        Y5, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0x4e, X2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X5
+	VMAXPS        X5, X2, X2
+	VBROADCASTSS  X2, Z2
+
+	// Pass B: e = exp(s - max), flushed; Z6 = Σe, Z7 = Σe·dp.
+	MOVQ   nb+80(FP), R12
+	XORQ   R14, R14
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+bwdB:
+	VMOVUPS       (R9)(R14*1), Z0
+	VSUBPS        Z2, Z0, Z0
+	VMAXPS        Z20, Z0, Z0
+	VCMPPS        $0x05, Z21, Z0, K2
+	VMOVAPS       Z23, Z3
+	VFMADD231PS   Z22, Z0, Z3
+	VSUBPS        Z23, Z3, Z3
+	VFMADD231PS   Z24, Z3, Z0
+	VFMADD231PS   Z25, Z3, Z0
+	VMOVAPS       Z26, Z4
+	VFMADD213PS   Z27, Z0, Z4
+	VFMADD213PS   Z28, Z0, Z4
+	VFMADD213PS   Z29, Z0, Z4
+	VFMADD213PS   Z30, Z0, Z4
+	VFMADD213PS   Z31, Z0, Z4
+	VSCALEFPS.Z   Z3, Z4, K2, Z0
+	VMOVUPS       Z0, (R9)(R14*1)
+	VADDPS        Z0, Z6, Z6
+	VFMADD231PS   (R10)(R14*1), Z0, Z7
+	ADDQ          $0x40, R14
+	DECQ          R12
+	JNZ           bwdB
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPS        Y5, Y6, Y6
+	VEXTRACTF128  $0x01, Y6, X5
+	VADDPS        X5, X6, X6
+	VPERMILPS     $0x4e, X6, X5
+	VADDPS        X5, X6, X6
+	VPERMILPS     $0xb1, X6, X5
+	VADDPS        X5, X6, X6
+	VBROADCASTSS  X6, Z6
+	VEXTRACTF64X4 $0x01, Z7, Y5
+	VADDPS        Y5, Y7, Y7
+	VEXTRACTF128  $0x01, Y7, X5
+	VADDPS        X5, X7, X7
+	VPERMILPS     $0x4e, X7, X5
+	VADDPS        X5, X7, X7
+	VPERMILPS     $0xb1, X7, X5
+	VADDPS        X5, X7, X7
+	VBROADCASTSS  X7, Z7
+	VDIVPS        Z6, Z31, Z16
+	VMULPS        Z16, Z7, Z17
+
+	// Pass D, 8 dims at a time: p = e·inv, ds = scale·p·(dp − Σp·dp);
+	// dq[d] = Σ ds·k[d]; dk[d] += q[d]·ds; dv[d] += dO[d]·p.
+	MOVQ dq+0(FP), AX
+	MOVQ dkt+40(FP), DI
+	MOVQ dvt+48(FP), R8
+	MOVQ R11, R15
+	SHLQ $0x06, R15
+	SHRQ $0x03, R11
+	XORQ SI, SI
+
+bwdDchunk:
+	MOVQ   SI, R13
+	XORQ   R14, R14
+	MOVQ   nb+80(FP), R12
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+bwdD:
+	VMOVUPS          (R9)(R14*1), Z0
+	VMULPS           Z16, Z0, Z0
+	VMOVUPS          (R10)(R14*1), Z1
+	VSUBPS           Z17, Z1, Z1
+	VMULPS           Z0, Z1, Z1
+	VMULPS           Z18, Z1, Z1
+	VFMADD231PS      (DX)(R13*1), Z1, Z8
+	VMOVUPS          (DI)(R13*1), Z2
+	VFMADD231PS.BCST (BX), Z1, Z2
+	VMOVUPS          Z2, (DI)(R13*1)
+	VMOVUPS          (R8)(R13*1), Z3
+	VFMADD231PS.BCST (CX), Z0, Z3
+	VMOVUPS          Z3, (R8)(R13*1)
+	VFMADD231PS      64(DX)(R13*1), Z1, Z9
+	VMOVUPS          64(DI)(R13*1), Z4
+	VFMADD231PS.BCST 4(BX), Z1, Z4
+	VMOVUPS          Z4, 64(DI)(R13*1)
+	VMOVUPS          64(R8)(R13*1), Z5
+	VFMADD231PS.BCST 4(CX), Z0, Z5
+	VMOVUPS          Z5, 64(R8)(R13*1)
+	VFMADD231PS      128(DX)(R13*1), Z1, Z10
+	VMOVUPS          128(DI)(R13*1), Z2
+	VFMADD231PS.BCST 8(BX), Z1, Z2
+	VMOVUPS          Z2, 128(DI)(R13*1)
+	VMOVUPS          128(R8)(R13*1), Z3
+	VFMADD231PS.BCST 8(CX), Z0, Z3
+	VMOVUPS          Z3, 128(R8)(R13*1)
+	VFMADD231PS      192(DX)(R13*1), Z1, Z11
+	VMOVUPS          192(DI)(R13*1), Z4
+	VFMADD231PS.BCST 12(BX), Z1, Z4
+	VMOVUPS          Z4, 192(DI)(R13*1)
+	VMOVUPS          192(R8)(R13*1), Z5
+	VFMADD231PS.BCST 12(CX), Z0, Z5
+	VMOVUPS          Z5, 192(R8)(R13*1)
+	VFMADD231PS      256(DX)(R13*1), Z1, Z12
+	VMOVUPS          256(DI)(R13*1), Z2
+	VFMADD231PS.BCST 16(BX), Z1, Z2
+	VMOVUPS          Z2, 256(DI)(R13*1)
+	VMOVUPS          256(R8)(R13*1), Z3
+	VFMADD231PS.BCST 16(CX), Z0, Z3
+	VMOVUPS          Z3, 256(R8)(R13*1)
+	VFMADD231PS      320(DX)(R13*1), Z1, Z13
+	VMOVUPS          320(DI)(R13*1), Z4
+	VFMADD231PS.BCST 20(BX), Z1, Z4
+	VMOVUPS          Z4, 320(DI)(R13*1)
+	VMOVUPS          320(R8)(R13*1), Z5
+	VFMADD231PS.BCST 20(CX), Z0, Z5
+	VMOVUPS          Z5, 320(R8)(R13*1)
+	VFMADD231PS      384(DX)(R13*1), Z1, Z14
+	VMOVUPS          384(DI)(R13*1), Z2
+	VFMADD231PS.BCST 24(BX), Z1, Z2
+	VMOVUPS          Z2, 384(DI)(R13*1)
+	VMOVUPS          384(R8)(R13*1), Z3
+	VFMADD231PS.BCST 24(CX), Z0, Z3
+	VMOVUPS          Z3, 384(R8)(R13*1)
+	VFMADD231PS      448(DX)(R13*1), Z1, Z15
+	VMOVUPS          448(DI)(R13*1), Z4
+	VFMADD231PS.BCST 28(BX), Z1, Z4
+	VMOVUPS          Z4, 448(DI)(R13*1)
+	VMOVUPS          448(R8)(R13*1), Z5
+	VFMADD231PS.BCST 28(CX), Z0, Z5
+	VMOVUPS          Z5, 448(R8)(R13*1)
+	ADDQ             R15, R13
+	ADDQ             $0x40, R14
+	DECQ             R12
+	JNZ              bwdD
+	VSHUFF32X4       $0x44, Z9, Z8, Z0
+	VSHUFF32X4       $0xee, Z9, Z8, Z1
+	VADDPS           Z1, Z0, Z8
+	VSHUFF32X4       $0x44, Z11, Z10, Z0
+	VSHUFF32X4       $0xee, Z11, Z10, Z1
+	VADDPS           Z1, Z0, Z10
+	VSHUFF32X4       $0x44, Z13, Z12, Z0
+	VSHUFF32X4       $0xee, Z13, Z12, Z1
+	VADDPS           Z1, Z0, Z12
+	VSHUFF32X4       $0x44, Z15, Z14, Z0
+	VSHUFF32X4       $0xee, Z15, Z14, Z1
+	VADDPS           Z1, Z0, Z14
+	VSHUFF32X4       $0x88, Z10, Z8, Z0
+	VSHUFF32X4       $0xdd, Z10, Z8, Z1
+	VADDPS           Z1, Z0, Z8
+	VSHUFF32X4       $0x88, Z14, Z12, Z0
+	VSHUFF32X4       $0xdd, Z14, Z12, Z1
+	VADDPS           Z1, Z0, Z12
+	VSHUFPS          $0x44, Z12, Z8, Z0
+	VSHUFPS          $0xee, Z12, Z8, Z1
+	VADDPS           Z1, Z0, Z0
+	VPERMILPS        $0xb1, Z0, Z1
+	VADDPS           Z1, Z0, Z0
+	VMOVUPS          attnperm<>+0(SB), Z5
+	VPERMPS          Z0, Z5, Z0
+	VMOVUPS          Y0, (AX)
+	ADDQ             $0x20, AX
+	ADDQ             $0x20, BX
+	ADDQ             $0x20, CX
+	ADDQ             $0x00000200, SI
+	DECQ             R11
+	JNZ              bwdDchunk
+	VZEROUPPER
+	RET
+
+// func attnFlush512(p *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·attnFlush512(SB), NOSPLIT, $0-16
+	MOVQ         p+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVL         $0x0d800000, DX
+	VPBROADCASTD DX, Z1
+
+flushLoop:
+	CMPQ      CX, $0x10
+	JL        flushTail
+	VMOVUPS   (AX), Z0
+	VCMPPS    $0x05, Z1, Z0, K1
+	VMOVAPS.Z Z0, K1, Z0
+	VMOVUPS   Z0, (AX)
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, CX
+	JMP       flushLoop
+
+flushTail:
+	TESTQ     CX, CX
+	JZ        flushDone
+	MOVL      $0x00000001, DX
+	SHLL      CL, DX
+	DECL      DX
+	KMOVW     DX, K2
+	VMOVUPS.Z (AX), K2, Z0
+	VCMPPS    $0x05, Z1, Z0, K2, K1
+	VMOVAPS.Z Z0, K1, Z0
+	VMOVUPS   Z0, K2, (AX)
+
+flushDone:
+	VZEROUPPER
+	RET
+
+// func attnRowFwd2_512(out *float32, q *float32, kt *float32, vt *float32, e *float32, hd int, nb int, tail int, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·attnRowFwd2_512(SB), NOSPLIT, $0-68
+	VBROADCASTSS scale+64(FP), Z18
+	MOVL         $0xff800000, R15
+	VPBROADCASTD R15, Z19
+	MOVL         $0xc2c80000, R15
+	VPBROADCASTD R15, Z20
+	MOVL         $0xc28aa123, R15
+	VPBROADCASTD R15, Z21
+	MOVL         $0x3fb8aa3b, R15
+	VPBROADCASTD R15, Z22
+	MOVL         $0x4b400000, R15
+	VPBROADCASTD R15, Z23
+	MOVL         $0xbf317200, R15
+	VPBROADCASTD R15, Z24
+	MOVL         $0xb5bfbe8e, R15
+	VPBROADCASTD R15, Z25
+	MOVL         $0x3c07cfce, R15
+	VPBROADCASTD R15, Z26
+	MOVL         $0x3d2b9d0d, R15
+	VPBROADCASTD R15, Z27
+	MOVL         $0x3e2aad40, R15
+	VPBROADCASTD R15, Z28
+	MOVL         $0x3efffee3, R15
+	VPBROADCASTD R15, Z29
+	MOVL         $0x3f7ffffb, R15
+	VPBROADCASTD R15, Z30
+	MOVL         $0x3f800000, R15
+	VPBROADCASTD R15, Z31
+	MOVQ         q+8(FP), BX
+	MOVQ         kt+16(FP), CX
+	MOVQ         vt+24(FP), DX
+	MOVQ         e+32(FP), SI
+	MOVQ         hd+40(FP), R8
+	MOVQ         nb+48(FP), R9
+	MOVQ         tail+56(FP), R10
+	KMOVW        R10, K1
+
+	// Pass A: s1, s2 into e1, e2; Z2, Z9 = running maxima.
+	XORQ    R11, R11
+	XORQ    R12, R12
+	MOVQ    R9, R13
+	VMOVAPS Z19, Z2
+	VMOVAPS Z19, Z9
+
+fwd2A:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   BX, R14
+	MOVQ   R8, R15
+
+fwd2Ad:
+	VMOVUPS          (CX)(R11*1), Z3
+	VFMADD231PS.BCST (R14), Z3, Z0
+	VFMADD231PS.BCST (R14)(R8*4), Z3, Z6
+	VMOVUPS          64(CX)(R11*1), Z4
+	VFMADD231PS.BCST 4(R14), Z4, Z1
+	VFMADD231PS.BCST 4(R14)(R8*4), Z4, Z7
+	VMOVUPS          128(CX)(R11*1), Z5
+	VFMADD231PS.BCST 8(R14), Z5, Z0
+	VFMADD231PS.BCST 8(R14)(R8*4), Z5, Z6
+	VMOVUPS          192(CX)(R11*1), Z3
+	VFMADD231PS.BCST 12(R14), Z3, Z1
+	VFMADD231PS.BCST 12(R14)(R8*4), Z3, Z7
+	VMOVUPS          256(CX)(R11*1), Z4
+	VFMADD231PS.BCST 16(R14), Z4, Z0
+	VFMADD231PS.BCST 16(R14)(R8*4), Z4, Z6
+	VMOVUPS          320(CX)(R11*1), Z5
+	VFMADD231PS.BCST 20(R14), Z5, Z1
+	VFMADD231PS.BCST 20(R14)(R8*4), Z5, Z7
+	VMOVUPS          384(CX)(R11*1), Z3
+	VFMADD231PS.BCST 24(R14), Z3, Z0
+	VFMADD231PS.BCST 24(R14)(R8*4), Z3, Z6
+	VMOVUPS          448(CX)(R11*1), Z4
+	VFMADD231PS.BCST 28(R14), Z4, Z1
+	VFMADD231PS.BCST 28(R14)(R8*4), Z4, Z7
+	ADDQ             $0x00000200, R11
+	ADDQ             $0x20, R14
+	SUBQ             $0x08, R15
+	JNZ              fwd2Ad
+	VADDPS           Z1, Z0, Z0
+	VMULPS           Z18, Z0, Z0
+	VADDPS           Z7, Z6, Z6
+	VMULPS           Z18, Z6, Z6
+	CMPQ             R13, $0x01
+	JNE              fwd2Astore
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z0, K1, Z5
+	VMOVAPS          Z5, Z0
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z6, K1, Z5
+	VMOVAPS          Z5, Z6
+
+fwd2Astore:
+	VMOVUPS       Z0, (SI)(R12*1)
+	VMOVUPS       Z6, 128(SI)(R12*1)
+	VMAXPS        Z0, Z2, Z2
+	VMAXPS        Z6, Z9, Z9
+	ADDQ          $0x00000100, R12
+	DECQ          R13
+	JNZ           fwd2A
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMAXPS        Y5, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0x4e, X2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X5
+	VMAXPS        X5, X2, X2
+	VBROADCASTSS  X2, Z2
+	VEXTRACTF64X4 $0x01, Z9, Y5
+	VMAXPS        Y5, Y9, Y9
+	VEXTRACTF128  $0x01, Y9, X5
+	VMAXPS        X5, X9, X9
+	VPERMILPS     $0x4e, X9, X5
+	VMAXPS        X5, X9, X9
+	VPERMILPS     $0xb1, X9, X5
+	VMAXPS        X5, X9, X9
+	VBROADCASTSS  X9, Z9
+
+	// Pass B: e = exp(s - max), flushed; Z10, Z11 = sums.
+	XORQ   R12, R12
+	MOVQ   R9, R13
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+fwd2B:
+	VMOVUPS       (SI)(R12*1), Z0
+	VSUBPS        Z2, Z0, Z0
+	VMOVUPS       128(SI)(R12*1), Z6
+	VSUBPS        Z9, Z6, Z6
+	VMAXPS        Z20, Z0, Z0
+	VCMPPS        $0x05, Z21, Z0, K2
+	VMOVAPS       Z23, Z3
+	VFMADD231PS   Z22, Z0, Z3
+	VSUBPS        Z23, Z3, Z3
+	VFMADD231PS   Z24, Z3, Z0
+	VFMADD231PS   Z25, Z3, Z0
+	VMOVAPS       Z26, Z4
+	VFMADD213PS   Z27, Z0, Z4
+	VFMADD213PS   Z28, Z0, Z4
+	VFMADD213PS   Z29, Z0, Z4
+	VFMADD213PS   Z30, Z0, Z4
+	VFMADD213PS   Z31, Z0, Z4
+	VSCALEFPS.Z   Z3, Z4, K2, Z0
+	VMAXPS        Z20, Z6, Z6
+	VCMPPS        $0x05, Z21, Z6, K3
+	VMOVAPS       Z23, Z7
+	VFMADD231PS   Z22, Z6, Z7
+	VSUBPS        Z23, Z7, Z7
+	VFMADD231PS   Z24, Z7, Z6
+	VFMADD231PS   Z25, Z7, Z6
+	VMOVAPS       Z26, Z8
+	VFMADD213PS   Z27, Z6, Z8
+	VFMADD213PS   Z28, Z6, Z8
+	VFMADD213PS   Z29, Z6, Z8
+	VFMADD213PS   Z30, Z6, Z8
+	VFMADD213PS   Z31, Z6, Z8
+	VSCALEFPS.Z   Z7, Z8, K3, Z6
+	VMOVUPS       Z0, (SI)(R12*1)
+	VMOVUPS       Z6, 128(SI)(R12*1)
+	VADDPS        Z0, Z10, Z10
+	VADDPS        Z6, Z11, Z11
+	ADDQ          $0x00000100, R12
+	DECQ          R13
+	JNZ           fwd2B
+	VEXTRACTF64X4 $0x01, Z10, Y5
+	VADDPS        Y5, Y10, Y10
+	VEXTRACTF128  $0x01, Y10, X5
+	VADDPS        X5, X10, X10
+	VPERMILPS     $0x4e, X10, X5
+	VADDPS        X5, X10, X10
+	VPERMILPS     $0xb1, X10, X5
+	VADDPS        X5, X10, X10
+	VBROADCASTSS  X10, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y5
+	VADDPS        Y5, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X5
+	VADDPS        X5, X11, X11
+	VPERMILPS     $0x4e, X11, X5
+	VADDPS        X5, X11, X11
+	VPERMILPS     $0xb1, X11, X5
+	VADDPS        X5, X11, X11
+	VBROADCASTSS  X11, Z11
+	VDIVPS        Z10, Z31, Z6
+	VDIVPS        Z11, Z31, Z7
+
+	// Pass C: out = Σ e·v / sum for both heads, 8 dims at a time.
+	MOVQ out+0(FP), AX
+	MOVQ R8, R15
+	SHLQ $0x06, R15
+	MOVQ R8, R10
+	SHRQ $0x03, R10
+	XORQ BX, BX
+
+fwd2Cchunk:
+	MOVQ   BX, R11
+	XORQ   R12, R12
+	MOVQ   R9, R13
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+fwd2C:
+	VMOVUPS     (SI)(R12*1), Z0
+	VMOVUPS     128(SI)(R12*1), Z1
+	VMOVUPS     (DX)(R11*1), Z2
+	VFMADD231PS Z2, Z0, Z8
+	VFMADD231PS Z2, Z1, Z16
+	VMOVUPS     64(DX)(R11*1), Z3
+	VFMADD231PS Z3, Z0, Z9
+	VFMADD231PS Z3, Z1, Z17
+	VMOVUPS     128(DX)(R11*1), Z4
+	VFMADD231PS Z4, Z0, Z10
+	VFMADD231PS Z4, Z1, Z18
+	VMOVUPS     192(DX)(R11*1), Z5
+	VFMADD231PS Z5, Z0, Z11
+	VFMADD231PS Z5, Z1, Z19
+	VMOVUPS     256(DX)(R11*1), Z2
+	VFMADD231PS Z2, Z0, Z12
+	VFMADD231PS Z2, Z1, Z20
+	VMOVUPS     320(DX)(R11*1), Z3
+	VFMADD231PS Z3, Z0, Z13
+	VFMADD231PS Z3, Z1, Z21
+	VMOVUPS     384(DX)(R11*1), Z4
+	VFMADD231PS Z4, Z0, Z14
+	VFMADD231PS Z4, Z1, Z22
+	VMOVUPS     448(DX)(R11*1), Z5
+	VFMADD231PS Z5, Z0, Z15
+	VFMADD231PS Z5, Z1, Z23
+	ADDQ        R15, R11
+	ADDQ        $0x00000100, R12
+	DECQ        R13
+	JNZ         fwd2C
+	VSHUFF32X4  $0x44, Z9, Z8, Z0
+	VSHUFF32X4  $0xee, Z9, Z8, Z1
+	VADDPS      Z1, Z0, Z8
+	VSHUFF32X4  $0x44, Z11, Z10, Z0
+	VSHUFF32X4  $0xee, Z11, Z10, Z1
+	VADDPS      Z1, Z0, Z10
+	VSHUFF32X4  $0x44, Z13, Z12, Z0
+	VSHUFF32X4  $0xee, Z13, Z12, Z1
+	VADDPS      Z1, Z0, Z12
+	VSHUFF32X4  $0x44, Z15, Z14, Z0
+	VSHUFF32X4  $0xee, Z15, Z14, Z1
+	VADDPS      Z1, Z0, Z14
+	VSHUFF32X4  $0x88, Z10, Z8, Z0
+	VSHUFF32X4  $0xdd, Z10, Z8, Z1
+	VADDPS      Z1, Z0, Z8
+	VSHUFF32X4  $0x88, Z14, Z12, Z0
+	VSHUFF32X4  $0xdd, Z14, Z12, Z1
+	VADDPS      Z1, Z0, Z12
+	VSHUFPS     $0x44, Z12, Z8, Z0
+	VSHUFPS     $0xee, Z12, Z8, Z1
+	VADDPS      Z1, Z0, Z0
+	VPERMILPS   $0xb1, Z0, Z1
+	VADDPS      Z1, Z0, Z0
+	VMOVUPS     attnperm<>+0(SB), Z5
+	VPERMPS     Z0, Z5, Z0
+	VMULPS      Y6, Y0, Y0
+	VMOVUPS     Y0, (AX)
+	VSHUFF32X4  $0x44, Z17, Z16, Z0
+	VSHUFF32X4  $0xee, Z17, Z16, Z1
+	VADDPS      Z1, Z0, Z16
+	VSHUFF32X4  $0x44, Z19, Z18, Z0
+	VSHUFF32X4  $0xee, Z19, Z18, Z1
+	VADDPS      Z1, Z0, Z18
+	VSHUFF32X4  $0x44, Z21, Z20, Z0
+	VSHUFF32X4  $0xee, Z21, Z20, Z1
+	VADDPS      Z1, Z0, Z20
+	VSHUFF32X4  $0x44, Z23, Z22, Z0
+	VSHUFF32X4  $0xee, Z23, Z22, Z1
+	VADDPS      Z1, Z0, Z22
+	VSHUFF32X4  $0x88, Z18, Z16, Z0
+	VSHUFF32X4  $0xdd, Z18, Z16, Z1
+	VADDPS      Z1, Z0, Z16
+	VSHUFF32X4  $0x88, Z22, Z20, Z0
+	VSHUFF32X4  $0xdd, Z22, Z20, Z1
+	VADDPS      Z1, Z0, Z20
+	VSHUFPS     $0x44, Z20, Z16, Z0
+	VSHUFPS     $0xee, Z20, Z16, Z1
+	VADDPS      Z1, Z0, Z0
+	VPERMILPS   $0xb1, Z0, Z1
+	VADDPS      Z1, Z0, Z0
+	VMOVUPS     attnperm<>+0(SB), Z5
+	VPERMPS     Z0, Z5, Z0
+	VMULPS      Y7, Y0, Y0
+	VMOVUPS     Y0, (AX)(R8*4)
+	ADDQ        $0x20, AX
+	ADDQ        $0x00000200, BX
+	DECQ        R10
+	JNZ         fwd2Cchunk
+	VZEROUPPER
+	RET
+
+// func attnRowBwd2_512(dq *float32, q *float32, do *float32, kt *float32, vt *float32, dkt *float32, dvt *float32, e *float32, hd int, nb int, tail int, scale float32)
+// Requires: AVX, AVX512F
+TEXT ·attnRowBwd2_512(SB), NOSPLIT, $0-92
+	VBROADCASTSS scale+88(FP), Z18
+	MOVL         $0xff800000, R15
+	VPBROADCASTD R15, Z19
+	MOVL         $0xc2c80000, R15
+	VPBROADCASTD R15, Z20
+	MOVL         $0xc28aa123, R15
+	VPBROADCASTD R15, Z21
+	MOVL         $0x3fb8aa3b, R15
+	VPBROADCASTD R15, Z22
+	MOVL         $0x4b400000, R15
+	VPBROADCASTD R15, Z23
+	MOVL         $0xbf317200, R15
+	VPBROADCASTD R15, Z24
+	MOVL         $0xb5bfbe8e, R15
+	VPBROADCASTD R15, Z25
+	MOVL         $0x3c07cfce, R15
+	VPBROADCASTD R15, Z26
+	MOVL         $0x3d2b9d0d, R15
+	VPBROADCASTD R15, Z27
+	MOVL         $0x3e2aad40, R15
+	VPBROADCASTD R15, Z28
+	MOVL         $0x3efffee3, R15
+	VPBROADCASTD R15, Z29
+	MOVL         $0x3f7ffffb, R15
+	VPBROADCASTD R15, Z30
+	MOVL         $0x3f800000, R15
+	VPBROADCASTD R15, Z31
+	MOVQ         tail+80(FP), R10
+	KMOVW        R10, K1
+	MOVQ         q+8(FP), BX
+	MOVQ         do+16(FP), CX
+	MOVQ         kt+24(FP), DX
+	MOVQ         vt+32(FP), SI
+	MOVQ         e+56(FP), R9
+	MOVQ         hd+64(FP), R8
+	MOVQ         nb+72(FP), R12
+
+	// Pass A: s1, s2 (scaled) and dp1, dp2 into the scratch; Z2, Z9 = running maxima of s.
+	XORQ    R13, R13
+	XORQ    R14, R14
+	VMOVAPS Z19, Z2
+	VMOVAPS Z19, Z9
+
+bwd2A:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   BX, R10
+	MOVQ   CX, R11
+	MOVQ   R8, AX
+
+bwd2Ad:
+	VMOVUPS          (DX)(R13*1), Z5
+	VMOVUPS          (SI)(R13*1), Z6
+	VFMADD231PS.BCST (R10), Z5, Z0
+	VFMADD231PS.BCST (R10)(R8*4), Z5, Z1
+	VFMADD231PS.BCST (R11), Z6, Z3
+	VFMADD231PS.BCST (R11)(R8*4), Z6, Z4
+	VMOVUPS          64(DX)(R13*1), Z7
+	VMOVUPS          64(SI)(R13*1), Z8
+	VFMADD231PS.BCST 4(R10), Z7, Z0
+	VFMADD231PS.BCST 4(R10)(R8*4), Z7, Z1
+	VFMADD231PS.BCST 4(R11), Z8, Z3
+	VFMADD231PS.BCST 4(R11)(R8*4), Z8, Z4
+	VMOVUPS          128(DX)(R13*1), Z5
+	VMOVUPS          128(SI)(R13*1), Z6
+	VFMADD231PS.BCST 8(R10), Z5, Z0
+	VFMADD231PS.BCST 8(R10)(R8*4), Z5, Z1
+	VFMADD231PS.BCST 8(R11), Z6, Z3
+	VFMADD231PS.BCST 8(R11)(R8*4), Z6, Z4
+	VMOVUPS          192(DX)(R13*1), Z7
+	VMOVUPS          192(SI)(R13*1), Z8
+	VFMADD231PS.BCST 12(R10), Z7, Z0
+	VFMADD231PS.BCST 12(R10)(R8*4), Z7, Z1
+	VFMADD231PS.BCST 12(R11), Z8, Z3
+	VFMADD231PS.BCST 12(R11)(R8*4), Z8, Z4
+	VMOVUPS          256(DX)(R13*1), Z5
+	VMOVUPS          256(SI)(R13*1), Z6
+	VFMADD231PS.BCST 16(R10), Z5, Z0
+	VFMADD231PS.BCST 16(R10)(R8*4), Z5, Z1
+	VFMADD231PS.BCST 16(R11), Z6, Z3
+	VFMADD231PS.BCST 16(R11)(R8*4), Z6, Z4
+	VMOVUPS          320(DX)(R13*1), Z7
+	VMOVUPS          320(SI)(R13*1), Z8
+	VFMADD231PS.BCST 20(R10), Z7, Z0
+	VFMADD231PS.BCST 20(R10)(R8*4), Z7, Z1
+	VFMADD231PS.BCST 20(R11), Z8, Z3
+	VFMADD231PS.BCST 20(R11)(R8*4), Z8, Z4
+	VMOVUPS          384(DX)(R13*1), Z5
+	VMOVUPS          384(SI)(R13*1), Z6
+	VFMADD231PS.BCST 24(R10), Z5, Z0
+	VFMADD231PS.BCST 24(R10)(R8*4), Z5, Z1
+	VFMADD231PS.BCST 24(R11), Z6, Z3
+	VFMADD231PS.BCST 24(R11)(R8*4), Z6, Z4
+	VMOVUPS          448(DX)(R13*1), Z7
+	VMOVUPS          448(SI)(R13*1), Z8
+	VFMADD231PS.BCST 28(R10), Z7, Z0
+	VFMADD231PS.BCST 28(R10)(R8*4), Z7, Z1
+	VFMADD231PS.BCST 28(R11), Z8, Z3
+	VFMADD231PS.BCST 28(R11)(R8*4), Z8, Z4
+	ADDQ             $0x00000200, R13
+	ADDQ             $0x20, R10
+	ADDQ             $0x20, R11
+	SUBQ             $0x08, AX
+	JNZ              bwd2Ad
+	VMULPS           Z18, Z0, Z0
+	VMULPS           Z18, Z1, Z1
+	CMPQ             R12, $0x01
+	JNE              bwd2Astore
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z0, K1, Z5
+	VMOVAPS          Z5, Z0
+	VMOVAPS          Z19, Z5
+	VMOVAPS          Z1, K1, Z5
+	VMOVAPS          Z5, Z1
+
+bwd2Astore:
+	VMOVUPS       Z0, (R9)(R14*1)
+	VMOVUPS       Z3, 64(R9)(R14*1)
+	VMOVUPS       Z1, 128(R9)(R14*1)
+	VMOVUPS       Z4, 192(R9)(R14*1)
+	VMAXPS        Z0, Z2, Z2
+	VMAXPS        Z1, Z9, Z9
+	ADDQ          $0x00000100, R14
+	DECQ          R12
+	JNZ           bwd2A
+	VEXTRACTF64X4 $0x01, Z2, Y5
+	VMAXPS        Y5, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0x4e, X2, X5
+	VMAXPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X5
+	VMAXPS        X5, X2, X2
+	VBROADCASTSS  X2, Z2
+	VEXTRACTF64X4 $0x01, Z9, Y5
+	VMAXPS        Y5, Y9, Y9
+	VEXTRACTF128  $0x01, Y9, X5
+	VMAXPS        X5, X9, X9
+	VPERMILPS     $0x4e, X9, X5
+	VMAXPS        X5, X9, X9
+	VPERMILPS     $0xb1, X9, X5
+	VMAXPS        X5, X9, X9
+	VBROADCASTSS  X9, Z9
+
+	// Pass B: e = exp(s - max), flushed; Z10, Z11 = Σe1, Σe1·dp1; Z12, Z13 = Σe2, Σe2·dp2.
+	MOVQ   nb+72(FP), R12
+	XORQ   R14, R14
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+bwd2B:
+	VMOVUPS       (R9)(R14*1), Z0
+	VSUBPS        Z2, Z0, Z0
+	VMOVUPS       128(R9)(R14*1), Z6
+	VSUBPS        Z9, Z6, Z6
+	VMAXPS        Z20, Z0, Z0
+	VCMPPS        $0x05, Z21, Z0, K2
+	VMOVAPS       Z23, Z3
+	VFMADD231PS   Z22, Z0, Z3
+	VSUBPS        Z23, Z3, Z3
+	VFMADD231PS   Z24, Z3, Z0
+	VFMADD231PS   Z25, Z3, Z0
+	VMOVAPS       Z26, Z4
+	VFMADD213PS   Z27, Z0, Z4
+	VFMADD213PS   Z28, Z0, Z4
+	VFMADD213PS   Z29, Z0, Z4
+	VFMADD213PS   Z30, Z0, Z4
+	VFMADD213PS   Z31, Z0, Z4
+	VSCALEFPS.Z   Z3, Z4, K2, Z0
+	VMAXPS        Z20, Z6, Z6
+	VCMPPS        $0x05, Z21, Z6, K3
+	VMOVAPS       Z23, Z7
+	VFMADD231PS   Z22, Z6, Z7
+	VSUBPS        Z23, Z7, Z7
+	VFMADD231PS   Z24, Z7, Z6
+	VFMADD231PS   Z25, Z7, Z6
+	VMOVAPS       Z26, Z8
+	VFMADD213PS   Z27, Z6, Z8
+	VFMADD213PS   Z28, Z6, Z8
+	VFMADD213PS   Z29, Z6, Z8
+	VFMADD213PS   Z30, Z6, Z8
+	VFMADD213PS   Z31, Z6, Z8
+	VSCALEFPS.Z   Z7, Z8, K3, Z6
+	VMOVUPS       Z0, (R9)(R14*1)
+	VMOVUPS       Z6, 128(R9)(R14*1)
+	VADDPS        Z0, Z10, Z10
+	VFMADD231PS   64(R9)(R14*1), Z0, Z11
+	VADDPS        Z6, Z12, Z12
+	VFMADD231PS   192(R9)(R14*1), Z6, Z13
+	ADDQ          $0x00000100, R14
+	DECQ          R12
+	JNZ           bwd2B
+	VEXTRACTF64X4 $0x01, Z10, Y5
+	VADDPS        Y5, Y10, Y10
+	VEXTRACTF128  $0x01, Y10, X5
+	VADDPS        X5, X10, X10
+	VPERMILPS     $0x4e, X10, X5
+	VADDPS        X5, X10, X10
+	VPERMILPS     $0xb1, X10, X5
+	VADDPS        X5, X10, X10
+	VBROADCASTSS  X10, Z10
+	VEXTRACTF64X4 $0x01, Z11, Y5
+	VADDPS        Y5, Y11, Y11
+	VEXTRACTF128  $0x01, Y11, X5
+	VADDPS        X5, X11, X11
+	VPERMILPS     $0x4e, X11, X5
+	VADDPS        X5, X11, X11
+	VPERMILPS     $0xb1, X11, X5
+	VADDPS        X5, X11, X11
+	VBROADCASTSS  X11, Z11
+	VEXTRACTF64X4 $0x01, Z12, Y5
+	VADDPS        Y5, Y12, Y12
+	VEXTRACTF128  $0x01, Y12, X5
+	VADDPS        X5, X12, X12
+	VPERMILPS     $0x4e, X12, X5
+	VADDPS        X5, X12, X12
+	VPERMILPS     $0xb1, X12, X5
+	VADDPS        X5, X12, X12
+	VBROADCASTSS  X12, Z12
+	VEXTRACTF64X4 $0x01, Z13, Y5
+	VADDPS        Y5, Y13, Y13
+	VEXTRACTF128  $0x01, Y13, X5
+	VADDPS        X5, X13, X13
+	VPERMILPS     $0x4e, X13, X5
+	VADDPS        X5, X13, X13
+	VPERMILPS     $0xb1, X13, X5
+	VADDPS        X5, X13, X13
+	VBROADCASTSS  X13, Z13
+	VDIVPS        Z10, Z31, Z24
+	VMULPS        Z24, Z11, Z25
+	VDIVPS        Z12, Z31, Z26
+	VMULPS        Z26, Z13, Z27
+
+	// Pass D, 8 dims at a time, both heads: p = e·inv, ds = scale·p·(dp − Σp·dp);
+	// dq[d] = Σ ds·k[d]; dk[d] += q1[d]·ds1 + q2[d]·ds2; dv[d] += dO1[d]·p1 + dO2[d]·p2.
+	MOVQ dq+0(FP), AX
+	MOVQ dkt+40(FP), DI
+	MOVQ dvt+48(FP), R10
+	MOVQ R8, R15
+	SHLQ $0x06, R15
+	MOVQ R8, R11
+	SHRQ $0x03, R11
+	XORQ SI, SI
+
+bwd2Dchunk:
+	MOVQ   SI, R13
+	XORQ   R14, R14
+	MOVQ   nb+72(FP), R12
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z28, Z28, Z28
+
+bwd2D:
+	VMOVUPS          (R9)(R14*1), Z0
+	VMULPS           Z24, Z0, Z0
+	VMOVUPS          64(R9)(R14*1), Z1
+	VSUBPS           Z25, Z1, Z1
+	VMULPS           Z0, Z1, Z1
+	VMULPS           Z18, Z1, Z1
+	VMOVUPS          128(R9)(R14*1), Z2
+	VMULPS           Z26, Z2, Z2
+	VMOVUPS          192(R9)(R14*1), Z3
+	VSUBPS           Z27, Z3, Z3
+	VMULPS           Z2, Z3, Z3
+	VMULPS           Z18, Z3, Z3
+	VMOVUPS          (DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z8
+	VFMADD231PS      Z4, Z3, Z16
+	VMOVUPS          (DI)(R13*1), Z5
+	VFMADD231PS.BCST (BX), Z1, Z5
+	VFMADD231PS.BCST (BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, (DI)(R13*1)
+	VMOVUPS          (R10)(R13*1), Z6
+	VFMADD231PS.BCST (CX), Z0, Z6
+	VFMADD231PS.BCST (CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, (R10)(R13*1)
+	VMOVUPS          64(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z9
+	VFMADD231PS      Z4, Z3, Z17
+	VMOVUPS          64(DI)(R13*1), Z5
+	VFMADD231PS.BCST 4(BX), Z1, Z5
+	VFMADD231PS.BCST 4(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 64(DI)(R13*1)
+	VMOVUPS          64(R10)(R13*1), Z6
+	VFMADD231PS.BCST 4(CX), Z0, Z6
+	VFMADD231PS.BCST 4(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 64(R10)(R13*1)
+	VMOVUPS          128(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z10
+	VFMADD231PS      Z4, Z3, Z19
+	VMOVUPS          128(DI)(R13*1), Z5
+	VFMADD231PS.BCST 8(BX), Z1, Z5
+	VFMADD231PS.BCST 8(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 128(DI)(R13*1)
+	VMOVUPS          128(R10)(R13*1), Z6
+	VFMADD231PS.BCST 8(CX), Z0, Z6
+	VFMADD231PS.BCST 8(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 128(R10)(R13*1)
+	VMOVUPS          192(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z11
+	VFMADD231PS      Z4, Z3, Z20
+	VMOVUPS          192(DI)(R13*1), Z5
+	VFMADD231PS.BCST 12(BX), Z1, Z5
+	VFMADD231PS.BCST 12(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 192(DI)(R13*1)
+	VMOVUPS          192(R10)(R13*1), Z6
+	VFMADD231PS.BCST 12(CX), Z0, Z6
+	VFMADD231PS.BCST 12(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 192(R10)(R13*1)
+	VMOVUPS          256(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z12
+	VFMADD231PS      Z4, Z3, Z21
+	VMOVUPS          256(DI)(R13*1), Z5
+	VFMADD231PS.BCST 16(BX), Z1, Z5
+	VFMADD231PS.BCST 16(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 256(DI)(R13*1)
+	VMOVUPS          256(R10)(R13*1), Z6
+	VFMADD231PS.BCST 16(CX), Z0, Z6
+	VFMADD231PS.BCST 16(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 256(R10)(R13*1)
+	VMOVUPS          320(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z13
+	VFMADD231PS      Z4, Z3, Z22
+	VMOVUPS          320(DI)(R13*1), Z5
+	VFMADD231PS.BCST 20(BX), Z1, Z5
+	VFMADD231PS.BCST 20(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 320(DI)(R13*1)
+	VMOVUPS          320(R10)(R13*1), Z6
+	VFMADD231PS.BCST 20(CX), Z0, Z6
+	VFMADD231PS.BCST 20(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 320(R10)(R13*1)
+	VMOVUPS          384(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z14
+	VFMADD231PS      Z4, Z3, Z23
+	VMOVUPS          384(DI)(R13*1), Z5
+	VFMADD231PS.BCST 24(BX), Z1, Z5
+	VFMADD231PS.BCST 24(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 384(DI)(R13*1)
+	VMOVUPS          384(R10)(R13*1), Z6
+	VFMADD231PS.BCST 24(CX), Z0, Z6
+	VFMADD231PS.BCST 24(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 384(R10)(R13*1)
+	VMOVUPS          448(DX)(R13*1), Z4
+	VFMADD231PS      Z4, Z1, Z15
+	VFMADD231PS      Z4, Z3, Z28
+	VMOVUPS          448(DI)(R13*1), Z5
+	VFMADD231PS.BCST 28(BX), Z1, Z5
+	VFMADD231PS.BCST 28(BX)(R8*4), Z3, Z5
+	VMOVUPS          Z5, 448(DI)(R13*1)
+	VMOVUPS          448(R10)(R13*1), Z6
+	VFMADD231PS.BCST 28(CX), Z0, Z6
+	VFMADD231PS.BCST 28(CX)(R8*4), Z2, Z6
+	VMOVUPS          Z6, 448(R10)(R13*1)
+	ADDQ             R15, R13
+	ADDQ             $0x00000100, R14
+	DECQ             R12
+	JNZ              bwd2D
+	VSHUFF32X4       $0x44, Z9, Z8, Z0
+	VSHUFF32X4       $0xee, Z9, Z8, Z1
+	VADDPS           Z1, Z0, Z8
+	VSHUFF32X4       $0x44, Z11, Z10, Z0
+	VSHUFF32X4       $0xee, Z11, Z10, Z1
+	VADDPS           Z1, Z0, Z10
+	VSHUFF32X4       $0x44, Z13, Z12, Z0
+	VSHUFF32X4       $0xee, Z13, Z12, Z1
+	VADDPS           Z1, Z0, Z12
+	VSHUFF32X4       $0x44, Z15, Z14, Z0
+	VSHUFF32X4       $0xee, Z15, Z14, Z1
+	VADDPS           Z1, Z0, Z14
+	VSHUFF32X4       $0x88, Z10, Z8, Z0
+	VSHUFF32X4       $0xdd, Z10, Z8, Z1
+	VADDPS           Z1, Z0, Z8
+	VSHUFF32X4       $0x88, Z14, Z12, Z0
+	VSHUFF32X4       $0xdd, Z14, Z12, Z1
+	VADDPS           Z1, Z0, Z12
+	VSHUFPS          $0x44, Z12, Z8, Z0
+	VSHUFPS          $0xee, Z12, Z8, Z1
+	VADDPS           Z1, Z0, Z0
+	VPERMILPS        $0xb1, Z0, Z1
+	VADDPS           Z1, Z0, Z0
+	VMOVUPS          attnperm<>+0(SB), Z5
+	VPERMPS          Z0, Z5, Z0
+	VMOVUPS          Y0, (AX)
+	VSHUFF32X4       $0x44, Z17, Z16, Z0
+	VSHUFF32X4       $0xee, Z17, Z16, Z1
+	VADDPS           Z1, Z0, Z16
+	VSHUFF32X4       $0x44, Z20, Z19, Z0
+	VSHUFF32X4       $0xee, Z20, Z19, Z1
+	VADDPS           Z1, Z0, Z19
+	VSHUFF32X4       $0x44, Z22, Z21, Z0
+	VSHUFF32X4       $0xee, Z22, Z21, Z1
+	VADDPS           Z1, Z0, Z21
+	VSHUFF32X4       $0x44, Z28, Z23, Z0
+	VSHUFF32X4       $0xee, Z28, Z23, Z1
+	VADDPS           Z1, Z0, Z23
+	VSHUFF32X4       $0x88, Z19, Z16, Z0
+	VSHUFF32X4       $0xdd, Z19, Z16, Z1
+	VADDPS           Z1, Z0, Z16
+	VSHUFF32X4       $0x88, Z23, Z21, Z0
+	VSHUFF32X4       $0xdd, Z23, Z21, Z1
+	VADDPS           Z1, Z0, Z21
+	VSHUFPS          $0x44, Z21, Z16, Z0
+	VSHUFPS          $0xee, Z21, Z16, Z1
+	VADDPS           Z1, Z0, Z0
+	VPERMILPS        $0xb1, Z0, Z1
+	VADDPS           Z1, Z0, Z0
+	VMOVUPS          attnperm<>+0(SB), Z5
+	VPERMPS          Z0, Z5, Z0
+	VMOVUPS          Y0, (AX)(R8*4)
+	ADDQ             $0x20, AX
+	ADDQ             $0x20, BX
+	ADDQ             $0x20, CX
+	ADDQ             $0x00000200, SI
+	DECQ             R11
+	JNZ              bwd2Dchunk
+	VZEROUPPER
+	RET

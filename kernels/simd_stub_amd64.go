@@ -107,3 +107,22 @@ func dequantF16_512(dst *float32, src *uint16, n int)
 func dequantQ8_0_512(dst *float32, src *byte, nb int)
 
 func dequantQ4KBlock512(dst *float32, q *byte, dm *[16]float32)
+
+func dequantQ2KBlock2(dst *float32, q *byte, dm *[32]float32)
+
+func dequantQ3KBlock2(dst *float32, q *byte, hm *byte, dl *[16]float32)
+
+// attnRowFwd512 is attnRowFwdGo for hd a multiple of 8: out[:hd] = softmax(scale·q·Kᵀ)·V over nb blocks, tail the mask of the last block's keys.
+func attnRowFwd512(out *float32, q *float32, kt *float32, vt *float32, e *float32, hd int, nb int, tail int, scale float32)
+
+// attnRowBwd512 is attnRowBwdGo for hd a multiple of 8.
+func attnRowBwd512(dq *float32, q *float32, do *float32, kt *float32, vt *float32, dkt *float32, dvt *float32, e *float32, dp *float32, hd int, nb int, tail int, scale float32)
+
+// attnFlush512 sets p[i] = 0 where p[i] < 2⁻¹⁰⁰ (p ≥ 0): flushTinyGo.
+func attnFlush512(p *float32, n int)
+
+// attnRowFwd2_512 is attnRowFwd2Go for hd a multiple of 8.
+func attnRowFwd2_512(out *float32, q *float32, kt *float32, vt *float32, e *float32, hd int, nb int, tail int, scale float32)
+
+// attnRowBwd2_512 is attnRowBwd2Go for hd a multiple of 8.
+func attnRowBwd2_512(dq *float32, q *float32, do *float32, kt *float32, vt *float32, dkt *float32, dvt *float32, e *float32, hd int, nb int, tail int, scale float32)

@@ -37,6 +37,31 @@ type Config struct {
 	// the projection and before RoPE (attn_q_norm / attn_k_norm: qwen3, gemma3).
 	QKNorm bool
 	Tied   bool // output.weight absent: the LM head reuses token_embd
+
+	// Gemma-family options (gemma2.go, gemma3.go). Their zero values are the llama behaviour.
+
+	// EmbedScale multiplies the token embeddings on input (gemma: √Dim); 0 = none. The LM
+	// head, tied or not, uses the unscaled weight.
+	EmbedScale float32
+	// PostNorms: each block RMS-normalizes its attention and FFN outputs
+	// (post_attention_norm, post_ffw_norm) before adding them to the residual.
+	PostNorms bool
+	// GeGLU: the FFN computes gelu_tanh(gate)·up instead of silu(gate)·up.
+	GeGLU bool
+	// AttnScale is the attention score scale; 0 = 1/√HeadDim.
+	AttnScale float32
+	// AttnSoftcap caps the attention scores at c·tanh(s/c) before the causal mask; 0 = none.
+	AttnSoftcap float32
+	// FinalSoftcap caps the logits at c·tanh(z/c); 0 = none.
+	FinalSoftcap float32
+	// Window is the sliding window of the layers marked in WindowLayers: row i attends to
+	// keys j with i−j < Window (Window keys, its own included). 0 = no sliding window.
+	Window       int
+	WindowLayers []bool
+	// RopeLocalTheta is the RoPE base of the layers marked in RopeLocalLayers, which also
+	// take no RopeScale (gemma3's local layers); the others use RopeTheta and RopeScale.
+	RopeLocalTheta  float32
+	RopeLocalLayers []bool
 }
 
 // archSpec is what differs between the supported architectures. Each architecture is one
@@ -46,6 +71,9 @@ type archSpec struct {
 	neox    bool // RoPE rotates halves (LLAMA_ROPE_TYPE_NEOX) rather than adjacent pairs
 	qkvBias bool // q, k, v carry biases
 	qkNorm  bool // attn_q_norm / attn_k_norm per head before RoPE
+	// tiedHead: the LM head is always token_embd; a file with output.weight is refused, as
+	// llama.cpp refuses it (gemma2: "wrong number of tensors").
+	tiedHead bool
 	// fused: q, k, v live in one attn_qkv tensor and gate, up in one ffn_up tensor (phi3); the
 	// engine splits them at load and joins them again at export.
 	fused bool
@@ -55,7 +83,7 @@ type archSpec struct {
 }
 
 // supportedArchs is what the error for an unknown architecture lists.
-const supportedArchs = "llama, qwen2, qwen3, phi3"
+const supportedArchs = "llama, qwen2, qwen3, phi3, gemma2, gemma3"
 
 // archTraits returns the traits of a GGUF general.architecture.
 func archTraits(arch string) (archSpec, error) {
@@ -71,6 +99,10 @@ func archTraits(arch string) (archSpec, error) {
 		return qwen3Spec(), nil
 	case "phi3":
 		return phi3Spec(), nil
+	case "gemma2":
+		return gemma2Spec(), nil
+	case "gemma3":
+		return gemma3Spec(), nil
 	}
 	return archSpec{}, fmt.Errorf("unsupported architecture %q (supported: %s)", arch, supportedArchs)
 }
@@ -137,6 +169,14 @@ func configFromKV(kv ggml.KV, vocab int) (Config, error) {
 		// align trains uses them, so they are refused rather than silently mis-applied.
 		return Config{}, fmt.Errorf("%s: RoPE scaling type %q (factor %g) is not supported (supported: linear, and rope_freqs.weight factors)", arch, t, factor)
 	}
+	switch arch {
+	case "gemma2":
+		gemma2Config(kv, &c)
+	case "gemma3":
+		if err := gemma3Config(kv, &c); err != nil {
+			return Config{}, err
+		}
+	}
 	return c, nil
 }
 
@@ -182,6 +222,12 @@ func (m *Model) bindings() []binding {
 			binding{name: p + "ffn_up.weight", slot: &b.up.w, shape: [2]int{c.FFN, c.Dim}},
 			binding{name: p + "ffn_down.weight", slot: &b.down.w, shape: [2]int{c.Dim, c.FFN}},
 		)
+		if c.PostNorms {
+			bs = append(bs,
+				binding{name: p + "post_attention_norm.weight", slot: &b.postAttnNorm, shape: [2]int{c.Dim, 0}},
+				binding{name: p + "post_ffw_norm.weight", slot: &b.postFFNNorm, shape: [2]int{c.Dim, 0}},
+			)
+		}
 		if c.QKVBias {
 			bs = append(bs,
 				binding{name: p + "attn_q.bias", slot: &b.q.b, shape: [2]int{qDim, 0}},
@@ -219,4 +265,45 @@ func (c Config) ropeMScale() float32 {
 		return 1
 	}
 	return c.RopeAttnFactor
+}
+
+// windowed reports whether layer l uses the sliding window.
+func (c Config) windowed(l int) bool {
+	return c.Window > 0 && l >= 0 && l < len(c.WindowLayers) && c.WindowLayers[l]
+}
+
+// layerRope returns layer l's RoPE base and freq_scale.
+func (c Config) layerRope(l int) (theta, freqScale float32) {
+	if l >= 0 && l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
+		return c.RopeLocalTheta, 1
+	}
+	return c.RopeTheta, c.ropeFreqScale()
+}
+
+// attnScale is the attention score scale: AttnScale, or 1/√HeadDim.
+func (c Config) attnScale() float32 {
+	if c.AttnScale != 0 {
+		return c.AttnScale
+	}
+	return float32(1 / math.Sqrt(float64(c.HeadDim)))
+}
+
+// plainAttention reports whether layer l's attention is plain causal softmax(QKᵀ/√hd), the
+// one every attention kernel computes; otherwise attn_window.go's path handles it.
+func (c Config) plainAttention(l int) bool {
+	return c.AttnSoftcap == 0 && !c.windowed(l) && c.attnScale() == float32(1/math.Sqrt(float64(c.HeadDim)))
+}
+
+// llamaBlock reports whether the model is a plain llama/qwen2 stack, without any of the gemma
+// options (what F16KV's re-enactment of the llama.cpp runner covers).
+func (c Config) llamaBlock() bool {
+	if c.EmbedScale != 0 || c.PostNorms || c.GeGLU || c.FinalSoftcap != 0 || c.RopeLocalLayers != nil {
+		return false
+	}
+	for l := 0; l < c.Layers; l++ {
+		if !c.plainAttention(l) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,6 @@
 package model
 
-import "math"
+import "github.com/alignkit/align/kernels"
 
 // attnFusedMaxHeadDim is the largest head dim that attention computes by the fused row loops
 // below instead of row-block SGEMMs. With heads this narrow (stories260K's are 8 wide) every
@@ -30,12 +30,6 @@ func transposeOut(dst, src []float32, n, hd, ld int) {
 	}
 }
 
-// attnFlushBits are the float32 bits of 2⁻¹⁰⁰ ≈ 7.9e-31: probabilities below it are set to
-// zero. Far-past columns of a peaked softmax otherwise yield subnormal floats, and every Dot or Axpy that produces subnormals runs
-// through the CPU's slow microcode assist (it tripled the fused attention's time on
-// stories260K). Dropping terms below 2⁻¹⁰⁰ changes no float32 sum that has a normal-sized term.
-const attnFlushBits = (127 - 100) << 23
-
 // fusedProbs writes p[:i+1] = softmax(scale·q·Kᵀ[:, :i+1]) for query row q (hd long), with
 // kt = Kᵀ [hd, n], probabilities below 2⁻¹⁰⁰ set to zero.
 func fusedProbs(p, q, kt []float32, i, n int, scale float32) {
@@ -46,15 +40,7 @@ func fusedProbs(p, q, kt []float32, i, n int, scale float32) {
 		axpy(scale*x, kt[d*n:d*n+L], p)
 	}
 	softmax(p, p)
-	flushTiny(p)
-}
-
-// flushTinyGo is flushTiny in Go, branch-free: p ≥ 0, so its bits order like its values.
-func flushTinyGo(p []float32) {
-	for j, x := range p {
-		b := math.Float32bits(x)
-		p[j] = math.Float32frombits(b & uint32(int32(attnFlushBits-1-b)>>31))
-	}
+	kernels.FlushTiny(p) // probabilities below 2⁻¹⁰⁰ would make subnormals in every Axpy
 }
 
 // attentionForwardFused is attentionForward for head dims up to attnFusedMaxHeadDim: per

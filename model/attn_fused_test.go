@@ -65,10 +65,10 @@ func compareClose(t *testing.T, what string, hd int, got, want []float32) {
 	}
 }
 
-// TestAttentionRowKernels: the row kernels (assembly where the CPU has AVX-512, and their pure-Go
-// twins) agree with the row-block SGEMM attention, forward and backward, for head dims 8 to 32,
+// TestAttentionRowKernels: the row kernels (the assembly where the kernels package chose AVX-512,
+// their pure-Go twins under ALIGN_KERNELS=avx2 or generic) agree with the row-block SGEMM attention, forward and backward, for head dims 8 to 32,
 // rows that end inside and on a block of keys, and peaked scores whose far columns are flushed;
-// and the assembly is bit-identical between 1 and 2 threads. GQA groups of 1, 2 and 3 heads
+// and the results are bit-identical between 1 and 2 threads. GQA groups of 1, 2 and 3 heads
 // exercise the one-head and the paired kernels.
 func TestAttentionRowKernels(t *testing.T) {
 	for _, hd := range []int{8, 16, 24, 32} {
@@ -97,78 +97,33 @@ func TestAttentionRowKernels(t *testing.T) {
 			q, k, v := fill(T*qDim, peak), fill(T*kvDim, 1), fill(T*kvDim, 1)
 			dout := fill(T*qDim, 1)
 			type grads struct{ out, dq, dk, dv []float32 }
-			run := func(rk *attnRowKernels, threads int) grads {
+			run := func(rows bool, threads int) grads {
 				m.threads = threads
 				g := grads{make([]float32, T*qDim), fill(T*qDim, 1), fill(T*kvDim, 1), fill(T*kvDim, 1)}
-				if rk == nil {
+				if !rows {
 					m.attentionForwardGemm(g.out, q, k, v, spans)
 					m.attentionBackwardGemm(g.dq, g.dk, g.dv, dout, q, k, v, spans)
 					return g
 				}
-				m.attentionForwardRows(*rk, g.out, q, k, v, spans)
-				m.attentionBackwardRows(*rk, g.dq, g.dk, g.dv, dout, q, k, v, spans)
+				m.attentionForwardRows(g.out, q, k, v, spans)
+				m.attentionBackwardRows(g.dq, g.dk, g.dv, dout, q, k, v, spans)
 				return g
 			}
-			goK, asmK := attnRowsGo(), attnRowsSIMD()
-			want := run(nil, 2)
-			for name, rk := range map[string]*attnRowKernels{"go": &goK, "asm": &asmK} {
-				if name == "asm" && !attnRowsAsm(hd) {
-					t.Logf("hd %d: assembly row kernels off (kernels ISA %s), not run", hd, kernels.ISA())
-					continue
-				}
-				got := run(rk, 2)
-				compareClose(t, name+" out", hd, got.out, want.out)
-				compareClose(t, name+" dq", hd, got.dq, want.dq)
-				compareClose(t, name+" dk", hd, got.dk, want.dk)
-				compareClose(t, name+" dv", hd, got.dv, want.dv)
-				one := run(rk, 1)
-				for i, x := range [][2][]float32{{got.out, one.out}, {got.dq, one.dq}, {got.dk, one.dk}, {got.dv, one.dv}} {
-					for j := range x[0] {
-						if math.Float32bits(x[0][j]) != math.Float32bits(x[1][j]) {
-							t.Fatalf("hd %d %s: output %d [%d] differs between 1 and 2 threads: %g vs %g", hd, name, i, j, x[1][j], x[0][j])
-						}
+			want, got, one := run(false, 2), run(true, 2), run(true, 1)
+			name := "go twins"
+			if kernels.AttnRowsSIMD(hd) {
+				name = "assembly"
+			}
+			compareClose(t, name+" out", hd, got.out, want.out)
+			compareClose(t, name+" dq", hd, got.dq, want.dq)
+			compareClose(t, name+" dk", hd, got.dk, want.dk)
+			compareClose(t, name+" dv", hd, got.dv, want.dv)
+			for i, x := range [][2][]float32{{got.out, one.out}, {got.dq, one.dq}, {got.dk, one.dk}, {got.dv, one.dv}} {
+				for j := range x[0] {
+					if math.Float32bits(x[0][j]) != math.Float32bits(x[1][j]) {
+						t.Fatalf("hd %d %s: output %d [%d] differs between 1 and 2 threads: %g vs %g", hd, name, i, j, x[1][j], x[0][j])
 					}
 				}
-			}
-		}
-	}
-}
-
-// TestAttnRowExp: the exps the forward row kernel leaves in its scratch row (exp(s − max) per
-// key) are within 2 ulp-ish (3e-7 relative) of math.Exp, and exactly zero below −100·ln2, for the
-// assembly and the Go twin.
-func TestAttnRowExp(t *testing.T) {
-	const hd, L = 8, 3 * attnKB
-	xs := make([]float32, L)
-	for j := range xs {
-		xs[j] = -float32(j) * 2.3 // 0 (the max) down to −108
-	}
-	xs[5], xs[6], xs[7] = -1e-7, -69.3, -69.32
-	// q = e₀ and k_j = (x_j/scale)·e₀ make the scores x_j.
-	scale := float32(1 / math.Sqrt(hd))
-	q := make([]float32, hd)
-	q[0] = 1
-	k := make([]float32, L*hd)
-	for j, x := range xs {
-		k[j*hd] = x / scale
-	}
-	kt, vt := make([]float32, attnPad(L)*hd), make([]float32, attnPad(L)*hd)
-	blockIn(kt, k, L, hd, hd)
-	blockIn(vt, k, L, hd, hd)
-	for name, rk := range map[string]attnRowKernels{"go": attnRowsGo(), "asm": attnRowsSIMD()} {
-		if name == "asm" && !attnRowsAsm(hd) {
-			continue
-		}
-		e, out := make([]float32, attnPad(L)), make([]float32, hd)
-		rk.fwd(out, q, kt, vt, e, hd, L, scale)
-		for j, x := range xs {
-			s := float64(x/scale) * float64(scale) // the score as the kernel forms it
-			want := math.Exp(float64(float32(s)))
-			if float32(s) < attnFlushBelow {
-				want = 0
-			}
-			if d := math.Abs(float64(e[j]) - want); d > 3e-7*want || (want == 0 && e[j] != 0) {
-				t.Errorf("%s: exp(%g) = %g, want %g", name, s, e[j], want)
 			}
 		}
 	}
@@ -206,36 +161,6 @@ func BenchmarkAttentionGemm(b *testing.B) {
 			}
 			b.ReportMetric((processCPUSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
 		})
-	}
-}
-
-// TestFlushTiny: flushTiny (assembly where available) equals its Go twin bit for bit, on rows
-// of every length up to 40 holding values around the 2⁻¹⁰⁰ threshold, and flushes exactly those
-// below it.
-func TestFlushTiny(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	thr := math.Float32frombits(attnFlushBits)
-	for n := 0; n <= 40; n++ {
-		p := make([]float32, n+1) // one guard element past the row
-		for i := range p {
-			p[i] = thr * float32(math.Exp2(rng.Float64()*4-2))
-		}
-		p[n] = thr / 2
-		orig := append([]float32(nil), p[:n]...)
-		want := append([]float32(nil), p[:n]...)
-		flushTinyGo(want)
-		flushTiny(p[:n])
-		for i := range want {
-			if math.Float32bits(p[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n %d [%d]: %g, want %g", n, i, p[i], want[i])
-			}
-			if (orig[i] < thr && want[i] != 0) || (orig[i] >= thr && want[i] != orig[i]) {
-				t.Fatalf("n %d [%d]: %g became %g (threshold %g)", n, i, orig[i], want[i], thr)
-			}
-		}
-		if p[n] != thr/2 {
-			t.Fatalf("n %d: wrote past the row", n)
-		}
 	}
 }
 
@@ -325,14 +250,14 @@ func TestGradientsRowKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 11))
 	cfg := tinyConfig("llama")
 	cfg.Layers, cfg.Dim, cfg.HeadDim, cfg.RopeDim = 1, 32, 8, 8
-	if !attnRowsAsm(cfg.HeadDim) {
+	if !kernels.AttnRowsSIMD(cfg.HeadDim) {
 		t.Logf("assembly row kernels off (kernels ISA %s): checking the fallback path", kernels.ISA())
 	}
 	m, err := NewRandom(cfg, 3, LoadOptions{Threads: 2, LoRA: &LoRAConfig{Rank: 2, Alpha: 2, Seed: 4, Targets: []string{"q", "k", "v", "o"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 3*attnKB + 5
+	n := 3*kernels.AttnKB + 5
 	s := Sequence{Tokens: make([]int32, n), Mask: make([]bool, n)}
 	for i := range s.Tokens {
 		s.Tokens[i] = int32(rng.IntN(cfg.Vocab))

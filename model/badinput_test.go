@@ -31,8 +31,8 @@ func writeVariant(t *testing.T, edit func(ggml.KV), embdType kernels.GGMLType) s
 	for _, ti := range m.tensors {
 		tt := &ggml.Tensor{Name: ti.name, Shape: ti.shape, Kind: uint32(kernels.TypeF32), WriterTo: tensorWriter{data: data[ti.name], typ: kernels.TypeF32}}
 		if ti.name == "token_embd.weight" && embdType != kernels.TypeF32 {
-			elems, bytes := kernels.BlockSize(embdType)
-			n := len(data[ti.name]) / elems * bytes
+			gt := ggml.TensorType(embdType) // fs/ggml's sizes: the type may be one align refuses
+			n := len(data[ti.name]) / int(gt.BlockSize()) * int(gt.TypeSize())
 			tt.Kind, tt.WriterTo = uint32(embdType), tensorWriter{raw: make([]byte, n)}
 		}
 		ts = append(ts, tt)
@@ -80,18 +80,19 @@ func TestLoadUnsupportedArchitecture(t *testing.T) {
 	path := writeVariant(t, func(kv ggml.KV) {
 		for k, v := range kv {
 			if strings.HasPrefix(k, "llama.") {
-				kv["gemma3."+strings.TrimPrefix(k, "llama.")] = v
+				kv["mamba."+strings.TrimPrefix(k, "llama.")] = v
 				delete(kv, k)
 			}
 		}
-		kv["general.architecture"] = "gemma3"
+		kv["general.architecture"] = "mamba"
 	}, kernels.TypeF32)
-	wantLoadError(t, path, `unsupported architecture "gemma3"`)
+	wantLoadError(t, path, `unsupported architecture "mamba"`)
 }
 
 func TestLoadUnsupportedWeightType(t *testing.T) {
-	path := writeVariant(t, func(ggml.KV) {}, kernels.TypeQ4_1)
-	wantLoadError(t, path, "token_embd.weight", "unsupported weight type Q4_1")
+	// MXFP4 (gpt-oss's experts, ggml type 39) is one that align does not dequantize.
+	path := writeVariant(t, func(ggml.KV) {}, kernels.GGMLType(39))
+	wantLoadError(t, path, "token_embd.weight", "unsupported weight type MXFP4", "Q2_K", "Q3_K")
 	// The variant writer itself is sound: the same file with F32 embeddings loads.
 	if _, err := Load(writeVariant(t, func(ggml.KV) {}, kernels.TypeF32), LoadOptions{}); err != nil {
 		t.Fatal(err)

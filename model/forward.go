@@ -18,6 +18,10 @@ type blockActs struct {
 	xm           []float32 // residual after attention [T,D]
 	gate, up     []float32 // [T,F] before the activation
 	lin          [7]linActs
+	// Config.PostNorms: the attention and FFN outputs before their norms [T,D], and the norms'
+	// 1/rms [T].
+	ya, yf       []float32
+	rstd3, rstd4 []float32
 	qkn          qkNormActs // Config.QKNorm only
 }
 
@@ -25,6 +29,7 @@ type blockActs struct {
 type work struct {
 	xn, h, dxm, dxn, tmp, dao, dq, dk, dv, dh, dgate, dup []float32
 	dx2, dx3                                              []float32 // dxn parts computed beside it (together)
+	dyp                                                   []float32 // Config.PostNorms: gradient before a post-norm [T,D]
 }
 
 // sizeFwd sizes the buffers that blockForward uses.
@@ -40,6 +45,9 @@ func (w *work) size(c Config, T int) {
 	w.dao, w.dq, w.dk, w.dv = grow(w.dao, T*qDim), grow(w.dq, T*qDim), grow(w.dk, T*kvDim), grow(w.dv, T*kvDim)
 	w.dh, w.dgate, w.dup = grow(w.dh, T*F), grow(w.dgate, T*F), grow(w.dup, T*F)
 	w.dx2, w.dx3 = grow(w.dx2, T*D), grow(w.dx3, T*D)
+	if c.PostNorms {
+		w.dyp = grow(w.dyp, T*D)
+	}
 }
 
 // together runs fns, which must write disjoint memory, concurrently when there are several
@@ -118,16 +126,22 @@ func (m *Model) blockForward(l int, a *blockActs, w *work, y, x []float32, pos [
 	m.together(T, func() {
 		m.linearForward(&b.q, m.qkNormIn(&a.qkn.q, a.q, T*qDim), w.xn, T, &a.lin[0], drop, ls(0))
 		m.qkNormForward(b.qNorm, &a.qkn.q, a.q, T*c.Heads)
-		m.rope(a.q, pos, T, c.Heads, false) // rope_scaled.go: kernels, or scaled RoPE
+		m.ropeAt(l, a.q, pos, T, c.Heads, false) // rope_scaled.go: kernels, or scaled RoPE
 	}, func() {
 		m.linearForward(&b.k, m.qkNormIn(&a.qkn.k, a.k, T*kvDim), w.xn, T, &a.lin[1], drop, ls(1))
 		m.qkNormForward(b.kNorm, &a.qkn.k, a.k, T*c.KVHeads)
-		m.rope(a.k, pos, T, c.KVHeads, false)
+		m.ropeAt(l, a.k, pos, T, c.KVHeads, false)
 	}, func() {
 		m.linearForward(&b.v, a.v, w.xn, T, &a.lin[2], drop, ls(2))
 	})
-	m.attentionForward(a.ao, a.q, a.k, a.v, spans)
-	m.linearForward(&b.o, a.xm, a.ao, T, &a.lin[3], drop, ls(3))
+	m.attentionLayer(l, a.ao, a.q, a.k, a.v, spans)
+	if c.PostNorms { // xm = x + rmsnorm(o(ao))
+		a.ya, a.rstd3 = grow(a.ya, T*D), grow(a.rstd3, T)
+		m.linearForward(&b.o, a.ya, a.ao, T, &a.lin[3], drop, ls(3))
+		rmsnormForward(a.xm, a.rstd3, a.ya, b.postAttnNorm.Data, T, D, c.Eps)
+	} else {
+		m.linearForward(&b.o, a.xm, a.ao, T, &a.lin[3], drop, ls(3))
+	}
 	axpy(1, x[:T*D], a.xm)
 
 	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
@@ -136,8 +150,14 @@ func (m *Model) blockForward(l int, a *blockActs, w *work, y, x []float32, pos [
 	}, func() {
 		m.linearForward(&b.up, a.up, w.xn, T, &a.lin[5], drop, ls(5))
 	})
-	swigluForward(w.h, a.gate, a.up)
-	m.linearForward(&b.down, y, w.h, T, &a.lin[6], drop, ls(6))
+	m.ffnAct(w.h, a.gate, a.up)
+	if c.PostNorms { // y = xm + rmsnorm(down(h))
+		a.yf, a.rstd4 = grow(a.yf, T*D), grow(a.rstd4, T)
+		m.linearForward(&b.down, a.yf, w.h, T, &a.lin[6], drop, ls(6))
+		rmsnormForward(y, a.rstd4, a.yf, b.postFFNNorm.Data, T, D, c.Eps)
+	} else {
+		m.linearForward(&b.down, y, w.h, T, &a.lin[6], drop, ls(6))
+	}
 	axpy(1, a.xm, y[:T*D])
 }
 
@@ -151,9 +171,14 @@ func (m *Model) blockBackward(l int, a *blockActs, w *work, dx, dy, x []float32,
 
 	// y = xm + down(swiglu(gate(xn2), up(xn2))), xn2 = rmsnorm(xm)
 	copy(w.dxm, dy[:T*D])
-	swigluForward(w.h, a.gate, a.up)
-	m.linearBackward(&b.down, w.dh, dy, w.h, T, &a.lin[6], false)
-	swigluBackward(w.dgate, w.dup, w.dh, a.gate, a.up)
+	m.ffnAct(w.h, a.gate, a.up)
+	dyf := dy
+	if c.PostNorms {
+		rmsnormBackwardW(w.dyp, b.postFFNNorm.Grad, dy, a.yf, b.postFFNNorm.Data, a.rstd4, T, D)
+		dyf = w.dyp
+	}
+	m.linearBackward(&b.down, w.dh, dyf, w.h, T, &a.lin[6], false)
+	m.ffnActBackward(w.dgate, w.dup, w.dh, a.gate, a.up)
 	rmsnormForward(w.xn, a.rstd2, a.xm, b.ffnNorm.Data, T, D, c.Eps)
 	m.together(T, func() {
 		m.linearBackward(&b.gate, w.dxn, w.dgate, w.xn, T, &a.lin[4], false)
@@ -165,15 +190,20 @@ func (m *Model) blockBackward(l int, a *blockActs, w *work, dx, dy, x []float32,
 	axpy(1, w.tmp, w.dxm)
 
 	// xm = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = rmsnorm(x)
-	m.linearBackward(&b.o, w.dao, w.dxm, a.ao, T, &a.lin[3], false)
-	m.attentionBackward(w.dq, w.dk, w.dv, w.dao, a.q, a.k, a.v, spans)
+	dya := w.dxm
+	if c.PostNorms {
+		rmsnormBackwardW(w.dyp, b.postAttnNorm.Grad, w.dxm, a.ya, b.postAttnNorm.Data, a.rstd3, T, D)
+		dya = w.dyp
+	}
+	m.linearBackward(&b.o, w.dao, dya, a.ao, T, &a.lin[3], false)
+	m.attentionLayerBackward(l, w.dq, w.dk, w.dv, w.dao, a.q, a.k, a.v, spans)
 	rmsnormForward(w.xn, a.rstd1, x, b.attnNorm.Data, T, D, c.Eps)
 	m.together(T, func() {
-		m.rope(w.dq, pos, T, c.Heads, true)
+		m.ropeAt(l, w.dq, pos, T, c.Heads, true)
 		dq := m.qkNormBackward(b.qNorm, &a.qkn.q, w.dq, T*c.Heads)
 		m.linearBackward(&b.q, w.dxn, dq, w.xn, T, &a.lin[0], false)
 	}, func() {
-		m.rope(w.dk, pos, T, c.KVHeads, true)
+		m.ropeAt(l, w.dk, pos, T, c.KVHeads, true)
 		dk := m.qkNormBackward(b.kNorm, &a.qkn.k, w.dk, T*c.KVHeads)
 		m.linearBackward(&b.k, w.dx2, dk, w.xn, T, &a.lin[1], false)
 	}, func() {
@@ -251,6 +281,11 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	for t, id := range p.tokens {
 		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
 	}
+	if s := c.EmbedScale; s != 0 {
+		for i := range x {
+			x[i] *= s
+		}
+	}
 	scratch, w := &blockActs{}, &work{}
 	if keep {
 		p.xs = make([][]float32, c.Layers+1)
@@ -299,6 +334,7 @@ func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
 			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 		}
 		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		softcapForward(logits[:n*V], nil, m.cfg.FinalSoftcap)
 		tokenLogProbs(lp[r0:r0+n], lse[r0:r0+n], logits, tgts[r0:r0+n], n, V)
 	}
 }
@@ -312,6 +348,10 @@ func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, d
 	dbuf := make([]float32, headRows*D)
 	logits := make([]float32, headRows*V)
 	g := make([]float32, headRows)
+	var capT []float32 // tanh of the capped logits (Config.FinalSoftcap)
+	if m.cfg.FinalSoftcap != 0 {
+		capT = make([]float32, headRows*V)
+	}
 	for r0 := 0; r0 < len(rows); r0 += headRows {
 		n := min(headRows, len(rows)-r0)
 		for i := 0; i < n; i++ {
@@ -319,7 +359,9 @@ func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, d
 			g[i] = -dlogp[r0+i] // d logp / d logits = onehot − softmax
 		}
 		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		softcapForward(logits[:n*V], capT, m.cfg.FinalSoftcap)
 		crossEntropyBackward(logits, logits, lse[r0:r0+n], g[:n], tgts[r0:r0+n], n, V)
+		softcapBackward(logits[:n*V], capT)
 		sgemm(m.threads, false, false, n, D, V, 1, logits, V, W.Data, D, 0, dbuf, D)
 		for i := 0; i < n; i++ {
 			axpy(1, dbuf[i*D:(i+1)*D], dxn[rows[r0+i]*D:(rows[r0+i]+1)*D])
@@ -375,6 +417,16 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	T, D := p.T, c.Dim
 	dxn := make([]float32, T*D)
 	m.headBackward(dxn, p.xnF, p.rows, p.tgts, p.lse, flat)
+	p.backwardHidden(dxn)
+	return nil
+}
+
+// backwardHidden back-propagates dxn, dLoss/d(final RMSNorm output) [T, D], through the final
+// norm, the blocks and the embedding (the part of Backward after the LM head, shared with the
+// reward head's RewardPass.Backward).
+func (p *Pass) backwardHidden(dxn []float32) {
+	m, c := p.m, p.m.cfg
+	T, D := p.T, c.Dim
 	dy := make([]float32, T*D)
 	rmsnormBackwardW(dy, m.outNorm.Grad, dxn, p.xs[c.Layers], m.outNorm.Data, p.rstdF, T, D)
 	p.xnF = nil
@@ -398,11 +450,14 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 		dx, dy = dy, dx
 	}
 	if m.embed.Grad != nil {
+		s := c.EmbedScale
+		if s == 0 {
+			s = 1
+		}
 		for t, id := range p.tokens {
-			axpy(1, dy[t*D:(t+1)*D], m.embed.Grad[int(id)*D:(int(id)+1)*D])
+			axpy(s, dy[t*D:(t+1)*D], m.embed.Grad[int(id)*D:(int(id)+1)*D])
 		}
 	}
-	return nil
 }
 
 // splitMasked cuts lp, the log-probs of every sequence's masked (response) tokens in order,

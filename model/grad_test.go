@@ -14,6 +14,8 @@ import (
 type ref64 struct {
 	m *Model
 	w map[*Param][]float64
+	// hidden holds, after logprobs, each sequence's final-norm output [T·D] (reward_test.go).
+	hidden [][]float64
 }
 
 func newRef64(m *Model) *ref64 {
@@ -121,6 +123,7 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 	m, c := r.m, r.m.cfg
 	D, H, KV, hd := c.Dim, c.Heads, c.KVHeads, c.HeadDim
 	var out []float64
+	r.hidden = r.hidden[:0]
 	for _, s := range seqs {
 		T := len(s.Tokens)
 		pos := make([]int32, T)
@@ -128,6 +131,11 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 		for t, id := range s.Tokens {
 			pos[t] = int32(t)
 			copy(x[t*D:], r.w[m.embed][int(id)*D:(int(id)+1)*D])
+			if c.EmbedScale != 0 {
+				for i := 0; i < D; i++ {
+					x[t*D+i] *= math.Sqrt(float64(D)) // gemma: the scale is √dim
+				}
+			}
 		}
 		for l := range m.blocks {
 			b := &m.blocks[l]
@@ -137,27 +145,42 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 				q = rmsnorm64(q, r.w[b.qNorm], T*H, hd, float64(c.Eps))
 				k = rmsnorm64(k, r.w[b.kNorm], T*KV, hd, float64(c.Eps))
 			}
-			rope64(q, pos, H, hd, c)
-			rope64(k, pos, KV, hd, c)
+			lc := c // this layer's RoPE: gemma3's local layers have a base of their own, unscaled
+			if l < len(c.RopeLocalLayers) && c.RopeLocalLayers[l] {
+				lc.RopeTheta, lc.RopeScale = c.RopeLocalTheta, 0
+			}
+			rope64(q, pos, H, hd, lc)
+			rope64(k, pos, KV, hd, lc)
+			scale := 1 / math.Sqrt(float64(hd))
+			if c.AttnScale != 0 {
+				scale = float64(c.AttnScale)
+			}
+			lo := func(i int) int { return 0 }
+			if c.Window > 0 && c.WindowLayers[l] {
+				lo = func(i int) int { return max(0, i-c.Window+1) }
+			}
 			ao := make([]float64, T*H*hd)
 			for h := 0; h < H; h++ {
 				g := h / (H / KV)
 				for i := 0; i < T; i++ {
 					sc := make([]float64, i+1)
 					mx := math.Inf(-1)
-					for j := 0; j <= i; j++ {
+					for j := lo(i); j <= i; j++ {
 						for d := 0; d < hd; d++ {
 							sc[j] += q[(i*H+h)*hd+d] * k[(j*KV+g)*hd+d]
 						}
-						sc[j] /= math.Sqrt(float64(hd))
+						sc[j] *= scale
+						if cp := float64(c.AttnSoftcap); cp != 0 {
+							sc[j] = cp * math.Tanh(sc[j]/cp)
+						}
 						mx = math.Max(mx, sc[j])
 					}
 					var z float64
-					for j := range sc {
+					for j := lo(i); j <= i; j++ {
 						sc[j] = math.Exp(sc[j] - mx)
 						z += sc[j]
 					}
-					for j := range sc {
+					for j := lo(i); j <= i; j++ {
 						for d := 0; d < hd; d++ {
 							ao[(i*H+h)*hd+d] += sc[j] / z * v[(j*KV+g)*hd+d]
 						}
@@ -165,20 +188,32 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 				}
 			}
 			o := r.linear(&b.o, ao, T)
+			if c.PostNorms {
+				o = rmsnorm64(o, r.w[b.postAttnNorm], T, D, float64(c.Eps))
+			}
 			for i := range x {
 				x[i] += o[i]
 			}
 			xn = rmsnorm64(x, r.w[b.ffnNorm], T, D, float64(c.Eps))
 			gt, up := r.linear(&b.gate, xn, T), r.linear(&b.up, xn, T)
 			for i := range gt {
-				gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+				if c.GeGLU { // gelu_tanh
+					u := math.Sqrt(2/math.Pi) * (gt[i] + 0.044715*gt[i]*gt[i]*gt[i])
+					gt[i] = 0.5 * gt[i] * (1 + math.Tanh(u)) * up[i]
+				} else {
+					gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+				}
 			}
 			dn := r.linear(&b.down, gt, T)
+			if c.PostNorms {
+				dn = rmsnorm64(dn, r.w[b.postFFNNorm], T, D, float64(c.Eps))
+			}
 			for i := range x {
 				x[i] += dn[i]
 			}
 		}
 		xn := rmsnorm64(x, r.w[m.outNorm], T, D, float64(c.Eps))
+		r.hidden = append(r.hidden, xn)
 		W := r.w[m.lmHead()]
 		for i := 1; i < T; i++ {
 			if !s.Mask[i] {
@@ -189,6 +224,9 @@ func (r *ref64) logprobs(seqs []Sequence) []float64 {
 			for vv := range logits {
 				for d := 0; d < D; d++ {
 					logits[vv] += xn[(i-1)*D+d] * W[vv*D+d]
+				}
+				if cp := float64(c.FinalSoftcap); cp != 0 {
+					logits[vv] = cp * math.Tanh(logits[vv]/cp)
 				}
 				mx = math.Max(mx, logits[vv])
 			}

@@ -208,7 +208,7 @@ func attentionProbs(P, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int, scale f
 	for i := r0; i < r1; i++ {
 		row := P[i*n : i*n+r1]
 		softmax(row[:i+1], row[:i+1])
-		flushTiny(row[:i+1]) // subnormal probabilities would slow every SGEMM that reads them
+		kernels.FlushTiny(row[:i+1]) // subnormal probabilities would slow every SGEMM that reads them
 		clear(row[i+1:])
 	}
 }
@@ -226,8 +226,8 @@ func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 		return
 	}
 	switch hd := m.cfg.HeadDim; {
-	case hd <= attnFusedMaxHeadDim && attnRowsAsm(hd):
-		m.attentionForwardRows(attnRowsSIMD(), out, q, k, v, spans)
+	case hd <= attnFusedMaxHeadDim && kernels.AttnRowsSIMD(hd):
+		m.attentionForwardRows(out, q, k, v, spans)
 	case hd <= attnFusedMaxHeadDim:
 		m.attentionForwardFused(out, q, k, v, spans)
 	default:
@@ -268,8 +268,8 @@ func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
 // dQ = scale·dS·K, dK = scale·dSᵀ·Q (summed over the heads sharing a kv head).
 func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
 	switch hd := m.cfg.HeadDim; {
-	case hd <= attnFusedMaxHeadDim && attnRowsAsm(hd):
-		m.attentionBackwardRows(attnRowsSIMD(), dq, dk, dv, dout, q, k, v, spans)
+	case hd <= attnFusedMaxHeadDim && kernels.AttnRowsSIMD(hd):
+		m.attentionBackwardRows(dq, dk, dv, dout, q, k, v, spans)
 	case hd <= attnFusedMaxHeadDim:
 		m.attentionBackwardFused(dq, dk, dv, dout, q, k, v, spans)
 	default:

@@ -1,16 +1,16 @@
 package model
 
-// LowMemory: the seven projections of each block stay in their GGUF encoding (F16, BF16, Q8_0,
-// Q4_0, Q4_K, Q5_K, Q6_K, or F32 as is) and every product with them dequantizes a tile of
-// output rows into a scratch buffer and multiplies that tile. The dequantized values are the
-// ones the normal path holds, so the forward is bit-identical; the backward input gradient
-// sums over the tiles in turn and matches to float32 rounding.
+// Resident quantized weights (LowMemory): the seven projections of each block stay in their GGUF
+// encoding (any type kernels.Dequantize reads: F16, BF16, Q8_0, Q4_0, Q4_1,
+// Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, or F32 as is), and every product with them
+// is kernels.SgemmQ, which decodes the weight into the SGEMM's packed panels as it packs them:
+// no float32 copy of a weight and no separate decode pass. The decoded values are the ones the
+// dense path holds and SgemmQ keeps Sgemm's blocking and sums, so the forward and the backward
+// input gradient are bit-identical to the dense path's.
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -18,26 +18,29 @@ import (
 	"github.com/alignkit/align/kernels"
 )
 
-// lowMemTileFloats is the default size of LowMemory's dequantization tile, in float32s: a tile
-// is as many whole output rows as fit (a multiple of 16, at least 16). Narrow tiles cost SGEMM
-// packing overhead: on the SmolLM2-135M shape (T=128, one thread, CPU time) a 1536×576 product
-// took 4.6 ms in 64-row tiles, 3.0 ms in 512-row tiles, 2.5 ms dense (decoding alone: 0.7 ms).
-const lowMemTileFloats = 1 << 19 // 2 MiB of scratch
-
-// lowMemTileRows is the tile height for a weight with in columns.
-func (m *Model) lowMemTileRows(in int) int {
-	n := m.tileFloats
-	if n <= 0 {
-		n = lowMemTileFloats
-	}
-	return max(16, n/max(in, 1)/16*16)
-}
-
 // qweight is a weight kept in its GGUF encoding: rows × cols, rowBytes bytes per row.
 type qweight struct {
 	typ      ggmlType
 	raw      []byte
 	rowBytes int
+	mat      *kernels.QMatrix // raw as SgemmQ's operand
+}
+
+// newQweight wraps the encoded rows×cols weight raw.
+func newQweight(typ ggmlType, raw []byte, rows, cols int) (*qweight, error) {
+	mat, err := kernels.NewQMatrix(typ, raw, rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	return &qweight{typ: typ, raw: raw, rowBytes: len(raw) / rows, mat: mat}, nil
+}
+
+// residentEncoded reports whether Load keeps a projection stored as kind in its encoding:
+// always with LowMemory; by default when kind is not F32 (a quantized or half-precision file),
+// unless Dense asks for float32 or Full trains every weight (an encoded weight cannot be
+// updated).
+func residentEncoded(opt LoadOptions, kind uint32) bool {
+	return opt.LowMemory || (!opt.Dense && !opt.Full && ggmlType(kind) != kernels.TypeF32)
 }
 
 // lowMemoryName reports whether a tensor is one of the block projections LowMemory keeps
@@ -56,14 +59,10 @@ func lowMemoryName(name string) bool {
 
 // readTensorRaw reads a 2-D tensor without dequantizing it.
 func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, *qweight, error) {
+	if err := checkTensor(t, shape, true); err != nil {
+		return nil, nil, err
+	}
 	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
-	}
-	want := []uint64{uint64(shape[1]), uint64(shape[0])}
-	if shape[1] == 0 || !slices.Equal(t.Shape, want) {
-		return nil, nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
-	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
 		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
@@ -71,10 +70,9 @@ func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param
 	if len(raw)%shape[0] != 0 {
 		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
 	}
-	q := &qweight{typ: typ, raw: raw, rowBytes: len(raw) / shape[0]}
-	// Check that a row decodes on its own (the block size divides the row).
-	row := make([]float32, shape[1])
-	if err := dequantize(typ, row, raw[:q.rowBytes]); err != nil {
+	// NewQMatrix checks that a row decodes on its own (the block size divides the row).
+	q, err := newQweight(typ, raw, shape[0], shape[1])
+	if err != nil {
 		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
 	}
 	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
@@ -100,53 +98,14 @@ func (l *linear) weightF32() []float32 {
 	return l.rows(make([]float32, l.out*l.in), 0, l.out)
 }
 
-// lowMemRowsPerTask is how many rows one goroutine dequantizes at a time within a tile.
-const lowMemRowsPerTask = 8
-
-// tileRows is l.rows with the tile's rows dequantized on m.threads goroutines, a few rows per
-// task. Every row decodes on its own (checked at load) into its own part of dst, so the values
-// do not depend on the thread count.
-func (m *Model) tileRows(l *linear, dst []float32, r0, r1 int) []float32 {
-	if l.q == nil || m.threads <= 1 || r1-r0 <= lowMemRowsPerTask {
-		return l.rows(dst, r0, r1)
-	}
-	dst = dst[:(r1-r0)*l.in]
-	n := (r1 - r0 + lowMemRowsPerTask - 1) / lowMemRowsPerTask
-	parallelFor(m.threads, n, func(i int) {
-		a := r0 + i*lowMemRowsPerTask
-		b := min(a+lowMemRowsPerTask, r1)
-		l.rows(dst[(a-r0)*l.in:(b-r0)*l.in], a, b)
-	})
-	return dst
-}
-
-// scratch returns the model's reusable tile buffer, at least n long.
-func (m *Model) scratch(n int) []float32 {
-	m.tile = grow(m.tile, n)
-	return m.tile[:n]
-}
-
-// lowMemForward computes y = x·Wᵀ tile by tile from the encoded weight.
+// lowMemForward computes y = x·Wᵀ from the encoded weight (kernels.SgemmQ).
 func (m *Model) lowMemForward(l *linear, y, x []float32, T int) {
-	tile := min(m.lowMemTileRows(l.in), l.out)
-	buf := m.scratch(tile * l.in)
-	for r0 := 0; r0 < l.out; r0 += tile {
-		r1 := min(r0+tile, l.out)
-		w := m.tileRows(l, buf, r0, r1)
-		sgemm(m.threads, false, true, T, r1-r0, l.in, 1, x, l.in, w, l.in, 0, y[r0:], l.out)
-	}
+	kernels.SgemmQ(m.threads, true, T, l.out, l.in, 1, x, l.in, l.q.mat, 0, y, l.out)
 }
 
-// lowMemBackward computes dx = dy·W (+ beta·dx) tile by tile from the encoded weight.
+// lowMemBackward computes dx = dy·W (+ beta·dx) from the encoded weight.
 func (m *Model) lowMemBackward(l *linear, dx, dy []float32, T int, beta float32) {
-	tile := min(m.lowMemTileRows(l.in), l.out)
-	buf := m.scratch(tile * l.in)
-	for r0 := 0; r0 < l.out; r0 += tile {
-		r1 := min(r0+tile, l.out)
-		w := m.tileRows(l, buf, r0, r1)
-		sgemm(m.threads, false, false, T, l.in, r1-r0, 1, dy[r0:], l.out, w, l.in, beta, dx, l.in)
-		beta = 1
-	}
+	kernels.SgemmQ(m.threads, false, T, l.in, l.out, 1, dy, l.out, l.q.mat, beta, dx, l.in)
 }
 
 // WeightBytes reports the bytes held by the model's weights: float32 tensors at 4 bytes an
@@ -165,6 +124,10 @@ func (m *Model) WeightBytes() int64 {
 		b := &m.blocks[i]
 		add(b.attnNorm)
 		add(b.ffnNorm)
+		add(b.postAttnNorm)
+		add(b.postFFNNorm)
+		add(b.qNorm)
+		add(b.kNorm)
 		for _, l := range b.linears() {
 			add(l.w)
 			add(l.b)
@@ -176,18 +139,50 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
-// encodeRandom is NewRandom's LowMemory: a projection is encoded as Q8_0 (F16 where a row is
-// not a multiple of 32) and its float32 copy dropped, so benchmarks can measure the mode on
-// shapes without a GGUF. The model then computes with the rounded weights.
-func encodeRandom(p *Param) (*qweight, error) {
-	typ := kernels.TypeQ8_0
-	if p.Shape[1]%32 != 0 {
-		typ = kernels.TypeF16
+// encodeRandom is NewRandom's LowMemory: a projection is encoded as typ (0: Q8_0) and its
+// float32 copy dropped, so benchmarks can measure resident weights on shapes without a GGUF.
+// Where a row is not whole blocks of typ (Q4_K rows of 896) it falls back as llama.cpp's
+// quantizer does to a 32-block type, Q8_0 here, then F16. The model then computes with the
+// rounded weights.
+func encodeRandom(p *Param, typ kernels.GGMLType) (*qweight, error) {
+	if typ == kernels.TypeF32 {
+		typ = kernels.TypeQ8_0
 	}
-	var buf bytes.Buffer
-	if _, err := (tensorWriter{data: p.Data, typ: typ}).WriteTo(&buf); err != nil {
+	if !RandomEncodable(typ) {
+		return nil, fmt.Errorf("encode %s: random weights cannot be encoded as %s (F16, BF16, Q8_0, Q4_K)", p.Name, typ)
+	}
+	for _, t := range []kernels.GGMLType{typ, kernels.TypeQ8_0, kernels.TypeF16} {
+		if elems, _ := kernels.BlockSize(t); p.Shape[1]%elems == 0 {
+			typ = t
+			break
+		}
+	}
+	elems, bytes := kernels.BlockSize(typ)
+	raw := make([]byte, len(p.Data)/elems*bytes)
+	var err error
+	switch typ {
+	case kernels.TypeF16:
+		kernels.QuantizeF16(raw, p.Data)
+	case kernels.TypeBF16:
+		kernels.QuantizeBF16(raw, p.Data)
+	case kernels.TypeQ8_0:
+		err = kernels.QuantizeQ8_0(raw, p.Data)
+	case kernels.TypeQ4_K:
+		err = kernels.QuantizeQ4K(raw, p.Data)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
 	}
 	p.Data = nil
-	return &qweight{typ: typ, raw: buf.Bytes(), rowBytes: buf.Len() / p.Shape[0]}, nil
+	return newQweight(typ, raw, p.Shape[0], p.Shape[1])
+}
+
+// RandomEncodable reports whether NewRandom can keep random projections resident as typ
+// (LoadOptions.RandomType).
+func RandomEncodable(typ kernels.GGMLType) bool {
+	switch typ {
+	case kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ8_0, kernels.TypeQ4_K:
+		return true
+	}
+	return false
 }

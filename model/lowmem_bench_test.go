@@ -6,8 +6,8 @@ import (
 
 // BenchmarkLowMemTile times LowMemory's products with an encoded SmolLM2-135M-sized projection
 // (ffn_gate 1536×576 and ffn_down 576×1536 as Q8_0, 128 input rows), forward and input
-// gradient: "old" is the code before this change (64-row tiles decoded on one goroutine), "new"
-// is lowMemForward/lowMemBackward (2 MiB tiles decoded on Threads goroutines), "dense" the
+// gradient: "old" is the first LowMemory (64-row tiles decoded on one goroutine), "new" is
+// lowMemForward/lowMemBackward (kernels.SgemmQ, decoding into the packed panels), "dense" the
 // normal path's one SGEMM on float32 weights. On a shared machine compare CPU time, e.g.
 //
 //	go test ./model -run '^$' -bench LowMemTile -count 3 -cpu 1,2

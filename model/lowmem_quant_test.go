@@ -23,6 +23,11 @@ type quantLayout struct {
 
 var quantLayouts = map[kernels.GGMLType]quantLayout{
 	kernels.TypeQ4_0: {32, 18, []int{0}, 0.01},        // w = d·(q−8)
+	kernels.TypeQ4_1: {32, 20, []int{0, 2}, 0.005},    // w = d·q + m (m set like d: small positive)
+	kernels.TypeQ5_0: {32, 22, []int{0}, 0.005},       // w = d·(q−16)
+	kernels.TypeQ5_1: {32, 24, []int{0, 2}, 0.003},    // w = d·q + m
+	kernels.TypeQ2_K: {256, 84, []int{80, 82}, 2e-3},  // w = d·sc·q − dmin·m, 4-bit sc, m
+	kernels.TypeQ3_K: {256, 110, []int{108}, 2e-4},    // w = d·(sc−32)·q, 6-bit sc, q in [−4, 3]
 	kernels.TypeQ8_0: {32, 34, []int{0}, 0.002},       // w = d·q, q int8
 	kernels.TypeQ4_K: {256, 144, []int{0, 2}, 1.5e-4}, // w = d·sc·q − dmin·m, 6-bit sc, m
 	kernels.TypeQ5_K: {256, 176, []int{0, 2}, 1e-4},
@@ -32,6 +37,19 @@ var quantLayouts = map[kernels.GGMLType]quantLayout{
 // randomQuantRows returns rows×cols weights of type typ: random quant bytes, with every f16
 // scale set to a sane positive value (random bytes there could be NaN or huge).
 func randomQuantRows(rng *rand.Rand, typ kernels.GGMLType, rows, cols int) []byte {
+	if typ == kernels.TypeBF16 || typ == kernels.TypeF16 { // plain floats: encode random normals
+		w := make([]float32, rows*cols)
+		for i := range w {
+			w[i] = float32(0.05 * rng.NormFloat64())
+		}
+		b := make([]byte, 2*len(w))
+		if typ == kernels.TypeBF16 {
+			kernels.QuantizeBF16(b, w)
+		} else {
+			kernels.QuantizeF16(b, w)
+		}
+		return b
+	}
 	ql := quantLayouts[typ]
 	nb := rows * cols / ql.elems
 	b := make([]byte, nb*ql.bytes)
@@ -105,14 +123,21 @@ func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
 	return path
 }
 
-// TestLowMemoryQuantized: LowMemory on Q4_0, Q8_0, Q4_K, Q5_K and Q6_K files (random valid
-// blocks) scores bit-identically to the dequantize-at-load path, at any thread count.
+// TestLowMemoryQuantized: LowMemory on files of every quantized type (random valid blocks)
+// score and train bit-identically to the dequantize-at-load path, at any thread count.
 func TestLowMemoryQuantized(t *testing.T) {
-	types := []kernels.GGMLType{kernels.TypeQ4_0, kernels.TypeQ8_0, kernels.TypeQ4_K, kernels.TypeQ5_K, kernels.TypeQ6_K}
+	var types []kernels.GGMLType
+	for _, typ := range kernels.SupportedTypes() {
+		if _, ok := quantLayouts[typ]; ok {
+			types = append(types, typ)
+		} else if el, _ := kernels.BlockSize(typ); el > 1 {
+			t.Errorf("%s: a quantized type without a layout here, so untested", typ)
+		}
+	}
 	for _, typ := range types {
 		t.Run(typ.String(), func(t *testing.T) {
 			path := writeQuantModel(t, typ)
-			m := loadT(t, path, LoadOptions{})
+			m := loadT(t, path, LoadOptions{Dense: true})
 			w := m.blocks[0].q.w.Data
 			if slices.ContainsFunc(w, func(v float32) bool { return v != v || v > 10 || v < -10 }) {
 				t.Fatalf("%s: dequantized weights out of range", typ)

@@ -24,11 +24,20 @@ import (
 
 // LoadOptions selects what Load makes trainable and how it computes.
 type LoadOptions struct {
-	LoRA      *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
-	Full      bool        // train all weights (small models); exclusive with LoRA
-	LowMemory bool        // keep the seven projections of each block in their GGUF encoding; dequantize per tile
-	Threads   int         // 0 = GOMAXPROCS
-	Recompute bool        // keep only each block's input; recompute its activations in Backward
+	LoRA *LoRAConfig // nil = no adapters (a frozen model, e.g. the reference)
+	Full bool        // train all weights (small models); exclusive with LoRA
+	// LowMemory keeps the seven projections of each block in their GGUF encoding, whatever it is
+	// (F32 included), multiplying through kernels.SgemmQ (lowmem.go). A file whose projections
+	// are encoded (F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) keeps them so by default unless
+	// Dense or Full is set.
+	LowMemory bool
+	// Dense decodes every weight to float32 at load, even when the file is quantized.
+	Dense bool
+	// RandomType is the encoding NewRandom gives the projections with LowMemory (0, F32, means
+	// Q8_0); rows it cannot encode in whole blocks fall back to Q8_0, then F16 (encodeRandom).
+	RandomType kernels.GGMLType
+	Threads    int  // 0 = GOMAXPROCS
+	Recompute  bool // keep only each block's input; recompute its activations in Backward
 	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
 	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
 	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
@@ -76,6 +85,7 @@ type loraAdapter struct {
 
 type block struct {
 	attnNorm, ffnNorm          *Param
+	postAttnNorm, postFFNNorm  *Param // Config.PostNorms (gemma): norms of the attention and FFN outputs
 	qNorm, kNorm               *Param // per-head QK-norm weights [HeadDim]; nil without Config.QKNorm
 	q, k, v, o, gate, up, down linear
 }
@@ -107,32 +117,35 @@ type Model struct {
 	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
 	tmpl        *template.Template
 	tmplName    string
-	eot         int32 // end-of-turn token appended to chat responses
+	notes       []string // Notes
+	eot         int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
 	blocks                 []block
 
-	params     []*Param
-	tile       []float32 // LowMemory's dequantization scratch
-	tileFloats int       // LowMemory's tile size in floats; 0 = lowMemTileFloats (tests shrink it)
-	training   bool
-	step       uint64 // forward counter, seeds dropout masks
+	params   []*Param
+	training bool
+	step     uint64 // forward counter, seeds dropout masks
 
 	digestOnce sync.Once
 	digest     string
 
-	ropeMu  sync.Mutex
-	ropeTab *kernels.RoPETable // cos/sin rows of the unscaled RoPE, grown on demand (ropeTable)
+	ropeMu   sync.Mutex
+	ropeTabs map[float32]*kernels.RoPETable // cos/sin rows of the unscaled RoPE per base, grown on demand (ropeTable)
 }
 
-// supportedTypes are the ggml weight types Load dequantizes.
-func supportedType(t ggmlType) bool {
-	switch t {
-	case typeF32, typeF16, typeBF16, typeQ8_0, typeQ4_0,
-		typeQ4_K, typeQ5_K, typeQ6_K:
-		return true
+// checkWeightType refuses a tensor whose ggml type align cannot dequantize, naming the tensor,
+// its type and the supported ones. It is the loader's one type check (Load, LowMemory's raw
+// reads and Inspect all call it).
+func checkWeightType(t *ggml.Tensor) error {
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); el != 0 {
+		return nil
 	}
-	return false
+	names := make([]string, 0, 16)
+	for _, s := range kernels.SupportedTypes() {
+		names = append(names, s.String())
+	}
+	return fmt.Errorf("tensor %s: unsupported weight type %s (supported: %s)", t.Name, ggml.TensorType(t.Kind), strings.Join(names, ", "))
 }
 
 // Load reads a GGUF file (architectures llama and qwen2) into float32 weights and builds its
@@ -145,14 +158,17 @@ func Load(path string, opt LoadOptions) (m *Model, err error) {
 			m, err = nil, fmt.Errorf("model: load %s: truncated or corrupt GGUF: %v", path, r)
 		}
 	}()
-	m, err = load(path, opt)
+	m, err = load(path, opt, false)
 	if err != nil {
 		return nil, fmt.Errorf("model: load %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func load(path string, opt LoadOptions) (*Model, error) {
+// load reads the GGUF at path. With headerOnly it runs every check of a full load (architecture,
+// hyper-parameters, tokenizer, template, each tensor's presence, type and shape) but reads no
+// weights: the Params it binds have a Shape and no Data, and nothing is trainable.
+func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	if opt.LowMemory && opt.Full {
 		return nil, errors.New("LowMemory keeps the base quantized and frozen: it cannot be combined with Full training")
 	}
@@ -176,7 +192,8 @@ func load(path string, opt LoadOptions) (*Model, error) {
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	if _, err := archTraits(kv.Architecture()); err != nil {
+	spec, err := archTraits(kv.Architecture())
+	if err != nil {
 		return nil, err
 	}
 	if err := m.initTokenizer(); err != nil {
@@ -187,12 +204,18 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		byName[t.Name] = t
 		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
 	}
+	if spec.tiedHead && byName["output.weight"] != nil {
+		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())
+	}
 	vocab := len(m.vocab.Values)
 	if t := byName["token_embd.weight"]; t != nil && len(t.Shape) == 2 {
 		vocab = int(t.Shape[1])
 	}
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
+	}
+	if opt.F16KV && !m.cfg.llamaBlock() {
+		return nil, fmt.Errorf("F16KV re-enacts Ollama's llama.cpp runner for llama and qwen2 blocks only, not %s", m.cfg.Arch)
 	}
 	base := int64(g.Tensors().Offset)
 	if t := byName["rope_freqs.weight"]; t != nil {
@@ -243,6 +266,17 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("tensor %s missing", b.name)
 		}
 		var p *Param
+		if headerOnly {
+			shape, name := b.shape, t.Name
+			if b.fusedRows > 0 { // the whole fused tensor, read dense
+				shape, name = [2]int{b.fusedRows, b.shape[1]}, b.part
+			}
+			if err := checkTensor(t, shape, opt.LowMemory && lowMemoryName(b.name) && b.fusedRows == 0); err != nil {
+				return nil, err
+			}
+			*b.slot = &Param{Name: name, Shape: paramShape(b.shape)}
+			continue
+		}
 		if b.fusedRows > 0 {
 			whole := fused[b.name]
 			if whole == nil {
@@ -254,7 +288,7 @@ func load(path string, opt LoadOptions) (*Model, error) {
 			*b.slot = fusedPart(whole, b)
 			continue
 		}
-		if opt.LowMemory && lowMemoryName(b.name) {
+		if residentEncoded(opt, t.Kind) && lowMemoryName(b.name) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
 				pending[p] = q
@@ -273,12 +307,16 @@ func load(path string, opt LoadOptions) (*Model, error) {
 		}
 	}
 	m.cfg.Tied = m.output == nil
+	m.noteUnbound()
 	for i := range m.blocks {
 		b := &m.blocks[i]
 		for j, l := range b.linears() {
 			l.target = targetNames()[j]
 			l.out, l.in = l.w.Shape[0], l.w.Shape[1]
 		}
+	}
+	if headerOnly {
+		return m, nil
 	}
 	if err := m.initTrainable(); err != nil {
 		return nil, err
@@ -289,17 +327,38 @@ func load(path string, opt LoadOptions) (*Model, error) {
 // loraTargets are the short target names, in block order.
 func targetNames() []string { return []string{"q", "k", "v", "o", "gate", "up", "down"} }
 
-func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
-	typ := ggmlType(t.Kind)
-	if !supportedType(typ) {
-		return nil, fmt.Errorf("tensor %s: unsupported weight type %s (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)", t.Name, ggml.TensorType(t.Kind))
+// checkTensor is the loader's check of one tensor against its binding: a type align reads and
+// the bound shape (rows, cols; cols 0 for a vector); for a weight LowMemory keeps encoded
+// (raw), also rows that decode one by one (the block size divides a row).
+func checkTensor(t *ggml.Tensor, shape [2]int, raw bool) error {
+	if err := checkWeightType(t); err != nil {
+		return err
 	}
 	want := []uint64{uint64(shape[1]), uint64(shape[0])} // ggml order: ne0 = cols
 	if shape[1] == 0 {
 		want = []uint64{uint64(shape[0])}
 	}
-	if !slices.Equal(t.Shape, want) {
-		return nil, fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	if !slices.Equal(t.Shape, want) || (raw && shape[1] == 0) {
+		return fmt.Errorf("tensor %s: shape %v, want %v", t.Name, t.Shape, want)
+	}
+	if el, _ := kernels.BlockSize(ggmlType(t.Kind)); raw && shape[1]%el != 0 {
+		return fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %d columns is not a multiple of the %s block size %d", t.Name, shape[1], ggml.TensorType(t.Kind), el)
+	}
+	return nil
+}
+
+// paramShape is a binding's shape as a Param's: [rows, cols], or [rows] for a vector.
+func paramShape(shape [2]int) []int {
+	if shape[1] == 0 {
+		return []int{shape[0]}
+	}
+	return []int{shape[0], shape[1]}
+}
+
+func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, error) {
+	typ := ggmlType(t.Kind)
+	if err := checkTensor(t, shape, false); err != nil {
+		return nil, err
 	}
 	raw := make([]byte, t.Size())
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
@@ -310,11 +369,7 @@ func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, e
 	if err := dequantize(typ, data, raw); err != nil {
 		return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
-	ps := []int{shape[0]}
-	if shape[1] != 0 {
-		ps = append(ps, shape[1])
-	}
-	return &Param{Name: t.Name, Data: data, Shape: ps}, nil
+	return &Param{Name: t.Name, Data: data, Shape: paramShape(shape)}, nil
 }
 
 // normalizeTarget maps PEFT/TRL module names to the short targets.
@@ -407,6 +462,9 @@ func (m *Model) allWeights() []*Param {
 			ps = append(ps, b.qNorm, b.kNorm)
 		}
 		ps = append(ps, b.ffnNorm)
+		if b.postAttnNorm != nil {
+			ps = append(ps, b.postAttnNorm, b.postFFNNorm)
+		}
 	}
 	ps = append(ps, m.outNorm)
 	if m.output != nil {
@@ -414,6 +472,24 @@ func (m *Model) allWeights() []*Param {
 	}
 	return ps
 }
+
+// noteUnbound notes the tensors of a multimodal file that the text model does not use (gemma3's
+// vision tower v.* and projector mm.*): loaded as text only, copied unchanged by export.
+func (m *Model) noteUnbound() {
+	n := 0
+	for _, t := range m.tensors {
+		if strings.HasPrefix(t.name, "v.") || strings.HasPrefix(t.name, "mm.") {
+			n++
+		}
+	}
+	if n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("%d vision tensors (v.*, mm.*) ignored: align trains and scores the text model; merged exports copy them unchanged", n))
+	}
+}
+
+// Notes returns what Load noticed and worked around, for the user (e.g. an ignored vision
+// tower).
+func (m *Model) Notes() []string { return m.notes }
 
 // Config returns the model's shape.
 func (m *Model) Config() Config { return m.cfg }

@@ -75,7 +75,7 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 			}
 		}
 		if opt.LowMemory && lowMemoryName(b.name) {
-			q, err := encodeRandom(p)
+			q, err := encodeRandom(p, opt.RandomType)
 			if err != nil {
 				return nil, fmt.Errorf("model: random: %w", err)
 			}

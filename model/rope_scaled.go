@@ -16,12 +16,20 @@ import (
 // computed in float64 and rounded to float32 once (cos and sin); the rotation is float32 with
 // each product rounded, as the kernels do.
 
-// rope rotates, in place, the first RopeDim dims of every head of x [T][nHeads][HeadDim];
-// inverse applies the transposed rotation (the backward).
+// rope rotates, in place, the first RopeDim dims of every head of x [T][nHeads][HeadDim] with
+// the model's global RoPE base and scaling; inverse applies the transposed rotation (the
+// backward).
 func (m *Model) rope(x []float32, pos []int32, T, nHeads int, inverse bool) {
+	m.ropeAt(-1, x, pos, T, nHeads, inverse)
+}
+
+// ropeAt is rope for block l, whose base and scaling may be its own (Config.layerRope: gemma3's
+// local layers); l < 0 means the global ones.
+func (m *Model) ropeAt(l int, x []float32, pos []int32, T, nHeads int, inverse bool) {
 	c := m.cfg
-	if !c.ropeScaled() {
-		tb := m.ropeTable(pos[:T])
+	theta, freqScale := c.layerRope(l)
+	if freqScale == 1 && c.RopeFreqs == nil && c.ropeMScale() == 1 {
+		tb := m.ropeTable(theta, pos[:T])
 		if inverse {
 			tb.Backward(x, pos, T, nHeads, c.HeadDim, c.RopeNeoX)
 		} else {
@@ -29,28 +37,33 @@ func (m *Model) rope(x []float32, pos []int32, T, nHeads int, inverse bool) {
 		}
 		return
 	}
-	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, c.RopeTheta, c.ropeFreqScale(), c.RopeFreqs, c.ropeMScale(), c.RopeNeoX, inverse)
+	ropeScaledApply(x, pos, T, nHeads, c.HeadDim, c.RopeDim, theta, freqScale, c.RopeFreqs, c.ropeMScale(), c.RopeNeoX, inverse)
 }
 
-// ropeTable returns the model's cos/sin table of the unscaled RoPE, covering every position in
-// pos. It is built on first use and regrown (to the next power of two) when a longer sequence
-// arrives; its rows do not depend on its length, so results are the same whatever its size, and
-// the same as kernels.RoPEForward's per-call table.
-func (m *Model) ropeTable(pos []int32) *kernels.RoPETable {
+// ropeTable returns the model's cos/sin table of the unscaled RoPE of base theta, covering
+// every position in pos. It is built on first use and regrown (to the next power of two) when a
+// longer sequence arrives; its rows do not depend on its length, so results are the same
+// whatever its size, and the same as kernels.RoPEForward's per-call table.
+func (m *Model) ropeTable(theta float32, pos []int32) *kernels.RoPETable {
 	need := 1
 	for _, p := range pos {
 		need = max(need, int(p)+1)
 	}
 	m.ropeMu.Lock()
 	defer m.ropeMu.Unlock()
-	if m.ropeTab == nil || m.ropeTab.MaxPos() < need {
+	if m.ropeTabs == nil {
+		m.ropeTabs = map[float32]*kernels.RoPETable{}
+	}
+	tb := m.ropeTabs[theta]
+	if tb == nil || tb.MaxPos() < need {
 		n := 256
 		for n < need {
 			n *= 2
 		}
-		m.ropeTab = kernels.NewRoPETable(n, m.cfg.RopeDim, m.cfg.RopeTheta)
+		tb = kernels.NewRoPETable(n, m.cfg.RopeDim, theta)
+		m.ropeTabs[theta] = tb
 	}
-	return m.ropeTab
+	return tb
 }
 
 // ropeInvFreqs returns the per-pair angular speed: freqScale·theta^(-2i/ropeDim)/factor_i.

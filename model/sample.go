@@ -35,9 +35,13 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	qDim, kvDim := H*hd, KV*hd
 	rep := H / KV
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	posv := []int32{int32(pos)}
 	x := slices.Clone(m.embed.Data[int(tok)*D : (int(tok)+1)*D])
+	if s := c.EmbedScale; s != 0 {
+		for i := range x {
+			x[i] *= s
+		}
+	}
 	xn, rstd := make([]float32, D), make([]float32, 1)
 	q, k, v := make([]float32, qDim), make([]float32, kvDim), make([]float32, kvDim)
 	ao, o := make([]float32, qDim), make([]float32, D)
@@ -49,39 +53,53 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 		m.linearForward(&b.q, q, xn, 1, &la, 0, 0)
 		m.linearForward(&b.k, k, xn, 1, &la, 0, 0)
 		m.linearForward(&b.v, v, xn, 1, &la, 0, 0)
-		m.rope(q, posv, 1, H, false)
-		m.rope(k, posv, 1, KV, false)
+		if c.QKNorm {
+			qr, kr := make([]float32, H), make([]float32, KV)
+			rmsnormForward(q, qr, slices.Clone(q), b.qNorm.Data, H, hd, c.Eps)
+			rmsnormForward(k, kr, slices.Clone(k), b.kNorm.Data, KV, hd, c.Eps)
+		}
+		m.ropeAt(l, q, posv, 1, H, false)
+		m.ropeAt(l, k, posv, 1, KV, false)
 		cache.k[l] = append(cache.k[l], k...)
 		cache.v[l] = append(cache.v[l], v...)
 		kc, vc := cache.k[l], cache.v[l]
-		n := pos + 1
+		e := c.attnExt(l)
+		lo, n := e.first(pos), pos+1
 		scores := make([]float32, n)
 		for hh := 0; hh < H; hh++ {
 			g := hh / rep
 			qh := q[hh*hd : (hh+1)*hd]
-			for j := 0; j < n; j++ {
-				scores[j] = scale * dot(qh, kc[j*kvDim+g*hd:j*kvDim+(g+1)*hd])
+			for j := lo; j < n; j++ {
+				scores[j] = e.scale * dot(qh, kc[j*kvDim+g*hd:j*kvDim+(g+1)*hd])
 			}
-			softmax(scores, scores)
+			softcapForward(scores[lo:], nil, e.softcap)
+			softmax(scores[lo:], scores[lo:])
 			oh := ao[hh*hd : (hh+1)*hd]
 			clear(oh)
-			for j := 0; j < n; j++ {
+			for j := lo; j < n; j++ {
 				axpy(scores[j], vc[j*kvDim+g*hd:j*kvDim+(g+1)*hd], oh)
 			}
 		}
 		m.linearForward(&b.o, o, ao, 1, &la, 0, 0)
+		if c.PostNorms {
+			rmsnormForward(o, rstd, slices.Clone(o), b.postAttnNorm.Data, 1, D, c.Eps)
+		}
 		axpy(1, o, x)
 		rmsnormForward(xn, rstd, x, b.ffnNorm.Data, 1, D, c.Eps)
 		m.linearForward(&b.gate, gate, xn, 1, &la, 0, 0)
 		m.linearForward(&b.up, up, xn, 1, &la, 0, 0)
-		swigluForward(h, gate, up)
+		m.ffnAct(h, gate, up)
 		m.linearForward(&b.down, o, h, 1, &la, 0, 0)
+		if c.PostNorms {
+			rmsnormForward(o, rstd, slices.Clone(o), b.postFFNNorm.Data, 1, D, c.Eps)
+		}
 		axpy(1, o, x)
 	}
 	rmsnormForward(xn, rstd, x, m.outNorm.Data, 1, D, c.Eps)
 	logits := make([]float32, c.Vocab)
 	W := m.lmHead()
 	sgemm(m.threads, false, true, 1, c.Vocab, D, 1, xn, D, W.Data, D, 0, logits, c.Vocab)
+	softcapForward(logits, nil, c.FinalSoftcap)
 	return logits
 }
 

@@ -1,7 +1,7 @@
 package objectives
 
-// APO is Accelerated Preference Optimization (He, Yuan, Gu 2024, arXiv 2410.06293;
-// OBJECTIVES.md §8): iterative preference optimisation as a proximal-point method with Nesterov
+// APO is Accelerated Preference Optimization (He, Yuan, Gu 2024, arXiv 2410.06293):
+// iterative preference optimisation as a proximal-point method with Nesterov
 // extrapolation between iterations. The framework is confirmed; details are derived. At iteration
 // t the reference is the extrapolated policy, in log space
 //

@@ -11,7 +11,7 @@ import "fmt"
 // (see NewGrad). The batch loss is the mean over examples, so each gradient already includes
 // the 1/B factor. Nothing is allocated per example on the per-sequence objectives' hot path.
 //
-// Field ↔ input-name mapping (the names of `align objectives score`, OBJECTIVES.md):
+// Field ↔ input-name mapping (the input names of `align objectives score`, docs/objectives.md):
 //
 //	PiW, PiL     pi_w, pi_l       policy log-prob sums of chosen (w) / rejected (l)
 //	RefW, RefL   ref_w, ref_l     reference log-prob sums (constants)
@@ -22,6 +22,7 @@ import "fmt"
 //	SelfL, RselfL                   self_l, rself_l (SRPO self-only term; align extension)
 //	HatW, HatL, HatmW, HatmL        hat_w, hat_l, hatm_w, hatm_l (APO checkpoints t and t-1)
 //	TokW, TokL   tok_w[], tok_l[]  per-token policy log-probs (CPL)
+//	TrefW, TrefL tref_w[], tref_l[]  per-token reference log-probs (CPL with reference)
 //	Pi, Ref, Scores  pi[], ref[], scores[]  one prompt's ranked responses (Curry-DPO)
 //	OnPi, OnRef  on_pi[], on_ref[]  online samples' log-prob sums (HyPO)
 //	Toks         toks[][]          per-response per-token log-probs (CPL ranked lists)
@@ -34,6 +35,7 @@ type Batch struct {
 	HatW, HatL, HatmW, HatmL         []float64
 
 	TokW, TokL      [][]float64
+	TrefW, TrefL    [][]float64
 	Pi, Ref, Scores [][]float64
 	OnPi, OnRef     [][]float64
 	Toks            [][][]float64
@@ -125,6 +127,10 @@ func (b *Batch) Array(name string) *[][]float64 {
 		return &b.TokW
 	case "tok_l":
 		return &b.TokL
+	case "tref_w":
+		return &b.TrefW
+	case "tref_l":
+		return &b.TrefL
 	case "pi":
 		return &b.Pi
 	case "ref":

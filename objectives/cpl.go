@@ -8,30 +8,45 @@ import (
 
 // CPL is Contrastive Preference Learning (Hejna et al. 2023, arXiv 2310.13639, Eq. 5), following
 // the official code ([code] jhejna/cpl research/algs/cpl.py: biased_bce_with_logits,
-// CPL._get_cpl_loss; OBJECTIVES.md §10). A token is an action and the completion is the segment:
+// CPL._get_cpl_loss, CPL.train_step; research/algs/cpl_kl.py for the reference). A token is an
+// action and the completion is the segment:
 //
-//	adv_s = alpha * sum_t gamma^t * tok_s[t]                (t = 0, 1, ...; reference = 0 as in the code)
+//	adv_s = alpha * sum_t gamma^t * (tok_s[t] - tref_s[t])  (t = 0, 1, ...; tref = 0 unless Reference)
 //	m     = adv_w - lam * adv_l                              (lam = contrastive_bias; < 1 is conservative)
 //	L_cpl = softplus(-m) = -log(exp(adv_w) / (exp(adv_w) + exp(lam*adv_l)))
 //	BC    = -(sum tok_w + sum tok_l)/(T_w + T_l)  ["all"]   or   -sum tok_w / T_w  ["pos"]
-//	L     = mean_b L_cpl + bc_coeff * BC
+//	L     = mean_b L_cpl + bc_coeff * BC                     (BCOnly: L = BC)
 //
 // The BC term is token-weighted over the whole batch (the code takes the mean over all 2B×S
 // tokens), so its sums run over every example's tokens; denominators use max(T, 1). With
-// gamma = 1, adv = alpha*pi: DPO-like without a reference and with beta replaced by alpha.
-// Gradients are per token (the discount makes them differ along the sequence).
+// gamma = 1 and no reference, adv = alpha*pi: DPO-like without a reference and with beta replaced
+// by alpha. With Reference the inputs gain tref_w, tref_l, the frozen reference's per-token
+// log-probs (same lengths as tok_w, tok_l), and the advantage is the KL-regularised
+// alpha*log(pi/ref) of cpl_kl.py; BC stays the plain NLL of the policy. Gradients are per token
+// (the discount makes them differ along the sequence).
+//
+// bc_steps is the code's behaviour-cloning warm-up: the training loop runs BCSteps optimizer
+// steps on the loss of a copy with BCOnly set (BC alone, weight 1, at a constant learning rate),
+// then resets the optimizer and the learning-rate schedule and trains L (docs/objectives.md,
+// "cpl"). The loss itself ignores BCSteps.
 //
 // Defaults (code): alpha 1.0, lam (contrastive_bias) 1.0 in (0, 1], gamma 1.0, bc_coeff 0,
-// bc_data all. The code's bc_steps (BC-only warm-up, then optimiser reset) belongs to the
-// training loop, not the loss. The code's label y = 1 means the second segment is preferred;
-// align always passes the preferred segment as w. Metrics: adv_w, adv_l (means), bc_loss, and
-// rewards/* computed from adv (accuracy: adv_w > adv_l, strict), logps/* = mean summed tok.
+// bc_data all, bc_steps 0, no reference. The code's label y = 1 means the second segment is
+// preferred; align always passes the preferred segment as w. Metrics: adv_w, adv_l (means),
+// bc_loss, and rewards/* computed from adv (accuracy: adv_w > adv_l, strict), logps/* = mean
+// summed tok.
 type CPL struct {
 	Alpha   float64
 	Lam     float64
 	Gamma   float64
 	BCCoeff float64
 	BCData  string // all | pos
+	// BCSteps is the number of BC-only warm-up steps (the training loop's; >= 0).
+	BCSteps int
+	// Reference adds the inputs tref_w, tref_l and subtracts them in the advantage.
+	Reference bool
+	// BCOnly makes the loss the BC term alone (weight 1): the bc_steps warm-up.
+	BCOnly bool
 }
 
 // DefaultCPL returns CPL with the official code's defaults.
@@ -41,7 +56,12 @@ func DefaultCPL() CPL { return CPL{Alpha: 1, Lam: 1, Gamma: 1, BCData: "all"} }
 func (c *CPL) Name() string { return "cpl" }
 
 // Inputs implements Objective.
-func (c *CPL) Inputs() []string { return []string{"tok_w", "tok_l"} }
+func (c *CPL) Inputs() []string {
+	if c.Reference {
+		return []string{"tok_w", "tok_l", "tref_w", "tref_l"}
+	}
+	return []string{"tok_w", "tok_l"}
+}
 
 // Differentiated implements Objective.
 func (c *CPL) Differentiated() []string { return []string{"tok_w", "tok_l"} }
@@ -64,20 +84,19 @@ func (c *CPL) Validate() error {
 	if err := inRange(c.Name(), "bc_coeff", c.BCCoeff, 0, posInf(), false, true); err != nil {
 		return err
 	}
+	if c.BCSteps < 0 {
+		return fmt.Errorf("objectives: cpl: bc_steps must be >= 0, got %d", c.BCSteps)
+	}
 	return oneOf(c.Name(), "bc_data", c.BCData, "all", "pos")
 }
 
-// discounted returns sum_t gamma^t x[t].
-func discounted(x []float64, gamma float64) float64 {
-	if gamma == 1 {
-		s := 0.0
-		for _, v := range x {
-			s += v
-		}
-		return s
-	}
+// discounted returns sum_t gamma^t (x[t] - ref[t]); ref may be nil (0).
+func discounted(x, ref []float64, gamma float64) float64 {
 	s, g := 0.0, 1.0
-	for _, v := range x {
+	for t, v := range x {
+		if ref != nil {
+			v -= ref[t]
+		}
 		s += g * v
 		g *= gamma
 	}
@@ -101,6 +120,16 @@ func (c *CPL) Loss(in, grad *Batch) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if c.Reference {
+		for i := 0; i < n; i++ {
+			if err := sameLen(c.Name(), "tok_w", "tref_w", i, in.TokW[i], in.TrefW[i]); err != nil {
+				return Result{}, err
+			}
+			if err := sameLen(c.Name(), "tok_l", "tref_l", i, in.TokL[i], in.TrefL[i]); err != nil {
+				return Result{}, err
+			}
+		}
+	}
 	inv := 1 / float64(max(n, 1))
 	pos := c.BCData == "pos"
 	// BC denominators first: the BC gradient of every token depends on the batch's token count.
@@ -115,13 +144,21 @@ func (c *CPL) Loss(in, grad *Batch) (Result, error) {
 	}
 	bcDen = nlen(bcDen)
 	bc := -bcNum / bcDen
-	gBC := -c.BCCoeff / bcDen
+	coeff, cplW := c.BCCoeff, 1.0
+	if c.BCOnly {
+		coeff, cplW = 1, 0
+	}
+	gBC := -coeff / bcDen
 	var m pairMetrics
 	total, sumAdvW, sumAdvL := 0.0, 0.0, 0.0
 	for i := 0; i < n; i++ {
 		tw, tl := in.TokW[i], in.TokL[i]
-		advW := c.Alpha * discounted(tw, c.Gamma)
-		advL := c.Alpha * discounted(tl, c.Gamma)
+		var rw, rl []float64
+		if c.Reference {
+			rw, rl = in.TrefW[i], in.TrefL[i]
+		}
+		advW := c.Alpha * discounted(tw, rw, c.Gamma)
+		advL := c.Alpha * discounted(tl, rl, c.Gamma)
 		mg := advW - c.Lam*advL
 		total += softplus(-mg)
 		sumAdvW += advW
@@ -130,7 +167,7 @@ func (c *CPL) Loss(in, grad *Batch) (Result, error) {
 		if grad == nil {
 			continue
 		}
-		s := sigmoid(-mg) * c.Alpha * inv
+		s := sigmoid(-mg) * c.Alpha * inv * cplW
 		gw, gl := grad.TokW[i], grad.TokL[i]
 		g := 1.0
 		for t := range gw {
@@ -149,7 +186,7 @@ func (c *CPL) Loss(in, grad *Batch) (Result, error) {
 	}
 	out := map[string]float64{"adv_w": sumAdvW * inv, "adv_l": sumAdvL * inv, "bc_loss": bc}
 	m.put(out, n)
-	return Result{Loss: total*inv + c.BCCoeff*bc, Metrics: out}, nil
+	return Result{Loss: cplW*total*inv + coeff*bc, Metrics: out}, nil
 }
 
 func cplParams(bc bool) []Param {
@@ -161,7 +198,9 @@ func cplParams(bc bool) []Param {
 	if bc {
 		ps = append(ps,
 			Param{Name: "bc_coeff", Type: "float", Default: "0", Range: "[0, inf)", Doc: "weight of the behaviour-cloning (NLL) term"},
-			Param{Name: "bc_data", Type: "string", Default: "all", Range: "all|pos", Doc: "BC over chosen and rejected tokens (all) or chosen only (pos)"})
+			Param{Name: "bc_data", Type: "string", Default: "all", Range: "all|pos", Doc: "BC over chosen and rejected tokens (all) or chosen only (pos)"},
+			Param{Name: "bc_steps", Type: "int", Default: "0", Range: "[0, inf)", Doc: "optimizer steps of BC-only warm-up before CPL; then the optimizer and LR schedule restart"},
+			Param{Name: "reference", Type: "bool", Default: "false", Range: "true|false", Doc: "subtract the reference's per-token log-probs tref_w, tref_l: adv = alpha*log(pi/ref) (cpl_kl.py)"})
 	}
 	return ps
 }
@@ -172,7 +211,8 @@ func cplInfo() Info {
 }
 
 func cplFromParams(p *params) (*CPL, error) {
-	c := &CPL{Alpha: p.float("alpha"), Lam: p.float("lam"), Gamma: p.float("gamma"), BCCoeff: p.float("bc_coeff"), BCData: p.str("bc_data")}
+	c := &CPL{Alpha: p.float("alpha"), Lam: p.float("lam"), Gamma: p.float("gamma"), BCCoeff: p.float("bc_coeff"), BCData: p.str("bc_data"),
+		BCSteps: p.int("bc_steps"), Reference: p.bool("reference")}
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -180,7 +220,7 @@ func cplFromParams(p *params) (*CPL, error) {
 }
 
 // CPLRanked is CPL over a ranked list of K >= 2 segments per example ([code] jhejna/cpl
-// biased_bce_with_scores; OBJECTIVES.md §10): sort the segments by score ascending (stable:
+// biased_bce_with_scores): sort the segments by score ascending (stable:
 // ties keep their input order, and the later one counts as preferred, as the code's sort makes
 // one of them so), then every pair i < j in that order contributes softplus(-(adv_j - lam*adv_i)),
 // and the example's loss is the mean over the K(K-1)/2 pairs. The code masks pairs whose loss is
@@ -229,7 +269,7 @@ func (c *CPLRanked) Loss(in, grad *Batch) (Result, error) {
 		idx, adv, gadv = idx[:0], adv[:0], gadv[:0]
 		for j := 0; j < k; j++ {
 			idx = append(idx, j)
-			adv = append(adv, c.Alpha*discounted(segs[j], c.Gamma))
+			adv = append(adv, c.Alpha*discounted(segs[j], nil, c.Gamma))
 			gadv = append(gadv, 0)
 		}
 		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(scores[x], scores[y]) })

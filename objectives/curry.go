@@ -15,7 +15,7 @@ type PairIndex struct {
 }
 
 // CurryPairs builds one prompt's preference pairs from the scores of its N responses and puts
-// them in curriculum order (Curry-DPO, Pattnaik et al. 2024, arXiv 2403.07230; OBJECTIVES.md §4).
+// them in curriculum order (Curry-DPO, Pattnaik et al. 2024, arXiv 2403.07230; docs/objectives.md, "curry_dpo").
 //
 // Ranking: responses sorted by score descending; equal scores keep their input order (rank
 // ties by position).
@@ -104,8 +104,7 @@ func CurrySchemes() []string { return []string{"best_vs_rest", "all_pairs"} }
 func CurryOrders() []string { return []string{"score_gap", "reverse", "random"} }
 
 // CurryDPO is the loss of one Curry-DPO stage (Pattnaik et al. 2024, "Curry-DPO: Enhancing
-// Alignment using Curriculum Learning & Ranked Preferences", arXiv 2403.07230; OBJECTIVES.md
-// §4). Each example is one prompt's ranked responses: pi[], ref[] (sequence log-prob sums) and
+// Alignment using Curriculum Learning & Ranked Preferences", arXiv 2403.07230). Each example is one prompt's ranked responses: pi[], ref[] (sequence log-prob sums) and
 // scores[]. CurryPairs orders the prompt's pairs; stage k applies plain DPO (sigmoid, beta) to
 // the k-th pair. Stage 0 is align's non-iterative variant's loss: the mean DPO loss over all of
 // the prompt's pairs.

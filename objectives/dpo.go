@@ -6,7 +6,7 @@ import (
 )
 
 // DPO is Direct Preference Optimization (Rafailov et al. 2023, arXiv 2305.18290, Eq. 7) with
-// every per-example loss_type of TRL's DPOTrainer (OBJECTIVES.md §1; [code] trl
+// every per-example loss_type of TRL's DPOTrainer ([code] trl
 // trl/trainer/dpo_trainer.py loss branches and trl/trainer/dpo_config.py). With
 // u = pi - ref (the log-ratio), d = u_w - u_l and x = beta*d:
 //
@@ -177,13 +177,13 @@ func (c *pairConst) loss(sw, sl, uw, ul, nw, nl float64) (loss, gsw, gsl, guw, g
 	return 0, 0, 0, 0, 0
 }
 
-// psi is the f-DPO score map (OBJECTIVES.md §2); psiIdentity is plain DPO.
+// psi is the f-DPO score map (Wang et al. 2023, arXiv 2309.16240; docs/objectives.md, "f_dpo"); psiIdentity is plain DPO.
 type psi struct {
 	kind  uint8 // psiIdentity, psiForwardKL, psiJS, psiAlphaTRL, psiAlphaPaper
 	a     float64
-	coef  float64 // 1/(a-1) for the trl form, -1/a for the paper form
+	coef  float64 // 1/(a-1) for the trl form, -1/a for the paper form, -1 for forward KL
 	mul   float64 // exponent multiplier: a-1 (trl) or -a (paper) or -1 (forward KL)
-	clamp float64
+	clamp float64 // largest exponent computed exactly; the score is linear in t beyond it
 }
 
 const (
@@ -194,24 +194,20 @@ const (
 	psiAlphaPaper
 )
 
-// apply returns psi(u) and psi'(u). The exponent is clamped from above at p.clamp, and the
-// clamp's gradient is 0 (as torch.clamp's is).
+// apply returns psi(u) and psi'(u). For the exponential scores (forward KL and both alpha
+// forms) psi(u) = coef*E(t) and psi'(u) = E'(t)*coef*mul = E'(t), with t = mul*u and E = exp up
+// to t = p.clamp; beyond it E continues along its tangent, E(t) = e^c (1 + t - c), so that the
+// score stays finite and its derivative keeps its sign and stays at its largest value e^c
+// instead of dropping to 0 (docs/objectives.md, "f_dpo": the exponent clamp).
 func (p *psi) apply(u float64) (s, ds float64) {
 	switch p.kind {
 	case psiForwardKL, psiAlphaTRL, psiAlphaPaper:
 		t := p.mul * u
 		if t > p.clamp {
 			e := math.Exp(p.clamp)
-			if p.kind == psiForwardKL {
-				return -e, 0
-			}
-			return e * p.coef, 0
+			return e * (1 + t - p.clamp) * p.coef, e
 		}
 		e := math.Exp(t)
-		if p.kind == psiForwardKL {
-			return -e, e
-		}
-		// trl: s = e/(a-1), psi' = e ; paper: s = -e/a, psi' = e.
 		return e * p.coef, e
 	case psiJS:
 		return logsig(u), sigmoid(-u)

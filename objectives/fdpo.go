@@ -1,14 +1,10 @@
 package objectives
 
-import (
-	"fmt"
-	"math"
-)
+import "math"
 
 // FDPO is f-DPO (Wang et al. 2023, "Beyond Reverse KL: Generalizing Direct Preference
 // Optimization with Diverse Divergence Constraints", arXiv 2309.16240): the DPO loss with the
-// log-ratio u replaced by a score psi(u) = f'(e^u) with constants dropped (OBJECTIVES.md §2;
-// [code] TRL HEAD dpo_trainer.py f_divergence_type branch):
+// log-ratio u replaced by a score psi(u) = f'(e^u) with constants dropped ([code] TRL HEAD dpo_trainer.py f_divergence_type branch):
 //
 //	reverse_kl        psi(u) = u                       (plain DPO)
 //	forward_kl        psi(u) = -exp(-u)
@@ -16,11 +12,13 @@ import (
 //	alpha_divergence  alpha_form "trl"  (TRL >= 0.2x): psi(u) = exp((a-1)u)/(a-1), a = 1 → reverse KL
 //	                  alpha_form "paper" (paper, TRL <= 0.19): psi(u) = -exp(-a u)/a
 //
-// The two alpha forms coincide only at a = 0.5 (a_trl = 1 - a_paper). Exponents are clamped
-// from above at exp_clamp (TRL: 80 for fp32/bf16; its clamp table has no float64 entry), and the
-// clamp's gradient is 0. TRL HEAD clamps only the alpha-divergence exponent; align also clamps
-// forward KL's exp(-u), which only matters for u < -exp_clamp (float64 would overflow near -709).
-// Every DPO loss_type composes with psi, as in TRL HEAD. Metrics use the raw log-ratios.
+// The two alpha forms coincide only at a = 0.5 (a_trl = 1 - a_paper). The exponent t is
+// computed exactly up to exp_clamp = c (TRL: 80 for fp32/bf16; its clamp table has no float64
+// entry); beyond it exp(t) continues along its tangent e^c (1 + t - c), so the score stays
+// finite and its gradient keeps its sign and its largest size e^c. TRL HEAD's torch.clamp gives
+// such entries gradient 0 instead, and its forward KL has no clamp (fp32 overflows near
+// u = -88); align applies the same continuation to forward KL and both alpha forms
+// (docs/objectives.md, "f_dpo"). Every DPO loss_type composes with psi, as in TRL HEAD. Metrics use the raw log-ratios.
 //
 // Defaults: f_divergence_type reverse_kl, f_alpha_divergence_coef 0.5 (TRL HEAD; v0.12 used 1.0
 // in the paper form), alpha_form trl, exp_clamp 80, and DPO's beta 0.1, loss_type sigmoid.
@@ -63,7 +61,7 @@ func (f *FDPO) psi() (psi, error) {
 	case "reverse_kl":
 		p.kind = psiIdentity
 	case "forward_kl":
-		p.kind, p.mul = psiForwardKL, -1
+		p.kind, p.mul, p.coef = psiForwardKL, -1, -1
 	case "js_divergence":
 		p.kind = psiJS
 	case "alpha_divergence":
@@ -114,7 +112,7 @@ func fdpoInfo() Info {
 		Param{Name: "f_divergence_type", Type: "string", Default: "reverse_kl", Range: "reverse_kl|forward_kl|js_divergence|alpha_divergence", Doc: "the f-divergence whose f' replaces the log-ratio"},
 		Param{Name: "f_alpha_divergence_coef", Type: "float", Default: "0.5", Range: "trl form [0, 1]; paper form (0, 1)", Doc: "alpha of the alpha-divergence"},
 		Param{Name: "alpha_form", Type: "string", Default: "trl", Range: "trl|paper", Doc: "alpha parametrisation: trl exp((a-1)u)/(a-1), paper -exp(-a u)/a (a_trl = 1 - a_paper)"},
-		Param{Name: "exp_clamp", Type: "float", Default: "80", Range: "(0, 700]", Doc: "upper clamp of the exponent (TRL fp32: 80); clamped entries get gradient 0"},
+		Param{Name: "exp_clamp", Type: "float", Default: "80", Range: "(0, 700]", Doc: "largest exponent computed exactly (TRL fp32: 80); beyond it the score continues linearly, keeping its gradient e^exp_clamp"},
 	)
 	return Info{Name: "f_dpo", Summary: "f-DPO: DPO with forward KL, Jensen-Shannon or alpha-divergence scores",
 		Paper: "Wang et al. 2023, Beyond Reverse KL, arXiv 2309.16240 (f'-based DPO loss)", Params: ps}
@@ -130,10 +128,7 @@ func fdpoFromParams(p *params) (*FDPO, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("%w", err)
-	}
-	return f, nil
+	return f, f.Validate()
 }
 
 func dpoFromParamsNoValidate(p *params) (*DPO, error) {

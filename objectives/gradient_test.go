@@ -42,6 +42,7 @@ func edgeBatches(obj Objective, r *rand.Rand) map[string]*Batch {
 				}
 			}
 		}
+		fitRef(in, func(t int) float64 { return 1 + 0.5*float64(t) })
 		return in
 	}
 	sign := func(b int) float64 { return float64(1 - 2*b) } // example 0: +, example 1: -

@@ -74,6 +74,8 @@ func allVariants() []variant {
 		kv("cpl", "gamma", "0.9", "lam", "0.5", "alpha", "0.2"),
 		kv("cpl", "bc_coeff", "0.5", "bc_data", "all"),
 		kv("cpl", "bc_coeff", "0.5", "bc_data", "pos", "gamma", "0.8"),
+		kv("cpl", "reference", "true", "gamma", "0.85", "lam", "0.6", "bc_coeff", "0.3"),
+		kv("cpl", "reference", "true", "bc_data", "pos", "bc_coeff", "0.2", "bc_steps", "5"),
 		kv("cpl_ranked"),
 		kv("cpl_ranked", "lam", "0.7", "gamma", "0.95"),
 		kv("curry_dpo"),
@@ -168,6 +170,7 @@ func randomBatch(obj Objective, n int, r *rand.Rand) *Batch {
 	}
 	// Curry's scores must sit beside pi/ref of the same length; scores ranges are fixed above.
 	// CPL ranked lists carry one score per segment.
+	fitRef(b, func(t int) float64 { return -0.3 - 1.7*r.Float64() })
 	if b.Toks != nil {
 		b.Scores = make([][]float64, n)
 		for i := range b.Scores {
@@ -175,6 +178,25 @@ func randomBatch(obj Objective, n int, r *rand.Rand) *Batch {
 		}
 	}
 	return b
+}
+
+// fitRef gives CPL's per-token reference inputs (when the objective reads them) the lengths of
+// tok_w and tok_l: tref = tok + off(t).
+func fitRef(b *Batch, off func(t int) float64) {
+	if b.TrefW == nil {
+		return
+	}
+	fit := func(tok [][]float64) [][]float64 {
+		out := make([][]float64, len(tok))
+		for i := range tok {
+			out[i] = make([]float64, len(tok[i]))
+			for t := range tok[i] {
+				out[i][t] = tok[i][t] + off(t)
+			}
+		}
+		return out
+	}
+	b.TrefW, b.TrefL = fit(b.TokW), fit(b.TokL)
 }
 
 // entryRef points at one number of a batch, by input name and indices.

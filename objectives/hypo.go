@@ -3,7 +3,7 @@ package objectives
 import "fmt"
 
 // HyPO is Hybrid Preference Optimization (Song et al., NeurIPS 2024, "The Importance of Online
-// Data", arXiv 2406.01462; structure confirmed, OBJECTIVES.md §9): offline DPO plus a KL penalty
+// Data", arXiv 2406.01462; structure confirmed; docs/objectives.md, "hypo"): offline DPO plus a KL penalty
 // estimated on k unlabelled online samples y_j ~ pi(.|x) (no judge or reward model):
 //
 //	L = L_DPO(offline pair; beta) + lam * KL_hat,   lr_j = on_pi_j - on_ref_j

@@ -3,7 +3,7 @@ package objectives
 import "fmt"
 
 // INPO is Iterative Nash Policy Optimization (Zhang et al., ICLR 2025, arXiv 2407.00617, Eq. 8
-// and Alg. 1; confirmed from the paper, OBJECTIVES.md §5), in the paper's parametrisation: eta is
+// and Alg. 1; confirmed from the paper), in the paper's parametrisation: eta is
 // the inverse learning rate of online mirror descent, tau the KL-regularisation strength.
 //
 //	h = (pi_w - pi_l) - (tau/eta)(ref_w - ref_l) - (1 - tau/eta)(prev_w - prev_l)

@@ -11,7 +11,7 @@ import (
 )
 
 // ScoreJSONL scores one example per line of r (a JSON object whose fields are exactly
-// obj.Inputs(), named as in OBJECTIVES.md) and writes one line per example to w:
+// obj.Inputs(), named as in docs/objectives.md, "Inputs of align objectives score") and writes one line per example to w:
 // {"loss": x, "grads": {"pi_w": g, ...}, "metrics": {...}}. Blank lines are skipped. A line
 // with a missing, unknown or mistyped field is an error naming the line and the field.
 func ScoreJSONL(obj Objective, r io.Reader, w io.Writer) error {

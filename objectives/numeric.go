@@ -2,7 +2,7 @@ package objectives
 
 import "math"
 
-// The stable primitives of OBJECTIVES.md §0. They stay finite for |x| up to about 700 and are
+// The stable primitives (docs/objectives.md, "Conventions"). They stay finite for |x| up to about 700 and are
 // exact to within a few ulps; nothing in this package computes log(sigmoid(x)) directly.
 
 // softplus returns log(1+exp(x)).

@@ -40,12 +40,18 @@ type Param struct {
 	Doc     string `json:"doc"`
 }
 
-// Info describes an objective in the registry.
+// Info describes an objective in the registry, the one table of objectives: recipes and the
+// training loop read it rather than keeping their own.
 type Info struct {
 	Name    string  `json:"name"`
 	Summary string  `json:"summary"`
 	Paper   string  `json:"paper"`
 	Params  []Param `json:"params"`
+	// Data is the record kind the training loop trains it on: "pairs" or "ranked"; empty when
+	// the loop does not train it (its inputs can only be scored, with `align objectives score`).
+	Data string `json:"data,omitempty"`
+	// Online is true when training needs sample-judge-train iterations (online.iterations >= 1).
+	Online bool `json:"online"`
 	// Inputs and Differentiated are those of the objective with default parameters.
 	Inputs         []string `json:"inputs"`
 	Differentiated []string `json:"differentiated"`
@@ -56,21 +62,30 @@ type entry struct {
 	build func(p *params) (Objective, error)
 }
 
-// entries builds the registry afresh on each call (no package-level mutable state).
+// on sets the training data kind and online flag of a registry entry.
+func on(info Info, data string, online bool) Info {
+	info.Data, info.Online = data, online
+	return info
+}
+
+// entries builds the registry afresh on each call (no package-level mutable state). It is the
+// only table of objectives: name, parameters, the data the training loop feeds it, and whether
+// it trains online.
 func entries() []entry {
 	return []entry{
-		{dpoInfo(), func(p *params) (Objective, error) { return dpoFromParams(p) }},
-		{fdpoInfo(), func(p *params) (Objective, error) { return fdpoFromParams(p) }},
-		{simpoInfo(), func(p *params) (Objective, error) { return simpoFromParams(p) }},
-		{cplInfo(), func(p *params) (Objective, error) { return cplFromParams(p) }},
-		{cplRankedInfo(), func(p *params) (Objective, error) { return cplRankedFromParams(p) }},
-		{curryInfo(), func(p *params) (Objective, error) { return curryFromParams(p) }},
-		{inpoInfo(), func(p *params) (Objective, error) { return inpoFromParams(p) }},
-		{dnoInfo(), func(p *params) (Objective, error) { return dnoFromParams(p) }},
-		{dnoPrctInfo(), func(p *params) (Objective, error) { return dnoPrctFromParams(p) }},
-		{srpoInfo(), func(p *params) (Objective, error) { return srpoFromParams(p) }},
-		{apoInfo(), func(p *params) (Objective, error) { return apoFromParams(p) }},
-		{hypoInfo(), func(p *params) (Objective, error) { return hypoFromParams(p) }},
+		{on(dpoInfo(), "pairs", false), func(p *params) (Objective, error) { return dpoFromParams(p) }},
+		{on(fdpoInfo(), "pairs", false), func(p *params) (Objective, error) { return fdpoFromParams(p) }},
+		{on(simpoInfo(), "pairs", false), func(p *params) (Objective, error) { return simpoFromParams(p) }},
+		{on(cplInfo(), "pairs", false), func(p *params) (Objective, error) { return cplFromParams(p) }},
+		// The loop does not feed ranked lists of per-token log-probs (toks): scoring only.
+		{on(cplRankedInfo(), "", false), func(p *params) (Objective, error) { return cplRankedFromParams(p) }},
+		{on(curryInfo(), "ranked", false), func(p *params) (Objective, error) { return curryFromParams(p) }},
+		{on(inpoInfo(), "pairs", true), func(p *params) (Objective, error) { return inpoFromParams(p) }},
+		{on(dnoInfo(), "pairs", true), func(p *params) (Objective, error) { return dnoFromParams(p) }},
+		{on(dnoPrctInfo(), "pairs", true), func(p *params) (Objective, error) { return dnoPrctFromParams(p) }},
+		{on(srpoInfo(), "pairs", false), func(p *params) (Objective, error) { return srpoFromParams(p) }},
+		{on(apoInfo(), "pairs", true), func(p *params) (Objective, error) { return apoFromParams(p) }},
+		{on(hypoInfo(), "pairs", true), func(p *params) (Objective, error) { return hypoFromParams(p) }},
 	}
 }
 
@@ -99,15 +114,35 @@ func Names() []string {
 	return out
 }
 
-// New builds the named objective from string parameters (as given by `--param name=value` or a
-// recipe). Missing parameters take their defaults; unknown names and bad values are errors that
-// suggest the closest valid name.
+// Params are an objective's parameter values by name, typed as the registry's Param.Type says:
+// a float takes a float64 (or any Go integer or float type), an int an integer (or a float64
+// with an integer value, as YAML may give), a bool a bool, a string a string. Build does not
+// parse strings for the other types: config flows typed.
+type Params map[string]any
+
+// Build builds the named objective from typed parameter values (a recipe's, through
+// recipes.Recipe.ObjectiveParams). Missing parameters take their defaults; unknown names, values
+// of the wrong type and bad values are errors that suggest the closest valid name.
+func Build(name string, values Params) (Objective, error) {
+	return build(name, values, false)
+}
+
+// New builds the named objective from the string form of its parameters, as given by
+// `--param name=value` on the command line; each value is parsed as its Param.Type says.
 func New(name string, raw map[string]string) (Objective, error) {
+	values := make(Params, len(raw))
+	for k, v := range raw {
+		values[k] = v
+	}
+	return build(name, values, true)
+}
+
+func build(name string, values Params, parse bool) (Objective, error) {
 	for _, e := range entries() {
 		if e.info.Name != name {
 			continue
 		}
-		p := &params{obj: name, spec: e.info.Params, raw: raw}
+		p := &params{obj: name, spec: e.info.Params, raw: values, parse: parse}
 		if err := p.checkKeys(); err != nil {
 			return nil, err
 		}
@@ -123,13 +158,15 @@ func New(name string, raw map[string]string) (Objective, error) {
 	return nil, fmt.Errorf("objectives: unknown objective %q (did you mean %q? valid: %s)", name, closest(name, Names()), strings.Join(Names(), ", "))
 }
 
-// params reads typed parameter values from their string form, falling back to the defaults in
-// spec. The first parse error is kept in err.
+// params reads typed parameter values, falling back to the defaults in spec (written in their
+// string form, parsed). With parse, string values are parsed too (the command line's form). The
+// first error is kept in err.
 type params struct {
-	obj  string
-	spec []Param
-	raw  map[string]string
-	err  error
+	obj   string
+	spec  []Param
+	raw   Params
+	parse bool
+	err   error
 }
 
 func (p *params) checkKeys() error {
@@ -156,13 +193,18 @@ func (p *params) checkKeys() error {
 	return nil
 }
 
-func (p *params) value(name string) string {
+// value returns the named parameter's value, the given one or its default, and whether a
+// string value is to be parsed (defaults, and every value given to New).
+func (p *params) value(name string) (any, bool) {
 	if v, ok := p.raw[name]; ok {
-		return strings.TrimSpace(v)
+		if str, isStr := v.(string); isStr && p.parse {
+			return strings.TrimSpace(str), true
+		}
+		return v, false
 	}
 	for _, s := range p.spec {
 		if s.Name == name {
-			return s.Default
+			return s.Default, true
 		}
 	}
 	panic("objectives: parameter " + name + " missing from its spec")
@@ -177,44 +219,117 @@ func (p *params) fail(err error) {
 	}
 }
 
+// typeErr records that a typed value has the wrong Go type for its parameter.
+func (p *params) typeErr(name, want string, v any) {
+	p.fail(fmt.Errorf("objectives: %s: parameter %s: want %s, got %T %v", p.obj, name, want, v, v))
+}
+
 func (p *params) float(name string) float64 {
-	v := p.value(name)
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not a finite number", p.obj, name, v))
+	v, parse := p.value(name)
+	var f float64
+	switch x := v.(type) {
+	case string:
+		if !parse {
+			p.typeErr(name, "a number", v)
+			return 0
+		}
+		var err error
+		if f, err = strconv.ParseFloat(x, 64); err != nil {
+			f = math.NaN()
+		}
+	case float64:
+		f = x
+	case float32:
+		f = float64(x)
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case uint64:
+		f = float64(x)
+	default:
+		p.typeErr(name, "a number", v)
+		return 0
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		p.fail(fmt.Errorf("objectives: %s: parameter %s=%v is not a finite number", p.obj, name, v))
 		return 0
 	}
 	return f
 }
 
-func (p *params) int(name string) int {
-	v := p.value(name)
-	i, err := strconv.Atoi(v)
-	if err != nil {
-		p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not an integer", p.obj, name, v))
+// integer reads an integer parameter as an int64.
+func (p *params) integer(name string) (int64, bool) {
+	v, parse := p.value(name)
+	switch x := v.(type) {
+	case string:
+		if !parse {
+			p.typeErr(name, "an integer", v)
+			return 0, false
+		}
+		i, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not an integer", p.obj, name, x))
+			return 0, false
+		}
+		return i, true
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case uint64:
+		if i := int64(x); i >= 0 {
+			return i, true
+		}
+	case float64:
+		if i := int64(x); float64(i) == x {
+			return i, true
+		}
 	}
-	return i
+	p.fail(fmt.Errorf("objectives: %s: parameter %s=%v is not an integer", p.obj, name, v))
+	return 0, false
+}
+
+func (p *params) int(name string) int {
+	i, _ := p.integer(name)
+	return int(i)
 }
 
 func (p *params) uint64(name string) uint64 {
-	v := p.value(name)
-	i, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not a non-negative integer", p.obj, name, v))
+	i, ok := p.integer(name)
+	if ok && i < 0 {
+		p.fail(fmt.Errorf("objectives: %s: parameter %s=%d is not a non-negative integer", p.obj, name, i))
+		return 0
 	}
-	return i
+	return uint64(i)
 }
 
 func (p *params) bool(name string) bool {
-	v := p.value(name)
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not true or false", p.obj, name, v))
+	v, parse := p.value(name)
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		if parse {
+			if b, err := strconv.ParseBool(x); err == nil {
+				return b
+			}
+			p.fail(fmt.Errorf("objectives: %s: parameter %s=%q is not true or false", p.obj, name, x))
+			return false
+		}
 	}
-	return b
+	p.typeErr(name, "true or false", v)
+	return false
 }
 
-func (p *params) str(name string) string { return p.value(name) }
+func (p *params) str(name string) string {
+	v, _ := p.value(name)
+	s, ok := v.(string)
+	if !ok {
+		p.typeErr(name, "a string", v)
+	}
+	return strings.TrimSpace(s)
+}
 
 // oneOf checks a string parameter against its valid values, suggesting the closest.
 func oneOf(obj, param, v string, valid ...string) error {

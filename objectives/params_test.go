@@ -160,3 +160,52 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// Build takes typed values: numbers for floats and ints, bools, strings; a string where a
+// number or a bool is wanted is an error (only New, the command line's form, parses).
+func TestBuildTakesTypedValues(t *testing.T) {
+	obj, err := Build("cpl", Params{"alpha": 0.5, "lam": float32(0.75), "gamma": 1, "bc_coeff": int64(2), "bc_steps": 3.0, "reference": true, "bc_data": " pos"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := obj.(*CPL)
+	if *c != (CPL{Alpha: 0.5, Lam: 0.75, Gamma: 1, BCCoeff: 2, BCData: "pos", BCSteps: 3, Reference: true}) {
+		t.Errorf("built %+v", *c)
+	}
+	for _, seed := range []uint64{0, 9} {
+		obj, err = Build("curry_dpo", Params{"stage": 2.0, "seed": seed})
+		if err != nil || obj.(*CurryDPO).Stage != 2 || obj.(*CurryDPO).Seed != seed {
+			t.Errorf("curry_dpo seed %d: %+v, %v", seed, obj, err)
+		}
+	}
+	bad := []struct {
+		name string
+		p    Params
+		want string
+	}{
+		{"dpo", Params{"beta": "0.1"}, "parameter beta: want a number, got string"},
+		{"dpo", Params{"reference_free": "true"}, "parameter reference_free: want true or false"},
+		{"dpo", Params{"loss_type": 3}, "parameter loss_type: want a string, got int"},
+		{"dpo", Params{"beta": []int{1}}, "want a number"},
+		{"dpo", Params{"beta": math.Inf(1)}, "not a finite number"},
+		{"cpl", Params{"bc_steps": 1.5}, "bc_steps=1.5 is not an integer"},
+		{"cpl", Params{"bc_steps": "2"}, "want an integer, got string"},
+		{"cpl", Params{"bc_steps": -1}, "bc_steps must be >= 0"},
+		{"curry_dpo", Params{"seed": -2}, "not a non-negative integer"},
+		{"curry_dpo", Params{"seed": uint64(math.MaxUint64)}, "not an integer"},
+		{"curry_dpo", Params{"stage": 1e300}, "not an integer"},
+		{"curry_dpo", Params{"stage": true}, "not an integer"},
+		{"cpl", Params{"reference": 1}, "want true or false, got int"},
+	}
+	for _, c := range bad {
+		_, err := Build(c.name, c.p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %v, want %q", c.name, c.p, err, c.want)
+		}
+	}
+	// New parses every value from its string form, with surrounding spaces.
+	obj, err = New("cpl", map[string]string{"alpha": " 0.5", "bc_steps": "3 ", "reference": "true"})
+	if err != nil || obj.(*CPL).BCSteps != 3 || !obj.(*CPL).Reference || obj.(*CPL).Alpha != 0.5 {
+		t.Errorf("New: %+v, %v", obj, err)
+	}
+}

@@ -188,9 +188,47 @@ func TestExpClampStaysFinite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both exponents (5000, 4000) exceed the clamp: equal clamped scores, loss log 2, and the
-	// clamp's gradient is 0.
-	if math.Abs(res.Loss-math.Ln2) > 1e-15 || g.PiW[0] != 0 || g.PiL[0] != 0 {
-		t.Errorf("clamped forward KL: loss %v grads %v %v", res.Loss, g.PiW[0], g.PiL[0])
+	// Both exponents (5000, 4000) exceed the clamp c = 80, where exp(t) continues as its tangent
+	// e^c (1 + t - c): s_w = -e^80 (1 + 4920), s_l = -e^80 (1 + 3920), x = beta (s_w - s_l) =
+	// -0.1 e^80 1000, the loss is softplus(-x) = -x (to double precision), and each score's
+	// slope is e^80 with the DPO factor beta sigmoid(-x) = beta.
+	e80 := math.Exp(80)
+	x := -0.1 * e80 * 1000
+	if !near(res.Loss, -x, 1e-12) || !near(g.PiW[0], -0.1*e80, 1e-12) || !near(g.PiL[0], 0.1*e80, 1e-12) {
+		t.Errorf("forward KL beyond the clamp: loss %v (want %v) grads %v %v (want %v %v)", res.Loss, -x, g.PiW[0], g.PiL[0], -0.1*e80, 0.1*e80)
+	}
+}
+
+// TestFDPOExtremeMarginsKeepTheGradient: far beyond the exponent clamp the gradient keeps its
+// sign and never shrinks as the chosen log-ratio gets worse (it stays at the clamp's e^c), and
+// it matches finite differences of the loss on both sides of the clamp.
+func TestFDPOExtremeMarginsKeepTheGradient(t *testing.T) {
+	type form struct {
+		div, af string
+		a       float64
+	}
+	for _, fm := range []form{{"forward_kl", "trl", 0}, {"alpha_divergence", "trl", 0.3}, {"alpha_divergence", "paper", 0.6}} {
+		for _, lt := range []string{"sigmoid", "ipo", "hinge"} {
+			f := DefaultFDPO()
+			f.FDivergenceType, f.AlphaForm, f.FAlphaDivergenceCoef, f.LossType = fm.div, fm.af, fm.a, lt
+			label := fm.div + "/" + fm.af + "/" + lt
+			prev := 0.0
+			for _, uw := range []float64{-10, -79, -150, -400, -1000, -5000} {
+				in := &Batch{PiW: []float64{uw - 20}, PiL: []float64{-18}, RefW: []float64{-20}, RefL: []float64{-20},
+					LenW: []float64{1}, LenL: []float64{1}}
+				checkFD(t, label+" u_w="+fmtNum(uw), &f, in, nil)
+				g := NewGrad(&f, in)
+				if _, err := f.Loss(in, g); err != nil {
+					t.Fatal(err)
+				}
+				if lt == "hinge" {
+					continue // hinge has no sigmoid factor; covered by checkFD
+				}
+				if !(g.PiW[0] < 0) || math.Abs(g.PiW[0]) < math.Abs(prev)*(1-1e-12) {
+					t.Errorf("%s: u_w = %v: dL/dpi_w = %v after %v: the gradient must stay negative and not shrink", label, uw, g.PiW[0], prev)
+				}
+				prev = g.PiW[0]
+			}
+		}
 	}
 }

@@ -2,7 +2,7 @@ package objectives
 
 // SimPO is Simple Preference Optimization (Meng, Xia, Chen 2024, arXiv 2405.14734, Eq. 6),
 // following the official trainer ([code] princeton-nlp/SimPO scripts/simpo_trainer.py
-// simpo_loss, simpo_config.py; OBJECTIVES.md §3). No reference model. With a = pi/n the average
+// simpo_loss, simpo_config.py). No reference model. With a = pi/n the average
 // log-prob (n = max(len, 1); the official code divides by the raw token count and would give
 // NaN for an empty completion):
 //

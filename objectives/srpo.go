@@ -1,7 +1,7 @@
 package objectives
 
 // SRPO is Self-Improving Robust Preference Optimization (Choi et al., ICLR 2025, arXiv
-// 2406.01660; OBJECTIVES.md §7). One model plays the generative policy pi(y|x) and the
+// 2406.01660; docs/objectives.md, "srpo"). One model plays the generative policy pi(y|x) and the
 // self-improvement policy pi(y'|x, y) (the same model prompted with x and a response to rewrite).
 // The structure (a min-max game reduced to an offline loss L_alpha, a convex combination of two
 // squared losses) is confirmed; the component formulas below are DERIVED from the closed-form

@@ -92,8 +92,13 @@ type ModelSpec struct {
 	Path string `yaml:"path,omitempty" json:"path,omitempty"`
 	// Ollama model name; its GGUF blob is located through the server, else the $OLLAMA_MODELS manifests (used when path is empty).
 	Ollama string `yaml:"ollama,omitempty" json:"ollama,omitempty"`
-	// Keep the frozen base weights quantized and dequantize per tile (less memory, slower).
+	// Keep the frozen base weights in their GGUF encoding even when it is F32. A quantized or
+	// half-precision GGUF keeps them encoded anyway (dequantized inside the matrix products),
+	// unless dense is set.
 	LowMemory bool `yaml:"low_memory,omitempty" json:"low_memory,omitempty"`
+	// Decode every weight of a quantized GGUF to float32 at load (more memory; the results are
+	// the same bits).
+	Dense bool `yaml:"dense,omitempty" json:"dense,omitempty"`
 	// Recompute activations per layer in the backward pass instead of keeping them.
 	Recompute bool `yaml:"recompute,omitempty" json:"recompute,omitempty"`
 	// Compute threads; 0 means all cores.
@@ -146,8 +151,14 @@ type OnlineSpec struct {
 	Iterations int `yaml:"iterations" json:"iterations"`
 	// Responses sampled per prompt (K).
 	SamplesPerPrompt int `yaml:"samples_per_prompt" json:"samples_per_prompt"`
-	// Prompts used per iteration (0 = all); successive iterations take successive slices when the file has enough.
+	// Prompts used per iteration; successive iterations take successive slices, wrapping around when the file runs out. 0 (default) splits the training prompts into `iterations` parts, so every iteration has fresh prompts, as INPO and DNO do.
 	PromptsPerIteration int `yaml:"prompts_per_iteration,omitempty" json:"prompts_per_iteration,omitempty"`
+	// Give every iteration all the training prompts (the same prompts, and the same sampling seeds, each iteration) instead of fresh ones. Default false.
+	ReusePrompts bool `yaml:"reuse_prompts,omitempty" json:"reuse_prompts,omitempty"`
+	// Peak learning rate of iteration t (0-based) is learning_rate × lr_decay^t: DNO lowers the learning rate in later iterations. Default 1 (the same each iteration).
+	LRDecay float64 `yaml:"lr_decay,omitempty" json:"lr_decay,omitempty"`
+	// After each iteration, measure the policy's win rate against the base on the held-out prompts (eval.held_out) with the online judge, and end the run with the best iterate's weights, as DNO does. Default false (the last iterate).
+	SelectBest bool `yaml:"select_best,omitempty" json:"select_best,omitempty"`
 	// Sample with align's own engine (model.Generate) instead of an Ollama server.
 	LocalSampler bool `yaml:"local_sampler,omitempty" json:"local_sampler,omitempty"`
 	// HyPO: when the unlabelled samples of the KL term are drawn: per_step (fresh samples of the current policy at every optimizer step, with the local sampler, as in the paper) or per_iteration (once per iteration, before training; through Ollama when local_sampler is false). Default per_step.
@@ -190,19 +201,21 @@ type JudgeSpec struct {
 	TargetLength int `yaml:"target_length,omitempty" json:"target_length,omitempty"`
 	// LLM judge: sampling temperature, replacing the template's (the published templates mostly judge greedily, at 0). Unset keeps the template's.
 	Temperature *float64 `yaml:"temperature,omitempty" json:"temperature,omitempty"`
+	// LLM judge with a grading template: side_by_side (default) shows all of a prompt's candidates in one call and asks for a score for each, as DNO's judge does; each grades one candidate per call.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 	// LLM judge: constrain each answer to the template's verdict with Ollama's structured outputs (a JSON schema sent as `format`: {"winner": ...} for pairwise templates, {"score": ...} for grading ones), so even a tiny judge answers parseably. Default false (free text, the template's own parser).
 	Structured bool `yaml:"structured,omitempty" json:"structured,omitempty"`
 }
 
 // PairRules builds preference pairs from judged samples.
 type PairRules struct {
-	// best_vs_worst (APO, iterative DPO, quickstart), tournament (INPO), rubric (DNO: all qualifying pairs), or none (HyPO).
+	// best_vs_worst (APO, iterative DPO, quickstart), tournament (INPO: a knockout finds the best, a losers' knockout the worst, and the pair is kept only if the best wins a final game), rubric (DNO: all qualifying pairs), all_pairs (every two graded samples whose grades differ by min_gap; with the dno objective each pair carries its win rates), or none (HyPO).
 	Rule string `yaml:"rule" json:"rule"`
-	// Rubric: the lowest score a positive may have (DNO: 5 of 6).
+	// Rubric: the lowest score a positive may have (DNO: 5 of 6). With min_gap and student_gap all 0, the rubric rule takes the paper's 5, 2 and 1.
 	MinScore float64 `yaml:"min_score,omitempty" json:"min_score,omitempty"`
 	// Rubric: the least score gap between positive and negative (DNO: 2).
 	MinGap float64 `yaml:"min_gap,omitempty" json:"min_gap,omitempty"`
-	// Rubric: the least gap when the positive is a student sample (DNO: 1); 0 means min_gap.
+	// Rubric: the least gap when the positive is a student sample (DNO: 1).
 	StudentGap float64 `yaml:"student_gap,omitempty" json:"student_gap,omitempty"`
 	// Rubric: judge the dataset's reference response (a prompts file's output or reference column, a pairs file's chosen response) with the samples, as DNO's gold/teacher candidate. Default true.
 	Teacher *bool `yaml:"teacher,omitempty" json:"teacher,omitempty"`

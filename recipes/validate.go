@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/alignkit/align/objectives"
 )
 
 // Objective describes what the training loop must provide to an objective.
@@ -15,25 +17,56 @@ type Objective struct {
 	Data string
 	// Online is true when the method needs sample-judge-train iterations.
 	Online bool
-	// Reference is true when the loss reads reference log-probs.
-	Reference bool
 }
 
-// Objectives lists the objectives a recipe can name, in the order of OBJECTIVES.md.
+// Objectives lists the objectives a recipe can name: those of the objectives registry (the one
+// table of objectives) that the training loop trains, in the registry's order.
 func Objectives() []Objective {
-	return []Objective{
-		{"dpo", "pairs", false, true},
-		{"f_dpo", "pairs", false, true},
-		{"simpo", "pairs", false, false},
-		{"curry_dpo", "ranked", false, true},
-		{"inpo", "pairs", true, true},
-		{"dno", "pairs", true, true},
-		{"dno_prct", "pairs", true, true},
-		{"srpo", "pairs", false, true},
-		{"apo", "pairs", true, true},
-		{"hypo", "pairs", true, true},
-		{"cpl", "pairs", false, false},
+	var out []Objective
+	for _, in := range objectives.Registry() {
+		if in.Data != "" {
+			out = append(out, Objective{Name: in.Name, Data: in.Data, Online: in.Online})
+		}
 	}
+	return out
+}
+
+// ObjectiveParams returns the objective's typed parameter values: objective.params as the YAML
+// gave them, plus the top-level beta, loss_type and label_smoothing (TRL's names) for the
+// objectives that have parameters of those names, and reference_free from reference.free where
+// the objective offers it. Curry-DPO's stages train plain DPO with the same values.
+func (r *Recipe) ObjectiveParams() (objectives.Params, error) {
+	name := CanonicalObjective(r.Objective.Name)
+	var info *objectives.Info
+	for _, in := range objectives.Registry() {
+		if in.Name == name {
+			info = &in
+			break
+		}
+	}
+	if info == nil {
+		_, err := LookupObjective(name)
+		return nil, err
+	}
+	p := objectives.Params{}
+	for k, v := range r.Objective.Params {
+		p[k] = v
+	}
+	for _, s := range info.Params {
+		switch s.Name {
+		case "beta":
+			p["beta"] = r.Beta
+		case "loss_type":
+			p["loss_type"] = r.LossType
+		case "label_smoothing":
+			p["label_smoothing"] = r.LabelSmoothing
+		case "reference_free":
+			if r.Reference.Free {
+				p["reference_free"] = true
+			}
+		}
+	}
+	return p, nil
 }
 
 // CanonicalObjective maps a user-written objective name (f-dpo, F_DPO, curry-dpo) to its
@@ -115,10 +148,14 @@ func (r *Recipe) Validate() error {
 		}
 	}
 	check(r.Beta > 0 && !math.IsInf(r.Beta, 0), "beta: must be > 0, got %g", r.Beta)
-	add(oneOf("loss_type", r.LossType, "sigmoid", "robust", "hinge", "ipo", "sigmoid_norm", "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "apo_zero", "apo_down"))
-	check(r.LabelSmoothing >= 0 && r.LabelSmoothing < 1, "label_smoothing: must be in [0, 1), got %g", r.LabelSmoothing)
-	if r.LossType == "robust" {
-		check(r.LabelSmoothing < 0.5, "label_smoothing: robust loss needs it below 0.5, got %g", r.LabelSmoothing)
+	add(oneOf("loss_type", r.LossType, objectives.DPOLossTypes()...))
+	if err == nil {
+		// The objective checks its own parameters (ranges, names, types), top-level ones included.
+		if p, perr := r.ObjectiveParams(); perr == nil {
+			if _, berr := objectives.Build(obj.Name, p); berr != nil {
+				errs = append(errs, fmt.Errorf("objective.params: %w", berr))
+			}
+		}
 	}
 	check(r.LearningRate > 0 && r.LearningRate < 1, "learning_rate: must be in (0, 1), got %g", r.LearningRate)
 	add(oneOf("lr_scheduler_type", r.LRSchedulerType, "constant", "constant_with_warmup", "linear", "cosine"))
@@ -165,7 +202,18 @@ func (r *Recipe) Validate() error {
 	check(on.Sampling.TopP > 0 && on.Sampling.TopP <= 1, "online.sampling.top_p: must be in (0, 1], got %g", on.Sampling.TopP)
 	check(on.Sampling.TopK >= 0, "online.sampling.top_k: must be >= 0, got %d", on.Sampling.TopK)
 	check(on.Sampling.MaxTokens >= 1, "online.sampling.max_tokens: must be >= 1, got %d", on.Sampling.MaxTokens)
-	add(oneOf("online.pairs.rule", on.Pairs.Rule, "best_vs_worst", "tournament", "rubric", "none"))
+	add(oneOf("online.pairs.rule", on.Pairs.Rule, "best_vs_worst", "tournament", "rubric", "all_pairs", "none"))
+	if on.Judge.Mode != "" {
+		add(oneOf("online.judge.mode", on.Judge.Mode, "side_by_side", "each"))
+	}
+	check(on.LRDecay >= 0 && on.LRDecay <= 1, "online.lr_decay: must be in (0, 1] (0 = unset, 1), got %g", on.LRDecay)
+	check(on.PromptsPerIteration >= 0, "online.prompts_per_iteration: must be >= 0, got %d", on.PromptsPerIteration)
+	if err == nil && obj.Name == "dno" && on.Iterations > 0 {
+		check(on.Pairs.Rule == "rubric" || on.Pairs.Rule == "all_pairs", "objective dno (theoretical) regresses onto win rates that the judge's grades estimate: set online.pairs.rule to rubric or all_pairs, with a grading judge template (dno-additive6)")
+	}
+	if on.SelectBest {
+		check(r.Eval.HeldOut > 0, "online.select_best: needs held-out prompts to compare the iterates on; set eval.held_out")
+	}
 	if on.Pairs.Repetition != "" {
 		add(oneOf("online.pairs.repetition", on.Pairs.Repetition, "negative", "keep"))
 	}

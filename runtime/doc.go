@@ -10,7 +10,9 @@
 //   - JudgePair, JudgeSingle and JudgeJob run LLM-as-judge with the embedded AlpacaEval,
 //     MT-Bench, Arena-Hard, XSTest and DNO-rubric templates and their parsers; an answer that
 //     parses to nothing is retried, then recorded invalid with its raw text;
-//   - Create uploads GGUF blobs and creates models; Show, List, Check and Delete do the rest.
+//   - Create uploads GGUF blobs and creates models; Show, List, Check and Delete do the rest;
+//   - Locate finds an Ollama model's GGUF blob on this machine (through /api/show, else the
+//     manifests under $OLLAMA_MODELS), for the native engine to load.
 //
 // It honours OLLAMA_HOST and uses github.com/ollama/ollama/api. It does not train or score
 // given text: Ollama cannot, so the model package does that. See docs/runtime.md.

@@ -145,6 +145,8 @@ type GenerateResult struct {
 	// EvalCount the tokens generated.
 	PromptEvalCount int `json:"prompt_eval_count"`
 	EvalCount       int `json:"eval_count"`
+	// PromptEvalDuration is the server's time evaluating the prompt (prompt_eval_duration).
+	PromptEvalDuration time.Duration `json:"prompt_eval_duration_ns,omitempty"`
 	// Context holds the token ids, prompt then output, when the server returns them
 	// (/api/generate without raw).
 	Context  []int          `json:"context,omitempty"`
@@ -217,6 +219,7 @@ func generateOnce(ctx context.Context, h *poolHost, req GenerateRequest, opt Opt
 		}
 		res.Text, res.DoneReason, res.Logprobs = r.Message.Content, r.DoneReason, appendLogprobs(nil, r.Logprobs)
 		res.PromptEvalCount, res.EvalCount, res.Duration = r.PromptEvalCount, r.EvalCount, r.TotalDuration
+		res.PromptEvalDuration = r.PromptEvalDuration
 		return res, nil
 	}
 	var r api.GenerateResponse
@@ -232,6 +235,7 @@ func generateOnce(ctx context.Context, h *poolHost, req GenerateRequest, opt Opt
 	}
 	res.Text, res.DoneReason, res.Context, res.Logprobs = r.Response, r.DoneReason, r.Context, appendLogprobs(nil, r.Logprobs)
 	res.PromptEvalCount, res.EvalCount, res.Duration = r.PromptEvalCount, r.EvalCount, r.TotalDuration
+	res.PromptEvalDuration = r.PromptEvalDuration
 	return res, nil
 }
 

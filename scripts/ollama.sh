@@ -28,18 +28,10 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 log() { echo "ollama.sh: $*" >&2; }
 
+# What the build needs from Debian (g++, the nlohmann and stb headers, curl) is scripts/deps.sh's
+# to know and install, as for every other test dependency.
 install_prereqs() {
-  local missing=()
-  [ -f /usr/include/nlohmann/json_fwd.hpp ] || missing+=(nlohmann-json3-dev)
-  [ -f /usr/include/stb/stb_image.h ] || missing+=(libstb-dev)
-  command -v g++ >/dev/null || missing+=(g++)
-  command -v curl >/dev/null || missing+=(curl)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]} from Debian"
-    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  ALIGN_SKIP_CHROMIUM=1 ALIGN_SKIP_NODE=1 bash "$REPO_ROOT/scripts/deps.sh"
 }
 
 build() {

@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 
+# Everything the tests need from the system, installed before any test starts (or a clear stop
+# with the command to run). See scripts/deps.sh.
+bash scripts/deps.sh
+
 if [ "${ALIGN_SKIP_OLLAMA:-}" = 1 ]; then
   echo "######################################################################" >&2
   echo "# ALIGN_SKIP_OLLAMA=1: integration tests against Ollama are SKIPPED." >&2

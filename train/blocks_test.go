@@ -3,7 +3,6 @@ package train
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/model"
 )
 
@@ -243,80 +241,4 @@ func modelSeq(toks []int32, promptLen int) model.Sequence {
 		m[i] = true
 	}
 	return model.Sequence{Tokens: toks, Mask: m}
-}
-
-func TestJudgeRules(t *testing.T) {
-	j := RuleJudge{Words: []string{"happy", "friends"}, TargetLength: 4}
-	if j.Score("Happy friends, happy day!") != 3 || j.Score("unhappy") != 0 {
-		t.Error("word counting")
-	}
-	if j.Compare("happy", "sad") != 1 || j.Compare("a b c d", "a b") != 1 || j.Compare("a b", "c d") != 0 {
-		t.Error("compare")
-	}
-	scores := []int{1, 5, 3, 0}
-	cmp := func(a, b int) int { return scores[a] - scores[b] }
-	if p := bestVsWorst(4, cmp); len(p) != 1 || p[0] != (pairIndex{1, 3}) {
-		t.Errorf("best vs worst %v", p)
-	}
-	// Knockout: (0 v 1) → 1, (2 v 3) → 2; final 1 beats 2; check 1 against its first-round loser 0.
-	if p := tournament(4, cmp); len(p) != 1 || p[0] != (pairIndex{1, 0}) {
-		t.Errorf("tournament %v", p)
-	}
-	// All students: a student positive needs a gap of student_gap (1) only.
-	dno := RubricRules{MinScore: 5, MinGap: 2, StudentGap: 1}
-	if p := rubricPairs([]float64{6, 4, 5, 6}, -1, dno); fmt.Sprint(p) != "[{0 1} {0 2} {2 1} {3 1} {3 2}]" {
-		t.Errorf("rubric, students only: %v", p)
-	}
-	// student_gap 0 means min_gap.
-	if p := rubricPairs([]float64{6, 4, 5, 6}, -1, RubricRules{MinScore: 5, MinGap: 2}); fmt.Sprint(p) != "[{0 1} {3 1}]" {
-		t.Errorf("rubric, student_gap unset: %v", p)
-	}
-	// Teacher (index 3) at 6: over students it needs min_gap 2 (beats 4 but not 5); students at
-	// 6 beat 5 by 1 (student gap) but never the teacher (gap 0).
-	if p := rubricPairs([]float64{6, 4, 5, 6}, 3, dno); fmt.Sprint(p) != "[{0 1} {0 2} {2 1} {3 1}]" {
-		t.Errorf("rubric, teacher at 6: %v", p)
-	}
-	// Teacher (index 2) scores 3: student-over-teacher pairs are kept (a 5 and a 6 beat it) …
-	if p := rubricPairs([]float64{6, 5, 3}, 2, dno); fmt.Sprint(p) != "[{0 1} {0 2} {1 2}]" {
-		t.Errorf("rubric, student over teacher: %v", p)
-	}
-	// … and dropped by DNO-Restrictive; a teacher that scores below min_score is never positive.
-	dno.Restrictive = true
-	if p := rubricPairs([]float64{6, 5, 3}, 2, dno); fmt.Sprint(p) != "[{0 1}]" {
-		t.Errorf("rubric, restrictive: %v", p)
-	}
-	if p := rubricPairs([]float64{2, 4, 6}, 2, dno); fmt.Sprint(p) != "[{2 0} {2 1}]" {
-		t.Errorf("rubric, teacher positive: %v", p)
-	}
-	if p := rubricPairs([]float64{2, 4, 5}, 2, dno); fmt.Sprint(p) != "[{2 0}]" {
-		t.Errorf("rubric, teacher positive needs min_gap: %v", p)
-	}
-	// An unparsable grade (NaN) is on neither side; an automatic negative (−Inf, a degenerate
-	// student sample) is rejected against every positive, whatever the gap rule.
-	dno.Restrictive = false
-	if p := rubricPairs([]float64{6, math.NaN(), math.Inf(-1), 5}, -1, dno); fmt.Sprint(p) != "[{0 2} {0 3} {3 2}]" {
-		t.Errorf("rubric, NaN and -Inf: %v", p)
-	}
-	// Automatic negatives: degenerate student samples only, never the teacher's response.
-	loop := strings.Repeat("the cat sat on the mat and ", 6)
-	row := sampleRow{Samples: []string{loop, "Lily found a red ball in the park and smiled."}, Teacher: loop}
-	if got := row.autoNegatives(curate.DefaultFilterOptions()); fmt.Sprint(got) != "[true false false]" {
-		t.Errorf("auto negatives %v", got)
-	}
-	// RankScore orders as Compare does: word count first, then closeness to the target length.
-	texts := []string{"happy", "a b c d", "a b", "happy friends x", "c d", "happy a b c"}
-	for _, a := range texts {
-		for _, b := range texts {
-			ra, rb := j.RankScore(a), j.RankScore(b)
-			want := 0
-			if ra > rb {
-				want = 1
-			} else if ra < rb {
-				want = -1
-			}
-			if got := j.Compare(a, b); got != want {
-				t.Errorf("Compare(%q, %q) = %d but RankScores %v, %v", a, b, got, ra, rb)
-			}
-		}
-	}
 }

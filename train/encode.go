@@ -2,11 +2,13 @@ package train
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"text/template"
 
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/recipes"
 )
 
 // truncate applies TRL's truncation to an encoded sequence: the prompt (the tokens before the
@@ -46,6 +48,9 @@ type example struct {
 	ref, prev, prevm map[string][][]float32
 	idx              int            // position in the stage's examples
 	prompt           []data.Message // HyPO's per-step samples answer it
+	// labels holds per-kind scalar labels: "w" and "l" are the pair's ScoreChosen and
+	// ScoreRejected when it has them, which DNO reads as the win rates r_1, r_2 against pi_t.
+	labels map[string]float64
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -85,17 +90,20 @@ func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message)
 	for _, m := range previous {
 		resp += m.Content
 	}
-	var b bytes.Buffer
-	if err := e.revision.Execute(&b, struct{ Prompt, Response string }{last, resp}); err != nil {
+	text, err := RenderRevision(e.revision, last, resp)
+	if err != nil {
 		return nil, fmt.Errorf("train: objective.revision_template: %w", err)
 	}
 	out := append([]data.Message(nil), prompt[:max(0, len(prompt)-1)]...)
-	return append(out, data.Message{Role: "user", Content: b.String()}), nil
+	return append(out, data.Message{Role: "user", Content: text}), nil
 }
 
 // pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
 func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
 	ex := &example{seqs: map[string][]model.Sequence{}, prompt: p.Prompt}
+	if p.ScoreChosen != nil && p.ScoreRejected != nil {
+		ex.labels = map[string]float64{"w": *p.ScoreChosen, "l": *p.ScoreRejected}
+	}
 	for _, k := range kinds {
 		var s model.Sequence
 		var err error
@@ -176,4 +184,77 @@ func sum64(x []float32) float64 {
 		s += float64(v)
 	}
 	return s
+}
+
+// ParseRevisionTemplate parses SRPO's revision prompt (objective.revision_template): a Go
+// text/template with {{.Prompt}} and {{.Response}}; a missing key is an error.
+func ParseRevisionTemplate(s string) (*template.Template, error) {
+	t, err := template.New("revision").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("train: revision template: %w", err)
+	}
+	return t, nil
+}
+
+// RenderRevision renders the revision prompt for a prompt and a previous response: the one
+// rule that training (SRPO's imp_w/imp_l/self_l sequences) and inference (align generate
+// --revisions) share.
+func RenderRevision(t *template.Template, prompt, response string) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, struct{ Prompt, Response string }{prompt, response}); err != nil {
+		return "", fmt.Errorf("train: revision template: %w", err)
+	}
+	return b.String(), nil
+}
+
+// DefaultRevisionTemplate is the SRPO recipe's objective.revision_template, so inference
+// revises with the prompt the model was trained on ("" when the recipe cannot be loaded).
+func DefaultRevisionTemplate() string {
+	r, err := recipes.Load("srpo", nil)
+	if err != nil {
+		return ""
+	}
+	return r.Objective.RevisionTemplate
+}
+
+// Revision is one text of SRPO's self-revision at inference: revision 0 answers the prompt,
+// revision k+1 answers the revision prompt rendered from the prompt and revision k.
+type Revision struct {
+	Revision int    `json:"revision"`
+	Prompt   string `json:"prompt"`
+	Text     string `json:"text"`
+}
+
+// Revise runs SRPO's self-revision at inference with a model's own engine: y0 from prompt,
+// then y(k+1) from the revision prompt of (prompt, y(k)), for k < revisions; revision k samples
+// with opt.Seed + k.
+func Revise(ctx context.Context, m *model.Model, prompt string, revisions int, revisionTemplate string, opt model.SampleOptions) ([]Revision, error) {
+	if revisions < 0 {
+		return nil, fmt.Errorf("train: revisions %d: want 0 or more", revisions)
+	}
+	var tpl *template.Template
+	if revisions > 0 {
+		var err error
+		if tpl, err = ParseRevisionTemplate(revisionTemplate); err != nil {
+			return nil, err
+		}
+	}
+	var out []Revision
+	p := prompt
+	for k := 0; k <= revisions; k++ {
+		if k > 0 {
+			var err error
+			if p, err = RenderRevision(tpl, prompt, out[k-1].Text); err != nil {
+				return out, err
+			}
+		}
+		o := opt
+		o.Seed += uint64(k)
+		text, err := m.GenerateText(ctx, p, o)
+		if err != nil {
+			return out, fmt.Errorf("train: revision %d: %w", k, err)
+		}
+		out = append(out, Revision{Revision: k, Prompt: p, Text: text})
+	}
+	return out, nil
 }

@@ -49,7 +49,7 @@ func Export(ctx context.Context, runDir, target string, opt ExportOptions) error
 	if !ok {
 		return fmt.Errorf("export: %s has no checkpoint (has the run saved one?)", runDir)
 	}
-	t := &trainer{r: r, opt: Options{OllamaHosts: opt.Hosts}, assetDir: filepath.Join(filepath.Dir(DefaultCacheDir()), "assets")}
+	t := &trainer{r: r, opt: Options{OllamaHosts: opt.Hosts}, assetDir: DefaultAssetDir()}
 	t.r.Eval.HeldOut = 0
 	t.needs = needs{}
 	if err := t.loadModels(ctx); err != nil {

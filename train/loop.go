@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 )
@@ -36,11 +37,14 @@ func (t *trainer) stageSteps(n int) int {
 // learning rate and AdamW.
 func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	params := t.policy.Params()
-	total := t.stageSteps(len(exs))
+	warm, bc := t.bcWarmUp()
+	obj := t.obj
+	defer func() { t.obj = obj }()
+	total := bc + t.stageSteps(len(exs))
 	if t.st.StageTotal == 0 {
 		t.st.StageTotal = total
 	}
-	sched, err := NewSchedule(t.r.LRSchedulerType, t.r.LearningRate, t.r.WarmupRatio, total)
+	sched, err := NewSchedule(t.r.LRSchedulerType, t.stageLR(), t.r.WarmupRatio, total-bc)
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		t.optim = NewAdamW(params, t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
 	}
 	if t.st.Perm == nil {
-		t.st.Perm = t.st.RNG.Perm(len(exs))
+		t.st.Perm = t.dataOrder(len(exs))
 		t.st.Epoch, t.st.Cursor = 0, 0
 	}
 	t.prog = NewProgress(progressWriter(t.opt.Progress), total, fmt.Sprintf("%s stage %d", t.r.Name, t.st.Stage+1), t.opt.Progress == nil)
@@ -57,6 +61,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	window := map[string]float64{}
 	windowN := 0
 	var windowTokens int64
+	t.fmaPeak, t.flops = kernels.FMAPeak(t.policy.Threads(), 200*time.Millisecond), 0
 	windowStart := time.Now()
 	t.policy.SetTraining(true)
 	defer t.policy.SetTraining(false)
@@ -65,6 +70,14 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			return err
 		}
 		stepStart := time.Now()
+		if bc > 0 && t.st.StageStep == bc {
+			// CPL's warm-up is over: a fresh optimizer, and the schedule starts now.
+			t.optim = NewAdamW(params, t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
+		}
+		t.obj = obj
+		if t.st.StageStep < bc {
+			t.obj = warm
+		}
 		t.policy.ZeroGrad()
 		var stepLoss float64
 		stepMetrics := map[string]float64{}
@@ -72,7 +85,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		for g := 0; g < G; g++ {
 			if t.st.Cursor*B >= len(exs) {
 				t.st.Epoch++
-				t.st.Perm = t.st.RNG.Perm(len(exs))
+				t.st.Perm = t.dataOrder(len(exs))
 				t.st.Cursor = 0
 			}
 			lo := t.st.Cursor * B
@@ -100,8 +113,12 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			}
 			tokens += n
 		}
+		t.obj = obj
 		norm := ClipGradNorm(params, t.r.MaxGradNorm)
-		lr := sched.LR(t.st.StageStep)
+		lr := t.r.LearningRate // CPL's warm-up runs at the constant peak rate, as the code does
+		if t.st.StageStep >= bc {
+			lr = sched.LR(t.st.StageStep - bc)
+		}
 		t.optim.Step(params, lr)
 		t.st.StageStep++
 		t.st.Step++
@@ -124,6 +141,8 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			el := time.Since(windowStart).Seconds()
 			if el > 0 {
 				vals["tokens/s"] = float64(windowTokens) / el
+				// Model FLOPs utilisation of the policy's steps (docs/benchmarks.md, MFU).
+				vals["mfu"] = t.flops / el / (t.fmaPeak * 1e9)
 			}
 			vals["elapsed"] = t.st.TrainSeconds
 			vals["stage"] = float64(t.st.Stage + 1)
@@ -133,6 +152,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			}
 			t.prog.Update(t.st.StageStep, fmt.Sprintf("loss %.4f acc %.2f", vals["loss"], vals["rewards/accuracies"]))
 			window, windowN, windowTokens, windowStart = map[string]float64{}, 0, 0, time.Now()
+			t.flops = 0
 		}
 		if (t.r.SaveSteps > 0 && t.st.Step%t.r.SaveSteps == 0) || t.st.StageStep == total {
 			if err := t.checkpoint(); err != nil {
@@ -141,6 +161,21 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		}
 	}
 	return nil
+}
+
+// bcWarmUp returns CPL's behaviour-cloning warm-up objective and its number of optimizer steps
+// (bc_steps), run before the first stage's CPL steps; 0 steps for every other objective and
+// stage. Hejna et al.'s code (research/algs/cpl.py, CPL.train_step) optimises the BC loss alone
+// for bc_steps steps at a constant learning rate, then resets the optimizer and starts the
+// schedule.
+func (t *trainer) bcWarmUp() (objectives.Objective, int) {
+	c, ok := t.obj.(*objectives.CPL)
+	if !ok || c.BCSteps == 0 || t.st.Stage > 0 {
+		return nil, 0
+	}
+	w := *c
+	w.BCOnly = true
+	return &w, c.BCSteps
 }
 
 // microBatch runs one micro-batch and accumulates scale·dL/dθ into the policy's gradients. It
@@ -181,9 +216,12 @@ func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float6
 			seqs = append(seqs, ex.seqs[k]...)
 		}
 	}
-	for _, s := range seqs {
+	lens := make([]int, len(seqs))
+	for i, s := range seqs {
 		tokens += int64(len(s.Tokens))
+		lens[i] = len(s.Tokens)
 	}
+	t.flops += t.policy.StepFLOPs(lens)
 	pass, err := t.policy.Forward(seqs)
 	if err != nil {
 		return objectives.Result{}, 0, fmt.Errorf("train: forward: %w", err)
@@ -214,6 +252,12 @@ func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float6
 					col[b] = sum64(ex.prevm[src.seq][0])
 				case "len":
 					col[b] = float64(countMask(ex.seqs[src.seq][0]))
+				case "label":
+					v, ok := ex.labels[src.seq]
+					if !ok {
+						return objectives.Result{}, 0, fmt.Errorf("train: objective %s reads %s from each pair's scores (score_chosen, score_rejected: the win rates against pi_t), but example %d has none", t.obj.Name(), name, ex.idx)
+					}
+					col[b] = v
 				}
 			}
 			*p = col
@@ -226,8 +270,13 @@ func (t *trainer) microBatch(ctx context.Context, batch []*example, scale float6
 		col := make([][]float64, B)
 		for b, ex := range batch {
 			switch {
-			case name == "tok_w" || name == "tok_l":
-				lp := at(src.seq, b)[0]
+			case name == "tok_w" || name == "tok_l" || name == "tref_w" || name == "tref_l":
+				var lp []float32
+				if src.model == "policy" {
+					lp = at(src.seq, b)[0]
+				} else {
+					lp = ex.ref[src.seq][0] // CPL's per-token reference log-probs
+				}
 				col[b] = make([]float64, len(lp))
 				for i, v := range lp {
 					col[b][i] = float64(v)

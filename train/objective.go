@@ -2,96 +2,61 @@ package train
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/recipes"
 )
 
-// buildObjective makes the objective a recipe names. The top-level beta, loss_type and
-// label_smoothing go to the objective when it has parameters of those names, and
-// reference.free sets reference_free where the objective offers it. Curry-DPO trains plain DPO on
-// each stage's pairs, so it is validated as curry_dpo and then built as dpo.
+// buildObjective makes the objective a recipe names, from the recipe's typed parameter values
+// (recipes.Recipe.ObjectiveParams: objective.params plus the top-level beta, loss_type,
+// label_smoothing and reference.free). Curry-DPO trains plain DPO on each stage's pairs, so it
+// is validated as curry_dpo and then built as dpo with the same beta, loss_type and
+// label_smoothing.
 func buildObjective(r recipes.Recipe) (objectives.Objective, error) {
-	name := r.Objective.Name
-	var info *objectives.Info
-	for _, in := range objectives.Registry() {
-		if in.Name == name {
-			info = &in
-			break
-		}
+	p, err := r.ObjectiveParams()
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	if info == nil {
-		return nil, fmt.Errorf("train: objective %q is not in the objectives library (have %s)", name, strings.Join(objectives.Names(), ", "))
-	}
-	has := map[string]bool{}
-	for _, p := range info.Params {
-		has[p.Name] = true
-	}
-	raw := map[string]string{}
-	keys := make([]string, 0, len(r.Objective.Params))
-	for k := range r.Objective.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		raw[k] = paramString(r.Objective.Params[k])
-	}
-	if has["beta"] {
-		raw["beta"] = strconv.FormatFloat(r.Beta, 'g', -1, 64)
-	}
-	if has["loss_type"] {
-		raw["loss_type"] = r.LossType
-	}
-	if has["label_smoothing"] {
-		raw["label_smoothing"] = strconv.FormatFloat(r.LabelSmoothing, 'g', -1, 64)
-	}
-	if has["reference_free"] && r.Reference.Free {
-		raw["reference_free"] = "true"
-	}
-	obj, err := objectives.New(name, raw)
+	obj, err := objectives.Build(r.Objective.Name, p)
 	if err != nil {
 		return nil, fmt.Errorf("train: objective.params: %w", err)
 	}
-	if name == "curry_dpo" {
-		dpo := map[string]string{"beta": raw["beta"], "loss_type": r.LossType, "label_smoothing": strconv.FormatFloat(r.LabelSmoothing, 'g', -1, 64)}
-		return objectives.New("dpo", dpo)
+	if r.Objective.Name == "curry_dpo" {
+		return objectives.Build("dpo", objectives.Params{"beta": r.Beta, "loss_type": r.LossType, "label_smoothing": r.LabelSmoothing})
 	}
 	return obj, nil
 }
 
-func paramString(v any) string {
-	switch x := v.(type) {
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case string:
-		return x
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
 // source says where a named objective input comes from: which model's log-probs (policy,
 // reference, the previous iterate pi_t, or the one before it pi_{t-1}) of which of an example's
-// sequences, and whether it is a sum, a token count, or per-token values.
+// sequences, and whether it is a sum, a token count, or per-token values; or, for "label", one
+// of the example's scalar labels (DNO's win rates).
 type source struct {
-	model string // policy, ref, prev, prevm, len
+	model string // policy, ref, prev, prevm, len, label
 	seq   string // w, l, imp_w, imp_l, self_l, on (all online samples)
 }
 
-// sourceOf maps an objective input name (OBJECTIVES.md) to its source.
+// sourceOf maps an objective input name (docs/objectives.md, "Inputs of align objectives
+// score") to its source. DNO's pair (y_1, y_2) is the example's (w, l): pi_1, prev_1 and r_1
+// read the chosen side, pi_2, prev_2 and r_2 the rejected one; r_1, r_2 are the pair's scores.
 func sourceOf(input string) (source, bool) {
 	switch input {
-	case "pi_w", "tok_w":
+	case "pi_w", "tok_w", "pi_1":
 		return source{"policy", "w"}, true
-	case "pi_l", "tok_l":
+	case "pi_l", "tok_l", "pi_2":
 		return source{"policy", "l"}, true
-	case "ref_w":
+	case "ref_w", "tref_w":
 		return source{"ref", "w"}, true
-	case "ref_l":
+	case "ref_l", "tref_l":
 		return source{"ref", "l"}, true
+	case "prev_1":
+		return source{"prev", "w"}, true
+	case "prev_2":
+		return source{"prev", "l"}, true
+	case "r_1":
+		return source{"label", "w"}, true
+	case "r_2":
+		return source{"label", "l"}, true
 	case "len_w":
 		return source{"len", "w"}, true
 	case "len_l":
@@ -143,7 +108,10 @@ func needsOf(obj objectives.Objective) (needs, error) {
 	for _, in := range obj.Inputs() {
 		s, ok := sourceOf(in)
 		if !ok {
-			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide (use its practical form, e.g. dno_prct for DNO)", obj.Name(), in)
+			return n, fmt.Errorf("train: objective %s reads input %q, which the training loop does not provide", obj.Name(), in)
+		}
+		if s.model == "label" {
+			continue
 		}
 		switch s.model {
 		case "policy":

@@ -2,7 +2,6 @@ package train
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,15 +14,17 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
-	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/runtime"
 )
 
-func assetBytes(name string) ([]byte, error) { return assets.Read(name) }
+// The online loop (INPO, DNO, APO, HyPO, iterative DPO) is an iteration driver: each stage
+// exports pi_t (or uses it in place with the local sampler), asks pairs.Build for the stage's
+// pairs (sampling, automatic negatives, judging, the pair rule, replay: all in package pairs),
+// then trains the stage from pi_t with prev = pi_t. See docs/objectives.md, "Online methods".
 
 // splitPrompts returns the training prompts and the held-out evaluation prompts: the last
 // eval.held_out prompts of the dataset are held out and never trained on.
@@ -33,7 +34,7 @@ func (t *trainer) splitPrompts() (train, heldOut [][]data.Message) {
 	return ps[:len(ps)-h], ps[len(ps)-h:]
 }
 
-// sampleText generates one response to prompt with m.
+// sampleText generates one response to prompt with m (the local sampler).
 func (t *trainer) sampleText(ctx context.Context, m *model.Model, prompt []data.Message, seed uint64) (string, error) {
 	s, err := t.enc.encode(prompt, nil)
 	if err != nil {
@@ -47,188 +48,139 @@ func (t *trainer) sampleText(ctx context.Context, m *model.Model, prompt []data.
 	return m.Detokenize(toks)
 }
 
-// samplesFor returns K samples of the current policy for one prompt of a stage (HyPO's online
-// samples), stored in the stage directory so a resumed stage reuses them.
-func (t *trainer) samplesFor(ctx context.Context, stage, i int, prompt []data.Message, k int) ([][]data.Message, error) {
-	path := filepath.Join(t.stageDir(stage), "online-samples.jsonl")
-	all, _ := readSampleFile(path)
-	if i < len(all) {
-		return textsToMessages(all[i].Samples), nil
-	}
-	t.policy.SetTraining(false)
-	row := sampleRow{Prompt: prompt}
-	for j := 0; j < k; j++ {
-		s, err := t.sampleText(ctx, t.policy, prompt, seedFor(t.r.Seed, 3, stage, i, j))
-		if err != nil {
-			return nil, err
-		}
-		row.Samples = append(row.Samples, s)
-	}
-	all = append(all, row)
-	if err := writeSampleFile(path, all); err != nil {
-		return nil, err
-	}
-	return textsToMessages(row.Samples), nil
+// localSampler samples a model with align's own engine (online.local_sampler).
+type localSampler struct {
+	t *trainer
+	m *model.Model
 }
 
-func textsToMessages(ss []string) [][]data.Message {
-	out := make([][]data.Message, len(ss))
-	for i, s := range ss {
-		out[i] = []data.Message{{Role: "assistant", Content: s}}
-	}
-	return out
-}
-
-type sampleRow struct {
-	Prompt  []data.Message `json:"prompt"`
-	Samples []string       `json:"samples"`
-	Scores  []float64      `json:"scores,omitempty"`
-	// Teacher is the dataset's reference response, judged with the samples (DNO's rubric).
-	Teacher string `json:"teacher,omitempty"`
-}
-
-// candidates lists what is judged: the samples, then the teacher's response when there is one.
-func (r sampleRow) candidates() []string {
-	if r.Teacher == "" {
-		return r.Samples
-	}
-	return append(append([]string(nil), r.Samples...), r.Teacher)
-}
-
-// autoNegatives marks, per candidate, the student samples with degenerate repetition (DNO's
-// automatic negatives); the teacher's response is never one.
-func (r sampleRow) autoNegatives(opt curate.FilterOptions) []bool {
-	out := make([]bool, len(r.candidates()))
-	for k, s := range r.Samples {
-		out[k] = opt.Degenerate(s)
-	}
-	return out
-}
-
-func readSampleFile(path string) ([]sampleRow, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []sampleRow
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var r sampleRow
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("train: %s: %w", path, err)
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
-}
-
-func writeSampleFile(path string, rows []sampleRow) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
+// Sample implements pairs.Sampler: each response has its planned seed, so the parallel order
+// does not change the result.
+func (s localSampler) Sample(ctx context.Context, todo []pairs.Planned, done func(int, []string) error) error {
+	s.m.SetTraining(false)
+	return parallel(ctx, len(todo), func(i int) error {
+		texts := make([]string, len(todo[i].Seeds))
+		for j, seed := range todo[i].Seeds {
+			var err error
+			if texts[j], err = s.t.sampleText(ctx, s.m, todo[i].Messages, uint64(seed)); err != nil {
 				return err
 			}
 		}
-		return nil
+		return done(i, texts)
 	})
 }
 
-type pairRow struct {
-	Prompt   []data.Message `json:"prompt"`
-	Chosen   string         `json:"chosen"`
-	Rejected string         `json:"rejected"`
-}
+// sampleSeed is the base of every online sampling plan (pairs.Plan): the run's, not the
+// stage's, so that a prompt sampled in two iterations has the same seeds and its samples differ
+// only by the policy.
+func (t *trainer) sampleSeed() int64 { return int64(seedFor(t.r.Seed, 1) >> 33) }
 
-// iterationPrompts returns the prompts of one online iteration (a slice of the training
-// prompts when online.prompts_per_iteration is set) and their teacher responses ("" = none).
-func (t *trainer) iterationPrompts(stage int) ([][]data.Message, []string) {
-	prompts, _ := t.splitPrompts()
-	teachers := make([]string, len(prompts))
-	copy(teachers, t.recs.Teachers)
-	if n := t.r.Online.PromptsPerIteration; n > 0 && n < len(prompts) {
-		lo := (stage * n) % len(prompts)
-		sel := append([][]data.Message(nil), prompts[lo:min(lo+n, len(prompts))]...)
-		tsel := append([]string(nil), teachers[lo:min(lo+n, len(prompts))]...)
-		for len(sel) < n {
-			k := n - len(sel)
-			sel = append(sel, prompts[:k]...)
-			tsel = append(tsel, teachers[:k]...)
+// onlinePrompts lists the training prompts as pairs.Prompt, with stable ids (p1, p2, ... in
+// dataset order) and the dataset's reference responses.
+func (t *trainer) onlinePrompts() []pairs.Prompt {
+	train, _ := t.splitPrompts()
+	out := make([]pairs.Prompt, len(train))
+	for i, p := range train {
+		out[i] = pairs.Prompt{ID: fmt.Sprintf("p%d", i+1), Messages: p}
+		if i < len(t.recs.Teachers) {
+			out[i].Teacher = t.recs.Teachers[i]
 		}
-		prompts, teachers = sel, tsel
 	}
-	return prompts, teachers
+	return out
 }
 
-// sampleRows returns K samples of the current policy (APO: of its extrapolation) for each
-// prompt, through Ollama or the local sampler, saved in stage-K/samples.jsonl as they arrive so
-// that a resumed stage never samples a prompt twice. Rows carry the rule judge's word counts.
-func (t *trainer) sampleRows(ctx context.Context, stage int, prompts [][]data.Message) ([]sampleRow, error) {
-	samplesPath := filepath.Join(t.stageDir(stage), "samples.jsonl")
-	rows, _ := readSampleFile(samplesPath)
-	if len(rows) >= len(prompts) {
-		return rows[:len(prompts)], nil
+// iterationPrompts returns the prompts of one online iteration. By default each iteration
+// takes fresh prompts, as INPO and DNO do: the training prompts split into online.iterations
+// consecutive parts, or consecutive slices of online.prompts_per_iteration (wrapping around when
+// the file runs out). online.reuse_prompts gives every iteration all the training prompts.
+func (t *trainer) iterationPrompts(stage int) ([]pairs.Prompt, error) {
+	all := t.onlinePrompts()
+	o := t.r.Online
+	if o.ReusePrompts || len(all) == 0 {
+		return all, nil
 	}
-	// APO samples from the extrapolated policy; judging and pairing do not use the weights.
+	n := o.PromptsPerIteration
+	if n <= 0 {
+		n = len(all) / max(o.Iterations, 1)
+		if n == 0 {
+			return nil, fmt.Errorf("train: %d training prompts cannot give each of %d iterations fresh prompts; add prompts, set online.prompts_per_iteration (prompts are then reused), or online.reuse_prompts: true", len(all), o.Iterations)
+		}
+	}
+	n = min(n, len(all))
+	out := make([]pairs.Prompt, n)
+	for k := range out {
+		out[k] = all[(stage*n+k)%len(all)]
+	}
+	return out, nil
+}
+
+// policySampler is the sampler of pi_t for a stage (APO: of its extrapolation; restore puts the
+// trained weights back, and must run before anything else uses the policy). Through Ollama,
+// the iterate is exported as a merged F16 GGUF and created as NAME-iter-T the first time the
+// stage samples; the runtime.SampleJob then resumes from its results file.
+func (t *trainer) policySampler(ctx context.Context, stage int, out string) (pairs.Sampler, func(), error) {
 	restore, err := t.samplerWeights(stage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer restore()
-	if !t.r.Online.LocalSampler {
-		if rows, err = t.ollamaSamples(ctx, stage, prompts); err != nil {
-			return nil, err
-		}
-		return rows, writeSampleFile(samplesPath, rows)
+	if t.r.Online.LocalSampler {
+		return localSampler{t: t, m: t.policy}, restore, nil
 	}
-	judge := t.ruleJudge()
-	t.policy.SetTraining(false)
-	t.prog.Log("stage %d: sampling %d responses for each of %d prompts", stage+1, t.r.Online.SamplesPerPrompt, len(prompts))
-	const chunk = 32
-	for lo := len(rows); lo < len(prompts); lo += chunk {
-		hi := min(lo+chunk, len(prompts))
-		batch := make([]sampleRow, hi-lo)
-		// Each sample has its own seed, so the parallel order does not change the result.
-		err := parallel(ctx, hi-lo, func(k int) error {
-			i := lo + k
-			row := sampleRow{Prompt: prompts[i]}
-			for j := 0; j < t.r.Online.SamplesPerPrompt; j++ {
-				s, err := t.sampleText(ctx, t.policy, prompts[i], seedFor(t.r.Seed, 1, stage, i, j))
-				if err != nil {
-					return err
-				}
-				row.Samples = append(row.Samples, s)
-				row.Scores = append(row.Scores, float64(judge.Score(s)))
-			}
-			batch[k] = row
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, batch...)
-		// Saved as they arrive: a resumed iteration never samples a prompt twice.
-		if err := writeSampleFile(samplesPath, rows); err != nil {
-			return nil, err
-		}
+	pool, err := runtime.NewPool(t.opt.OllamaHosts, runtime.PoolOptions{})
+	if err != nil {
+		restore()
+		return nil, nil, fmt.Errorf("train: sampler: %w", err)
 	}
-	return rows, nil
+	name := t.r.Output.OllamaModel
+	if name == "" {
+		name = "align-" + strings.ReplaceAll(t.r.Name, "_", "-")
+	}
+	name = fmt.Sprintf("%s-iter-%d", name, stage+1)
+	sp := t.r.Online.Sampling
+	return &pushSampler{t: t, stage: stage, pool: pool, name: name, inner: pairs.OllamaSampler{Pool: pool, Model: name, Seed: t.sampleSeed(), Raw: t.policy.TemplateName() == "", Out: out,
+		Options: runtime.Options{Temperature: sp.Temperature, TopP: sp.TopP, TopK: sp.TopK, NumPredict: sp.MaxTokens, RepeatPenalty: 1}}}, restore, nil
 }
 
-func (t *trainer) ruleJudge() RuleJudge {
-	return RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+// pushSampler pushes the policy to Ollama before its first request, then samples it there.
+type pushSampler struct {
+	t      *trainer
+	stage  int
+	pool   *runtime.Pool
+	name   string
+	pushed bool
+	inner  pairs.OllamaSampler
 }
 
-// stageJudge opens the stage's LLM judge (nil with the rule judge).
-func (t *trainer) stageJudge(stage int) (*llmJudge, error) {
+func (s *pushSampler) Sample(ctx context.Context, todo []pairs.Planned, done func(int, []string) error) error {
+	if !s.pushed {
+		tmp := filepath.Join(s.t.stageDir(s.stage), "policy.gguf")
+		if err := exportTo(ctx, s.t.policy, "gguf:"+tmp, nil, io.Discard); err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		if _, err := s.pool.Create(ctx, runtime.CreateRequest{Name: s.name, GGUF: tmp}); err != nil {
+			return fmt.Errorf("train: push the policy to Ollama as %s: %w", s.name, err)
+		}
+		s.pushed = true
+		s.t.prog.Log("stage %d: pushed the policy to Ollama as %s", s.stage+1, s.name)
+	}
+	return s.inner.Sample(ctx, todo, done)
+}
+
+// stageJudge opens the stage's judge: the rule judge, or the LLM judge with its judgments in
+// stage-K/judgments.jsonl.
+func (t *trainer) stageJudge(stage int, logName string) (pairs.Judge, func(), error) {
 	j := t.r.Online.Judge
 	if j.Kind != "llm" {
-		return nil, nil
+		return pairs.RuleJudge{Words: j.Words, TargetLength: j.TargetLength}, func() {}, nil
 	}
-	lj, err := newLLMJudge(t.opt.OllamaHosts, j.Model, j.Template, j.Structured, j.Temperature, t.r.Seed, filepath.Join(t.stageDir(stage), "judgments.jsonl"))
+	pool, err := runtime.NewPool(t.opt.OllamaHosts, runtime.PoolOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("train: judge: %w", err)
+	}
+	lj, err := pairs.OpenLLMJudge(pool, j.Model, j.Template, j.Structured, j.Temperature, j.Mode, int64(t.r.Seed>>1), filepath.Join(t.stageDir(stage), logName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: online.judge: %w", err)
 	}
 	how := ""
 	if j.Structured {
@@ -237,241 +189,215 @@ func (t *trainer) stageJudge(stage int) (*llmJudge, error) {
 	if j.Temperature != nil {
 		how += fmt.Sprintf(", temperature %g", *j.Temperature)
 	}
+	if !lj.Pairwise() {
+		how += ", " + lj.Mode
+	}
 	t.prog.Log("stage %d: judging with %s (%s%s)", stage+1, j.Model, j.Template, how)
-	return lj, nil
+	return lj, func() { lj.Close() }, nil
+}
+
+// pairRule is the recipe's pair rule, typed.
+func (t *trainer) pairRule() pairs.Rule {
+	p := t.r.Online.Pairs
+	r := pairs.Rule{Kind: p.Rule, MinGap: p.MinGap, AutoNegatives: p.Repetition != "keep",
+		KeepTies: p.DropTies != nil && !*p.DropTies}
+	if p.Rule == pairs.RuleRubric {
+		r.DNO = pairs.DNORule{MinScore: p.MinScore, MinGap: p.MinGap, StudentGap: p.StudentGap, Restrictive: p.Restrictive}
+		if p.MinScore == 0 && p.MinGap == 0 && p.StudentGap == 0 {
+			r.DNO = pairs.PaperDNORule()
+			r.DNO.Restrictive = p.Restrictive
+		}
+		r.MinGap = 0
+	}
+	_, r.WinRates = t.obj.(*objectives.DNO)
+	return r
 }
 
 // useTeacher reports whether the rubric rule judges the dataset's reference responses too.
 func (t *trainer) useTeacher() bool {
 	p := t.r.Online.Pairs
-	return p.Rule == "rubric" && (p.Teacher == nil || *p.Teacher)
+	return p.Rule == pairs.RuleRubric && (p.Teacher == nil || *p.Teacher)
 }
 
-// onlinePairs runs one online iteration's sampling and judging (or reads them back from the
-// stage directory): K samples per prompt from the current policy (plus, for the rubric rule, the
-// dataset's teacher response when it has one), judged, turned into pairs by the recipe's pair
-// rule, plus replayed pairs of earlier iterations.
-func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
-	sd := t.stageDir(stage)
-	pairsPath := filepath.Join(sd, "pairs.jsonl")
-	if rows, err := readPairFile(pairsPath); err == nil {
-		return rowsToPairs(rows, stage), nil
-	}
-	prompts, teachers := t.iterationPrompts(stage)
-	rows, err := t.sampleRows(ctx, stage, prompts)
-	if err != nil {
-		return nil, err
-	}
-	if t.useTeacher() {
-		for i := range rows {
-			if teachers[i] == "" && t.r.Online.TeacherModel != "" {
-				teachers[i] = rows[i].Teacher // the teacher model's answer, recorded before a crash
-			}
-		}
-		if err := t.teacherSamples(ctx, stage, prompts, teachers); err != nil {
-			return nil, err
-		}
-		changed := false
-		for i := range rows {
-			if rows[i].Teacher != teachers[i] {
-				rows[i].Teacher, changed = teachers[i], true
-			}
-		}
-		if changed {
-			if err := writeSampleFile(filepath.Join(sd, "samples.jsonl"), rows); err != nil {
-				return nil, err
-			}
-		}
-	}
-	judge := t.ruleJudge()
-	lj, err := t.stageJudge(stage)
-	if err != nil {
-		return nil, err
-	}
-	if lj != nil {
-		defer lj.close()
-	}
-	idxs := make([][]pairIndex, len(rows))
-	degenerate := curate.DefaultFilterOptions()
-	err = parallel(ctx, len(rows), func(r int) error {
-		row := rows[r]
-		cands := row.candidates()
-		var jerr error
-		cmp := func(a, b int) int { return judge.Compare(cands[a], cands[b]) }
-		instr := ""
-		if n := len(row.Prompt); n > 0 {
-			instr = row.Prompt[n-1].Content
-		}
-		var scores []float64
-		// DNO: student samples with degenerate repetition are automatic negatives, graded the
-		// lowest without asking the judge.
-		autoNeg := make([]bool, len(cands))
-		if t.r.Online.Pairs.Rule == "rubric" && t.r.Online.Pairs.Repetition != "keep" {
-			autoNeg = row.autoNegatives(degenerate)
-		}
-		if lj == nil {
-			for k, s := range cands {
-				if autoNeg[k] {
-					scores = append(scores, math.Inf(-1))
-					continue
-				}
-				scores = append(scores, float64(judge.Score(s)))
-			}
-		} else {
-			cmp = func(a, b int) int {
-				if jerr != nil {
-					return 0
-				}
-				c, err := lj.compare(ctx, instr, cands[a], cands[b])
-				if err != nil {
-					jerr = err
-				}
-				return c
-			}
-			if t.r.Online.Pairs.Rule == "rubric" {
-				scores = make([]float64, len(cands))
-				for k, s := range cands {
-					if autoNeg[k] {
-						scores[k] = math.Inf(-1)
-						continue
-					}
-					v, err := lj.score(ctx, instr, s)
-					if err != nil {
-						return err
-					}
-					scores[k] = v // NaN for an unparsable grade: it qualifies for nothing
-				}
-			}
-		}
-		switch p := t.r.Online.Pairs; p.Rule {
-		case "best_vs_worst":
-			idxs[r] = bestVsWorst(len(cands), cmp)
-		case "tournament":
-			idxs[r] = tournament(len(cands), cmp)
-		case "rubric":
-			teacher := -1
-			if row.Teacher != "" {
-				teacher = len(row.Samples)
-			}
-			idxs[r] = rubricPairs(scores, teacher, RubricRules{MinScore: p.MinScore, MinGap: p.MinGap, StudentGap: p.StudentGap, Restrictive: p.Restrictive})
-		}
-		return jerr
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []pairRow
-	for r, row := range rows {
-		cands := row.candidates()
-		for _, p := range idxs[r] {
-			if strings.TrimSpace(cands[p.w]) == strings.TrimSpace(cands[p.l]) {
-				continue
-			}
-			out = append(out, pairRow{Prompt: row.Prompt, Chosen: cands[p.w], Rejected: cands[p.l]})
-		}
-	}
-	// Replay (DNO): a fraction of iteration t-j's pairs, relative to this iteration's count.
-	fresh := len(out)
-	for j, frac := range t.r.Online.Replay {
-		prev := stage - 1 - j
-		if prev < 0 || frac <= 0 {
-			break
-		}
-		old, err := readPairFile(filepath.Join(t.stageDir(prev), "pairs.jsonl"))
-		if err != nil {
-			continue
-		}
-		n := min(len(old), int(frac*float64(fresh)))
-		perm := NewRNG(t.r.Seed, uint64(1000+stage*10+j)).Perm(len(old))
-		for _, k := range perm[:n] {
-			out = append(out, old[k])
-		}
-	}
-	if err := WriteFileAtomic(pairsPath, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		for _, r := range out {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
+// teachers fills the teacher responses of an iteration's prompts: the dataset's, else
+// (online.teacher_model) one response sampled through Ollama, resumable in the stage directory.
+func (t *trainer) teachers(ctx context.Context, stage int, prompts []pairs.Prompt) error {
+	if !t.useTeacher() {
+		for i := range prompts {
+			prompts[i].Teacher = ""
 		}
 		return nil
-	}); err != nil {
+	}
+	model := t.r.Online.TeacherModel
+	if model == "" {
+		return nil
+	}
+	var missing []pairs.Prompt
+	for _, p := range prompts {
+		if p.Teacher == "" {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	pool, err := runtime.NewPool(t.opt.OllamaHosts, runtime.PoolOptions{})
+	if err != nil {
+		return fmt.Errorf("train: teacher: %w", err)
+	}
+	sp := t.r.Online.Sampling
+	seed := int64(seedFor(t.r.Seed, 5) >> 33)
+	s := pairs.OllamaSampler{Pool: pool, Model: model, Seed: seed, Raw: t.policy.TemplateName() == "", Out: filepath.Join(t.stageDir(stage), "teacher-ollama.jsonl"),
+		Options: runtime.Options{Temperature: sp.Temperature, TopP: sp.TopP, TopK: sp.TopK, NumPredict: sp.MaxTokens, RepeatPenalty: 1}}
+	rows, err := pairs.Samples(ctx, filepath.Join(t.stageDir(stage), "teacher-samples.jsonl"), pairs.Plan(missing, 1, seed), s)
+	if err != nil {
+		return fmt.Errorf("train: online.teacher_model: %w", err)
+	}
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.ID] = r.Samples[0]
+	}
+	for i := range prompts {
+		if prompts[i].Teacher == "" {
+			prompts[i].Teacher = got[prompts[i].ID]
+		}
+	}
+	t.prog.Log("stage %d: %d teacher responses from %s", stage+1, len(missing), model)
+	return nil
+}
+
+// onlinePairs runs one online iteration's data step with pairs.Build (or reads it back from the
+// stage directory) and returns the pairs; with theoretical DNO their scores are the win rates
+// r_1, r_2 that the loss reads.
+func (t *trainer) onlinePairs(ctx context.Context, stage int) ([]data.Pair, error) {
+	sd := t.stageDir(stage)
+	prompts, err := t.iterationPrompts(stage)
+	if err != nil {
 		return nil, err
 	}
-	pairs := rowsToPairs(out, stage)
-	if err := writePairsParquet(filepath.Join(sd, "pairs.parquet"), pairs); err != nil {
+	if err := t.teachers(ctx, stage, prompts); err != nil {
 		return nil, err
 	}
-	t.prog.Log("stage %d: %d pairs from %d prompts", stage+1, len(out), len(rows))
-	return pairs, nil
+	sampler, restore, err := t.policySampler(ctx, stage, filepath.Join(sd, "ollama-samples.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	judge, closeJudge, err := t.stageJudge(stage, "judgments.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	defer closeJudge()
+	var earlier []string
+	for j := stage - 1; j >= 0; j-- {
+		earlier = append(earlier, t.stageDir(j))
+	}
+	t.prog.Log("stage %d: %d prompts × %d samples from pi_%d", stage+1, len(prompts), t.r.Online.SamplesPerPrompt, stage+1)
+	ps, st, err := pairs.Build(ctx, pairs.Iteration{Index: stage, Dir: sd, Plan: pairs.Plan(prompts, t.r.Online.SamplesPerPrompt, t.sampleSeed()),
+		Sampler: sampler, Judge: judge, Rule: t.pairRule(), Filters: pairs.DefaultFilterOptions(),
+		Replay: t.r.Online.Replay, EarlierDirs: earlier, Seed: t.r.Seed})
+	restore()
+	if err != nil {
+		return nil, fmt.Errorf("train: stage %d: %w", stage+1, err)
+	}
+	out := make([]data.Pair, len(ps))
+	for i, p := range ps {
+		out[i] = p.Data(fmt.Sprintf("stage %d pair %d", stage+1, i+1))
+	}
+	if err := writePairsParquet(filepath.Join(sd, "pairs.parquet"), out); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(st)
+	t.prog.Log("stage %d: %d pairs (%d fresh, %d replayed) from %d prompts; %s", stage+1, len(ps), st.Fresh, st.Replayed, len(prompts), b)
+	return out, nil
+}
+
+// onlineSamples returns HyPO's unlabelled samples for each pair's prompt (online.kl_samples:
+// per_iteration), drawn once per stage from pi_t and kept in stage-K/online-samples.jsonl.
+func (t *trainer) onlineSamples(ctx context.Context, stage int, ps []data.Pair) ([][][]data.Message, error) {
+	prompts := make([]pairs.Prompt, len(ps))
+	for i, p := range ps {
+		prompts[i] = pairs.Prompt{ID: fmt.Sprintf("pair%d", i+1), Messages: p.Prompt}
+	}
+	sd := t.stageDir(stage)
+	sampler, restore, err := t.policySampler(ctx, stage, filepath.Join(sd, "online-ollama.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	rows, err := pairs.Samples(ctx, filepath.Join(sd, "online-samples.jsonl"), pairs.Plan(prompts, t.r.Online.SamplesPerPrompt, int64(seedFor(t.r.Seed, 3, stage)>>33)), sampler)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]data.Message, len(rows))
+	for i, r := range rows {
+		for _, s := range r.Samples {
+			out[i] = append(out[i], []data.Message{{Role: "assistant", Content: s}})
+		}
+	}
+	return out, nil
 }
 
 // rankedFromPrompts makes Curry-DPO's ranked lists from prompts: K samples per training prompt
-// from the initial policy (stage-1/samples.jsonl, the same seeds as an online iteration's
-// first stage), each scored by the judge: the rule judge's RankScore (the order of its Compare),
-// an LLM grading template's score, or, with a pairwise template, the number of wins in a round
-// robin (ties ½). objectives.CurryPairs then builds the curriculum from the scores.
+// from the initial policy (stage-1/samples.jsonl), each scored by the judge: the rule judge's
+// RankScore, an LLM grading template's score (an unparsable grade ranks last), or, with a
+// pairwise template, the wins in a round robin (ties ½). pairs.Curriculum then orders them.
 func (t *trainer) rankedFromPrompts(ctx context.Context) error {
-	prompts, _ := t.splitPrompts()
-	path := filepath.Join(t.stageDir(0), "samples.jsonl")
-	if t.st.Step > 0 {
-		// Resumed after training began: the samples are complete on disk (the policy now holds
-		// trained weights, so it must not sample again).
-		if rows, _ := readSampleFile(path); len(rows) < len(prompts) {
-			return fmt.Errorf("train: resume: %s has %d of %d prompts' samples, yet training had begun", path, len(rows), len(prompts))
-		}
-	}
-	if err := os.MkdirAll(t.stageDir(0), 0o755); err != nil {
+	prompts := t.onlinePrompts()
+	sd := t.stageDir(0)
+	path := filepath.Join(sd, "samples.jsonl")
+	if err := os.MkdirAll(sd, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	rows, err := t.sampleRows(ctx, 0, prompts)
+	plan := pairs.Plan(prompts, t.r.Online.SamplesPerPrompt, t.sampleSeed())
+	if t.st.Step > 0 {
+		// Resumed after training began: the samples must be complete on disk (the policy now
+		// holds trained weights, so it must not sample again).
+		if n := countLines(path); n < len(plan) {
+			return fmt.Errorf("train: resume: %s has %d of %d prompts' samples, yet training had begun", path, n, len(plan))
+		}
+	}
+	sampler, restore, err := t.policySampler(ctx, 0, filepath.Join(sd, "ollama-samples.jsonl"))
 	if err != nil {
 		return err
 	}
-	judge := t.ruleJudge()
-	lj, err := t.stageJudge(0)
+	rows, err := pairs.Samples(ctx, path, plan, sampler)
+	restore()
 	if err != nil {
 		return err
 	}
-	if lj != nil {
-		defer lj.close()
+	judge, closeJudge, err := t.stageJudge(0, "judgments.jsonl")
+	if err != nil {
+		return err
 	}
+	defer closeJudge()
 	ranked := make([]data.Ranked, len(rows))
 	err = parallel(ctx, len(rows), func(r int) error {
 		row := rows[r]
-		instr := row.Prompt[len(row.Prompt)-1].Content
-		scores := make([]float64, len(row.Samples))
-		switch {
-		case lj == nil:
-			for k, s := range row.Samples {
-				scores[k] = judge.RankScore(s)
+		instr := row.Instruction()
+		var scores []float64
+		if judge.Pairwise() {
+			var err error
+			scores, _, err = pairs.RoundRobin(len(row.Samples), func(a, b int) (float64, error) {
+				c, err := judge.Play(ctx, instr, row.Samples[a], row.Samples[b], pairs.BracketWinners)
+				return 1.5 - float64(c)/2, err
+			})
+			if err != nil {
+				return err
 			}
-		case lj.tmpl.Kind != runtime.Pairwise:
-			for k, s := range row.Samples {
-				v, err := lj.score(ctx, instr, s)
-				if err != nil {
-					return err
-				}
-				if math.IsNaN(v) {
-					v = math.Inf(-1) // an unparsable grade ranks last
-				}
-				scores[k] = v
-			}
-		default:
-			for a := range row.Samples {
-				for b := a + 1; b < len(row.Samples); b++ {
-					c, err := lj.compare(ctx, instr, row.Samples[a], row.Samples[b])
-					if err != nil {
-						return err
-					}
-					scores[a] += float64(c+1) / 2
-					scores[b] += float64(1-c) / 2
-				}
+		} else {
+			var err error
+			if scores, err = judge.Grade(ctx, instr, row.Samples); err != nil {
+				return err
 			}
 		}
-		rk := data.Ranked{ID: fmt.Sprintf("prompt %d", r+1), Prompt: row.Prompt}
+		rk := data.Ranked{ID: fmt.Sprintf("prompt %d", r+1), Prompt: row.Messages}
 		for k, s := range row.Samples {
-			rk.Responses = append(rk.Responses, data.Response{Messages: []data.Message{{Role: "assistant", Content: s}}, Score: scores[k]})
+			v := scores[k]
+			if math.IsNaN(v) {
+				v = math.Inf(-1)
+			}
+			rk.Responses = append(rk.Responses, data.Response{Messages: []data.Message{{Role: "assistant", Content: s}}, Score: v})
 		}
 		ranked[r] = rk
 		return nil
@@ -484,30 +410,19 @@ func (t *trainer) rankedFromPrompts(ctx context.Context) error {
 	return nil
 }
 
-func readPairFile(path string) ([]pairRow, error) {
-	b, err := os.ReadFile(path)
+func countLines(path string) int {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return 0
 	}
-	var out []pairRow
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for dec.More() {
-		var r pairRow
-		if err := dec.Decode(&r); err != nil {
-			return nil, fmt.Errorf("train: %s: %w", path, err)
-		}
-		out = append(out, r)
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		n++
 	}
-	return out, nil
-}
-
-func rowsToPairs(rows []pairRow, stage int) []data.Pair {
-	out := make([]data.Pair, len(rows))
-	for i, r := range rows {
-		out[i] = data.Pair{ID: fmt.Sprintf("stage %d pair %d", stage+1, i+1), Prompt: r.Prompt,
-			Chosen: []data.Message{{Role: "assistant", Content: r.Chosen}}, Rejected: []data.Message{{Role: "assistant", Content: r.Rejected}}}
-	}
-	return out
+	return n
 }
 
 // evaluate measures, on the held-out prompts, the rule judge's win rate of the trained policy
@@ -523,7 +438,7 @@ func (t *trainer) evaluate(ctx context.Context, res *Result) error {
 		return nil
 	}
 	_, held := t.splitPrompts()
-	judge := RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
+	judge := pairs.RuleJudge{Words: t.r.Online.Judge.Words, TargetLength: t.r.Online.Judge.TargetLength}
 	t.policy.SetTraining(false)
 	var before, after, kl float64
 	n := 0
@@ -618,7 +533,8 @@ func (t *trainer) writeReport(res *Result) error {
 		sum = append(sum, [2]string{"KL(policy || base), nats per response", fmt.Sprintf("%.3f", res.KL)})
 	}
 	return WriteFileAtomic(filepath.Join(t.dir, "report.html"), func(w io.Writer) error {
-		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe)})
+		wr, ex := t.reportExtras(res)
+		return WriteReport(w, ReportData{Title: "align training run: " + t.r.Name, Summary: sum, Metrics: ms, Recipe: string(recipe), WinRate: wr, Examples: ex})
 	})
 }
 
@@ -654,28 +570,6 @@ func writePairsParquet(path string, pairs []data.Pair) error {
 		return fmt.Errorf("train: %s: %w", path, err)
 	}
 	return nil
-}
-
-// ollamaOnlineSamples fills a stage's online-samples.jsonl (HyPO's unlabelled samples, one row
-// per pair) through Ollama when online.local_sampler is false; samplesFor then reads them back.
-// With the local sampler it does nothing.
-func (t *trainer) ollamaOnlineSamples(ctx context.Context, stage int, pairs []data.Pair) error {
-	if t.r.Online.LocalSampler {
-		return nil
-	}
-	path := filepath.Join(t.stageDir(stage), "online-samples.jsonl")
-	if rows, err := readSampleFile(path); err == nil && len(rows) >= len(pairs) {
-		return nil
-	}
-	prompts := make([][]data.Message, len(pairs))
-	for i, p := range pairs {
-		prompts[i] = p.Prompt
-	}
-	rows, err := t.ollamaSamples(ctx, stage, prompts)
-	if err != nil {
-		return err
-	}
-	return writeSampleFile(path, rows)
 }
 
 // samplerWeights sets the policy's trainable weights to APO's extrapolated iterate for a
@@ -725,4 +619,116 @@ func extrapolateParams(ps, prev []*model.Param, alpha float64) (restore func()) 
 			done = true
 		}
 	}
+}
+
+// stageLR is the current stage's peak learning rate: learning_rate × online.lr_decay^t for
+// online iteration t (0-based; DNO lowers it in later iterations), else learning_rate.
+func (t *trainer) stageLR() float64 {
+	d := t.r.Online.LRDecay
+	if t.r.Online.Iterations == 0 || d == 0 {
+		return t.r.LearningRate
+	}
+	return t.r.LearningRate * math.Pow(d, float64(t.st.Stage))
+}
+
+// selectIterate is online.select_best's step after an online stage (DNO returns the best
+// iterate on validation data, Rosset et al. 2024, §5): the policy's win rate against the base
+// model on the held-out prompts under the online judge (a policy sample and a base sample at
+// the same seed per prompt and eval sample, with the local sampler; a tie counts ½), kept in
+// stage-K/select.json; the best iterate so far is saved as best-weights.bin in the run folder.
+func (t *trainer) selectIterate(ctx context.Context, stage int) error {
+	if !t.r.Online.SelectBest || t.base == nil {
+		return nil
+	}
+	path := filepath.Join(t.stageDir(stage), "select.json")
+	type sel struct {
+		Stage   int     `json:"stage"`
+		WinRate float64 `json:"win_rate"`
+		Games   int     `json:"games"`
+	}
+	var cur sel
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &cur) == nil {
+		return nil // measured before a resume; best-weights.bin was updated then
+	}
+	_, held := t.splitPrompts()
+	judge, closeJudge, err := t.stageJudge(stage, "select-judgments.jsonl")
+	if err != nil {
+		return err
+	}
+	defer closeJudge()
+	S := max(t.r.Eval.Samples, 1)
+	wins := make([]float64, len(held)*S)
+	t.policy.SetTraining(false)
+	err = parallel(ctx, len(wins), func(k int) error {
+		i, j := k/S, k%S
+		seed := seedFor(t.r.Seed, 9, i, j)
+		pol, err := t.sampleText(ctx, t.policy, held[i], seed)
+		if err != nil {
+			return err
+		}
+		base, err := t.sampleText(ctx, t.base, held[i], seed)
+		if err != nil {
+			return err
+		}
+		c, err := judge.Play(ctx, held[i][len(held[i])-1].Content, pol, base, "select")
+		wins[k] = (float64(c) + 1) / 2
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("train: online.select_best: %w", err)
+	}
+	cur = sel{Stage: stage + 1, Games: len(wins)}
+	for _, w := range wins {
+		cur.WinRate += w / float64(len(wins))
+	}
+	best := -1.0
+	for j := 0; j < stage; j++ {
+		var old sel
+		if b, err := os.ReadFile(filepath.Join(t.stageDir(j), "select.json")); err == nil && json.Unmarshal(b, &old) == nil {
+			best = max(best, old.WinRate)
+		}
+	}
+	if cur.WinRate > best {
+		if err := WriteFileAtomic(filepath.Join(t.dir, "best-weights.bin"), func(w io.Writer) error { return saveParams(w, t.policy.Params()) }); err != nil {
+			return fmt.Errorf("train: online.select_best: %w", err)
+		}
+		if err := writeJSONFile(filepath.Join(t.dir, "best-iterate.json"), cur); err != nil {
+			return err
+		}
+	}
+	t.prog.Log("stage %d: held-out win rate against the base %.1f%% (%d games; best before %.1f%%)", stage+1, 100*cur.WinRate, cur.Games, 100*max(best, 0))
+	return writeJSONFile(path, cur)
+}
+
+// useBestIterate loads best-weights.bin into the policy when online.select_best chose an
+// iterate (before the evaluation and the export).
+func (t *trainer) useBestIterate() error {
+	if !t.r.Online.SelectBest {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(t.dir, "best-weights.bin"))
+	if err != nil {
+		return nil // no held-out prompts or no base: the last iterate
+	}
+	defer f.Close()
+	if err := loadParams(bufio.NewReader(f), t.policy.Params()); err != nil {
+		return fmt.Errorf("train: online.select_best: %w", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(t.dir, "best-iterate.json"))
+	t.prog.Log("online.select_best: the run ends with the best iterate %s", strings.TrimSpace(string(b)))
+	return nil
+}
+
+// dataOrder is the order of a stage's examples for one epoch: a fresh shuffle, except for
+// Curry-DPO's non-iterative run, which keeps the curriculum order (easy pairs first, every
+// prompt's stage-1 pair before any stage-2 pair) in every epoch (Pattnaik et al. 2024, §3).
+func (t *trainer) dataOrder(n int) []int {
+	if t.r.Objective.Name == "curry_dpo" && !t.iterativeCurry() {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	return t.st.RNG.Perm(n)
 }

@@ -36,30 +36,33 @@ func ollamaHost(t *testing.T) string {
 }
 
 // TestOnlineLLMJudge runs one APO iteration with stories260K as the policy (local sampler) and
-// as the judge on the real server, then redoes the iteration's judging with the server address
+// as the judge on the real server (structured MT-Bench verdicts), which must train, then redoes the iteration's judging with the server address
 // pointing nowhere: every judgment comes from stage-1/judgments.jsonl and the pairs are the same.
 func TestOnlineLLMJudge(t *testing.T) {
 	host := ollamaHost(t)
-	r := load(t, "apo", append(append([]string{}, small...), "max_steps=1", "dataset.max_samples=4",
-		"online.iterations=1", "online.samples_per_prompt=2", "online.local_sampler=true",
-		"online.judge.model=stories260k", "online.judge.template=alpaca_eval_clf")...)
+	r := load(t, "apo", append(append([]string{}, small...), "max_steps=1", "dataset.max_samples=8",
+		"online.iterations=1", "online.samples_per_prompt=3", "online.local_sampler=true",
+		"online.judge.model=stories260k", "online.judge.template=mt-bench/pair-v2", "online.judge.structured=true", "online.judge.temperature=1")...)
 	base := t.TempDir()
 	dir := filepath.Join(base, "run")
 	opt := Options{Recipe: r, RunDir: dir, CacheDir: filepath.Join(base, "cache"), OllamaHosts: []string{host}}
-	_, err := Run(context.Background(), opt)
-	if err != nil && !strings.Contains(err.Error(), "no training pairs") {
+	res, err := Run(context.Background(), opt)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Pairs == 0 || res.Steps != 1 {
+		t.Fatalf("result %+v", res)
 	}
 	sd := filepath.Join(dir, "stage-1")
 	judged, err := os.ReadFile(filepath.Join(sd, "judgments.jsonl"))
-	if err != nil || bytes.Count(judged, []byte("\n")) < 4 {
-		t.Fatalf("judgments.jsonl: %v, %d lines; want a comparison for each of 4 prompts", err, bytes.Count(judged, []byte("\n")))
+	if err != nil || bytes.Count(judged, []byte("\n")) < 8 {
+		t.Fatalf("judgments.jsonl: %v, %d lines; want comparisons for each of 8 prompts", err, bytes.Count(judged, []byte("\n")))
 	}
 	pairs, _ := os.ReadFile(filepath.Join(sd, "pairs.jsonl"))
 	os.RemoveAll(filepath.Join(dir, "checkpoints"))
 	os.Remove(filepath.Join(sd, "pairs.jsonl"))
 	opt.OllamaHosts = []string{"127.0.0.1:9"} // nothing listens: any new question would fail
-	if _, err := Run(context.Background(), opt); err != nil && !strings.Contains(err.Error(), "no training pairs") {
+	if _, err := Run(context.Background(), opt); err != nil {
 		t.Fatalf("rerun asked the judge again: %v", err)
 	}
 	again, _ := os.ReadFile(filepath.Join(sd, "pairs.jsonl"))

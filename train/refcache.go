@@ -29,6 +29,10 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "align-refcache")
 }
 
+// DefaultAssetDir is where embedded assets (asset:NAME) are written for the APIs that read
+// files: "assets" beside DefaultCacheDir.
+func DefaultAssetDir() string { return filepath.Join(filepath.Dir(DefaultCacheDir()), "assets") }
+
 // RefCacheKey hashes the inputs that determine reference log-probs.
 func RefCacheKey(datasetHash, refDigest, template string, maxLength, maxPromptLength int, what string) string {
 	h := sha256.New()

@@ -22,6 +22,7 @@ import (
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
 	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/runtime"
 )
 
 // Options configures one training run.
@@ -98,6 +99,11 @@ type trainer struct {
 	prog     Progress
 	lastCkpt string
 	pairs    int
+	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
+	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
+	// log's mfu.
+	flops   float64
+	fmaPeak float64
 }
 
 // Run trains as the recipe says: it prepares each stage (an offline pass, a Curry-DPO stage or
@@ -167,6 +173,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		if err := t.trainStage(ctx, exs); err != nil {
 			return nil, err
 		}
+		if t.r.Online.Iterations > 0 {
+			if err := t.selectIterate(ctx, t.st.Stage); err != nil {
+				return nil, err
+			}
+		}
 		// The next stage starts from scratch: new data order and optimizer.
 		t.st.StageStep, t.st.StageTotal, t.st.Epoch, t.st.Cursor, t.st.Perm = 0, 0, 0, 0, nil
 	}
@@ -178,6 +189,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	t.prog.Finish()
+	if err := t.useBestIterate(); err != nil {
+		return nil, err
+	}
 
 	res := &Result{RunDir: t.dir, Objective: t.r.Objective.Name, Steps: t.st.Step, FinalLoss: t.st.LastLoss,
 		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt}
@@ -211,14 +225,13 @@ func (t *trainer) close() {
 	}
 }
 
+// resolvePath turns a recipe's path field (a file, or asset:NAME) into a file on disk.
 func (t *trainer) resolvePath(p, field string) (string, error) {
-	if name, ok := strings.CutPrefix(p, "asset:"); ok {
-		return assets.Path(name, t.assetDir)
-	}
-	if _, err := os.Stat(p); err != nil {
+	path, err := assets.Resolve(p, t.assetDir)
+	if err != nil {
 		return "", fmt.Errorf("train: %s: %w", field, err)
 	}
-	return p, nil
+	return path, nil
 }
 
 func (t *trainer) threads() int {
@@ -247,7 +260,11 @@ func (t *trainer) locateModel(ctx context.Context, path, ollama, field string) (
 		p, err := t.resolvePath(path, field+".path")
 		return p, "", err
 	}
-	r, err := model.Resolve(ctx, ollama, t.ollamaHost())
+	pool, err := runtime.NewPool([]string{t.ollamaHost()}, runtime.PoolOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
+	}
+	r, err := runtime.Locate(ctx, pool, ollama)
 	if err != nil {
 		return "", "", fmt.Errorf("train: %s.ollama: %w", field, err)
 	}
@@ -259,7 +276,8 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Template: tmpl}
+	t.logMemoryEstimate(path)
+	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {
 		po.LoRA = &model.LoRAConfig{Rank: t.r.LoraR, Alpha: float32(t.r.LoraAlpha), Dropout: float32(t.r.LoraDropout), Targets: t.r.LoraTargetModules, Seed: t.r.Seed}
@@ -269,15 +287,13 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if t.policy, err = model.Load(path, po); err != nil {
 		return fmt.Errorf("train: policy: %w", err)
 	}
-	ownRef := t.r.Reference.Path != "" || t.r.Reference.Ollama != ""
-	needBase := (len(t.needs.ref) > 0 && !t.r.Reference.Free && !ownRef) || t.r.Eval.HeldOut > 0
-	if needBase {
+	if needsBase(t.r, t.needs) {
 		if t.base, err = model.Load(path, lo); err != nil {
 			return fmt.Errorf("train: base model: %w", err)
 		}
 	}
 	t.ref = t.base
-	if len(t.needs.ref) > 0 && !t.r.Reference.Free && ownRef {
+	if needsOwnReference(t.r, t.needs) {
 		rp, rt, err := t.locateModel(ctx, t.r.Reference.Path, t.r.Reference.Ollama, "reference")
 		if err != nil {
 			return err
@@ -306,17 +322,11 @@ func (t *trainer) loadData() error {
 	if t.r.Dataset.Path == "" {
 		return errors.New("train: dataset.path: missing")
 	}
-	var recs *Records
-	var err error
-	if strings.HasPrefix(t.r.Dataset.Path, "asset:") {
-		var src []byte
-		if src, err = readDatasetFile(t.r.Dataset.Path); err != nil {
-			return err
-		}
-		recs, err = readRecords(src, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns)
-	} else {
-		recs, err = readDataFile(t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns, t.r.Dataset.SkipInvalid)
+	path, err := t.resolvePath(t.r.Dataset.Path, "dataset.path")
+	if err != nil {
+		return err
 	}
+	recs, err := readDataFile(path, t.r.Dataset.Path, t.r.Dataset.Format, t.r.Dataset.Columns, t.r.Dataset.SkipInvalid)
 	if err != nil {
 		return err
 	}
@@ -439,8 +449,9 @@ func (t *trainer) curryFromPrompts() bool {
 }
 
 // curryPairs builds one ranked record's pairs, easiest first, with objectives.CurryPairs (the
-// one implementation of Curry-DPO's pair and curriculum rules, OBJECTIVES.md §4). The random
-// order is seeded per record by the run seed and the record's id.
+// one implementation of Curry-DPO's pair and curriculum rules: Pattnaik et al. 2024, arXiv
+// 2403.07230; docs/objectives.md, "curry_dpo"). The random order is seeded per record by the
+// run seed and the record's id.
 func curryPairs(rk data.Ranked, scheme, order string, seed uint64) ([]data.Pair, error) {
 	scores := make([]float64, len(rk.Responses))
 	for i, r := range rk.Responses {
@@ -506,8 +517,12 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 			}
 		}
 		if !t.iterativeCurry() {
-			// One run over all stages in order: keep the curriculum order by stage rank.
+			// One run over all stages in order: keep the curriculum order by stage rank (and
+			// dataOrder does not shuffle it); curriculum.jsonl records it.
 			sort.SliceStable(pairs, func(i, j int) bool { return pairRank(pairs[i]) < pairRank(pairs[j]) })
+			if err := writeCurriculum(filepath.Join(sd, "curriculum.jsonl"), pairs); err != nil {
+				return nil, err
+			}
 		}
 	case t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none":
 		var err error
@@ -519,15 +534,9 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	}
 	if t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule == "none" && !t.perStepKL() {
 		// HyPO, per iteration: unlabelled online samples for each pair's prompt feed the KL term.
-		if err := t.ollamaOnlineSamples(ctx, stage, pairs); err != nil {
+		var err error
+		if online, err = t.onlineSamples(ctx, stage, pairs); err != nil {
 			return nil, err
-		}
-		for i, p := range pairs {
-			s, err := t.samplesFor(ctx, stage, i, p.Prompt, t.r.Online.SamplesPerPrompt)
-			if err != nil {
-				return nil, err
-			}
-			online = append(online, s)
 		}
 	}
 	if len(pairs) == 0 {
@@ -714,4 +723,22 @@ func finite(f float64) *float64 {
 		return nil
 	}
 	return &f
+}
+
+// writeCurriculum lists a non-iterative Curry-DPO run's pairs in training order: id, chosen
+// and rejected scores.
+func writeCurriculum(path string, ps []data.Pair) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, p := range ps {
+			row := map[string]any{"id": p.ID}
+			if p.ScoreChosen != nil && p.ScoreRejected != nil {
+				row["score_chosen"], row["score_rejected"] = *p.ScoreChosen, *p.ScoreRejected
+			}
+			if err := enc.Encode(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -1,11 +1,10 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/alignkit/align/pairs"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/alignkit/align/recipes"
-	"github.com/alignkit/align/runtime"
 )
 
 // TestCurryFromPrompts: Curry-DPO on the quickstart's prompts samples K completions per prompt,
@@ -33,7 +31,7 @@ func TestCurryFromPrompts(t *testing.T) {
 	if err != nil || len(rows) != 24-6 {
 		t.Fatalf("samples: %d rows, %v", len(rows), err)
 	}
-	judge := RuleJudge{Words: r.Online.Judge.Words, TargetLength: r.Online.Judge.TargetLength}
+	judge := pairs.RuleJudge{Words: r.Online.Judge.Words, TargetLength: r.Online.Judge.TargetLength}
 	total := 0
 	for stage := 0; stage < k-1; stage++ {
 		// Count the curriculum: stage s trains the s-th pair of each prompt that has one.
@@ -121,138 +119,5 @@ func TestHyPOPerStepResume(t *testing.T) {
 	}
 	if _, err := recipes.Load("hypo", append(sets, "online.local_sampler=false")); err == nil || !strings.Contains(err.Error(), "per_step") {
 		t.Errorf("per-step sampling through Ollama: %v, want an error naming per_step", err)
-	}
-}
-
-// TestOnlineStructuredJudge runs a DNO iteration judged by stories260k on the real server with
-// structured outputs, on prompts that carry a teacher response (and one that does not, answered
-// by online.teacher_model through the server): every grade parses, the teacher is graded with
-// the samples, the pairs are exactly DNO's rule over the recorded grades, and a step trains on
-// them.
-func TestOnlineStructuredJudge(t *testing.T) {
-	host := ollamaHost(t)
-	base := t.TempDir()
-	prompts := []struct{ p, teacher string }{
-		{"Once upon a time, Mia found a big box in the park.", "She opened it and found a happy puppy. They played all day and became best friends."},
-		{"Tom was a little bird who lived in the forest.", "Every morning he sang a song, and all his friends smiled."},
-		{"Lily wanted to bake a cake for her mom.", "She mixed flour and eggs, and her mom laughed with joy."},
-		{"Ben had a red ball.", "He threw it high and his dog ran after it."},
-		{"Sara saw a big cat.", ""}, // no reference: online.teacher_model answers it
-	}
-	var b strings.Builder
-	for _, p := range prompts {
-		rec := map[string]string{"prompt": p.p}
-		if p.teacher != "" {
-			rec["output"] = p.teacher
-		}
-		line, _ := json.Marshal(rec)
-		b.Write(append(line, '\n'))
-	}
-	file := filepath.Join(base, "prompts.jsonl")
-	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := load(t, "dno", append(append([]string{}, small...), "dataset.path="+file, "dataset.format=prompts", "dataset.max_samples=0",
-		"online.iterations=1", "online.local_sampler=true", "online.samples_per_prompt=3", "online.sampling.max_tokens=12",
-		"online.judge.model=stories260k", "online.judge.structured=true", "online.judge.temperature=1", "online.pairs.min_score=0", "online.teacher_model=stories260k", "max_steps=1", "eval.held_out=0")...)
-	if r.Online.Judge.Template != "dno-additive6" || r.Online.Pairs.MinGap != 2 || r.Online.Pairs.StudentGap != 1 {
-		t.Fatalf("dno recipe changed: %+v", r.Online)
-	}
-	dir := filepath.Join(base, "run")
-	res, runErr := Run(context.Background(), Options{Recipe: r, RunDir: dir, CacheDir: filepath.Join(base, "cache"), OllamaHosts: []string{host}})
-	sd := filepath.Join(dir, "stage-1")
-	rows, err := readSampleFile(filepath.Join(sd, "samples.jsonl"))
-	if err != nil || len(rows) != len(prompts) {
-		t.Fatalf("samples: %d rows, %v", len(rows), err)
-	}
-	grades := map[string]float64{}
-	f, err := os.Open(filepath.Join(sd, "judgments.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l judgeLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		if l.Value == nil {
-			t.Errorf("a structured grade did not parse: %q", l.Raw)
-			continue
-		}
-		if !json.Valid([]byte(l.Raw[0])) {
-			t.Errorf("raw answer %q is not JSON", l.Raw[0])
-		}
-		grades[l.Key] = *l.Value
-	}
-	var want, restrictive []pairRow
-	tk := judgeTemplateKey(r.Online.Judge.Template, true, r.Online.Judge.Temperature)
-	modelTeacher, err := runtime.ReadSamples(filepath.Join(sd, "teacher-samples.jsonl"))
-	if err != nil || len(modelTeacher) != 1 || strings.TrimSpace(modelTeacher[0].Response) == "" {
-		t.Fatalf("teacher-samples.jsonl: %+v, %v; want one response of the teacher model", modelTeacher, err)
-	}
-	prompts[len(prompts)-1].teacher = modelTeacher[0].Response
-	for i, row := range rows {
-		if row.Teacher != prompts[i].teacher {
-			t.Fatalf("row %d: teacher %q, want the dataset's output %q", i, row.Teacher, prompts[i].teacher)
-		}
-		cands := row.candidates()
-		scores := make([]float64, len(cands))
-		for k, c := range cands {
-			v, ok := grades[judgeKey("single", "stories260k", tk, row.Prompt[0].Content, c)]
-			if !ok {
-				t.Fatalf("no grade for candidate %d of prompt %d", k, i)
-			}
-			scores[k] = v
-		}
-		t.Logf("prompt %d grades (samples…, teacher): %v", i, scores)
-		p := r.Online.Pairs
-		for _, pi := range rubricPairs(scores, len(row.Samples), RubricRules{MinScore: p.MinScore, MinGap: p.MinGap, StudentGap: p.StudentGap}) {
-			if strings.TrimSpace(cands[pi.w]) != strings.TrimSpace(cands[pi.l]) {
-				want = append(want, pairRow{Prompt: row.Prompt, Chosen: cands[pi.w], Rejected: cands[pi.l]})
-				if pi.l != len(row.Samples) {
-					restrictive = append(restrictive, want[len(want)-1])
-				}
-			}
-		}
-	}
-	if len(grades) != len(prompts)*4 {
-		t.Errorf("%d grades, want %d (3 samples and the teacher per prompt)", len(grades), len(prompts)*4)
-	}
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
-	got, err := readPairFile(filepath.Join(sd, "pairs.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("pairs.jsonl %d pairs, DNO's rule over the grades gives %d:\n%v\n%v", len(got), len(want), got, want)
-	}
-	if res.Steps != 1 || res.Pairs != len(want) || len(want) == 0 || math.IsNaN(res.FinalLoss) {
-		t.Errorf("result %+v", res)
-	}
-
-	// DNO-Restrictive on the same samples and grades (read back: the judge is not asked again)
-	// drops the student-over-teacher pairs.
-	dir2 := filepath.Join(base, "restrictive")
-	for _, name := range []string{"samples.jsonl", "judgments.jsonl"} {
-		b, err := os.ReadFile(filepath.Join(sd, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Join(dir2, "stage-1"), 0o755)
-		if err := os.WriteFile(filepath.Join(dir2, "stage-1", name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.Online.Pairs.Restrictive = true
-	if _, err := Run(context.Background(), Options{Recipe: r, RunDir: dir2, CacheDir: filepath.Join(base, "cache"), OllamaHosts: []string{"127.0.0.1:1"}}); err != nil && len(restrictive) > 0 {
-		t.Fatal(err)
-	}
-	got, _ = readPairFile(filepath.Join(dir2, "stage-1", "pairs.jsonl"))
-	if fmt.Sprint(got) != fmt.Sprint(restrictive) || len(restrictive) == len(want) {
-		t.Errorf("restrictive: %d pairs, want %d of the %d", len(got), len(restrictive), len(want))
 	}
 }

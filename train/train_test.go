@@ -58,8 +58,8 @@ func finalWeights(t *testing.T, dir string) []byte {
 // TestEveryEmbeddedRecipeTrains runs each embedded recipe for a few steps on stories260K; the
 // online ones use the local sampler and the rule judge (the LLM judge runs through Ollama).
 func TestEveryEmbeddedRecipeTrains(t *testing.T) {
-	online := []string{"online.judge.kind=rule", "online.judge.words=happy,friends,smiled,fun", "online.local_sampler=true",
-		"online.iterations=2", "online.pairs.min_score=0", "online.pairs.min_gap=1", "dataset.max_samples=10"}
+	online := []string{"online.judge.kind=rule", "online.judge.words=happy,friends,smiled,fun,play,loved,big", "online.local_sampler=true",
+		"online.iterations=2", "online.pairs.min_score=0", "online.pairs.min_gap=1", "dataset.max_samples=20"}
 	for _, name := range recipes.Names() {
 		if name == "quickstart" {
 			continue // TestQuickstart
@@ -83,10 +83,13 @@ func TestEveryEmbeddedRecipeTrains(t *testing.T) {
 			if err != nil || len(ms) != res.Steps {
 				t.Fatalf("metrics: %d lines for %d steps (%v)", len(ms), res.Steps, err)
 			}
-			for _, k := range []string{"loss", "learning_rate", "grad_norm", "tokens/s", "elapsed"} {
+			for _, k := range []string{"loss", "learning_rate", "grad_norm", "tokens/s", "mfu", "elapsed"} {
 				if _, ok := ms[len(ms)-1].Values[k]; !ok {
 					t.Errorf("metrics lack %q: %v", k, ms[len(ms)-1].Values)
 				}
+			}
+			if mfu := ms[len(ms)-1].Values["mfu"]; !(mfu > 0 && mfu <= 1) {
+				t.Errorf("mfu %g outside (0, 1]", mfu)
 			}
 			// Training moved the weights away from where the stage started.
 			start, _ := os.ReadFile(filepath.Join(dir, "stage-1", "start-weights.bin"))

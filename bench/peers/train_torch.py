@@ -4,9 +4,10 @@
 One step over one packed sequence of --seq tokens: forward, per-token log-probs of every next
 token (log_softmax over the full logits, as a plain implementation does), and for --mode lora or
 full the backward of their sum. LoRA: rank 16 on q, k, v, o, gate, up, down, alpha 32, base frozen.
-Prints one JSON object: tokens_per_s and peak_rss_mb (ru_maxrss of this process).
+Prints one JSON object: tokens_per_s, peak_rss_mb (ru_maxrss of this process) and blas, the BLAS
+library the process actually loaded (align refuses a ratio against the reference BLAS).
 """
-import argparse, json, math, resource, time
+import argparse, ctypes, json, math, os, resource, time
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,39 @@ SHAPES = {
     # name: layers, dim, heads, kv_heads, ffn, vocab, tied embeddings
     "stories260K": (5, 64, 8, 4, 172, 512, False),
     "smollm2-135m-shape": (30, 576, 9, 3, 1536, 49152, True),
+    "qwen2.5-0.5b-shape": (24, 896, 14, 2, 4864, 151936, True),
+    "llama3.2-1b-shape": (16, 2048, 32, 8, 8192, 128256, True),
+    "qwen2.5-1.5b-shape": (28, 1536, 12, 2, 8960, 151936, True),
 }
+
+
+def blas_info():
+    """Which BLAS this process runs: "openblas <config> core <name>", "mkl", "reference" (netlib
+    libblas, about 15x slower) or "unknown <libs>". Debian's torch links libblas.so.3, which the
+    alternatives system points at OpenBLAS when it is installed and at the reference BLAS
+    otherwise."""
+    a = torch.ones(64, 64)
+    (a @ a).sum().item()  # make sure the BLAS is loaded
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if line.count("/") else ""
+            if "blas" in path or "mkl" in path:
+                libs.add(os.path.realpath(path))
+    for lib in sorted(libs):
+        if "openblas" in lib:
+            try:
+                ob = ctypes.CDLL(lib)
+                ob.openblas_get_config.restype = ctypes.c_char_p
+                ob.openblas_get_corename.restype = ctypes.c_char_p
+                return "openblas %s core %s" % (ob.openblas_get_config().decode(), ob.openblas_get_corename().decode())
+            except (OSError, AttributeError):
+                return "openblas"
+    if any("mkl" in lib for lib in libs):
+        return "mkl"
+    if any(os.path.basename(lib).startswith("libblas") for lib in libs):
+        return "reference " + ",".join(sorted(libs))
+    return "unknown " + ",".join(sorted(libs))
 
 
 class LoRALinear(torch.nn.Module):
@@ -124,7 +157,8 @@ def main():
         step()
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peer": "pytorch-" + torch.__version__, "tokens_per_s": a.seq * a.iters / dt, "peak_rss_mb": rss}))
+    print(json.dumps({"peer": "pytorch-" + torch.__version__, "tokens_per_s": a.seq * a.iters / dt, "peak_rss_mb": rss,
+                      "blas": blas_info()}))
 
 
 if __name__ == "__main__":

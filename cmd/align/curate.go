@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/alignkit/align/pairs"
 	"io"
 	"sync"
 	"time"
@@ -18,12 +19,12 @@ import (
 func newCurateCmd() *cobra.Command {
 	var (
 		rf          runtimeFlags
-		cfg         curate.Config
+		cfg         pairs.Config
 		promptsPath string
 		excludes    []string
 		evals       []string
 		opt         = runtime.PolicyOptions()
-		filt        = curate.DefaultFilterOptions()
+		filt        = pairs.DefaultFilterOptions()
 		asJSON      bool
 		quiet       bool
 	)
@@ -76,7 +77,7 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 			if !quiet {
 				cfg.Progress = curateProgressPrinter(cmd.ErrOrStderr())
 			}
-			sum, err := curate.Curate(cmd.Context(), curate.PoolBackend{Pool: pool}, cfg)
+			sum, err := pairs.Curate(cmd.Context(), pairs.PoolBackend{Pool: pool}, cfg)
 			if err != nil {
 				return err
 			}
@@ -100,15 +101,17 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 	f.IntVar(&opt.TopK, "top-k", opt.TopK, "top-k sampling (0 = off)")
 	f.IntVar(&opt.NumPredict, "num-predict", opt.NumPredict, "maximum tokens per response")
 	f.StringVar(&cfg.Judge, "judge", "", "judge model")
-	f.StringVar(&cfg.Rubric, "rubric", curate.RubricUltraFeedback, "ultrafeedback (1–10), dno (6-point additive) or pairwise")
+	f.StringVar(&cfg.Rubric, "rubric", pairs.RubricUltraFeedback, "ultrafeedback (1–10), dno (6-point additive) or pairwise")
 	f.StringVar(&cfg.Template, "judge-template", "", "runtime judge template (default: mt-bench/single-v1, dno-additive6, mt-bench/pair-v2)")
-	f.StringVar(&cfg.Tournament, "tournament", curate.TournamentRoundRobin, "pairwise: round-robin (all pairs) or knockout")
+	f.StringVar(&cfg.Tournament, "tournament", pairs.TournamentRoundRobin, "pairwise: round-robin (all pairs) or knockout")
 	f.IntVar(&cfg.JudgeAttempts, "judge-attempts", 3, "tries of a judge call whose answer does not parse")
+	f.BoolVar(&cfg.Structured, "structured", false, "constrain the judge's answers to the template's verdict (Ollama structured outputs)")
 	f.IntVar(&cfg.JudgeNumPredict, "judge-num-predict", 0, "cap the judge's answer in tokens (default: the template's setting)")
 	f.StringVar(&cfg.Out, "out", "", "ranked output (.parquet or .jsonl)")
 	f.StringVar(&cfg.Pairs, "pairs", "", "also write preference pairs here (.parquet or .jsonl)")
-	f.StringVar(&cfg.PairMode, "pair-mode", curate.PairsBestVsRest, "ultrafeedback/pairwise pairs: best-vs-rest, best-vs-worst, best-vs-random or all")
+	f.StringVar(&cfg.PairMode, "pair-mode", pairs.PairsBestVsRest, "ultrafeedback/pairwise pairs: best-vs-rest, best-vs-worst, best-vs-random or all")
 	f.Float64Var(&cfg.MinMargin, "min-margin", 0, "least score difference of a pair (0 = any)")
+	cfg.DNO = pairs.PaperDNORule()
 	f.BoolVar(&cfg.DNO.Restrictive, "dno-restrictive", false, "drop DNO's student-over-teacher pairs (the worse ablation)")
 	f.StringVar(&cfg.Work, "work", "", "folder of the resumable logs and the report (default <out>.work)")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight (default: hosts × per-host)")
@@ -145,10 +148,10 @@ func readCurateTexts(paths []string) ([]curate.Text, error) {
 }
 
 // curateProgressPrinter prints a progress line at most every two seconds, and the last of each stage.
-func curateProgressPrinter(w io.Writer) func(curate.Progress) {
+func curateProgressPrinter(w io.Writer) func(pairs.Progress) {
 	var mu sync.Mutex
 	var last time.Time
-	return func(p curate.Progress) {
+	return func(p pairs.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(last) < 2*time.Second && p.Done < p.Total {
@@ -159,14 +162,14 @@ func curateProgressPrinter(w io.Writer) func(curate.Progress) {
 	}
 }
 
-func printCurateSummary(w io.Writer, s curate.Summary) {
+func printCurateSummary(w io.Writer, s pairs.Summary) {
 	fmt.Fprintf(w, "prompts: %d read, %d used, %d removed\n", s.PromptsIn, s.Prompts, len(s.PromptsRemoved))
 	if c := s.Contamination; c != nil {
 		fmt.Fprintf(w, "contamination: %s\n", c)
 	}
 	fmt.Fprintf(w, "samples: %d (%d new)\n", s.Samples, s.SamplesNew)
 	fmt.Fprintf(w, "filters: %d judged, %d automatic negatives", s.Filters.Judged, s.Filters.AutoNegative)
-	for _, r := range curate.SortedReasons(s.Filters.Dropped) {
+	for _, r := range pairs.SortedReasons(s.Filters.Dropped) {
 		fmt.Fprintf(w, ", %s %d", r, s.Filters.Dropped[r])
 	}
 	fmt.Fprintln(w)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/alignkit/align/pairs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -100,7 +101,7 @@ func TestCurateContaminationCLI(t *testing.T) {
 func curateArgs(dir, prompts, rubric string, extra ...string) []string {
 	args := []string{"--prompts", prompts, "--models", "stories260k", "--k", "2", "--judge", "stories260k",
 		"--rubric", rubric, "--out", filepath.Join(dir, "ranked.parquet"), "--pairs", filepath.Join(dir, "pairs.jsonl"),
-		"--work", filepath.Join(dir, "work"), "--num-predict", "24", "--keep-truncated", "--judge-attempts", "1", "--judge-num-predict", "16",
+		"--work", filepath.Join(dir, "work"), "--num-predict", "24", "--keep-truncated", "--judge-attempts", "1", "--judge-num-predict", "16", "--structured",
 		"--check-contamination", alpacaEvalFile(), "--drop-contaminated", "--quiet"}
 	return append(args, extra...)
 }
@@ -111,9 +112,9 @@ func TestCurateOllamaEndToEnd(t *testing.T) {
 		rubric string
 		extra  []string
 	}{
-		{curate.RubricUltraFeedback, nil},
-		{curate.RubricDNO, []string{"--students", "stories260k"}},
-		{curate.RubricPairwise, []string{"--tournament", "knockout"}},
+		{pairs.RubricUltraFeedback, nil},
+		{pairs.RubricDNO, []string{"--students", "stories260k"}},
+		{pairs.RubricPairwise, []string{"--tournament", "knockout"}},
 	} {
 		t.Run(tc.rubric, func(t *testing.T) {
 			dir := t.TempDir()
@@ -122,7 +123,7 @@ func TestCurateOllamaEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			var sum curate.Summary
+			var sum pairs.Summary
 			if err := json.Unmarshal([]byte(out), &sum); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -237,7 +238,7 @@ func TestCurateOllamaKillResume(t *testing.T) {
 	dir := t.TempDir()
 	p := writeCurPrompts(t, dir)
 	// 4 prompts × k 3: 12 samples; then one judge call per response that passes the filters.
-	args := curateArgs(dir, p, curate.RubricUltraFeedback, "--k", "3", "--concurrency", "2", "--repetition", "keep")
+	args := curateArgs(dir, p, pairs.RubricUltraFeedback, "--k", "3", "--concurrency", "2", "--repetition", "keep")
 	work := filepath.Join(dir, "work")
 	killWhen(t, args, filepath.Join(work, "samples.jsonl"), 5)
 	killWhen(t, args, filepath.Join(work, "judgments.jsonl"), 2)
@@ -245,7 +246,7 @@ func TestCurateOllamaKillResume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var sum curate.Summary
+	var sum pairs.Summary
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
-	var sum curate.SafetySummary
+	var sum pairs.SafetySummary
 	if err := json.Unmarshal([]byte(res), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, res)
 	}
@@ -394,7 +395,7 @@ func TestSafetyBuildPairsOllama(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var again curate.SafetySummary
+	var again pairs.SafetySummary
 	json.Unmarshal([]byte(res), &again)
 	if again.SamplesNew != 0 || again.JudgeNew != 0 || again.Pairs != sum.Pairs {
 		t.Errorf("rerun: %d new samples, %d new judge calls, %d pairs (first run %d)", again.SamplesNew, again.JudgeNew, again.Pairs, sum.Pairs)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/pairs"
 )
 
 // dataFlags are the reading options every `align data` command shares.
@@ -303,7 +304,7 @@ func newDataPairsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pairs IN OUT --scheme best_vs_rest|all_pairs",
 		Short: "Turn ranked data into preference pairs in Curry-DPO's curriculum order",
-		Long: `pairs reads ranked data (a prompt with N scored responses) and writes pairs (OBJECTIVES.md §4):
+		Long: `pairs reads ranked data (a prompt with N scored responses) and writes pairs (Curry-DPO, arXiv 2403.07230):
   best_vs_rest  the top-scored response against each strictly lower-scored one (the paper's)
   all_pairs     every (i, j) with score_i > score_j (an align extension)
 Equal scores give no pair. Each prompt's pairs are ordered easy first: by descending score gap,
@@ -318,7 +319,7 @@ meta has its "stage", "chosen_model" and "rejected_model".`,
 			if err != nil {
 				return err
 			}
-			res, err := data.MakePairs(args[0], args[1], scheme, opt)
+			res, err := pairs.MakeRankedPairs(args[0], args[1], scheme, opt)
 			if err != nil {
 				return err
 			}

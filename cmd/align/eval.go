@@ -13,11 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/alignkit/align/assets"
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/eval"
-	"github.com/alignkit/align/model"
-	"github.com/alignkit/align/recipes"
 	"github.com/alignkit/align/runtime"
 	"github.com/alignkit/align/train"
 )
@@ -34,9 +31,10 @@ Every command that evaluates writes report.json and report.html (see docs/eval.m
 		Example: `  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge judge
   align eval stats --judgments evals/my-dpo/judgments.jsonl --json
   align eval leaderboard --judgments evals/ --baseline base
+  align eval mt-bench --model my-dpo --judge qwen2.5:7b
   align eval safety --model my-dpo --prompts xstest_prompts.csv --judge judge`,
 	}
-	cmd.AddCommand(newEvalStatsCmd(), newEvalLeaderboardCmd(), newEvalWinRateCmd(), newEvalSafetyCmd(), newEvalRewardsCmd())
+	cmd.AddCommand(newEvalStatsCmd(), newEvalLeaderboardCmd(), newEvalWinRateCmd(), newEvalMTBenchCmd(), newEvalSafetyCmd(), newEvalRewardsCmd())
 	return cmd
 }
 
@@ -170,72 +168,110 @@ length_controlled_v1. Invalid judgments are counted and shown; more than 10% war
 
 func newEvalLeaderboardCmd() *cobra.Command {
 	var (
-		judgments, baseline, out string
-		weight, rounds           int
-		seed                     uint32
-		quirk, asJSON            bool
+		judgments, baseline, out, csvOut string
+		weight, rounds                   int
+		seed                             uint32
+		quirk, styleControl, asJSON      bool
+		features, categories, judges     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "leaderboard",
-		Short: "Arena-Hard v0.1 Bradley-Terry leaderboard with bootstrap intervals",
+		Short: "Arena-Hard Bradley-Terry leaderboard with bootstrap intervals, optionally style-controlled",
 		Long: `leaderboard fits Arena-Hard v0.1's Bradley-Terry model (logistic regression on an Elo scale,
 baseline anchored at 1000, strong verdicts [[A>>B]] weighted --weight, ties as half wins) to
 every judgment under --judgments, bootstraps it --rounds times with NumPy's legacy seed --seed,
 and reports scores and 95% intervals as win rates against the baseline. Verdicts are re-parsed
 from the judge's raw answers when they are Arena-Hard verdicts; otherwise the preference
-decides (< 1.5 baseline wins, > 1.5 model wins, 1.5 tie).`,
+decides (< 1.5 baseline wins, > 1.5 model wins, 1.5 tie).
+
+With --style-control it fits Arena-Hard-Auto v2's style-controlled model instead: each battle
+also carries the answers' style features (length in tokens as (a-b)/(a+b); header, list and
+bold densities as (a-b)/(a+b+1)), z-scored and fitted jointly with the Bradley-Terry
+coefficients; it reports the style-controlled ranking (bootstrap median and 5%/95% quantiles of
+the win probability against the baseline) and the style coefficients with their intervals, one
+leaderboard per category. --judgments may also be an Arena-Hard v2 data directory
+(question.jsonl, model_answer/, model_judgment/<judge>/), read as is, with its baseline per
+category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-001).
+--csv writes Arena-Hard's published leaderboard CSV format.`,
 		Example: `  align eval leaderboard --judgments evals/ --baseline base
-  align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/`,
+  align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/ --csv lb/leaderboard.csv
+  align eval leaderboard --judgments evals/ --baseline base --style-control
+  align eval leaderboard --judgments arena-hard-auto/data/arena-hard-v2.0 --style-control --category hard_prompt --judge-names gpt-4.1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if judgments == "" {
 				return errors.New("eval leaderboard: --judgments is required")
 			}
-			js, err := eval.ReadJudgmentsDir(judgments)
+			res, err := eval.RunLeaderboard(eval.LeaderboardOptions{Judgments: judgments,
+				BT:           eval.BTOptions{Baseline: baseline, Weight: weight, Rounds: rounds, Seed: seed, UnanchoredBootstrapQuirk: quirk},
+				StyleControl: styleControl, Style: eval.StyleOptions{Features: features}, Categories: categories, JudgeNames: judges,
+				Out: out, CSV: csvOut})
 			if err != nil {
 				return err
 			}
-			lb, err := eval.Leaderboard(js, eval.BTOptions{Baseline: baseline, Weight: weight, Rounds: rounds, Seed: seed, UnanchoredBootstrapQuirk: quirk})
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				rep := &eval.Report{Kind: "leaderboard", Leaderboard: lb, Examples: eval.PickExamples(js, 6), Source: map[string]string{"judgments": judgments}}
-				if err := rep.Write(out); err != nil {
-					return err
+			if asJSON { // the leaderboard itself; with style control, the list of per-category ones
+				if res.Leaderboard != nil {
+					return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Leaderboard))
 				}
-			}
-			if asJSON {
-				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(lb))
+				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Style))
 			}
 			w := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "model\twin rate vs %s\t95%% CI\telo\tbattles\tavg_len\n", lb.Baseline)
-			for _, r := range lb.Rows {
-				fmt.Fprintf(tw, "%s\t%s\t(%+.2f, %+.2f)\t%.0f\t%d\t%d\n", r.Model, evalNum(r.WinRate), r.Lower-r.WinRate, r.Upper-r.WinRate, r.Elo, r.Battles, r.AvgLength)
+			if lb := res.Leaderboard; lb != nil {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "model\twin rate vs %s\t95%% CI\telo\tbattles\tavg_len\n", lb.Baseline)
+				for _, r := range lb.Rows {
+					fmt.Fprintf(tw, "%s\t%s\t(%+.2f, %+.2f)\t%.0f\t%d\t%d\n", r.Model, evalNum(r.WinRate), r.Lower-r.WinRate, r.Upper-r.WinRate, r.Elo, r.Battles, r.AvgLength)
+				}
+				tw.Flush()
+				for _, m := range lb.Warnings {
+					fmt.Fprintln(w, "WARNING:", m)
+				}
 			}
-			tw.Flush()
-			if lb.Dropped > 0 {
-				fmt.Fprintf(w, "%d judgments had no parseable verdict and were dropped (as Arena-Hard drops them)\n", lb.Dropped)
+			for _, lb := range res.Style {
+				if lb.Category != "" {
+					fmt.Fprintf(w, "##### Category: %s #####\n", lb.Category)
+				}
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "model\tstyle-controlled score vs %s (%%)\t90%% CI\tcoef\tbattles\tavg_tokens\n", lb.Baseline)
+				for _, r := range lb.Rows {
+					fmt.Fprintf(tw, "%s\t%.1f\t(-%.1f / +%.1f)\t%.4f\t%d\t%.0f\n", r.Model, r.Score, r.Score-r.Lower, r.Upper-r.Score, r.Coef, r.Battles, r.AvgTokens)
+				}
+				tw.Flush()
+				for _, c := range lb.Coefs {
+					fmt.Fprintf(w, "style coefficient %-12s %.4f (bootstrap median %.4f, 5-95%% %.4f to %.4f)\n", c.Feature, c.Fit, c.Median, c.Lower, c.Upper)
+				}
+				for _, m := range lb.Warnings {
+					fmt.Fprintln(w, "WARNING:", m)
+				}
 			}
-			for _, m := range lb.Warnings {
-				fmt.Fprintln(w, "WARNING:", m)
+			if res.Dropped > 0 {
+				fmt.Fprintf(w, "%d judgments had no parseable verdict and were dropped (as Arena-Hard drops them)\n", res.Dropped)
+			}
+			for _, f := range res.CSVFiles {
+				fmt.Fprintln(w, "csv:", f)
+			}
+			if out != "" {
+				fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "report.html"))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&judgments, "judgments", "", "directory of judgments*.jsonl files (or one file)")
-	f.StringVar(&baseline, "baseline", "", "baseline model (default: the most frequent generator_1)")
+	f.StringVar(&judgments, "judgments", "", "directory of judgments*.jsonl files (or one file), or an Arena-Hard v2 data directory")
+	f.StringVar(&baseline, "baseline", "", "baseline model (default: the most frequent generator_1; with style control, the battles' own)")
 	f.IntVar(&weight, "weight", 3, "weight of a strong verdict (A>>B)")
 	f.IntVar(&rounds, "rounds", 100, "bootstrap rounds")
 	f.Uint32Var(&seed, "seed", 42, "NumPy legacy seed of the bootstrap")
 	f.BoolVar(&quirk, "arena-bootstrap-quirk", false, "reproduce Arena-Hard v0.1's unanchored bootstrap for baselines other than gpt-4-0314 (see docs/eval.md)")
+	f.BoolVar(&styleControl, "style-control", false, "fit Arena-Hard v2's style-controlled Bradley-Terry model (length and markdown features)")
+	f.StringSliceVar(&features, "control-features", nil, "style features to control: length, markdown (default both)")
+	f.StringSliceVar(&categories, "category", nil, "only these categories (Arena-Hard's question category; align's dataset)")
+	f.StringSliceVar(&judges, "judge-names", nil, "Arena-Hard v2 directory: judges under model_judgment/ (default all)")
 	f.StringVar(&out, "out", "", "also write report.json and report.html into this directory")
+	f.StringVar(&csvOut, "csv", "", "also write the leaderboard in Arena-Hard's published CSV format (model,score,rating_q025,rating_q975,CI,avg_tokens,date)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-// evalProgress prints stage progress to stderr on a terminal, sparsely otherwise.
 func evalProgress(quiet bool) func(stage string, done, total int) {
 	if quiet {
 		return nil
@@ -482,13 +518,6 @@ server is needed.`,
 			if runDir == "" || dataPath == "" {
 				return errors.New("eval rewards: --run and --data are required")
 			}
-			r, err := recipes.ParseFile(filepath.Join(runDir, "recipe.yaml"))
-			if err != nil {
-				return fmt.Errorf("eval rewards: %w", err)
-			}
-			if beta == 0 {
-				beta = r.Beta
-			}
 			pairs, err := data.ReadPairs(dataPath, data.Options{})
 			if err != nil {
 				return err
@@ -496,63 +525,21 @@ server is needed.`,
 			if limit > 0 && limit < len(pairs) {
 				pairs = pairs[:limit]
 			}
-			tmp, err := os.MkdirTemp("", "align-rewards-")
+			sc, err := train.OpenRewardScorers(cmd.Context(), runDir, threads)
 			if err != nil {
 				return fmt.Errorf("eval rewards: %w", err)
 			}
-			defer os.RemoveAll(tmp)
-			merged := filepath.Join(tmp, "policy.f32.gguf")
-			if err := train.Export(cmd.Context(), runDir, "gguf:"+merged, train.ExportOptions{Out: io.Discard}); err != nil {
-				return fmt.Errorf("eval rewards: policy: %w", err)
+			defer sc.Close()
+			if beta == 0 {
+				beta = sc.Beta
 			}
-			lo := model.LoadOptions{Threads: threads}
-			policy, err := model.Load(merged, lo)
-			if err != nil {
-				return fmt.Errorf("eval rewards: policy: %w", err)
+			var ref eval.ScoreFunc
+			if sc.Ref != nil {
+				ref = sc.Ref
 			}
-			defer policy.Close()
-			var refScore eval.ScoreFunc
-			if !r.Reference.Free {
-				refPath := r.Reference.Path
-				if refPath == "" {
-					refPath = r.Model.Path
-				}
-				if name, ok := strings.CutPrefix(refPath, "asset:"); ok {
-					if refPath, err = assets.Path(name, filepath.Join(filepath.Dir(train.DefaultCacheDir()), "assets")); err != nil {
-						return fmt.Errorf("eval rewards: reference: %w", err)
-					}
-				}
-				if refPath == "" {
-					return errors.New("eval rewards: the recipe names no GGUF model.path or reference.path to use as the reference")
-				}
-				ref, err := model.Load(refPath, lo)
-				if err != nil {
-					return fmt.Errorf("eval rewards: reference: %w", err)
-				}
-				defer ref.Close()
-				if !policy.SameTokenizer(ref) {
-					return fmt.Errorf("eval rewards: the reference %s tokenizes differently from the policy", refPath)
-				}
-				refScore = evalSeqScore(ref)
-			}
-			res, rows, err := eval.ImplicitRewards(pairs, beta, evalSeqScore(policy), refScore)
+			res, err := eval.RunRewards(pairs, beta, sc.Policy, ref, outDir, map[string]string{"run": runDir, "data": dataPath})
 			if err != nil {
 				return err
-			}
-			if outDir != "" {
-				rep := &eval.Report{Kind: "rewards", Rewards: &res, Source: map[string]string{"run": runDir, "data": dataPath}}
-				if err := rep.Write(outDir); err != nil {
-					return err
-				}
-				f, err := os.Create(filepath.Join(outDir, "rewards.jsonl"))
-				if err != nil {
-					return fmt.Errorf("eval rewards: %w", err)
-				}
-				enc := json.NewEncoder(f)
-				for _, row := range rows {
-					enc.Encode(row)
-				}
-				f.Close()
 			}
 			if asJSON {
 				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res))
@@ -575,21 +562,148 @@ server is needed.`,
 	return cmd
 }
 
-// evalSeqScore sums a model's log-probs of the response tokens (model.Encode's mask).
-func evalSeqScore(m *model.Model) eval.ScoreFunc {
-	return func(prompt, response []data.Message) (float64, error) {
-		seq, err := m.Encode(prompt, response)
-		if err != nil {
-			return 0, err
-		}
-		lp, err := m.LogProbs([]model.Sequence{seq})
-		if err != nil {
-			return 0, err
-		}
-		s := 0.0
-		for _, v := range lp[0] {
-			s += float64(v)
-		}
-		return s, nil
+func newEvalMTBenchCmd() *cobra.Command {
+	var (
+		rf                                           runtimeFlags
+		models                                       []string
+		judge, mode, baseline, prompts, refs, outDir string
+		maxTokens, limit, judgeMaxTokens, judgeCtx   int
+		judgeAttempts                                int
+		seed                                         int64
+		structured, asJSON                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "mt-bench",
+		Short: "MT-Bench as FastChat runs it: two-turn answers, a judge, the score table",
+		Long: `mt-bench answers every question in two turns, as FastChat's gen_model_answer.py does: the second
+turn is asked with the model's own first answer in the conversation, through the model's chat
+template (Ollama's chat API), at FastChat's category temperatures (writing, roleplay 0.7;
+extraction, math, coding, reasoning 0 = greedy; stem, humanities 0.1; seeds recorded). It then
+judges as gen_judgment.py does: single-answer grading (single-v1, single-v1-multi-turn, and
+the -math-v1 prompts with GPT-4's reference answers for math, reasoning and coding), or, with
+--mode pairwise, pair-v2 / pair-v2-multi-turn games in both orders against --baseline (or
+between every pair of models). Ratings are parsed as FastChat parses them; a judge answer
+without one is kept with its raw text (score -1, winner "error"), counted and left out.
+
+Files under --out are FastChat's: model_answer/<model>.jsonl and
+model_judgment/<judge>_single.jsonl (or _pair.jsonl), so show_result.py reads them too. A
+killed run resumes: rerun the same command and only the missing rows are made. The score table
+(first turn, second turn, average, per category) is printed and saved in report.json and
+report.html. The 80 MT-Bench questions and GPT-4's reference answers ship with align.`,
+		Example: `  align eval mt-bench --model my-dpo --judge qwen2.5:7b
+  align eval mt-bench --model my-dpo --model base --judge qwen2.5:7b --out evals/mt-bench
+  align eval mt-bench --model my-dpo --judge j --mode pairwise --baseline base
+  align eval mt-bench --model stories260k --judge stories260k --structured --max-tokens 32 --limit 8`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(models) == 0 || judge == "" {
+				return errors.New("eval mt-bench: --model and --judge are required")
+			}
+			opt := eval.MTBenchOptions{Models: models, Judge: judge, Mode: mode, Baseline: baseline, Out: outDir, MaxNewTokens: maxTokens,
+				Seed: seed, JudgeAttempts: judgeAttempts, Structured: structured, Progress: evalProgress(asJSON)}
+			var err error
+			if prompts != "" {
+				if opt.Questions, err = eval.ReadMTQuestions(prompts); err != nil {
+					return err
+				}
+			}
+			if refs != "" {
+				if opt.References, err = eval.ReadMTReferences(refs); err != nil {
+					return err
+				}
+			}
+			if limit > 0 {
+				if opt.Questions == nil {
+					opt.Questions = eval.MTBenchQuestions()
+				}
+				opt.Questions = opt.Questions[:min(limit, len(opt.Questions))]
+			}
+			if judgeMaxTokens > 0 || judgeCtx > 0 {
+				jo := runtime.Options{Temperature: 0, TopP: 1, RepeatPenalty: 1, NumPredict: 2048, NumCtx: judgeCtx}
+				if judgeMaxTokens > 0 {
+					jo.NumPredict = judgeMaxTokens
+				}
+				opt.JudgeOptions = &jo
+			}
+			if opt.Out == "" {
+				opt.Out = filepath.Join("evals", "mt-bench")
+			}
+			pool, err := rf.pool()
+			if err != nil {
+				return err
+			}
+			res, err := eval.RunMTBench(cmd.Context(), pool, opt)
+			if err != nil && (res == nil || res.Report == nil) {
+				return err
+			}
+			if asJSON {
+				if jerr := evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Report)); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "answers: %d new, %d already in %s; judgments: %d new, %d already in %s",
+				res.Answered, res.AnswersExisting, filepath.Join(opt.Out, "model_answer"), res.Judged, res.JudgmentsExisting, res.JudgmentFile)
+			if res.Failed > 0 {
+				fmt.Fprintf(w, "; %d FAILED (rerun to retry)", res.Failed)
+			}
+			fmt.Fprintln(w)
+			evalPrintMTBench(w, res.Report.MTBenchScores)
+			for _, m := range res.Report.Warnings {
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+			fmt.Fprintf(w, "report: %s\n", filepath.Join(opt.Out, "report.html"))
+			return err
+		},
 	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.StringArrayVar(&models, "model", nil, "an evaluated model (Ollama name); repeat for several")
+	f.StringVar(&judge, "judge", "", "the judge model (Ollama name); it names model_judgment/<judge>_single.jsonl")
+	f.StringVar(&mode, "mode", "single", "single (grading 1-10) | pairwise (games in both orders)")
+	f.StringVar(&baseline, "baseline", "", "pairwise: the baseline model (default: every pair of --model)")
+	f.StringVar(&prompts, "prompts", "", "question file in FastChat's format (default: the 80 MT-Bench questions)")
+	f.StringVar(&refs, "reference-answers", "", "reference answers for math/reasoning/coding, model_answer format (default: GPT-4's)")
+	f.StringVar(&outDir, "out", "", "output directory (default evals/mt-bench)")
+	f.IntVar(&maxTokens, "max-tokens", 1024, "most tokens per answer turn (FastChat's --max-new-token)")
+	f.IntVar(&limit, "limit", 0, "use only the first N questions")
+	f.Int64Var(&seed, "seed", 0, "base of every generation and judge seed (each is recorded)")
+	f.BoolVar(&structured, "structured", false, "constrain the judge's answer to a verdict with Ollama's structured outputs")
+	f.IntVar(&judgeMaxTokens, "judge-max-tokens", 0, "cap the judge's answer length (default 2048, FastChat's)")
+	f.IntVar(&judgeCtx, "judge-num-ctx", 0, "the judge's context window (default: the server's)")
+	f.IntVar(&judgeAttempts, "judge-attempts", 1, "tries of a judge answer without a verdict before it is kept as invalid (FastChat: 1)")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// evalPrintMTBench prints show_result.py's tables.
+func evalPrintMTBench(w io.Writer, sc *eval.MTBenchScores) {
+	if sc == nil {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if sc.Mode == "pairwise" {
+		fmt.Fprintln(tw, "model\twin\tloss\ttie\twin_rate\tloss_rate\twin_rate_adjusted")
+		for _, r := range sc.Pairwise {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\n", r.Model, r.Win, r.Loss, r.Tie, r.WinRate, r.LossRate, r.WinRateAdjusted)
+		}
+	} else {
+		fmt.Fprint(tw, "model\tturn 1\tturn 2\taverage")
+		for _, c := range sc.Categories {
+			fmt.Fprint(tw, "\t", c)
+		}
+		fmt.Fprintln(tw, "\tratings\tno rating")
+		for _, r := range sc.Single {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s", r.Model, evalNum(r.Turn1), evalNum(r.Turn2), evalNum(r.Average))
+			for _, c := range sc.Categories {
+				v, ok := r.Categories[c]
+				if !ok {
+					v = math.NaN()
+				}
+				fmt.Fprint(tw, "\t", evalNum(v))
+			}
+			fmt.Fprintf(tw, "\t%d\t%d\n", r.N, r.Invalid)
+		}
+	}
+	tw.Flush()
 }

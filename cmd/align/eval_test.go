@@ -124,6 +124,15 @@ func TestEvalLeaderboardCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "win rate vs base") {
 		t.Errorf("text: %v\n%s", err, out)
 	}
+	csvPath := filepath.Join(t.TempDir(), "lb.csv")
+	out, err = runEval(t, "leaderboard", "--judgments", dir, "--style-control", "--rounds", "10", "--csv", csvPath)
+	if err != nil || !strings.Contains(out, "style-controlled score vs base") || !strings.Contains(out, "does not vary") {
+		t.Errorf("style control: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(csvPath)
+	if err != nil || !strings.HasPrefix(string(b), "model,score,rating_q025,rating_q975,CI,avg_tokens,date\ngood,") {
+		t.Errorf("csv %v: %s", err, b)
+	}
 }
 
 func TestEvalCLIErrors(t *testing.T) {

@@ -1,34 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"text/template"
 
-	"github.com/ollama/ollama/envconfig"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model"
-	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/train"
 )
 
-// srpoRevisionTemplate is the SRPO recipe's objective.revision_template, the default of
-// --revision-template, so inference revises with the prompt the model was trained on.
-func srpoRevisionTemplate() string {
-	r, err := recipes.Load("srpo", nil)
-	if err != nil {
-		return ""
-	}
-	return r.Objective.RevisionTemplate
-}
-
 // generation is one text of align generate --json: revision 0 is the first answer.
-type generation struct {
-	Revision int    `json:"revision"`
-	Prompt   string `json:"prompt"`
-	Text     string `json:"text"`
-}
+type generation = train.Revision
 
 // newGenerateCmd samples a continuation with align's native engine (KV cache, local sampler).
 func newGenerateCmd() *cobra.Command {
@@ -60,38 +43,17 @@ as prompt plus continuation (as without --revisions), the revisions as their con
   align generate --model stories260k --prompt "Tell a story about a dog." --revisions 2 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if revisions < 0 {
-				return fmt.Errorf("generate: --revisions %d: want 0 or more", revisions)
-			}
-			var tpl *template.Template
-			if revisions > 0 {
-				var err error
-				if tpl, err = template.New("revision").Option("missingkey=error").Parse(revTmpl); err != nil {
-					return fmt.Errorf("generate: --revision-template: %w", err)
-				}
-			}
-			m, err := model.Open(cmd.Context(), modelName, envconfig.Host().String(), model.LoadOptions{})
+			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
 			if err != nil {
 				return err
 			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
 			defer m.Close()
-			var gens []generation
-			p := prompt
-			for k := 0; k <= revisions; k++ {
-				if k > 0 {
-					var b bytes.Buffer
-					if err := tpl.Execute(&b, struct{ Prompt, Response string }{prompt, gens[k-1].Text}); err != nil {
-						return fmt.Errorf("generate: --revision-template: %w", err)
-					}
-					p = b.String()
-				}
-				o := opt
-				o.Seed += uint64(k)
-				text, err := m.GenerateText(cmd.Context(), p, o)
-				if err != nil {
-					return fmt.Errorf("generate: revision %d: %w", k, err)
-				}
-				gens = append(gens, generation{Revision: k, Prompt: p, Text: text})
+			gens, err := train.Revise(cmd.Context(), m, prompt, revisions, revTmpl, opt)
+			if err != nil {
+				return fmt.Errorf("generate: %w", err)
 			}
 			out := cmd.OutOrStdout()
 			switch {
@@ -124,7 +86,7 @@ as prompt plus continuation (as without --revisions), the revisions as their con
 	f.IntVar(&opt.TopK, "top-k", 0, "keep the k most likely tokens; 0 = all")
 	f.Float32Var(&opt.TopP, "top-p", 1, "nucleus sampling mass; 1 = off")
 	f.IntVar(&revisions, "revisions", 0, "SRPO self-revision rounds after the first answer")
-	f.StringVar(&revTmpl, "revision-template", srpoRevisionTemplate(), "revision prompt (Go text/template with {{.Prompt}}, {{.Response}})")
+	f.StringVar(&revTmpl, "revision-template", train.DefaultRevisionTemplate(), "revision prompt (Go text/template with {{.Prompt}}, {{.Response}})")
 	f.BoolVar(&asJSON, "json", false, "print the texts as JSON: [{revision, prompt, text}]")
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("prompt")

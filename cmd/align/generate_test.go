@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/alignkit/align/train"
 )
 
 const storiesGGUF = "../../testdata/models/stories260K.gguf"
@@ -23,7 +25,7 @@ func TestGenerateRevisions(t *testing.T) {
 	if len(gens) != 3 {
 		t.Fatalf("got %d texts, want 3:\n%s", len(gens), out)
 	}
-	tmpl := srpoRevisionTemplate()
+	tmpl := train.DefaultRevisionTemplate()
 	if !strings.Contains(tmpl, "{{.Response}}") {
 		t.Fatalf("SRPO recipe's revision template %q has no {{.Response}}", tmpl)
 	}

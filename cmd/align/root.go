@@ -30,6 +30,7 @@ weights, and uses a local Ollama server for generation and LLM-as-judge evaluati
 		newScoreCmd(),
 		newBenchCmd(),
 		newTrainCmd(),
+		newModelsCmd(),
 		newExportCmd(),
 		newRecipesCmd(),
 		newEvalCmd(),

@@ -35,6 +35,12 @@ func (f *runtimeFlags) pool() (*runtime.Pool, error) {
 	})
 }
 
+// envPool is a pool on $OLLAMA_HOST (else 127.0.0.1:11434) with the default options, for
+// commands that have no --ollama flag.
+func envPool() (*runtime.Pool, error) {
+	return runtime.NewPool(nil, runtime.PoolOptions{})
+}
+
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // newRuntimeCmd groups the commands about the Ollama server itself.

@@ -58,7 +58,11 @@ func TestReadSamplePrompts(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", filepath.Base(c.path), got, c.want)
 		}
 	}
-	if _, err := readSamplePrompts(write("bad.jsonl", `{"id": 1, "text": "x"}`), false); err == nil {
+	// "text" is a prompt column (curation's); "answer" is none.
+	if got, err := readSamplePrompts(write("text.jsonl", `{"id": 1, "text": "x"}`), false); err != nil || fmt.Sprint(got) != fmt.Sprint([]runtime.Prompt{{ID: "1", Prompt: "x"}}) {
+		t.Errorf("text column: %+v %v", got, err)
+	}
+	if _, err := readSamplePrompts(write("bad.jsonl", `{"id": 1, "answer": "x"}`), false); err == nil {
 		t.Errorf("a row without a prompt was accepted")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/alignkit/align/pairs"
 	"io"
 	"path/filepath"
 
@@ -54,7 +55,7 @@ func loadAttackSelection(file string, names []string) ([]curate.Attack, error) {
 func newSafetyBuildPairsCmd() *cobra.Command {
 	var (
 		rf          runtimeFlags
-		cfg         curate.SafetyConfig
+		cfg         pairs.SafetyConfig
 		prompts     string
 		attackFile  string
 		attackNames []string
@@ -115,7 +116,7 @@ and <work>/judgments.jsonl as it arrives; kill it and rerun, and only what is mi
 			if !quiet {
 				cfg.Progress = curateProgressPrinter(cmd.ErrOrStderr())
 			}
-			sum, err := curate.BuildRefusalPairs(cmd.Context(), curate.PoolBackend{Pool: pool}, cfg)
+			sum, err := pairs.BuildRefusalPairs(cmd.Context(), pairs.PoolBackend{Pool: pool}, cfg)
 			if err != nil {
 				return err
 			}
@@ -158,14 +159,14 @@ and <work>/judgments.jsonl as it arrives; kill it and rerun, and only what is mi
 	return cmd
 }
 
-func printSafetySummary(w io.Writer, s curate.SafetySummary) {
+func printSafetySummary(w io.Writer, s pairs.SafetySummary) {
 	fmt.Fprintf(w, "prompts: %d (%d after attacks); samples %d (%d new); classified %d (%d new), %d invalid (%.1f%%)\n",
 		s.Prompts, s.Attacked, s.Samples, s.SamplesNew, s.JudgeCalls, s.JudgeNew, s.JudgeInvalid, 100*s.JudgeInvalidRate)
 	for _, side := range []struct {
 		name string
-		m    map[string]*curate.StyleStats
+		m    map[string]*pairs.StyleStats
 	}{{"unsafe", s.Unsafe}, {"safe", s.Safe}} {
-		for _, st := range curate.SortedStyles(side.m) {
+		for _, st := range pairs.SortedStyles(side.m) {
 			x := side.m[st]
 			fmt.Fprintf(w, "  %-6s %-20s prompts %3d  compliance %5.1f%%  refusal %5.1f%%  partial %d  invalid %d\n",
 				side.name, st, x.Prompts, 100*x.ComplianceRate, 100*x.RefusalRate, x.Partial, x.Invalid)
@@ -232,10 +233,10 @@ A template is a Go text/template over {{.Prompt}} with the functions base64, lee
 
 func newSafetyMixCmd() *cobra.Command {
 	var (
-		pairs, general, out string
-		ratio               float64
-		seed                uint64
-		asJSON              bool
+		pairsFile, general, out string
+		ratio                   float64
+		seed                    uint64
+		asJSON                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "mix",
@@ -247,10 +248,10 @@ retrofitted model's general quality (the win rate against the base).`,
 		Example: `  align safety mix --pairs refusal_pairs.jsonl --general testdata/data/dpo_en_demo.json --ratio 0.3 --out mixed.parquet`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if pairs == "" || general == "" || out == "" {
+			if pairsFile == "" || general == "" || out == "" {
 				return fmt.Errorf("safety mix: --pairs, --general and --out are required")
 			}
-			a, err := data.ReadPairs(pairs, data.Options{})
+			a, err := data.ReadPairs(pairsFile, data.Options{})
 			if err != nil {
 				return err
 			}
@@ -258,7 +259,7 @@ retrofitted model's general quality (the win rate against the base).`,
 			if err != nil {
 				return err
 			}
-			mixed, err := curate.MixPairs(a, g, ratio, seed)
+			mixed, err := pairs.MixPairs(a, g, ratio, seed)
 			if err != nil {
 				return err
 			}
@@ -274,7 +275,7 @@ retrofitted model's general quality (the win rate against the base).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&pairs, "pairs", "", "refusal pairs")
+	f.StringVar(&pairsFile, "pairs", "", "refusal pairs")
 	f.StringVar(&general, "general", "", "general preference pairs")
 	f.Float64Var(&ratio, "ratio", 0.3, "fraction of the output drawn from --general (0 ≤ r < 1)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the draw and the shuffle")

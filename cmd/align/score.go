@@ -1,14 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/ollama/ollama/envconfig"
 	"github.com/spf13/cobra"
 
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/runtime"
 )
 
 // newScoreCmd prints the per-token log-probs of a response under a model.
@@ -30,9 +31,12 @@ without a template (stories260K) scores raw completion: prompt text, then respon
   align score --model stories260k --prompt "The cat" --response " sat." --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := model.Open(cmd.Context(), modelName, envconfig.Host().String(), model.LoadOptions{})
+			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
 			if err != nil {
 				return err
+			}
+			for _, n := range m.Notes() {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
 			}
 			toks, err := m.Score(prompt, response)
 			if err != nil {
@@ -63,4 +67,22 @@ without a template (stories260K) scores raw completion: prompt text, then respon
 	_ = cmd.MarkFlagRequired("model")
 	_ = cmd.MarkFlagRequired("response")
 	return cmd
+}
+
+// openModel loads a GGUF path or an Ollama model name, which runtime.Locate turns into the
+// model's GGUF blob on this machine (through the server at $OLLAMA_HOST, else the manifests
+// under $OLLAMA_MODELS), with the Ollama model's own template unless opt names one.
+func openModel(ctx context.Context, nameOrPath string, opt model.LoadOptions) (*model.Model, error) {
+	pool, err := envPool()
+	if err != nil {
+		return nil, err
+	}
+	loc, err := runtime.Locate(ctx, pool, nameOrPath)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Template == "" {
+		opt.Template = loc.Template
+	}
+	return model.Load(loc.Path, opt)
 }

@@ -16,15 +16,15 @@ import (
 // newTrainCmd trains a policy from a recipe.
 func newTrainCmd() *cobra.Command {
 	var (
-		recipe       string
-		sets         []string
-		resume       string
-		out          string
-		asJSON       bool
-		quiet        bool
-		localSampler bool
-		threads      int
-		hosts        []string
+		recipe              string
+		sets                []string
+		resume              string
+		out                 string
+		asJSON              bool
+		quiet               bool
+		localSampler, dense bool
+		threads             int
+		hosts               []string
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -58,6 +58,9 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 			default:
 				if localSampler {
 					sets = append(sets, "online.local_sampler=true")
+				}
+				if dense {
+					sets = append(sets, "model.dense=true")
 				}
 				r, err := recipes.Load(recipe, sets)
 				if err != nil {
@@ -94,6 +97,7 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 	f.StringVar(&out, "out", "", "run directory (default: the recipe's output.dir, else runs/NAME)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	f.BoolVar(&dense, "dense", false, "decode a quantized base to float32 at load instead of keeping it encoded (model.dense)")
 	f.BoolVar(&localSampler, "local-sampler", false, "sample the online loop with align's own engine instead of Ollama")
 	f.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
 	f.StringArrayVar(&hosts, "ollama", nil, "Ollama host(s) for the online sampler, the LLM judge and ollama: exports (default $OLLAMA_HOST)")

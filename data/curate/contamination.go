@@ -195,3 +195,60 @@ func (r ContaminationReport) String() string {
 	return fmt.Sprintf("%d prompts against %d eval items (word %d-grams, overlap ≥ %.2f): %d exact, %d overlapping",
 		r.Prompts, r.EvalItems, r.N, r.Threshold, r.Exact, r.Overlap)
 }
+
+// SelectPrompts applies prompt dedup, exclusion and the contamination check.
+func SelectPrompts(in []Text, dedup bool, exclude, eval []Text, drop bool, opt ContaminationOptions) ([]Text, []ContaminationHit, *ContaminationReport, error) {
+	ids := map[string]bool{}
+	for i, p := range in {
+		if p.ID == "" {
+			return nil, nil, nil, fmt.Errorf("curate: prompt %d has no id", i)
+		}
+		if ids[p.ID] {
+			return nil, nil, nil, fmt.Errorf("curate: prompt id %q appears twice", p.ID)
+		}
+		ids[p.ID] = true
+	}
+	removed := []ContaminationHit{}
+	out := in
+	if dedup || len(exclude) > 0 {
+		var seen []Text
+		for _, e := range exclude {
+			e.Source = "exclude:" + e.Source
+			seen = append(seen, e)
+		}
+		if dedup {
+			out, removed = DedupTexts(in, seen, opt)
+		} else {
+			ix := NewEvalIndex(seen, opt)
+			out = nil
+			for _, p := range in {
+				if h, ok := ix.Match(p); ok {
+					removed = append(removed, h)
+					continue
+				}
+				out = append(out, p)
+			}
+		}
+	}
+	var rep *ContaminationReport
+	if len(eval) > 0 {
+		r := CheckContamination(out, eval, opt)
+		rep = &r
+		if drop && r.Flagged() {
+			bad := map[string]bool{}
+			for _, h := range r.Hits {
+				bad[h.PromptID] = true
+				h.EvalSource = "contaminated:" + h.EvalSource
+				removed = append(removed, h)
+			}
+			var kept []Text
+			for _, p := range out {
+				if !bad[p.ID] {
+					kept = append(kept, p)
+				}
+			}
+			out = kept
+		}
+	}
+	return out, removed, rep, nil
+}

@@ -146,13 +146,13 @@ func TestReadTextsFormats(t *testing.T) {
 		t.Errorf("parquet prompts: %+v %v", got, err)
 	}
 	pairs := filepath.Join(dir, "pairs.parquet")
-	if err := WritePairs(pairs, []data.Pair{{ID: "x", Prompt: UserPrompt("pair prompt"), Chosen: assistant("a"), Rejected: assistant("b")}}); err != nil {
+	if err := WritePairs(pairs, []data.Pair{{ID: "x", Prompt: []data.Message{{Role: "user", Content: "pair prompt"}}, Chosen: Assistant("a"), Rejected: Assistant("b")}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := ReadTexts(pairs); err != nil || len(got) != 1 || got[0].Text != "pair prompt" || got[0].ID != "x" {
 		t.Errorf("parquet pairs: %+v %v", got, err)
 	}
-	if _, err := ReadTexts(write("bad.jsonl", `{"foo":1}`)); err == nil || !strings.Contains(err.Error(), "row 0") {
+	if _, err := ReadTexts(write("bad.jsonl", `{"foo":1}`)); err == nil || !strings.Contains(err.Error(), "bad.jsonl row 1: missing column") {
 		t.Errorf("missing field error %v", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestSelectPrompts(t *testing.T) {
 	}
 	eval := []Text{{ID: "e0", Source: "alpaca", Text: "What are the names of some famous actors that started their careers on Broadway?"}}
 	earlier := []Text{{ID: "old", Text: "describe the water cycle for a ten year old child in five short sentences"}}
-	out, removed, rep, err := selectPrompts(in, true, earlier, eval, false, ContaminationOptions{})
+	out, removed, rep, err := SelectPrompts(in, true, earlier, eval, false, ContaminationOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +174,11 @@ func TestSelectPrompts(t *testing.T) {
 	if len(out) != 2 || out[0].ID != "a" || out[1].ID != "c" || len(removed) != 2 || rep == nil || rep.Exact != 1 {
 		t.Errorf("kept %v removed %v report %+v", out, removed, rep)
 	}
-	out, removed, _, _ = selectPrompts(in, true, earlier, eval, true, ContaminationOptions{})
+	out, removed, _, _ = SelectPrompts(in, true, earlier, eval, true, ContaminationOptions{})
 	if len(out) != 1 || out[0].ID != "a" || len(removed) != 3 || removed[2].EvalSource != "contaminated:alpaca" {
 		t.Errorf("drop: kept %v removed %+v", out, removed)
 	}
-	if _, _, _, err := selectPrompts([]Text{{ID: "x"}, {ID: "x"}}, false, nil, nil, false, ContaminationOptions{}); err == nil {
+	if _, _, _, err := SelectPrompts([]Text{{ID: "x"}, {ID: "x"}}, false, nil, nil, false, ContaminationOptions{}); err == nil {
 		t.Error("duplicate ids accepted")
 	}
 }

@@ -2,7 +2,6 @@ package curate
 
 import (
 	"hash/fnv"
-	"math"
 	"strings"
 	"unicode"
 
@@ -53,28 +52,29 @@ func NGramSet(words []string, n int) map[uint64]struct{} {
 		return set
 	}
 	if len(words) < n {
-		set[hashWords(words)] = struct{}{}
+		set[HashWords(words)] = struct{}{}
 		return set
 	}
 	for i := 0; i+n <= len(words); i++ {
-		set[hashWords(words[i:i+n])] = struct{}{}
+		set[HashWords(words[i:i+n])] = struct{}{}
 	}
 	return set
 }
 
-// ngramList returns every word n-gram hash in order, repeats included.
-func ngramList(words []string, n int) []uint64 {
+// NGramList returns every word n-gram hash in order, repeats included.
+func NGramList(words []string, n int) []uint64 {
 	if n <= 0 || len(words) < n {
 		return nil
 	}
 	out := make([]uint64, 0, len(words)-n+1)
 	for i := 0; i+n <= len(words); i++ {
-		out = append(out, hashWords(words[i:i+n]))
+		out = append(out, HashWords(words[i:i+n]))
 	}
 	return out
 }
 
-func hashWords(words []string) uint64 {
+// HashWords hashes a word sequence (FNV-1a, words separated by a zero byte).
+func HashWords(words []string) uint64 {
 	h := fnv.New64a()
 	for i, w := range words {
 		if i > 0 {
@@ -116,5 +116,3 @@ func intersect(a, b map[uint64]struct{}) int {
 	}
 	return n
 }
-
-func nanF() float64 { return math.NaN() }

@@ -63,7 +63,8 @@ type FilteredResponse struct {
 	JudgeRaw   string         `parquet:"judge_raw" json:"judge_raw"`
 }
 
-func assistant(text string) []data.Message {
+// Assistant is a one-turn assistant message.
+func Assistant(text string) []data.Message {
 	return []data.Message{{Role: "assistant", Content: text}}
 }
 

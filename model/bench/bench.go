@@ -1,6 +1,6 @@
 // Package bench measures the model engine's training throughput against a same-run plain
 // PyTorch peer (bench/peers/train_torch.py) and its forward speed against Ollama's own prompt
-// evaluation. Each measurement runs in a fresh child process so that its peak RSS is its own.
+// evaluation (through the runtime package). Each measurement runs in a fresh child process so that its peak RSS is its own.
 package bench
 
 import (
@@ -18,10 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ollama/ollama/api"
-
 	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/runtime"
 )
 
 // Result is one line of `align bench train --json`.
@@ -30,7 +29,13 @@ type Result struct {
 	Mode           string  `json:"mode"` // forward | lora | full
 	SeqLen         int     `json:"seq_len"`
 	TokensPerS     float64 `json:"tokens_per_s"`
+	MFU            float64 `json:"mfu"`             // model FLOPs utilisation (Measurement)
+	FLOPsPerToken  float64 `json:"flops_per_token"` // model FLOPs of one token of the step
+	FMAPeakGFLOPS  float64 `json:"fma_peak_gflops"` // the same run's FMA peak at Threads
+	Threads        int     `json:"threads"`
+	Quant          string  `json:"quant,omitempty"` // resident encoding of the -resident/-lowmem modes
 	Peer           string  `json:"peer"`
+	PeerBLAS       string  `json:"peer_blas,omitempty"`
 	PeerTokensPerS float64 `json:"peer_tokens_per_s"`
 	Ratio          float64 `json:"ratio"` // TokensPerS / PeerTokensPerS
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
@@ -45,23 +50,38 @@ type Shape struct {
 	GGUF string // load from this file instead of random weights ("" = random)
 }
 
-// Shapes returns the benchmark models: stories260K (from the repository's GGUF when found) and
-// the SmolLM2-135M shape with random weights.
+// Shapes returns the benchmark models: stories260K (from the repository's GGUF when found), and
+// with random weights the SmolLM2-135M, Qwen2.5-0.5B, Llama-3.2-1B and Qwen2.5-1.5B shapes
+// (their published configs; all four tie the LM head to the embeddings, as the released
+// checkpoints do).
 func Shapes(storiesGGUF string) []Shape {
 	return []Shape{
 		{Name: "stories260K", Cfg: model.Config{Arch: "llama", Layers: 5, Dim: 64, FFN: 172, Heads: 8, KVHeads: 4, Vocab: 512}, GGUF: storiesGGUF},
 		{Name: "smollm2-135m-shape", Cfg: model.Config{Arch: "llama", Layers: 30, Dim: 576, FFN: 1536, Heads: 9, KVHeads: 3, Vocab: 49152, Tied: true}},
+		{Name: "qwen2.5-0.5b-shape", Cfg: model.Config{Arch: "qwen2", Layers: 24, Dim: 896, FFN: 4864, Heads: 14, KVHeads: 2, Vocab: 151936, Tied: true,
+			QKVBias: true, RopeNeoX: true, RopeTheta: 1e6, Eps: 1e-6}},
+		{Name: "llama3.2-1b-shape", Cfg: model.Config{Arch: "llama", Layers: 16, Dim: 2048, FFN: 8192, Heads: 32, KVHeads: 8, Vocab: 128256, Tied: true,
+			RopeTheta: 5e5}},
+		{Name: "qwen2.5-1.5b-shape", Cfg: model.Config{Arch: "qwen2", Layers: 28, Dim: 1536, FFN: 8960, Heads: 12, KVHeads: 2, Vocab: 151936, Tied: true,
+			QKVBias: true, RopeNeoX: true, RopeTheta: 1e6, Eps: 1e-6}},
 	}
 }
 
-// Modes are the measured steps.
-func Modes() []string { return []string{"forward", "lora", "full"} }
+// Modes are the measured steps: forward, LoRA and full on float32 weights, then LoRA with the
+// projections resident in the --quant encoding (kernels.SgemmQ), and that plus activation
+// recomputation ("lowmem", the smallest-memory configuration).
+func Modes() []string { return []string{"forward", "lora", "full", "lora-resident", "lora-lowmem"} }
 
-// build makes the model for a measurement.
-func build(s Shape, mode string) (*model.Model, error) {
-	opt := model.LoadOptions{}
-	if m, ok := strings.CutSuffix(mode, "-lowmem"); ok { // LowMemory variant of a mode
+// build makes the model for a measurement; quant is the resident encoding of the "-resident" and
+// "-lowmem" modes.
+func build(s Shape, mode string, quant kernels.GGMLType) (*model.Model, error) {
+	opt := model.LoadOptions{RandomType: quant}
+	if m, ok := strings.CutSuffix(mode, "-lowmem"); ok { // resident weights + recomputation
+		opt.LowMemory, opt.Recompute, mode = true, m != "forward", m
+	} else if m, ok := strings.CutSuffix(mode, "-resident"); ok {
 		opt.LowMemory, mode = true, m
+	} else if s.GGUF != "" {
+		opt.Dense = true // the float32 modes
 	}
 	switch mode {
 	case "lora":
@@ -80,12 +100,33 @@ func build(s Shape, mode string) (*model.Model, error) {
 	return model.NewRandom(s.Cfg, 1, opt)
 }
 
+// Measurement is one timed (shape, mode) point of this process.
+type Measurement struct {
+	TokensPerS float64 `json:"tokens_per_s"`
+	// FLOPsPerToken are the model FLOPs of one token of the step (model.FLOPs: forward 2N +
+	// attention, LoRA step forward + input gradients + adapter weight gradients, full step 6N +
+	// 3·attention, at this sequence length).
+	FLOPsPerToken float64 `json:"flops_per_token"`
+	// FMAPeakGFLOPS is the FMA peak measured in this process right after the steps, with as many
+	// threads as the model uses (kernels.FMAPeak); MFU = FLOPsPerToken·TokensPerS / it.
+	FMAPeakGFLOPS float64 `json:"fma_peak_gflops"`
+	MFU           float64 `json:"mfu"`
+	Threads       int     `json:"threads"`
+}
+
 // MeasureOne times one step kind in this process: iters steps over one sequence of seqLen
 // tokens (all but the first scored) after one warm-up step. It returns tokens/s.
 func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
-	m, err := build(s, mode)
+	r, err := Measure(s, mode, seqLen, iters, kernels.TypeQ8_0)
+	return r.TokensPerS, err
+}
+
+// Measure is MeasureOne with the step's model FLOPs and its MFU against the FMA peak measured
+// in the same process at the same thread count.
+func Measure(s Shape, mode string, seqLen, iters int, quant kernels.GGMLType) (Measurement, error) {
+	m, err := build(s, mode, quant)
 	if err != nil {
-		return 0, err
+		return Measurement{}, err
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	seq := model.Sequence{Tokens: make([]int32, seqLen), Mask: make([]bool, seqLen)}
@@ -97,8 +138,9 @@ func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 	for i := range grad[0] {
 		grad[0][i] = 1
 	}
+	forward := strings.HasPrefix(mode, "forward")
 	step := func() error {
-		if strings.HasPrefix(mode, "forward") {
+		if forward {
 			_, err := m.LogProbs([]model.Sequence{seq})
 			return err
 		}
@@ -109,15 +151,23 @@ func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 		return p.Backward(grad)
 	}
 	if err := step(); err != nil {
-		return 0, err
+		return Measurement{}, err
 	}
 	t0 := time.Now()
 	for range iters {
 		if err := step(); err != nil {
-			return 0, err
+			return Measurement{}, err
 		}
 	}
-	return float64(seqLen*iters) / time.Since(t0).Seconds(), nil
+	r := Measurement{TokensPerS: float64(seqLen*iters) / time.Since(t0).Seconds(), Threads: m.Threads()}
+	f := m.FLOPs([]int{seqLen})
+	r.FLOPsPerToken = m.StepFLOPs([]int{seqLen}) / float64(seqLen)
+	if forward {
+		r.FLOPsPerToken = f.Forward / float64(seqLen)
+	}
+	r.FMAPeakGFLOPS = kernels.FMAPeak(r.Threads, 300*time.Millisecond)
+	r.MFU = r.FLOPsPerToken * r.TokensPerS / (r.FMAPeakGFLOPS * 1e9)
+	return r, nil
 }
 
 // PeakRSSMB is this process's peak resident set size.
@@ -131,9 +181,17 @@ func PeakRSSMB() float64 {
 
 // childResult is what a child measurement prints.
 type childResult struct {
-	Peer       string  `json:"peer"`
-	TokensPerS float64 `json:"tokens_per_s"`
-	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	Measurement
+	Peer      string  `json:"peer"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	BLAS      string  `json:"blas,omitempty"` // the peer's BLAS (train_torch.py blas_info)
+}
+
+// referenceBLAS reports whether the peer's BLAS is not a tuned one: the netlib reference BLAS
+// (Debian's libblas.so.3 without OpenBLAS installed runs about 15× slower), or a peer that did not
+// say. A ratio against it would flatter align, so Train reports none.
+func referenceBLAS(blas string) bool {
+	return blas == "" || strings.HasPrefix(blas, "reference") || strings.HasPrefix(blas, "unknown")
 }
 
 // peerEnv is the PyTorch peer's environment: this one, plus OPENBLAS_CORETYPE=SkylakeX on an
@@ -146,6 +204,12 @@ func peerEnv() []string {
 		env = append(env, "OPENBLAS_CORETYPE=SkylakeX")
 	}
 	return env
+}
+
+// ChildLine is what the child measurement (`align bench train --single`) prints: r and this
+// process's peak RSS.
+func ChildLine(r Measurement) any {
+	return childResult{Measurement: r, Peer: "align", PeakRSSMB: PeakRSSMB()}
 }
 
 // runJSON runs a child measurement (env nil: this process's environment) and reads the JSON
@@ -175,9 +239,13 @@ type Options struct {
 	Threads   int // for the peer (align uses GOMAXPROCS)
 	Stories   string
 	Models    []string // subset of shape names; empty = all
+	Modes     []string // subset of Modes(); empty = all
+	Quant     kernels.GGMLType
 	OnResult  func(Result)
 	SkipPeers bool
-	LowMemory bool // also measure forward-lowmem and lora-lowmem (LoadOptions.LowMemory; no peer)
+	// MemAvailable is the memory a measurement may take (bytes; 0: MemAvailable of
+	// /proc/meminfo). A mode whose estimate exceeds it is skipped with the estimate.
+	MemAvailable int64
 }
 
 // Train runs every (model, mode) measurement in a child process, then the PyTorch peer on the
@@ -191,28 +259,45 @@ func Train(ctx context.Context, o Options) ([]Result, error) {
 		if len(o.Models) > 0 && !contains(o.Models, s.Name) {
 			continue
 		}
-		modes := Modes()
-		if o.LowMemory {
-			modes = append(modes, "forward-lowmem", "lora-lowmem")
-		}
-		for _, mode := range modes {
+		for _, mode := range Modes() {
+			if len(o.Modes) > 0 && !contains(o.Modes, mode) {
+				continue
+			}
 			iters := o.Iters
+			r := Result{Model: s.Name, Mode: mode, SeqLen: o.SeqLen}
+			if strings.Contains(mode, "-") {
+				r.Quant = o.Quant.String()
+			}
+			est := Estimate(s.Cfg, mode, o.SeqLen, o.Quant)
+			if avail := o.memAvailable(); est > avail {
+				r.Note = fmt.Sprintf("skipped: needs about %.1f GB (%s), %.1f GB available", float64(est)/1e9, EstimateWhy(s.Cfg, mode, o.SeqLen, o.Quant), float64(avail)/1e9)
+				rs = append(rs, r)
+				if o.OnResult != nil {
+					o.OnResult(r)
+				}
+				continue
+			}
 			c, err := runJSON(ctx, nil, o.Exe, "bench", "train", "--single", s.Name+":"+mode,
-				"--seq-len", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--stories", o.Stories)
+				"--seq-len", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--stories", o.Stories, "--quant", strings.ToLower(o.Quant.String()))
 			if err != nil {
 				return rs, err
 			}
-			r := Result{Model: s.Name, Mode: mode, SeqLen: o.SeqLen, TokensPerS: c.TokensPerS, PeakRSSMB: c.PeakRSSMB}
-			if strings.HasSuffix(mode, "-lowmem") {
-				r.Note = "low memory: no peer"
+			r.TokensPerS, r.MFU, r.FLOPsPerToken, r.FMAPeakGFLOPS, r.Threads, r.PeakRSSMB = c.TokensPerS, c.MFU, c.FLOPsPerToken, c.FMAPeakGFLOPS, c.Threads, c.PeakRSSMB
+			if strings.Contains(mode, "-") {
+				r.Note = "resident weights: no peer"
 			} else if !o.SkipPeers {
 				p, err := runJSON(ctx, peerEnv(), o.Python, o.PeerPy, "--model", s.Name, "--mode", mode,
 					"--seq", fmt.Sprint(o.SeqLen), "--iters", fmt.Sprint(iters), "--threads", fmt.Sprint(o.Threads))
-				if err != nil {
+				switch {
+				case err != nil:
 					r.Note = "peer failed: " + err.Error()
-				} else {
-					r.Peer, r.PeerTokensPerS, r.PeerPeakRSSMB = p.Peer, p.TokensPerS, p.PeakRSSMB
-					r.Ratio = r.TokensPerS / p.TokensPerS
+				default:
+					r.Peer, r.PeerBLAS, r.PeerTokensPerS, r.PeerPeakRSSMB = p.Peer, p.BLAS, p.TokensPerS, p.PeakRSSMB
+					if referenceBLAS(p.BLAS) {
+						r.Note = "no ratio: the peer runs the reference BLAS (" + p.BLAS + "); install OpenBLAS (libopenblas0-pthread)"
+					} else {
+						r.Ratio = r.TokensPerS / p.TokensPerS
+					}
 				}
 			}
 			rs = append(rs, r)
@@ -234,14 +319,17 @@ func contains(xs []string, s string) bool {
 }
 
 // OllamaPromptEval compares align's forward tokens/s with Ollama's prompt evaluation
-// (prompt_eval_count / prompt_eval_duration) on the same GGUF, served as ollamaName, for a raw
-// prompt of about seqLen tokens (random vocabulary pieces, so that no prompt cache applies).
-func OllamaPromptEval(ctx context.Context, c *api.Client, gguf, ollamaName string, seqLen, iters int) (Result, error) {
+// (prompt_eval_count / prompt_eval_duration) on the same GGUF, served as ollamaName on the
+// pool, for a raw prompt of about seqLen tokens (random vocabulary pieces, so that no prompt
+// cache applies).
+func OllamaPromptEval(ctx context.Context, pool *runtime.Pool, gguf, ollamaName string, seqLen, iters int) (Result, error) {
 	m, err := model.Load(gguf, model.LoadOptions{})
 	if err != nil {
 		return Result{}, err
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	opt := runtime.GreedyOptions(1)
+	opt.NumCtx = 2 * seqLen
 	var ollamaTPS float64
 	var n int
 	for i := range iters + 1 {
@@ -253,11 +341,7 @@ func OllamaPromptEval(ctx context.Context, c *api.Client, gguf, ollamaName strin
 		if err != nil {
 			return Result{}, err
 		}
-		var last api.GenerateResponse
-		stream, raw := false, true
-		err = c.Generate(ctx, &api.GenerateRequest{Model: ollamaName, Prompt: text, Raw: raw, Stream: &stream,
-			Options: map[string]any{"num_predict": 1, "temperature": 0, "num_ctx": 2 * seqLen}},
-			func(r api.GenerateResponse) error { last = r; return nil })
+		last, err := pool.Generate(ctx, runtime.GenerateRequest{Model: ollamaName, Prompt: text, Raw: true, Options: opt})
 		if err != nil {
 			return Result{}, err
 		}

@@ -47,6 +47,8 @@ func main() {
 	genFMAPeak()
 	genAVX2()
 	genElementwise()
+	genDequant2()
+	genAttnRows()
 
 	Generate()
 }

@@ -1,0 +1,71 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/alignkit/align/model"
+	"github.com/alignkit/align/recipes"
+)
+
+// MemoryPlan is what recipe r's peak memory depends on (model.MemoryPlan): one policy forward
+// packs the micro-batch (per_device_train_batch_size examples × the policy sequences the
+// objective reads per example) at max_length each; a second copy of the weights is held when
+// the run loads the base or its own reference model beside the policy (needsBase,
+// needsOwnReference).
+func MemoryPlan(r recipes.Recipe) (model.MemoryPlan, error) {
+	obj, err := buildObjective(r)
+	if err != nil {
+		return model.MemoryPlan{}, err
+	}
+	n, err := needsOf(obj)
+	if err != nil {
+		return model.MemoryPlan{}, err
+	}
+	return model.MemoryPlan{
+		Tokens:    r.PerDeviceTrainBatchSize * max(len(n.policy), 1) * r.MaxLength,
+		Reference: needsBase(r, n) || needsOwnReference(r, n),
+		LoRARank:  r.LoraR,
+		Targets:   r.LoraTargetModules,
+		Dropout:   r.LoraDropout > 0,
+		LowMemory: r.Model.LowMemory,
+		Recompute: r.Model.Recompute,
+	}, nil
+}
+
+// EstimateMemory is the estimated peak memory of training the GGUF at path with recipe r.
+func EstimateMemory(path string, r recipes.Recipe) (model.MemoryEstimate, error) {
+	info, err := model.Inspect(path)
+	if err != nil {
+		return model.MemoryEstimate{}, err
+	}
+	plan, err := MemoryPlan(r)
+	if err != nil {
+		return model.MemoryEstimate{}, err
+	}
+	return info.EstimateMemory(plan)
+}
+
+// needsBase reports whether a run loads the frozen base beside the policy: as the default
+// reference, or for the held-out evaluation.
+func needsBase(r recipes.Recipe, n needs) bool {
+	return (len(n.ref) > 0 && !r.Reference.Free && !ownReference(r)) || r.Eval.HeldOut > 0
+}
+
+// needsOwnReference reports whether a run loads a reference model of its own (reference.path
+// or reference.ollama).
+func needsOwnReference(r recipes.Recipe, n needs) bool {
+	return len(n.ref) > 0 && !r.Reference.Free && ownReference(r)
+}
+
+func ownReference(r recipes.Recipe) bool { return r.Reference.Path != "" || r.Reference.Ollama != "" }
+
+// logMemoryEstimate prints the estimate of the run's peak memory before the models load.
+func (t *trainer) logMemoryEstimate(path string) {
+	e, err := EstimateMemory(path, t.r)
+	w := progressWriter(t.opt.Progress)
+	if err != nil {
+		fmt.Fprintf(w, "align: memory estimate unavailable: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "align: estimated peak memory %s\n", e)
+}
