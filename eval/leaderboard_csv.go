@@ -112,3 +112,16 @@ func (lb *StyleLeaderboard) CSVRows(date string) []LeaderboardCSVRow {
 	}
 	return out
 }
+
+// CSVRows gives Arena-Hard v2's plain leaderboard as published-format rows (the bootstrap
+// mean and its 5%/95% quantiles).
+func (lb *V2Leaderboard) CSVRows(date string) []LeaderboardCSVRow {
+	if date == "" {
+		date = today()
+	}
+	var out []LeaderboardCSVRow
+	for _, r := range lb.Rows {
+		out = append(out, LeaderboardCSVRow{Model: r.Model, Score: r.Score, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(int(r.AvgTokens)), Date: date})
+	}
+	return out
+}
