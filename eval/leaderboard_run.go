@@ -23,8 +23,9 @@ type LeaderboardOptions struct {
 	// JudgeNames choose the judges under an Arena-Hard v2 directory's model_judgment/.
 	JudgeNames []string
 	// Out, when set, receives report.json and report.html; CSV, when set, the leaderboard in
-	// Arena-Hard's published CSV format (one file per category with style control:
-	// <name>_<category>.csv when there are several).
+	// Arena-Hard's published CSV format (one file per category with style control
+	// or an Arena-Hard v2 directory: <name>_<category>.csv when there are several; the style-
+	// controlled leaderboard's when both were fitted).
 	Out string
 	CSV string
 }
