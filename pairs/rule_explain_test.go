@@ -19,6 +19,14 @@ func TestRuleJudgeExplain(t *testing.T) {
 			"trained: 1 target words (fun×1); 2 words, 3 from the target length 5\n" +
 				"base: 1 target words (fun×1); 5 words, 0 from the target length 5\n" +
 				"verdict: base wins: equal target words, length closer to the target"},
+		{"dog", "fun fun",
+			"trained: 0 target words (none); 1 words, 4 from the target length 5\n" +
+				"base: 2 target words (fun×2); 2 words, 3 from the target length 5\n" +
+				"verdict: base wins: more target words"},
+		{"HAPPY a b c", "happy",
+			"trained: 1 target words (happy×1); 4 words, 1 from the target length 5\n" +
+				"base: 1 target words (happy×1); 1 words, 4 from the target length 5\n" +
+				"verdict: trained wins: equal target words, length closer to the target"},
 	} {
 		if got := j.Explain("trained", tc.a, "base", tc.b); got != tc.want {
 			t.Errorf("Explain(%q, %q):\n%s\nwant\n%s", tc.a, tc.b, got, tc.want)
