@@ -221,18 +221,7 @@ func ArenaHardV2Plain(battles []StyleBattle, opt StyleOptions) ([]*V2Leaderboard
 	if opt.Seed == 0 {
 		opt.Seed = 42
 	}
-	byCat := map[string][]StyleBattle{}
-	var cats []string
-	for _, b := range battles {
-		if b.Model == b.Baseline {
-			continue
-		}
-		if _, ok := byCat[b.Category]; !ok {
-			cats = append(cats, b.Category)
-		}
-		byCat[b.Category] = append(byCat[b.Category], b)
-	}
-	sort.Strings(cats)
+	byCat, cats := battlesByCategory(battles)
 	if len(cats) == 0 {
 		return nil, fmt.Errorf("eval: arena-hard v2 leaderboard: no battles")
 	}

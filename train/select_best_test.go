@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -235,7 +236,7 @@ func TestSelectBestWinRateAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, p := range tr.policy.Params() {
-		if !equalFloat32(p.Data, selectedW[k]) {
+		if !slices.Equal(p.Data, selectedW[k]) {
 			t.Fatalf("param %d: useBestIterate did not restore the selected iterate's weights", k)
 		}
 	}
@@ -250,16 +251,4 @@ func TestSelectBestWinRateAndRestore(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(tr.stageDir(1), "select.json")); !bytes.Equal(b, buf.Bytes()) {
 		t.Fatal("select.json changed on a second call for the same stage")
 	}
-}
-
-func equalFloat32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
