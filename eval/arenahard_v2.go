@@ -98,9 +98,11 @@ func ReadArenaHardV2(dir string, judges []string, weight int) (battles []StyleBa
 			if a.UID == "" || a.Model == "" {
 				return fmt.Errorf("column uid or model: missing")
 			}
-			m := StyleOf(a.answer())
+			var m StyleMeta
 			if a.Metadata != nil {
 				m = *a.Metadata
+			} else if m, err = StyleOf(a.answer()); err != nil {
+				return err
 			}
 			if answers[a.Model] == nil {
 				answers[a.Model] = map[string]StyleMeta{}

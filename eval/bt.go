@@ -325,7 +325,7 @@ type BTRow struct {
 	// Battles counts the model's battle rows (strong verdicts count Weight times).
 	Battles   int `json:"battles"`
 	AvgLength int `json:"avg_length"`
-	// AvgTokens is the mean length of its answers in tokens (StyleOf's count), the published
+	// AvgTokens is the mean length of its answers in GPT-4o tokens (as StyleOf counts), the published
 	// CSV's avg_tokens.
 	AvgTokens int `json:"avg_tokens"`
 }
@@ -407,7 +407,11 @@ func Leaderboard(js []Judgment, opt BTOptions) (*BTLeaderboard, error) {
 			if !seenOut[k] {
 				seenOut[k] = true
 				lens[mo[0]] = append(lens[mo[0]], float64(runeLen(mo[1])))
-				toks[mo[0]] = append(toks[mo[0]], float64(len(styleTokens.FindAllStringIndex(mo[1], -1))))
+				n, err := gpt4oTokens(mo[1])
+				if err != nil {
+					return nil, err
+				}
+				toks[mo[0]] = append(toks[mo[0]], float64(n))
 			}
 		}
 	}

@@ -72,7 +72,10 @@ func RunLeaderboard(opt LeaderboardOptions) (*LeaderboardResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			battles, res.Dropped = StyleBattlesFromJudgments(js, opt.BT.Weight)
+			battles, res.Dropped, err = StyleBattlesFromJudgments(js, opt.BT.Weight)
+			if err != nil {
+				return nil, err
+			}
 			rep.Examples = PickExamples(js, 6)
 		}
 		var kept []StyleBattle

@@ -228,7 +228,14 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 		o1 := baseOut[p.ID]
 		base := Judgment{Instruction: p.Instruction, Output1: o1, Output2: o2, Generator1: baseName, Generator2: opt.Model,
 			Judge: opt.Judge, Template: tpl.Name, Dataset: p.Dataset, Preference: math.NaN()}
-		s1, s2 := StyleOf(o1), StyleOf(o2)
+		s1, err := StyleOf(o1)
+		if err != nil {
+			return nil, err
+		}
+		s2, err := StyleOf(o2)
+		if err != nil {
+			return nil, err
+		}
 		base.Style1, base.Style2 = &s1, &s2
 		orders := []bool{false, true}
 		if logprob {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/alignkit/align/eval/tiktoken"
 )
 
 // Arena-Hard-Auto v2's style control (show_result.py print_leaderboard_with_style_features,
@@ -26,29 +28,36 @@ type StyleMeta struct {
 	BoldCount   map[string]int `json:"bold_count"`
 }
 
+// pyS and pyD are Python's \s and \d on str patterns (add_markdown_info.py's re): str.isspace's
+// characters (ASCII white space, the separators U+001C–U+001F, U+0085 and Unicode's Zs, Zl,
+// Zp) and the decimal digits \p{Nd}. Go's \s and \d are ASCII only.
+const (
+	pyS = `[\t\n\v\f\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]`
+	pyD = `\p{Nd}`
+)
+
 var (
 	styleHeaders = []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^#{1}\s`), regexp.MustCompile(`(?m)^#{2}\s`), regexp.MustCompile(`(?m)^#{3}\s`),
-		regexp.MustCompile(`(?m)^#{4}\s`), regexp.MustCompile(`(?m)^#{5}\s`), regexp.MustCompile(`(?m)^#{6}\s`),
+		regexp.MustCompile(`(?m)^#{1}` + pyS), regexp.MustCompile(`(?m)^#{2}` + pyS), regexp.MustCompile(`(?m)^#{3}` + pyS),
+		regexp.MustCompile(`(?m)^#{4}` + pyS), regexp.MustCompile(`(?m)^#{5}` + pyS), regexp.MustCompile(`(?m)^#{6}` + pyS),
 	}
-	styleOrdered   = regexp.MustCompile(`(?m)^\s*\d+\.\s`)
-	styleUnordered = regexp.MustCompile(`(?m)^\s*[-*+]\s`)
+	styleOrdered   = regexp.MustCompile(`(?m)^` + pyS + `*` + pyD + `+\.` + pyS)
+	styleUnordered = regexp.MustCompile(`(?m)^` + pyS + `*[-*+]` + pyS)
 	styleBoldStar  = regexp.MustCompile(`\*\*[^*\n]+\*\*`)
 	styleBoldUnder = regexp.MustCompile(`__[^_\n]+__`)
 	styleCode      = regexp.MustCompile("```([^`]*)```")
-	// styleTokens approximates GPT-4o's tokens by its pre-tokenizer's pieces (see StyleOf).
-	styleTokens = regexp.MustCompile(`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+`)
 )
 
 // StyleOf computes an answer's style metadata as add_markdown_info.py does: markdown counts
 // after removing code blocks (as it does: the text between each pair of ``` is deleted
-// everywhere it occurs), token_len over the whole answer. Arena-Hard counts GPT-4o tiktoken
-// tokens; align, which ships no GPT-4o vocabulary, counts the pieces of GPT-4o's
-// pre-tokenizer pattern (words with their leading space, runs of up to three digits,
-// punctuation runs, white space), which is within a few percent of the BPE count for English
-// prose. The length feature is a ratio of two such counts, so the approximation largely
-// cancels; metadata read from Arena-Hard's own files is used as is.
-func StyleOf(answer string) StyleMeta {
+// everywhere it occurs), token_len over the whole answer in GPT-4o's tokens, as
+// len(tiktoken.encoding_for_model("gpt-4o").encode(answer, disallowed_special=())) counts them
+// (eval/tiktoken, o200k_base). Metadata read from Arena-Hard's own files is used as is.
+func StyleOf(answer string) (StyleMeta, error) {
+	tokens, err := gpt4oTokens(answer)
+	if err != nil {
+		return StyleMeta{}, err
+	}
 	text := answer
 	for _, m := range styleCode.FindAllStringSubmatch(answer, -1) {
 		if m[1] != "" {
@@ -56,7 +65,7 @@ func StyleOf(answer string) StyleMeta {
 		}
 	}
 	m := StyleMeta{
-		TokenLen:    len(styleTokens.FindAllStringIndex(answer, -1)),
+		TokenLen:    tokens,
 		HeaderCount: map[string]int{},
 		ListCount: map[string]int{
 			"ordered":   len(styleOrdered.FindAllStringIndex(text, -1)),
@@ -70,7 +79,21 @@ func StyleOf(answer string) StyleMeta {
 	for i, re := range styleHeaders {
 		m.HeaderCount[fmt.Sprintf("h%d", i+1)] = len(re.FindAllStringIndex(text, -1))
 	}
-	return m
+	return m, nil
+}
+
+// gpt4oTokens is Arena-Hard's token count of an answer: GPT-4o's encoding, o200k_base, with
+// special-token text counted as ordinary text.
+func gpt4oTokens(text string) (int, error) {
+	o200k, err := tiktoken.O200kBase()
+	if err != nil {
+		return 0, fmt.Errorf("eval: token count: %w", err)
+	}
+	n, err := o200k.Count(text)
+	if err != nil {
+		return 0, fmt.Errorf("eval: token count: %w", err)
+	}
+	return n, nil
 }
 
 func sumCounts(m map[string]int) float64 {
@@ -148,7 +171,7 @@ func arenaV2Scores(label string, weight int) ([]float64, bool) {
 // whose order has no partner (a judge run once per pair) counts alone. Judgments of other
 // templates score preference − 1 (the model's share of the win). Category is the judgment's
 // dataset. dropped counts the judgments left out.
-func StyleBattlesFromJudgments(js []Judgment, weight int) (battles []StyleBattle, dropped int) {
+func StyleBattlesFromJudgments(js []Judgment, weight int) (battles []StyleBattle, dropped int, err error) {
 	if weight <= 0 {
 		weight = 3
 	}
@@ -194,9 +217,9 @@ func StyleBattlesFromJudgments(js []Judgment, weight int) (battles []StyleBattle
 		}
 		return []float64{p - 1}, true
 	}
-	meta := func(m *StyleMeta, text string) StyleMeta {
+	meta := func(m *StyleMeta, text string) (StyleMeta, error) {
 		if m != nil {
-			return *m
+			return *m, nil
 		}
 		return StyleOf(text)
 	}
@@ -225,12 +248,19 @@ func StyleBattlesFromJudgments(js []Judgment, weight int) (battles []StyleBattle
 		if j == nil {
 			j = p.swapped
 		}
-		mm, bm := meta(j.Style2, j.Output2), meta(j.Style1, j.Output1)
+		mm, err := meta(j.Style2, j.Output2)
+		if err != nil {
+			return nil, 0, err
+		}
+		bm, err := meta(j.Style1, j.Output1)
+		if err != nil {
+			return nil, 0, err
+		}
 		for _, s := range all {
 			battles = append(battles, StyleBattle{Category: k.ds, UID: k.instr, Model: k.g2, Baseline: k.g1, Score: s, ModelMeta: mm, BaseMeta: bm})
 		}
 	}
-	return battles, dropped
+	return battles, dropped, nil
 }
 
 // StyleOptions configure StyleControl.

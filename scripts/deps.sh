@@ -12,6 +12,7 @@
 #   the Ollama server         g++ nlohmann-json3-dev libstb-dev   (skipped by ALIGN_SKIP_OLLAMA=1)
 #   the report rendering test chromium                           (skipped by ALIGN_SKIP_CHROMIUM=1)
 #   the Parquet reader check  nodejs npm, and hyparquet from npm (skipped by ALIGN_SKIP_NODE=1)
+#   the o200k_base check      js-tiktoken from npm, with node         (skipped by ALIGN_SKIP_NODE=1)
 #
 # When it cannot install (not root and no passwordless sudo, or no apt-get), it stops before any
 # test starts and prints the exact command to run. It never fails halfway through the suite.
@@ -23,6 +24,10 @@ ALIGN_CACHE=${ALIGN_CACHE:-$HOME/.cache/align}
 HYPARQUET_VERSION=${HYPARQUET_VERSION:-1.33.0}
 HYPARQUET_COMPRESSORS_VERSION=${HYPARQUET_COMPRESSORS_VERSION:-1.1.2}
 NODE_PREFIX="$ALIGN_CACHE/node-hyparquet-$HYPARQUET_VERSION"
+# js-tiktoken (MIT) is the independent GPT-4o encoder that eval/tiktoken's token counts are
+# checked against (eval/tiktoken/tiktoken_test.go), and the source of its embedded ranks.
+JS_TIKTOKEN_VERSION=${JS_TIKTOKEN_VERSION:-1.0.21}
+TIKTOKEN_PREFIX="$ALIGN_CACHE/node-js-tiktoken-$JS_TIKTOKEN_VERSION"
 
 log() { echo "deps.sh: $*" >&2; }
 
@@ -50,6 +55,7 @@ needed() {
 }
 
 node_ready() { [ -f "$NODE_PREFIX/node_modules/hyparquet-compressors/package.json" ] && [ -f "$NODE_PREFIX/node_modules/hyparquet/package.json" ]; }
+tiktoken_ready() { [ -f "$TIKTOKEN_PREFIX/node_modules/js-tiktoken/package.json" ]; }
 
 mode=${1:-install}
 case "$mode" in
@@ -65,13 +71,16 @@ for p in $(needed); do
 done
 need_hyparquet=0
 [ "${ALIGN_SKIP_NODE:-}" = 1 ] || node_ready || need_hyparquet=1
+need_tiktoken=0
+[ "${ALIGN_SKIP_NODE:-}" = 1 ] || tiktoken_ready || need_tiktoken=1
 
-if [ ${#missing[@]} -eq 0 ] && [ $need_hyparquet = 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ $need_hyparquet = 0 ] && [ $need_tiktoken = 0 ]; then
   exit 0
 fi
 if [ "$mode" = --check ]; then
   [ ${#missing[@]} -gt 0 ] && log "missing Debian packages: ${missing[*]}"
   [ $need_hyparquet = 1 ] && log "missing: hyparquet@$HYPARQUET_VERSION from npm in $NODE_PREFIX"
+  [ $need_tiktoken = 1 ] && log "missing: js-tiktoken@$JS_TIKTOKEN_VERSION from npm in $TIKTOKEN_PREFIX"
   exit 1
 fi
 
@@ -103,4 +112,13 @@ if [ $need_hyparquet = 1 ]; then
   (cd "$NODE_PREFIX" && npm install --silent --no-audit --no-fund --prefix "$NODE_PREFIX" "hyparquet@$HYPARQUET_VERSION" "hyparquet-compressors@$HYPARQUET_COMPRESSORS_VERSION" >/dev/null) ||
     { log "npm install hyparquet@$HYPARQUET_VERSION failed; run it by hand: npm install --prefix $NODE_PREFIX hyparquet@$HYPARQUET_VERSION"; exit 1; }
   log "installed hyparquet in $((SECONDS - start)) s"
+fi
+
+if [ $need_tiktoken = 1 ]; then
+  start=$SECONDS
+  log "installing js-tiktoken@$JS_TIKTOKEN_VERSION from npm into $TIKTOKEN_PREFIX (first run only)"
+  mkdir -p "$TIKTOKEN_PREFIX"
+  (cd "$TIKTOKEN_PREFIX" && npm install --silent --no-audit --no-fund --prefix "$TIKTOKEN_PREFIX" "js-tiktoken@$JS_TIKTOKEN_VERSION" >/dev/null) ||
+    { log "npm install js-tiktoken@$JS_TIKTOKEN_VERSION failed; run it by hand: npm install --prefix $TIKTOKEN_PREFIX js-tiktoken@$JS_TIKTOKEN_VERSION"; exit 1; }
+  log "installed js-tiktoken in $((SECONDS - start)) s"
 fi

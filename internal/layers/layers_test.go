@@ -17,19 +17,20 @@ const module = "github.com/alignkit/align/"
 // table: data is files only, objectives numbers only, model knows nothing of objectives, only
 // runtime talks to Ollama). cmd/align and the assembly generator may import anything.
 var allowed = map[string][]string{
-	"assets":      {},
-	"data":        {},
-	"kernels":     {},
-	"objectives":  {},
-	"recipes":     {"objectives"}, // the objective table is declared once, in objectives
-	"runtime":     {},
-	"model":       {"data", "kernels"},
-	"model/bench": {"kernels", "model", "runtime"},
-	"pairs":       {"data", "data/curate", "runtime", "objectives"}, // curate: the file side of curation
-	"train":       {"assets", "data", "kernels", "model", "objectives", "pairs", "recipes", "runtime"},
-	"eval":        {"data", "runtime", "pairs"},
-	"eval/safety": {"data", "eval", "runtime", "pairs"},
-	"data/curate": {"data", "runtime", "pairs"},
+	"assets":        {},
+	"data":          {},
+	"kernels":       {},
+	"objectives":    {},
+	"recipes":       {"objectives"}, // the objective table is declared once, in objectives
+	"runtime":       {},
+	"model":         {"data", "kernels"},
+	"model/bench":   {"kernels", "model", "runtime"},
+	"pairs":         {"data", "data/curate", "runtime", "objectives"}, // curate: the file side of curation
+	"train":         {"assets", "data", "kernels", "model", "objectives", "pairs", "recipes", "runtime"},
+	"eval":          {"data", "runtime", "pairs", "eval/tiktoken"},
+	"eval/tiktoken": {}, // GPT-4o token counts for the style features; no align imports
+	"eval/safety":   {"data", "eval", "runtime", "pairs"},
+	"data/curate":   {"data", "runtime", "pairs"},
 }
 
 // pending are edges the issue-14 move of curation into pairs removes; each is allowed until
