@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -53,7 +54,9 @@ type Shape struct {
 // Shapes returns the benchmark models: stories260K (from the repository's GGUF when found), and
 // with random weights the SmolLM2-135M, Qwen2.5-0.5B, Llama-3.2-1B and Qwen2.5-1.5B shapes
 // (their published configs; all four tie the LM head to the embeddings, as the released
-// checkpoints do).
+// checkpoints do), then one real shape per further architecture: Qwen3-0.6B, Gemma-3-270M,
+// Gemma-2-2B and Phi-3-mini (their published configs, with the values that gemma2.go and
+// gemma3.go derive from a GGUF's keys written out).
 func Shapes(storiesGGUF string) []Shape {
 	return []Shape{
 		{Name: "stories260K", Cfg: model.Config{Arch: "llama", Layers: 5, Dim: 64, FFN: 172, Heads: 8, KVHeads: 4, Vocab: 512}, GGUF: storiesGGUF},
@@ -64,7 +67,31 @@ func Shapes(storiesGGUF string) []Shape {
 			RopeTheta: 5e5}},
 		{Name: "qwen2.5-1.5b-shape", Cfg: model.Config{Arch: "qwen2", Layers: 28, Dim: 1536, FFN: 8960, Heads: 12, KVHeads: 2, Vocab: 151936, Tied: true,
 			QKVBias: true, RopeNeoX: true, RopeTheta: 1e6, Eps: 1e-6}},
+		{Name: "qwen3-0.6b-shape", Cfg: model.Config{Arch: "qwen3", Layers: 28, Dim: 1024, FFN: 3072, Heads: 16, KVHeads: 8, HeadDim: 128, Vocab: 151936,
+			Tied: true, QKNorm: true, RopeNeoX: true, RopeTheta: 1e6, Eps: 1e-6}},
+		{Name: "gemma3-270m-shape", Cfg: gemmaShape(model.Config{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
+			Vocab: 262144, QKNorm: true, RopeTheta: 1e6, RopeLocalTheta: 1e4, Window: 513, Eps: 1e-6}, func(l int) bool { return (l+1)%6 != 0 })},
+		{Name: "gemma2-2b-shape", Cfg: gemmaShape(model.Config{Arch: "gemma2", Layers: 26, Dim: 2304, FFN: 9216, Heads: 8, KVHeads: 4, HeadDim: 256,
+			Vocab: 256000, AttnSoftcap: 50, FinalSoftcap: 30, Window: 4096, Eps: 1e-6}, func(l int) bool { return l%2 == 0 })},
+		{Name: "phi3-mini-shape", Cfg: model.Config{Arch: "phi3", Layers: 32, Dim: 3072, FFN: 8192, Heads: 32, KVHeads: 32, Vocab: 32064,
+			RopeNeoX: true, RopeTheta: 1e4, Eps: 1e-5}},
 	}
+}
+
+// gemmaShape fills in what every Gemma has (embeddings scaled by √dim, post-norms, GeGLU, a
+// tied head, NeoX RoPE) and its sliding-window layers; gemma3's local layers also take the local
+// RoPE base.
+func gemmaShape(c model.Config, window func(l int) bool) model.Config {
+	c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
+	c.PostNorms, c.GeGLU, c.Tied, c.RopeNeoX = true, true, true, true
+	c.WindowLayers = make([]bool, c.Layers)
+	for l := range c.WindowLayers {
+		c.WindowLayers[l] = window(l)
+	}
+	if c.RopeLocalTheta != 0 {
+		c.RopeLocalLayers = slices.Clone(c.WindowLayers)
+	}
+	return c
 }
 
 // Modes are the measured steps: forward, LoRA and full on float32 weights, then LoRA with the
