@@ -11,8 +11,9 @@ import (
 // nameB label the sides (such as "trained" and "base").
 func (j RuleJudge) Explain(nameA, a, nameB, b string) string {
 	side := func(name, text string) string {
+		toks := ruleWords(text)
 		counts := map[string]int{}
-		for _, w := range ruleWords(text) {
+		for _, w := range toks {
 			counts[w]++
 		}
 		var found []string
@@ -33,16 +34,12 @@ func (j RuleJudge) Explain(nameA, a, nameB, b string) string {
 		if len(found) > 0 {
 			list = strings.Join(found, ", ")
 		}
-		words := len(ruleWords(text))
-		d := words - j.TargetLength
-		if d < 0 {
-			d = -d
-		}
-		return fmt.Sprintf("%s: %d target words (%s); %d words, %d from the target length %d", name, n, list, words, d, j.TargetLength)
+		return fmt.Sprintf("%s: %d target words (%s); %d words, %d from the target length %d", name, n, list, len(toks), j.lengthGap(len(toks)), j.TargetLength)
 	}
 	var verdict string
 	sa, sb := j.Score(a), j.Score(b)
-	switch c := j.Compare(a, b); {
+	c := j.Compare(a, b)
+	switch {
 	case c > 0 && sa != sb:
 		verdict = nameA + " wins: more target words"
 	case c < 0 && sa != sb:
