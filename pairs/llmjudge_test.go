@@ -46,7 +46,7 @@ func TestOpenLLMJudgeChecks(t *testing.T) {
 	dir := t.TempDir()
 	pool := deadPool(t)
 	for _, c := range []struct {
-		tpl, mode string
+		tpl, mode  string
 		structured bool
 		want       string
 	}{
