@@ -24,6 +24,7 @@ run() {
   local dir="$OUT/$name"
   rm -rf "$dir"
   echo "== $name: $BIN train --recipe quickstart $*" | tee -a "$OUT/commands.txt"
+  grep -qx "$name" "$OUT/rows.txt" 2>/dev/null || echo "$name" >> "$OUT/rows.txt"
   /usr/bin/time -f "%e s wall %U s user %M KB" -o "$OUT/$name.time" \
     "$BIN" train --recipe quickstart --json --quiet --out "$dir" "$@" > "$OUT/$name.json" 2> "$OUT/$name.err" ||
     echo "FAILED $name (see $OUT/$name.err)" | tee -a "$OUT/commands.txt"
@@ -53,19 +54,25 @@ fi
 run iterative-dpo "${ITER2[@]}"
 run inpo --set objective.name=inpo "${ITER2[@]}" --set online.pairs.rule=tournament
 run apo --set objective.name=apo --set objective.params.alpha=0.3 "${ITER2[@]}"
+# DNO-Prct: every rubric pair (min gap 1) of each iteration, so more pairs than best-vs-worst:
+# num_train_epochs 0.72 brings it to DNO's budget of about 64 steps; lr halves in iteration 2.
 run dno-prct --set objective.name=dno_prct "${ITER2[@]}" --set online.pairs.rule=rubric \
   --set online.pairs.min_score=1 --set online.pairs.min_gap=1 --set online.pairs.student_gap=1 \
-  --set online.pairs.teacher=false --set online.lr_decay=0.5
+  --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.72
+# DNO (theoretical): soft labels from the rule judge's win rates against pi_t.
+run dno --set objective.name=dno "${ITER2[@]}" --set online.pairs.rule=rubric \
+  --set online.pairs.min_score=1 --set online.pairs.min_gap=1 --set online.pairs.student_gap=1 \
+  --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.72
 
-# The table: one line per row that ran.
+# The table, rows in run order.
 {
-  echo "| row | steps | pairs | win rate before | win rate after | KL (nats/response) | training s | wall s | user s |"
+  echo "| row | optimizer steps | pairs | win rate before | win rate after | KL (nats/response) | training s | whole run: wall s | whole run: user s |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for f in "$OUT"/*.json; do
-    n=$(basename "$f" .json)
-    [ -s "$f" ] || continue
-    t=$(cat "$OUT/$n.time" 2>/dev/null || echo "? ? ? ? ?")
-    jq -r --arg n "$n" --arg t "$t" '"| \($n) | \(.steps) | \(.pairs) | \(.win_rate_before*1000|round/10)% | \(.win_rate_after*1000|round/10)% | \(.kl_to_reference*10|round/10) | \(.train_seconds*10|round/10) | \($t|split(" ")[0]) | \($t|split(" ")[3]) |"' "$f" 2>/dev/null || echo "| $n | (no result) |"
-  done
+  while read -r n; do
+    f="$OUT/$n.json"
+    read -r wall _ _ user _ < "$OUT/$n.time" 2>/dev/null || { wall='?'; user='?'; }
+    jq -r --arg n "$n" --arg w "$wall" --arg u "$user" '"| \($n) | \(.steps) | \(.pairs) | \(.win_rate_before*1000|round/10)% | \(.win_rate_after*1000|round/10)% | \(.kl_to_reference*10|round/10) | \(.train_seconds*10|round/10) | \($w) | \($u) |"' "$f" 2>/dev/null ||
+      echo "| $n | failed: $(tail -n 1 "$OUT/$n.err" 2>/dev/null) |"
+  done < "$OUT/rows.txt"
 } > "$OUT/table.md"
 cat "$OUT/table.md"
