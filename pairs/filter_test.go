@@ -129,3 +129,16 @@ func TestFilterOptionsValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSortedReasons: filter order (empty, truncated, too_short, too_long, degenerate,
+// duplicate, near_duplicate), then reasons the filter does not know, alphabetically.
+func TestSortedReasons(t *testing.T) {
+	m := map[string]int{"zeta": 1, "near_duplicate": 2, "alpha": 3, "too_long": 1, "empty": 5, "duplicate": 1, "truncated": 2}
+	got := strings.Join(SortedReasons(m), ",")
+	if want := "empty,truncated,too_long,duplicate,near_duplicate,alpha,zeta"; got != want {
+		t.Errorf("SortedReasons = %s, want %s", got, want)
+	}
+	if got := SortedReasons(map[string]int{"b": 1, "a": 1}); len(got) != 2 || got[0] != "a" {
+		t.Errorf("unknown reasons only: %v, want [a b]", got)
+	}
+}

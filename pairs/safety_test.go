@@ -124,3 +124,15 @@ func TestBuildRefusalPairsFake(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSortedStyles: "none" first, then the other styles alphabetically.
+func TestSortedStyles(t *testing.T) {
+	m := map[string]*StyleStats{"roleplay": {}, "none": {}, "base64": {}, "hypothetical": {}}
+	got := strings.Join(SortedStyles(m), ",")
+	if want := "none,base64,hypothetical,roleplay"; got != want {
+		t.Errorf("SortedStyles = %s, want %s", got, want)
+	}
+	if got := strings.Join(SortedStyles(map[string]*StyleStats{"b": {}, "a": {}, "none": {}}), ","); got != "none,a,b" {
+		t.Errorf("SortedStyles = %s, want none,a,b", got)
+	}
+}

@@ -229,7 +229,7 @@ type PairRules struct {
 
 // EvalSpec configures the held-out evaluation run at the end of training.
 type EvalSpec struct {
-	// Held-out prompts: a file, or empty to hold out the last held_out prompts of the dataset.
+	// Held-out prompts: a prompts file whose first held_out prompts are the held-out set (the dataset is then all training data; HyPO and other pairs datasets need one), or empty to hold out the last held_out prompts of the dataset.
 	Prompts string `yaml:"prompts,omitempty" json:"prompts,omitempty"`
 	// Number of held-out prompts (0 disables the evaluation).
 	HeldOut int `yaml:"held_out,omitempty" json:"held_out,omitempty"`

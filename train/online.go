@@ -27,9 +27,13 @@ import (
 // then trains the stage from pi_t with prev = pi_t. See docs/objectives.md, "Online methods".
 
 // splitPrompts returns the training prompts and the held-out evaluation prompts: the last
-// eval.held_out prompts of the dataset are held out and never trained on.
+// eval.held_out prompts of the dataset are held out and never trained on, or, with eval.prompts,
+// the first eval.held_out prompts of that file (the dataset is then all training data).
 func (t *trainer) splitPrompts() (train, heldOut [][]data.Message) {
 	ps := t.recs.Prompts
+	if t.evalPrompts != nil {
+		return ps, t.evalPrompts[:min(t.r.Eval.HeldOut, len(t.evalPrompts))]
+	}
 	h := min(t.r.Eval.HeldOut, len(ps)/2)
 	return ps[:len(ps)-h], ps[len(ps)-h:]
 }

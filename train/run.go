@@ -81,24 +81,26 @@ type loopState struct {
 
 // trainer holds one run's models, data and state.
 type trainer struct {
-	r        recipes.Recipe
-	opt      Options
-	dir      string
-	obj      objectives.Objective
-	needs    needs
-	policy   *model.Model
-	base     *model.Model // frozen base weights (the default reference and the evaluation baseline)
-	ref      *model.Model // the reference model (base, or reference.path)
-	enc      *encoder
-	recs     *Records
-	cache    RefCache
-	assetDir string
-	st       loopState
-	optim    *AdamW
-	metrics  *MetricsLog
-	prog     Progress
-	lastCkpt string
-	pairs    int
+	r      recipes.Recipe
+	opt    Options
+	dir    string
+	obj    objectives.Objective
+	needs  needs
+	policy *model.Model
+	base   *model.Model // frozen base weights (the default reference and the evaluation baseline)
+	ref    *model.Model // the reference model (base, or reference.path)
+	enc    *encoder
+	recs   *Records
+	// evalPrompts are eval.prompts' held-out prompts (nil: the dataset's last eval.held_out).
+	evalPrompts [][]data.Message
+	cache       RefCache
+	assetDir    string
+	st          loopState
+	optim       *AdamW
+	metrics     *MetricsLog
+	prog        Progress
+	lastCkpt    string
+	pairs       int
 	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
 	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
 	// log's mfu.
@@ -357,6 +359,22 @@ func (t *trainer) loadData() error {
 		}
 	}
 	t.recs = recs
+	if t.r.Eval.Prompts != "" {
+		ep, err := t.resolvePath(t.r.Eval.Prompts, "eval.prompts")
+		if err != nil {
+			return err
+		}
+		pf, err := data.ReadPromptFile(ep, data.Options{})
+		if err != nil {
+			return fmt.Errorf("train: eval.prompts: %w", err)
+		}
+		for _, p := range pf.Prompts {
+			t.evalPrompts = append(t.evalPrompts, p.Messages)
+		}
+		if len(t.evalPrompts) == 0 {
+			return fmt.Errorf("train: eval.prompts: %s holds no prompts", t.r.Eval.Prompts)
+		}
+	}
 	return nil
 }
 
