@@ -33,6 +33,9 @@ func (i *Info) Trainable() bool { return i.Reason == "" }
 // LowMemory keeps encoded), other for every other bound tensor (always float32).
 type weightSizes struct {
 	projElems, projBytes, otherElems int64
+	// tableElems and tableBytes are token_embd's and output's (included in otherElems): a
+	// resident run keeps them in their encoding too (head.go), an F32 file's at 4 bytes a value.
+	tableElems, tableBytes int64
 	trainable                        []loraShape // every projection's (target, in, out)
 }
 
@@ -97,11 +100,15 @@ func Inspect(path string) (*Info, error) {
 			n *= int64(p.Shape[1])
 		}
 		// Fused parts (phi3's attn_qkv, ffn_up) are split at load into float32, never resident.
+		el, by := kernels.BlockSize(ggmlType(kinds[b.name]))
+		if tableName(b.name) {
+			info.sizes.tableElems += n
+			info.sizes.tableBytes += n / int64(el) * int64(by)
+		}
 		if !lowMemoryName(b.name) || b.fusedRows > 0 {
 			info.sizes.otherElems += n
 			continue
 		}
-		el, by := kernels.BlockSize(ggmlType(kinds[b.name]))
 		info.sizes.projElems += n
 		info.sizes.projBytes += n / int64(el) * int64(by)
 	}

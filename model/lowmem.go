@@ -119,6 +119,11 @@ func (m *Model) WeightBytes() int64 {
 	}
 	add(m.embed)
 	add(m.output)
+	for _, q := range []*qweight{m.embedQ, m.outputQ} {
+		if q != nil {
+			n += int64(len(q.raw))
+		}
+	}
 	add(m.outNorm)
 	for i := range m.blocks {
 		b := &m.blocks[i]
@@ -139,42 +144,50 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
-// encodeRandom is NewRandom's LowMemory: a projection is encoded as typ (0: Q8_0) and its
-// float32 copy dropped, so benchmarks can measure resident weights on shapes without a GGUF.
-// Where a row is not whole blocks of typ (Q4_K rows of 896) it falls back as llama.cpp's
-// quantizer does to a 32-block type, Q8_0 here, then F16. The model then computes with the
-// rounded weights.
-func encodeRandom(p *Param, typ kernels.GGMLType) (*qweight, error) {
+// encodeRandom is NewRandom's LowMemory: the weight p (its shape; p.Data stays nil) is encoded
+// as typ (0: Q8_0) from the values fill writes, a few rows at a time in row order, so that no
+// float32 copy of the whole weight exists. Where a row is not whole blocks of typ (Q4_K rows of
+// 896) it falls back as llama.cpp's quantizer does to a 32-block type, Q8_0 here, then F16. The
+// model then computes with the rounded weights.
+func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qweight, error) {
 	if typ == kernels.TypeF32 {
 		typ = kernels.TypeQ8_0
 	}
 	if !RandomEncodable(typ) {
 		return nil, fmt.Errorf("encode %s: random weights cannot be encoded as %s (F16, BF16, Q8_0, Q4_K)", p.Name, typ)
 	}
+	rows, cols := p.Shape[0], p.Shape[1]
 	for _, t := range []kernels.GGMLType{typ, kernels.TypeQ8_0, kernels.TypeF16} {
-		if elems, _ := kernels.BlockSize(t); p.Shape[1]%elems == 0 {
+		if elems, _ := kernels.BlockSize(t); cols%elems == 0 {
 			typ = t
 			break
 		}
 	}
 	elems, bytes := kernels.BlockSize(typ)
-	raw := make([]byte, len(p.Data)/elems*bytes)
-	var err error
-	switch typ {
-	case kernels.TypeF16:
-		kernels.QuantizeF16(raw, p.Data)
-	case kernels.TypeBF16:
-		kernels.QuantizeBF16(raw, p.Data)
-	case kernels.TypeQ8_0:
-		err = kernels.QuantizeQ8_0(raw, p.Data)
-	case kernels.TypeQ4_K:
-		err = kernels.QuantizeQ4K(raw, p.Data)
+	rowBytes := cols / elems * bytes
+	raw := make([]byte, rows*rowBytes)
+	const chunk = 64 // rows encoded at a time
+	buf := make([]float32, min(chunk, rows)*cols)
+	for r0 := 0; r0 < rows; r0 += chunk {
+		n := min(chunk, rows-r0)
+		src, dst := buf[:n*cols], raw[r0*rowBytes:(r0+n)*rowBytes]
+		fill(src)
+		var err error
+		switch typ {
+		case kernels.TypeF16:
+			kernels.QuantizeF16(dst, src)
+		case kernels.TypeBF16:
+			kernels.QuantizeBF16(dst, src)
+		case kernels.TypeQ8_0:
+			err = kernels.QuantizeQ8_0(dst, src)
+		case kernels.TypeQ4_K:
+			err = kernels.QuantizeQ4K(dst, src)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", p.Name, err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
-	}
-	p.Data = nil
-	return newQweight(typ, raw, p.Shape[0], p.Shape[1])
+	return newQweight(typ, raw, rows, cols)
 }
 
 // RandomEncodable reports whether NewRandom can keep random projections resident as typ

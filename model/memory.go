@@ -95,9 +95,10 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	var e MemoryEstimate
 	e.Weights = 4 * (s.otherElems + s.projElems)
 	if p.LowMemory || (!p.Dense && p.LoRARank > 0) {
-		// Resident: the projections' encoded bytes (4 per value in an F32 file). SgemmQ decodes
-		// into its packed panels, so there is no float32 tile to add.
-		e.Weights = 4*s.otherElems + s.projBytes
+		// Resident: the projections', the token embedding's and the LM head's encoded bytes (4
+		// per value in an F32 file). SgemmQ decodes into its packed panels, so there is no
+		// float32 tile to add.
+		e.Weights = 4*(s.otherElems-s.tableElems) + s.tableBytes + s.projBytes
 	}
 	if p.Reference {
 		e.Reference = e.Weights

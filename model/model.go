@@ -121,6 +121,7 @@ type Model struct {
 	eot         int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param // output nil when tied
+	embedQ, outputQ        *qweight // embed/output kept encoded (head.go); their Data is nil
 	blocks                 []block
 
 	params   []*Param
@@ -288,7 +289,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 			*b.slot = fusedPart(whole, b)
 			continue
 		}
-		if residentEncoded(opt, t.Kind) && lowMemoryName(b.name) {
+		if (residentEncoded(opt, t.Kind) && lowMemoryName(b.name)) || (tableName(b.name) && residentTable(opt, t.Kind)) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
 				pending[p] = q
@@ -306,6 +307,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 			l.q = pending[l.w]
 		}
 	}
+	m.embedQ, m.outputQ = pending[m.embed], pending[m.output]
 	m.cfg.Tied = m.output == nil
 	m.noteUnbound()
 	for i := range m.blocks {
