@@ -36,7 +36,7 @@ type weightSizes struct {
 	// tableElems and tableBytes are token_embd's and output's (included in otherElems): a
 	// resident run keeps them in their encoding too (head.go), an F32 file's at 4 bytes a value.
 	tableElems, tableBytes int64
-	trainable                        []loraShape // every projection's (target, in, out)
+	trainable              []loraShape // every projection's (target, in, out)
 }
 
 type loraShape struct {

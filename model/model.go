@@ -120,7 +120,7 @@ type Model struct {
 	notes       []string // Notes
 	eot         int32    // end-of-turn token appended to chat responses
 
-	embed, output, outNorm *Param // output nil when tied
+	embed, output, outNorm *Param   // output nil when tied
 	embedQ, outputQ        *qweight // embed/output kept encoded (head.go); their Data is nil
 	blocks                 []block
 
