@@ -168,3 +168,22 @@ func (e MemoryEstimate) String() string {
 	parts = append(parts, "activations "+mb(e.Activations), "optimizer "+mb(e.Optimizer), "runtime "+mb(e.Runtime))
 	return fmt.Sprintf("%s (%s)", mb(e.Total), strings.Join(parts, ", "))
 }
+
+// AvailableMemory is the memory a new run can take on this machine, in bytes: the kernel's
+// MemAvailable estimate (/proc/meminfo); 0 when it cannot be read. A cgroup's memory.max is not
+// read (docs/model.md).
+func AvailableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}

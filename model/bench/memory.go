@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 
 	"github.com/alignkit/align/kernels"
@@ -104,26 +101,15 @@ func EstimateWhy(c model.Config, mode string, seqLen int, quant kernels.GGMLType
 	return fmt.Sprintf("weights %.1f GB + gradients/optimizer %.1f GB + activations %.1f GB", gb(p.weights), gb(p.state), gb(p.acts))
 }
 
-// memAvailable is o.MemAvailable, or the kernel's MemAvailable estimate.
+// memAvailable is o.MemAvailable, or the kernel's MemAvailable estimate (model.AvailableMemory).
 func (o Options) memAvailable() int64 {
 	if o.MemAvailable > 0 {
 		return o.MemAvailable
 	}
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 1 << 62 // unknown: try
+	if a := model.AvailableMemory(); a > 0 {
+		return a
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 1 << 62
+	return 1 << 62 // unknown: try
 }
 
 // ParseQuant reads a --quant value (q8_0, q4_k, f16, bf16; any case).
