@@ -24,6 +24,7 @@ type qweight struct {
 	raw      []byte
 	rowBytes int
 	mat      *kernels.QMatrix // raw as SgemmQ's operand
+	mem      *offHeap         // raw's memory, outside the Go heap (offheap_unix.go); nil when raw is a Go slice
 }
 
 // newQweight wraps the encoded rows×cols weight raw.
@@ -63,18 +64,26 @@ func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param
 		return nil, nil, err
 	}
 	typ := ggmlType(t.Kind)
-	raw := make([]byte, t.Size())
+	mem, err := newOffHeap(int(t.Size()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	raw := mem.b
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
 	}
 	if len(raw)%shape[0] != 0 {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
 	}
 	// NewQMatrix checks that a row decodes on its own (the block size divides the row).
 	q, err := newQweight(typ, raw, shape[0], shape[1])
 	if err != nil {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
 	}
+	q.mem = mem
 	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
 }
 
@@ -165,7 +174,11 @@ func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qw
 	}
 	elems, bytes := kernels.BlockSize(typ)
 	rowBytes := cols / elems * bytes
-	raw := make([]byte, rows*rowBytes)
+	mem, err := newOffHeap(rows * rowBytes)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
+	}
+	raw := mem.b
 	const chunk = 64 // rows encoded at a time
 	buf := make([]float32, min(chunk, rows)*cols)
 	for r0 := 0; r0 < rows; r0 += chunk {
@@ -184,10 +197,17 @@ func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qw
 			err = kernels.QuantizeQ4K(dst, src)
 		}
 		if err != nil {
+			mem.free()
 			return nil, fmt.Errorf("encode %s: %w", p.Name, err)
 		}
 	}
-	return newQweight(typ, raw, rows, cols)
+	q, err := newQweight(typ, raw, rows, cols)
+	if err != nil {
+		mem.free()
+		return nil, err
+	}
+	q.mem = mem
+	return q, nil
 }
 
 // RandomEncodable reports whether NewRandom can keep random projections resident as typ

@@ -521,8 +521,30 @@ func (m *Model) Digest() string {
 
 // Close releases the model's memory. The model must not be used afterwards.
 func (m *Model) Close() error {
+	for _, q := range m.encoded() {
+		q.mem.free() // resident weights live outside the Go heap (offheap_unix.go)
+	}
 	m.blocks, m.params, m.embed, m.output, m.outNorm = nil, nil, nil, nil, nil
+	m.embedQ, m.outputQ = nil, nil
 	return nil
+}
+
+// encoded lists the weights m keeps in their encoding.
+func (m *Model) encoded() []*qweight {
+	var qs []*qweight
+	for _, q := range []*qweight{m.embedQ, m.outputQ} {
+		if q != nil {
+			qs = append(qs, q)
+		}
+	}
+	for i := range m.blocks {
+		for _, l := range m.blocks[i].linears() {
+			if l.q != nil {
+				qs = append(qs, l.q)
+			}
+		}
+	}
+	return qs
 }
 
 // Params returns the trainable tensors: the LoRA A/B pairs, or every weight with Full.
