@@ -16,6 +16,9 @@ import (
 // tell when they are last used.
 type offHeap struct{ b []byte }
 
+// offHeapWeights: resident weights are mapped outside the Go heap here.
+const offHeapWeights = true
+
 func newOffHeap(n int) (*offHeap, error) {
 	if n == 0 {
 		return &offHeap{}, nil
