@@ -123,7 +123,7 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 	data := map[string][]float32{} // by Param name: a fused tensor's parts under their own
 	for _, b := range m.bindings() {
 		if *b.slot != nil {
-			data[(*b.slot).Name] = (*b.slot).Data
+			data[(*b.slot).Name] = m.denseData(*b.slot)
 		}
 	}
 	for i := range m.blocks {

@@ -279,7 +279,7 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	}
 	x := make([]float32, T*D)
 	for t, id := range p.tokens {
-		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
+		m.embedRow(x[t*D:(t+1)*D], int(id))
 	}
 	if s := c.EmbedScale; s != 0 {
 		for i := range x {
@@ -324,7 +324,6 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 // headForward computes log p(tgts[i] | row rows[i]) through the LM head, headRows rows of logits
 // at a time.
 func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
-	W := m.lmHead()
 	V, D := m.cfg.Vocab, m.cfg.Dim
 	buf := make([]float32, headRows*D)
 	logits := make([]float32, headRows*V)
@@ -333,7 +332,7 @@ func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
 		for i := 0; i < n; i++ {
 			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 		}
-		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		m.headLogits(logits, buf, n)
 		softcapForward(logits[:n*V], nil, m.cfg.FinalSoftcap)
 		tokenLogProbs(lp[r0:r0+n], lse[r0:r0+n], logits, tgts[r0:r0+n], n, V)
 	}
@@ -358,11 +357,11 @@ func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, d
 			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 			g[i] = -dlogp[r0+i] // d logp / d logits = onehot − softmax
 		}
-		sgemm(m.threads, false, true, n, V, D, 1, buf, D, W.Data, D, 0, logits, V)
+		m.headLogits(logits, buf, n)
 		softcapForward(logits[:n*V], capT, m.cfg.FinalSoftcap)
 		crossEntropyBackward(logits, logits, lse[r0:r0+n], g[:n], tgts[r0:r0+n], n, V)
 		softcapBackward(logits[:n*V], capT)
-		sgemm(m.threads, false, false, n, D, V, 1, logits, V, W.Data, D, 0, dbuf, D)
+		m.headInputGrad(dbuf, logits, n)
 		for i := 0; i < n; i++ {
 			axpy(1, dbuf[i*D:(i+1)*D], dxn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 		}

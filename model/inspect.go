@@ -33,7 +33,11 @@ func (i *Info) Trainable() bool { return i.Reason == "" }
 // LowMemory keeps encoded), other for every other bound tensor (always float32).
 type weightSizes struct {
 	projElems, projBytes, otherElems int64
-	trainable                        []loraShape // every projection's (target, in, out)
+	// tableElems and tableBytes are token_embd's and output's when encoded (included in
+	// otherElems): a resident run keeps them in their encoding too (head.go); an F32 file's
+	// stay float32 and are not counted here.
+	tableElems, tableBytes int64
+	trainable              []loraShape // every projection's (target, in, out)
 }
 
 type loraShape struct {
@@ -97,11 +101,15 @@ func Inspect(path string) (*Info, error) {
 			n *= int64(p.Shape[1])
 		}
 		// Fused parts (phi3's attn_qkv, ffn_up) are split at load into float32, never resident.
+		el, by := kernels.BlockSize(ggmlType(kinds[b.name]))
+		if tableName(b.name) && ggmlType(kinds[b.name]) != kernels.TypeF32 { // F32 tables stay float32
+			info.sizes.tableElems += n
+			info.sizes.tableBytes += n / int64(el) * int64(by)
+		}
 		if !lowMemoryName(b.name) || b.fusedRows > 0 {
 			info.sizes.otherElems += n
 			continue
 		}
-		el, by := kernels.BlockSize(ggmlType(kinds[b.name]))
 		info.sizes.projElems += n
 		info.sizes.projBytes += n / int64(el) * int64(by)
 	}

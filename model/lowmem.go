@@ -24,6 +24,7 @@ type qweight struct {
 	raw      []byte
 	rowBytes int
 	mat      *kernels.QMatrix // raw as SgemmQ's operand
+	mem      *offHeap         // raw's memory, outside the Go heap (offheap_unix.go); nil when raw is a Go slice
 }
 
 // newQweight wraps the encoded rows×cols weight raw.
@@ -63,18 +64,26 @@ func readTensorRaw(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param
 		return nil, nil, err
 	}
 	typ := ggmlType(t.Kind)
-	raw := make([]byte, t.Size())
+	mem, err := newOffHeap(int(t.Size()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+	}
+	raw := mem.b
 	if _, err := f.ReadAt(raw, base+int64(t.Offset)); err != nil {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: read %d bytes: %w", t.Name, len(raw), err)
 	}
 	if len(raw)%shape[0] != 0 {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: %d bytes not a whole number of %d rows", t.Name, len(raw), shape[0])
 	}
 	// NewQMatrix checks that a row decodes on its own (the block size divides the row).
 	q, err := newQweight(typ, raw, shape[0], shape[1])
 	if err != nil {
+		mem.free()
 		return nil, nil, fmt.Errorf("tensor %s: rows cannot be dequantized one by one: %w", t.Name, err)
 	}
+	q.mem = mem
 	return &Param{Name: t.Name, Shape: []int{shape[0], shape[1]}}, q, nil
 }
 
@@ -119,6 +128,11 @@ func (m *Model) WeightBytes() int64 {
 	}
 	add(m.embed)
 	add(m.output)
+	for _, q := range []*qweight{m.embedQ, m.outputQ} {
+		if q != nil {
+			n += int64(len(q.raw))
+		}
+	}
 	add(m.outNorm)
 	for i := range m.blocks {
 		b := &m.blocks[i]
@@ -139,42 +153,61 @@ func (m *Model) WeightBytes() int64 {
 	return n
 }
 
-// encodeRandom is NewRandom's LowMemory: a projection is encoded as typ (0: Q8_0) and its
-// float32 copy dropped, so benchmarks can measure resident weights on shapes without a GGUF.
-// Where a row is not whole blocks of typ (Q4_K rows of 896) it falls back as llama.cpp's
-// quantizer does to a 32-block type, Q8_0 here, then F16. The model then computes with the
-// rounded weights.
-func encodeRandom(p *Param, typ kernels.GGMLType) (*qweight, error) {
+// encodeRandom is NewRandom's LowMemory: the weight p (its shape; p.Data stays nil) is encoded
+// as typ (0: Q8_0) from the values fill writes, a few rows at a time in row order, so that no
+// float32 copy of the whole weight exists. Where a row is not whole blocks of typ (Q4_K rows of
+// 896) it falls back as llama.cpp's quantizer does to a 32-block type, Q8_0 here, then F16. The
+// model then computes with the rounded weights.
+func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qweight, error) {
 	if typ == kernels.TypeF32 {
 		typ = kernels.TypeQ8_0
 	}
 	if !RandomEncodable(typ) {
 		return nil, fmt.Errorf("encode %s: random weights cannot be encoded as %s (F16, BF16, Q8_0, Q4_K)", p.Name, typ)
 	}
+	rows, cols := p.Shape[0], p.Shape[1]
 	for _, t := range []kernels.GGMLType{typ, kernels.TypeQ8_0, kernels.TypeF16} {
-		if elems, _ := kernels.BlockSize(t); p.Shape[1]%elems == 0 {
+		if elems, _ := kernels.BlockSize(t); cols%elems == 0 {
 			typ = t
 			break
 		}
 	}
 	elems, bytes := kernels.BlockSize(typ)
-	raw := make([]byte, len(p.Data)/elems*bytes)
-	var err error
-	switch typ {
-	case kernels.TypeF16:
-		kernels.QuantizeF16(raw, p.Data)
-	case kernels.TypeBF16:
-		kernels.QuantizeBF16(raw, p.Data)
-	case kernels.TypeQ8_0:
-		err = kernels.QuantizeQ8_0(raw, p.Data)
-	case kernels.TypeQ4_K:
-		err = kernels.QuantizeQ4K(raw, p.Data)
-	}
+	rowBytes := cols / elems * bytes
+	mem, err := newOffHeap(rows * rowBytes)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", p.Name, err)
 	}
-	p.Data = nil
-	return newQweight(typ, raw, p.Shape[0], p.Shape[1])
+	raw := mem.b
+	const chunk = 64 // rows encoded at a time
+	buf := make([]float32, min(chunk, rows)*cols)
+	for r0 := 0; r0 < rows; r0 += chunk {
+		n := min(chunk, rows-r0)
+		src, dst := buf[:n*cols], raw[r0*rowBytes:(r0+n)*rowBytes]
+		fill(src)
+		var err error
+		switch typ {
+		case kernels.TypeF16:
+			kernels.QuantizeF16(dst, src)
+		case kernels.TypeBF16:
+			kernels.QuantizeBF16(dst, src)
+		case kernels.TypeQ8_0:
+			err = kernels.QuantizeQ8_0(dst, src)
+		case kernels.TypeQ4_K:
+			err = kernels.QuantizeQ4K(dst, src)
+		}
+		if err != nil {
+			mem.free()
+			return nil, fmt.Errorf("encode %s: %w", p.Name, err)
+		}
+	}
+	q, err := newQweight(typ, raw, rows, cols)
+	if err != nil {
+		mem.free()
+		return nil, err
+	}
+	q.mem = mem
+	return q, nil
 }
 
 // RandomEncodable reports whether NewRandom can keep random projections resident as typ

@@ -70,6 +70,13 @@ func randomQuantRows(rng *rand.Rand, typ kernels.GGMLType, rows, cols int) []byt
 // type typ with random valid blocks; embeddings, norms and the head are F32.
 func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
 	t.Helper()
+	return writeQuantModelWith(t, typ, false, false)
+}
+
+// writeQuantModelWith is writeQuantModel with token_embd and output also of type typ when
+// tables is set, and without output.weight (the head tied to the embeddings) when tied is.
+func writeQuantModelWith(t *testing.T, typ kernels.GGMLType, tables, tied bool) string {
+	t.Helper()
 	src := loadT(t, storiesPath, LoadOptions{})
 	const D, F, H, KV, L = 256, 512, 4, 2, 2
 	V := src.cfg.Vocab
@@ -93,10 +100,15 @@ func writeQuantModel(t *testing.T, typ kernels.GGMLType) string {
 		}
 		return &ggml.Tensor{Name: name, Kind: uint32(kernels.TypeF32), Shape: shape, WriterTo: tensorWriter{data: d, typ: kernels.TypeF32}}
 	}
-	ts := []*ggml.Tensor{
-		f32("token_embd.weight", []uint64{D, uint64(V)}, 0.5, 0),
-		f32("output_norm.weight", []uint64{D}, 0.1, 1),
-		f32("output.weight", []uint64{D, uint64(V)}, 0.05, 0),
+	table := func(name string, scale float64) *ggml.Tensor {
+		if !tables {
+			return f32(name, []uint64{D, uint64(V)}, scale, 0)
+		}
+		return &ggml.Tensor{Name: name, Kind: uint32(typ), Shape: []uint64{D, uint64(V)}, WriterTo: tensorWriter{raw: randomQuantRows(rng, typ, V, D)}}
+	}
+	ts := []*ggml.Tensor{table("token_embd.weight", 0.5), f32("output_norm.weight", []uint64{D}, 0.1, 1)}
+	if !tied {
+		ts = append(ts, table("output.weight", 0.05))
 	}
 	for l := 0; l < L; l++ {
 		p := "blk." + string(rune('0'+l)) + "."

@@ -64,9 +64,9 @@ func gcGrowth() float64 {
 // EstimateMemory is the documented formula of a run's peak memory (docs/model.md): weights in
 // their resident encoding (+ the reference's copy) + the policy forward's kept activations and
 // the backward's working set at plan.Tokens tokens + 16 bytes per trainable value (value,
-// gradient, two AdamW moments; 12 more per weight for full training) = the live heap; plus the
-// process's base and the collector's headroom, GOGC/100 of the live heap (capped by
-// GOMEMLIMIT). The reference pass runs before the policy's forward and keeps nothing, so its
+// gradient, two AdamW moments; 12 more per weight for full training) = the live memory; plus the
+// process's base and the collector's headroom, GOGC/100 of the live Go heap (capped by
+// GOMEMLIMIT), which leaves out the resident weights (they are mapped outside it). The reference pass runs before the policy's forward and keeps nothing, so its
 // activations (a subset of the policy's) do not add to the peak.
 func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	if !i.Trainable() {
@@ -94,13 +94,17 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	c, s := i.Config, i.sizes
 	var e MemoryEstimate
 	e.Weights = 4 * (s.otherElems + s.projElems)
+	var offHeap int64 // resident weights, outside the Go heap (offheap_unix.go)
 	if p.LowMemory || (!p.Dense && p.LoRARank > 0) {
-		// Resident: the projections' encoded bytes (4 per value in an F32 file). SgemmQ decodes
-		// into its packed panels, so there is no float32 tile to add.
-		e.Weights = 4*s.otherElems + s.projBytes
+		// Resident: the projections', the token embedding's and the LM head's encoded bytes (4
+		// per value in an F32 file). SgemmQ decodes into its packed panels, so there is no
+		// float32 tile to add.
+		e.Weights = 4*(s.otherElems-s.tableElems) + s.tableBytes + s.projBytes
+		offHeap = s.tableBytes + s.projBytes
 	}
 	if p.Reference {
 		e.Reference = e.Weights
+		offHeap *= 2
 	}
 
 	T, L := int64(p.Tokens), int64(c.Layers)
@@ -146,11 +150,15 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 		e.Optimizer = 12 * (s.otherElems + s.projElems)
 	}
 	live := e.Weights + e.Reference + e.Activations + e.Optimizer
-	e.Runtime = runtimeBase + int64(gcGrowth()*float64(live))
+	if !offHeapWeights {
+		offHeap = 0
+	}
+	heap := live - offHeap // what the collector grows GOGC% past
+	e.Runtime = runtimeBase + int64(gcGrowth()*float64(heap))
 	// A soft memory limit (GOMEMLIMIT) makes the collector run sooner, down to the live heap.
 	// debug.SetMemoryLimit with a negative value only reads it.
 	if lim := debug.SetMemoryLimit(-1); lim < math.MaxInt64 {
-		e.Runtime = min(e.Runtime, max(runtimeBase, lim-live))
+		e.Runtime = min(e.Runtime, max(runtimeBase, lim-heap))
 	}
 	e.Total = live + e.Runtime
 	return e, nil
@@ -166,4 +174,23 @@ func (e MemoryEstimate) String() string {
 	}
 	parts = append(parts, "activations "+mb(e.Activations), "optimizer "+mb(e.Optimizer), "runtime "+mb(e.Runtime))
 	return fmt.Sprintf("%s (%s)", mb(e.Total), strings.Join(parts, ", "))
+}
+
+// AvailableMemory is the memory a new run can take on this machine, in bytes: the kernel's
+// MemAvailable estimate (/proc/meminfo); 0 when it cannot be read. A cgroup's memory.max is not
+// read (docs/model.md).
+func AvailableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

@@ -120,7 +120,8 @@ type Model struct {
 	notes       []string // Notes
 	eot         int32    // end-of-turn token appended to chat responses
 
-	embed, output, outNorm *Param // output nil when tied
+	embed, output, outNorm *Param   // output nil when tied
+	embedQ, outputQ        *qweight // embed/output kept encoded (head.go); their Data is nil
 	blocks                 []block
 
 	params   []*Param
@@ -288,7 +289,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 			*b.slot = fusedPart(whole, b)
 			continue
 		}
-		if residentEncoded(opt, t.Kind) && lowMemoryName(b.name) {
+		if (residentEncoded(opt, t.Kind) && lowMemoryName(b.name)) || (tableName(b.name) && residentTable(opt, t.Kind)) {
 			var q *qweight
 			if p, q, err = readTensorRaw(f, base, t, b.shape); err == nil {
 				pending[p] = q
@@ -306,6 +307,7 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 			l.q = pending[l.w]
 		}
 	}
+	m.embedQ, m.outputQ = pending[m.embed], pending[m.output]
 	m.cfg.Tied = m.output == nil
 	m.noteUnbound()
 	for i := range m.blocks {
@@ -519,8 +521,30 @@ func (m *Model) Digest() string {
 
 // Close releases the model's memory. The model must not be used afterwards.
 func (m *Model) Close() error {
+	for _, q := range m.encoded() {
+		q.mem.free() // resident weights live outside the Go heap (offheap_unix.go)
+	}
 	m.blocks, m.params, m.embed, m.output, m.outNorm = nil, nil, nil, nil, nil
+	m.embedQ, m.outputQ = nil, nil
 	return nil
+}
+
+// encoded lists the weights m keeps in their encoding.
+func (m *Model) encoded() []*qweight {
+	var qs []*qweight
+	for _, q := range []*qweight{m.embedQ, m.outputQ} {
+		if q != nil {
+			qs = append(qs, q)
+		}
+	}
+	for i := range m.blocks {
+		for _, l := range m.blocks[i].linears() {
+			if l.q != nil {
+				qs = append(qs, l.q)
+			}
+		}
+	}
+	return qs
 }
 
 // Params returns the trainable tensors: the LoRA A/B pairs, or every weight with Full.

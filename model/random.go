@@ -66,7 +66,22 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 		if b.part != "" { // a row range of a fused tensor (phi3)
 			name = b.part
 		}
-		p := &Param{Name: name, Data: make([]float32, n), Shape: shape}
+		p := &Param{Name: name, Shape: shape}
+		*b.slot = p
+		if opt.LowMemory && (lowMemoryName(b.name) || (tableName(b.name) && !opt.F16KV)) {
+			// Encoded a few rows at a time, so no float32 copy of the weight is ever whole.
+			q, err := encodeRandom(p, opt.RandomType, func(dst []float32) {
+				for i := range dst {
+					dst[i] = float32(0.02 * rng.NormFloat64())
+				}
+			})
+			if err != nil {
+				return nil, fmt.Errorf("model: random: %w", err)
+			}
+			pending[p] = q
+			continue
+		}
+		p.Data = make([]float32, n)
 		for i := range p.Data {
 			if len(shape) == 1 && !isBias(b.name) {
 				p.Data[i] = float32(1 + 0.1*rng.NormFloat64())
@@ -74,15 +89,8 @@ func NewRandom(cfg Config, seed uint64, opt LoadOptions) (*Model, error) {
 				p.Data[i] = float32(0.02 * rng.NormFloat64())
 			}
 		}
-		if opt.LowMemory && lowMemoryName(b.name) {
-			q, err := encodeRandom(p, opt.RandomType)
-			if err != nil {
-				return nil, fmt.Errorf("model: random: %w", err)
-			}
-			pending[p] = q
-		}
-		*b.slot = p
 	}
+	m.embedQ, m.outputQ = pending[m.embed], pending[m.output]
 	for i := range m.blocks {
 		for j, l := range m.blocks[i].linears() {
 			l.target = targetNames()[j]

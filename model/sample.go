@@ -36,7 +36,8 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 	qDim, kvDim := H*hd, KV*hd
 	rep := H / KV
 	posv := []int32{int32(pos)}
-	x := slices.Clone(m.embed.Data[int(tok)*D : (int(tok)+1)*D])
+	x := make([]float32, D)
+	m.embedRow(x, int(tok))
 	if s := c.EmbedScale; s != 0 {
 		for i := range x {
 			x[i] *= s
@@ -97,8 +98,7 @@ func (m *Model) decodeStep(cache *kvCache, tok int32, pos int) []float32 {
 	}
 	rmsnormForward(xn, rstd, x, m.outNorm.Data, 1, D, c.Eps)
 	logits := make([]float32, c.Vocab)
-	W := m.lmHead()
-	sgemm(m.threads, false, true, 1, c.Vocab, D, 1, xn, D, W.Data, D, 0, logits, c.Vocab)
+	m.headLogits(logits, xn, 1)
 	softcapForward(logits, nil, c.FinalSoftcap)
 	return logits
 }

@@ -13,6 +13,9 @@
 #   the report rendering test chromium                           (skipped by ALIGN_SKIP_CHROMIUM=1)
 #   the Parquet reader check  nodejs npm, and hyparquet from npm (skipped by ALIGN_SKIP_NODE=1)
 #   the o200k_base check      js-tiktoken from npm, with node         (skipped by ALIGN_SKIP_NODE=1)
+#   the PyTorch bench peer    python3-torch libopenblas0-pthread (only with ALIGN_WITH_TORCH=1:
+#                             about 1 GB installed, and only `align bench train` uses it; no test
+#                             and no CI job needs it)
 #
 # When it cannot install (not root and no passwordless sudo, or no apt-get), it stops before any
 # test starts and prints the exact command to run. It never fails halfway through the suite.
@@ -51,6 +54,7 @@ needed() {
   [ "${ALIGN_SKIP_OLLAMA:-}" = 1 ] || pkgs+=(g++ nlohmann-json3-dev libstb-dev)
   [ "${ALIGN_SKIP_CHROMIUM:-}" = 1 ] || pkgs+=(chromium)
   [ "${ALIGN_SKIP_NODE:-}" = 1 ] || pkgs+=(nodejs npm)
+  [ "${ALIGN_WITH_TORCH:-}" = 1 ] && pkgs+=(python3-torch libopenblas0-pthread)
   echo "${pkgs[@]}"
 }
 

@@ -61,10 +61,15 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	window := map[string]float64{}
 	windowN := 0
 	var windowTokens int64
-	t.fmaPeak, t.flops = kernels.FMAPeak(t.policy.Threads(), 200*time.Millisecond), 0
-	windowStart := time.Now()
 	t.policy.SetTraining(true)
 	defer t.policy.SetTraining(false)
+	if t.st.Step == 0 && t.st.StageStep == 0 {
+		if err := t.warmUp(ctx, exs, total); err != nil {
+			return err
+		}
+	}
+	t.fmaPeak, t.flops = kernels.FMAPeak(t.policy.Threads(), 200*time.Millisecond), 0
+	windowStart := time.Now()
 	for t.st.StageStep < total {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -160,6 +165,55 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			}
 		}
 	}
+	return nil
+}
+
+// warmUp runs the run's first micro-batch once before the first step, forward and backward
+// with the objective's gradient scaled by 0 and then cleared (the weights and the optimizer
+// are untouched; the reference log-probs it computes are the ones the first step would), and
+// prints the rate it measured times the policy tokens of one epoch of exs as the estimated time
+// per epoch, and that times the stage's epochs. An objective that samples each step (per-step
+// KL) is not warmed up: its sampling draws from the run's RNG.
+func (t *trainer) warmUp(ctx context.Context, exs []*example, steps int) error {
+	if t.perStepKL() || len(exs) == 0 {
+		t.prog.Log("time per epoch: not estimated (the objective samples every step)")
+		return nil
+	}
+	B, G := t.r.PerDeviceTrainBatchSize, t.r.GradientAccumulationSteps
+	batch := make([]*example, 0, B)
+	for _, i := range t.st.Perm[:min(B, len(exs))] {
+		batch = append(batch, exs[i])
+	}
+	start := time.Now()
+	_, n, err := t.microBatch(ctx, batch, 0)
+	el := time.Since(start)
+	t.policy.ZeroGrad()
+	t.flops = 0
+	if err != nil {
+		return fmt.Errorf("train: warm-up step: %w", err)
+	}
+	var epoch int64 // the policy tokens of one pass over exs
+	for _, ex := range exs {
+		for _, k := range t.needs.policy {
+			for _, s := range ex.seqs[k] {
+				epoch += int64(len(s.Tokens))
+			}
+		}
+	}
+	if n <= 0 || el <= 0 {
+		return nil
+	}
+	rate := float64(n) / el.Seconds()
+	perEpoch := time.Duration(float64(epoch) / rate * float64(time.Second))
+	epochs := float64(steps*G*B) / float64(len(exs)) // micro-batches of the stage over those of an epoch
+	round := func(d time.Duration) time.Duration {
+		if d >= time.Minute {
+			return d.Round(time.Second)
+		}
+		return d.Round(10 * time.Millisecond)
+	}
+	t.prog.Log("warm-up step: %d tokens in %s (%.0f tokens/s): estimated time per epoch %s (%d tokens), %s for the stage's %d steps (%.2f epochs)",
+		n, round(el), rate, round(perEpoch), epoch, round(time.Duration(epochs*float64(perEpoch))), steps, epochs)
 	return nil
 }
 

@@ -60,13 +60,34 @@ func needsOwnReference(r recipes.Recipe, n needs) bool {
 
 func ownReference(r recipes.Recipe) bool { return r.Reference.Path != "" || r.Reference.Ollama != "" }
 
-// logMemoryEstimate prints the estimate of the run's peak memory before the models load.
-func (t *trainer) logMemoryEstimate(path string) {
+// checkMemory prints the estimate of the run's peak memory before the models load, beside the
+// memory the run may take (Options.MemAvailable, else this machine's available memory), and
+// refuses the run when the estimate exceeds it, unless Options.Force. An estimate that cannot
+// be made (a model Inspect cannot size) is reported and does not stop the run; Load then says
+// what is wrong with the file.
+func (t *trainer) checkMemory(path string) error {
 	e, err := EstimateMemory(path, t.r)
 	w := progressWriter(t.opt.Progress)
 	if err != nil {
 		fmt.Fprintf(w, "align: memory estimate unavailable: %v\n", err)
-		return
+		return nil
 	}
-	fmt.Fprintf(w, "align: estimated peak memory %s\n", e)
+	avail := t.opt.MemAvailable
+	if avail <= 0 {
+		avail = model.AvailableMemory()
+	}
+	if avail <= 0 {
+		fmt.Fprintf(w, "align: estimated peak memory %s; available memory unknown\n", e)
+		return nil
+	}
+	fmt.Fprintf(w, "align: estimated peak memory %s; %.0f MB available\n", e, float64(avail)/1e6)
+	if e.Total <= avail {
+		return nil
+	}
+	if t.opt.Force {
+		fmt.Fprintf(w, "align: --force: starting although the estimate exceeds the available memory\n")
+		return nil
+	}
+	return fmt.Errorf("train: the run will not fit in memory: estimated peak %s, %.0f MB available. Lower per_device_train_batch_size or max_length, set model.recompute=true, keep a quantized base resident (no model.dense), set GOMEMLIMIT (the estimate's runtime part shrinks to it), or pass --force to start anyway",
+		e, float64(avail)/1e6)
 }

@@ -42,6 +42,12 @@ type Options struct {
 	Threads int
 	// OllamaHosts are the servers of the LLM judge (empty = $OLLAMA_HOST or the default).
 	OllamaHosts []string
+	// MemAvailable is the memory the run may take, in bytes (0: this machine's,
+	// model.AvailableMemory). A run whose estimated peak memory exceeds it is refused before
+	// the models load, unless Force.
+	MemAvailable int64
+	// Force starts the run even when its estimated peak memory exceeds MemAvailable (--force).
+	Force bool
 }
 
 // Result summarises a finished run.
@@ -278,7 +284,9 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.logMemoryEstimate(path)
+	if err := t.checkMemory(path); err != nil {
+		return err
+	}
 	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {

@@ -28,7 +28,7 @@ func newBenchTrainCmd() *cobra.Command {
 		Long: `Measures tokens/s and MFU of the model engine, one sequence of --seq-len tokens per step, in
 the modes forward (reference log-probs), lora (r=16 on q,k,v,o,gate,up,down), full, lora-resident
 (the projections kept in the --quant encoding, multiplied without a float32 copy) and lora-lowmem
-(resident plus activation recomputation), on stories260K and on random-weight shapes:
+(resident plus activation recomputation; a training step is forward, backward and an AdamW update), on stories260K and on random-weight shapes:
 smollm2-135m-shape, qwen2.5-0.5b-shape, llama3.2-1b-shape, qwen2.5-1.5b-shape. MFU is the step's
 model FLOPs (forward 2N + attention, LoRA forward + input and adapter gradients, full 6N + 3x
 attention) times tokens/s over the FMA peak measured in the same process at the same thread count.

@@ -23,6 +23,7 @@ func newTrainCmd() *cobra.Command {
 		asJSON              bool
 		quiet               bool
 		localSampler, dense bool
+		force               bool
 		threads             int
 		hosts               []string
 	)
@@ -33,14 +34,21 @@ func newTrainCmd() *cobra.Command {
 (cached on disk), trains with AdamW, writes metrics.jsonl, checkpoints and report.html into the
 run directory, and exports as output.export says. --recipe takes an embedded recipe's name
 (align recipes list) or a YAML file; --set overrides any field. --resume DIR continues a run
-from its newest checkpoint, with the same result as an uninterrupted run.`,
+from its newest checkpoint, with the same result as an uninterrupted run.
+
+Before the models load it prints the run's estimated peak memory (weights, reference,
+activations, optimizer, runtime; docs/model.md) beside this machine's available memory, and
+refuses to start when the estimate exceeds it (--force starts anyway). Before the first step it
+runs one warm-up micro-batch and prints the measured tokens/s times the tokens of an epoch as the
+estimated time per epoch.`,
 		Example: `  align train --recipe quickstart
   align train --recipe quickstart --set objective.name=simpo --set beta=2.0
   align train --recipe my.yaml --set learning_rate=1e-4 --set output.dir=runs/a
-  align train --resume runs/a`,
+  align train --resume runs/a
+  align train --recipe my.yaml --force   # start although the memory estimate exceeds what is free`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := train.Options{Threads: threads, OllamaHosts: hosts}
+			opt := train.Options{Threads: threads, OllamaHosts: hosts, Force: force}
 			if !quiet {
 				opt.Progress = cmd.ErrOrStderr()
 				if f, ok := opt.Progress.(*os.File); ok && f == os.Stderr {
@@ -99,6 +107,7 @@ from its newest checkpoint, with the same result as an uninterrupted run.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.BoolVar(&dense, "dense", false, "decode a quantized base to float32 at load instead of keeping it encoded (model.dense)")
 	f.BoolVar(&localSampler, "local-sampler", false, "sample the online loop with align's own engine instead of Ollama")
+	f.BoolVar(&force, "force", false, "start even when the estimated peak memory exceeds the available memory")
 	f.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
 	f.StringArrayVar(&hosts, "ollama", nil, "Ollama host(s) for the online sampler, the LLM judge and ollama: exports (default $OLLAMA_HOST)")
 	return cmd

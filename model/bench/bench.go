@@ -142,7 +142,8 @@ type Measurement struct {
 }
 
 // MeasureOne times one step kind in this process: iters steps over one sequence of seqLen
-// tokens (all but the first scored) after one warm-up step. It returns tokens/s.
+// tokens (all but the first scored) after one warm-up step; a training step is forward,
+// backward and an AdamW update. It returns tokens/s.
 func MeasureOne(s Shape, mode string, seqLen, iters int) (float64, error) {
 	r, err := Measure(s, mode, seqLen, iters, kernels.TypeQ8_0)
 	return r.TokensPerS, err
@@ -166,16 +167,32 @@ func Measure(s Shape, mode string, seqLen, iters int, quant kernels.GGMLType) (M
 		grad[0][i] = 1
 	}
 	forward := strings.HasPrefix(mode, "forward")
+	// A training step ends with AdamW over the trainable tensors (kernels.AdamW, as train's
+	// optimizer), so that the step's time and the peak RSS hold the optimizer's two moments.
+	params := m.Params()
+	moments := make([][2][]float32, len(params))
+	for i, p := range params {
+		moments[i] = [2][]float32{make([]float32, len(p.Data)), make([]float32, len(p.Data))}
+	}
+	steps := 0
 	step := func() error {
 		if forward {
 			_, err := m.LogProbs([]model.Sequence{seq})
 			return err
 		}
+		m.ZeroGrad()
 		p, err := m.Forward([]model.Sequence{seq})
 		if err != nil {
 			return err
 		}
-		return p.Backward(grad)
+		if err := p.Backward(grad); err != nil {
+			return err
+		}
+		steps++
+		for i, p := range params {
+			kernels.AdamW(p.Data, p.Grad, moments[i][0], moments[i][1], 1e-5, 0.9, 0.999, 1e-8, 0, steps)
+		}
+		return nil
 	}
 	if err := step(); err != nil {
 		return Measurement{}, err

@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 
 	"github.com/alignkit/align/kernels"
@@ -17,12 +14,12 @@ type memParts struct{ weights, state, acts, runtime int64 }
 func (p memParts) total() int64 { return p.weights + p.state + p.acts + p.runtime }
 
 // estimate sizes a (shape, mode) measurement at seqLen tokens: the weights (float32, or the
-// projections in quant with its fallbacks when resident), the trainable state (gradients and
-// two AdamW moments: 12 bytes a trainable weight; the frozen float32 weights of a full step count
-// their gradient too), the activations kept for backward (every block's, or only its input with
-// recomputation, plus one block's recomputed set and the logits and their gradient) and a fixed
-// 150 MB for the runtime. It is an upper estimate for deciding what to skip, not a prediction of
-// the RSS (which the measurement reports).
+// projections, the token embedding and the LM head in quant with its fallbacks when resident),
+// the trainable state (gradients and two AdamW moments: 12 bytes a trainable weight; the frozen
+// float32 weights of a full step count their gradient too), the activations kept for backward
+// (every block's, or only its input with recomputation, plus one block's recomputed set and the
+// logits and their gradient) and a fixed 150 MB for the runtime. It is an upper estimate for
+// deciding what to skip, not a prediction of the RSS (which the measurement reports).
 func estimate(c model.Config, mode string, seqLen int, quant kernels.GGMLType) memParts {
 	hd := c.HeadDim
 	if hd == 0 {
@@ -34,11 +31,15 @@ func estimate(c model.Config, mode string, seqLen int, quant kernels.GGMLType) m
 	projs := []proj{{D, q}, {D, kv}, {D, kv}, {q, D}, {D, F}, {D, F}, {F, D}}
 	var p memParts
 	p.runtime = 150 << 20
-	embed := 4 * V * D
+	tables := V * D // token_embd, and the untied head
 	if !c.Tied {
-		embed *= 2
+		tables *= 2
 	}
 	resident := strings.Contains(mode, "-")
+	embed := 4 * tables
+	if resident { // NewRandom keeps the tables encoded too (model/head.go)
+		embed = encodedBytes(tables, int(D), quant)
+	}
 	var nproj int64
 	for _, pr := range projs {
 		n := pr.in * pr.out
@@ -59,7 +60,7 @@ func estimate(c model.Config, mode string, seqLen int, quant kernels.GGMLType) m
 		}
 		p.state = 12 * L * r
 	case "full":
-		p.state = 12 * (L*nproj + embed/4)
+		p.state = 12 * (L*nproj + tables)
 	}
 	perBlock := T * (6*D + 2*q + 2*kv + 4*F) * 4 // inputs, norms, q/k/v, attention out, gate/up/act
 	logits := 2 * 4 * T * V
@@ -100,26 +101,15 @@ func EstimateWhy(c model.Config, mode string, seqLen int, quant kernels.GGMLType
 	return fmt.Sprintf("weights %.1f GB + gradients/optimizer %.1f GB + activations %.1f GB", gb(p.weights), gb(p.state), gb(p.acts))
 }
 
-// memAvailable is o.MemAvailable, or the kernel's MemAvailable estimate.
+// memAvailable is o.MemAvailable, or the kernel's MemAvailable estimate (model.AvailableMemory).
 func (o Options) memAvailable() int64 {
 	if o.MemAvailable > 0 {
 		return o.MemAvailable
 	}
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 1 << 62 // unknown: try
+	if a := model.AvailableMemory(); a > 0 {
+		return a
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 1 << 62
+	return 1 << 62 // unknown: try
 }
 
 // ParseQuant reads a --quant value (q8_0, q4_k, f16, bf16; any case).
