@@ -256,3 +256,14 @@ func (m *Model) pack(seqs []Sequence, share bool) (*Pass, error) {
 	p.T = len(p.tokens)
 	return p, nil
 }
+
+// PackedRows is the number of rows a pass over seqs packs, with prompt sharing or without (the
+// sum of their lengths): what sharing saves, for benchmarks and for checking that a caller's
+// batches share.
+func (m *Model) PackedRows(seqs []Sequence, share bool) (int, error) {
+	p, err := m.pack(seqs, share && !m.opt.F16KV)
+	if err != nil {
+		return 0, fmt.Errorf("model: %w", err)
+	}
+	return p.T, nil
+}

@@ -122,11 +122,17 @@ func PairsBench(o PairsOptions) (PairsResult, error) {
 				P := promptTokens(s)
 				r.MeanPromptTokens += float64(P) / float64(2*len(ps))
 				r.MeanResponseTokens += float64(len(s.Tokens)-P) / float64(2*len(ps))
-				r.RowsUnshared += len(s.Tokens)
 			}
-			r.RowsShared += len(p[0].Tokens) + len(p[1].Tokens) - promptTokens(p[0])
 		}
-		batches = append(batches, append(w, l...))
+		seqs := append(w, l...)
+		for v, n := range []*int{&r.RowsUnshared, &r.RowsShared} {
+			rows, err := policy.PackedRows(seqs, v == 1)
+			if err != nil {
+				return r, fmt.Errorf("bench pairs: %w", err)
+			}
+			*n += rows
+		}
+		batches = append(batches, seqs)
 	}
 	lps := make([][][][]float32, 2) // [variant][batch] policy log-probs
 	step := func(share bool, seqs []model.Sequence, keep *[][][]float32) error {
