@@ -62,15 +62,21 @@ func TestTrainBatchesSharePrompts(t *testing.T) {
 	}
 }
 
-// TestSharedPromptsTrainLikeUnshared: a few steps of DPO, SimPO, CPL and an online recipe with
-// K samples per prompt (INPO) train the same with the prompt computed once per pair (the
+// TestSharedPromptsTrainLikeUnshared: a few steps of DPO, SimPO, CPL, HyPO (K online samples
+// of each prompt, scored per step by the policy and the reference) and INPO (pairs of online
+// samples; local sampler and rule judge, as TestEveryEmbeddedRecipeTrains) train the same with the prompt computed once per pair (the
 // default) as with model.unshared_prompts: every step's loss and gradient norm within 1e-5
 // relative, through the real loop (reference log-probs, policy forward and backward, AdamW), so
 // that the losses of later steps also check the weights the earlier steps made.
 func TestSharedPromptsTrainLikeUnshared(t *testing.T) {
-	for _, name := range []string{"dpo", "simpo", "cpl", "inpo"} {
+	online := []string{"online.judge.kind=rule", "online.judge.words=happy,friends,smiled,fun,play,loved,big", "online.local_sampler=true",
+		"online.iterations=1", "online.pairs.min_score=0", "online.pairs.min_gap=1", "dataset.max_samples=20"}
+	for _, name := range []string{"dpo", "simpo", "cpl", "hypo", "inpo"} {
 		base := t.TempDir()
 		sets := append(append([]string(nil), small...), "max_steps=3", "max_length=96", "max_prompt_length=64")
+		if name == "inpo" {
+			sets = append(sets, online...)
+		}
 		a, b := filepath.Join(base, "a", "run"), filepath.Join(base, "b", "run")
 		run(t, load(t, name, sets...), a)
 		run(t, load(t, name, append(sets, "model.unshared_prompts=true")...), b)
