@@ -48,7 +48,7 @@ policy's forward and backward) over the first --pairs-n pairs of --pairs-data th
 the first of --models (default stories260K) in the first of --modes (lora or full; default lora),
 once with every sequence laid out whole and once with each pair's prompt computed once. The two
 run interleaved batch by batch in this process, so that the ratio is fair on a loaded machine; it
-prints pairs/s for each and their ratio.`,
+prints pairs/s for each and their ratio, and the ratio per second of process CPU time.`,
 		Example: `  align bench train
   align bench train --json --models smollm2-135m-shape --iters 2
   align bench train --models qwen2.5-0.5b-shape --modes lora,lora-resident --quant q4_k --no-peer
@@ -169,8 +169,8 @@ func benchPairs(out io.Writer, asJSON bool, stories string, models, modes []stri
 		return json.NewEncoder(out).Encode(r)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "model\tmode\tpairs\tbatch\tprompt tok\tresponse tok\trows unshared\trows shared\tunshared pairs/s\tshared pairs/s\tratio\tmax |dlogp|\n")
-	fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f×\t%.2g\n", r.Model, r.Mode, r.Pairs, r.Batch, r.MeanPromptTokens,
-		r.MeanResponseTokens, r.RowsUnshared, r.RowsShared, r.UnsharedPairsPerS, r.SharedPairsPerS, r.Ratio, r.MaxLogProbDiff)
+	fmt.Fprintf(tw, "model\tmode\tpairs\tbatch\tprompt tok\tresponse tok\trows unshared\trows shared\tunshared pairs/s\tshared pairs/s\tratio\tcpu ratio\tmax |dlogp|\n")
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f×\t%.2f×\t%.2g\n", r.Model, r.Mode, r.Pairs, r.Batch, r.MeanPromptTokens,
+		r.MeanResponseTokens, r.RowsUnshared, r.RowsShared, r.UnsharedPairsPerS, r.SharedPairsPerS, r.Ratio, r.CPURatio, r.MaxLogProbDiff)
 	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/alignkit/align/data"
@@ -41,6 +42,11 @@ type PairsResult struct {
 	UnsharedPairsPerS float64 `json:"unshared_pairs_per_s"`
 	SharedPairsPerS   float64 `json:"shared_pairs_per_s"`
 	Ratio             float64 `json:"ratio"`
+	// The same per second of process CPU time (user + system, both threads): the work each
+	// variant does, which a loaded machine's scheduling disturbs less than the wall clock.
+	UnsharedPairsPerCPUS float64 `json:"unshared_pairs_per_cpu_s"`
+	SharedPairsPerCPUS   float64 `json:"shared_pairs_per_cpu_s"`
+	CPURatio             float64 `json:"cpu_ratio"`
 	// MaxLogProbDiff is the largest |shared − unshared| policy log-prob of the measured tokens.
 	MaxLogProbDiff float64 `json:"max_logprob_diff"`
 	Threads        int     `json:"threads"`
@@ -157,7 +163,7 @@ func PairsBench(o PairsOptions) (PairsResult, error) {
 		}
 		return p.Backward(grad)
 	}
-	var spent [2]time.Duration
+	var spent, cpu [2]time.Duration
 	for it := -1; it < o.Iters; it++ { // it = −1: the warm-up pass, untimed
 		for bi, seqs := range batches {
 			order := [2]int{0, 1} // 0 unshared, 1 shared; which runs first alternates
@@ -169,12 +175,13 @@ func PairsBench(o PairsOptions) (PairsResult, error) {
 				if it == -1 {
 					keep = &lps[v]
 				}
-				t0 := time.Now()
+				t0, c0 := time.Now(), processCPU()
 				if err := step(v == 1, seqs, keep); err != nil {
 					return r, fmt.Errorf("bench pairs: %w", err)
 				}
 				if it >= 0 {
 					spent[v] += time.Since(t0)
+					cpu[v] += processCPU() - c0
 				}
 			}
 		}
@@ -182,6 +189,8 @@ func PairsBench(o PairsOptions) (PairsResult, error) {
 	n := float64(len(ps) * o.Iters)
 	r.UnsharedPairsPerS, r.SharedPairsPerS = n/spent[0].Seconds(), n/spent[1].Seconds()
 	r.Ratio = r.SharedPairsPerS / r.UnsharedPairsPerS
+	r.UnsharedPairsPerCPUS, r.SharedPairsPerCPUS = n/cpu[0].Seconds(), n/cpu[1].Seconds()
+	r.CPURatio = r.SharedPairsPerCPUS / r.UnsharedPairsPerCPUS
 	for b := range lps[0] {
 		for i := range lps[0][b] {
 			for j := range lps[0][b][i] {
@@ -200,4 +209,13 @@ func promptTokens(s model.Sequence) int {
 		}
 	}
 	return len(s.Tokens)
+}
+
+// processCPU is this process's user + system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
