@@ -49,19 +49,18 @@ func fusedProbs(p, q, kt []float32, i, n int, scale float32) {
 // output by hd Dots. Work items and the order of every sum are fixed, so results do not depend
 // on the thread count.
 func (m *Model) attentionForwardFused(out, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
+	m.eachVseq(k, v, spans, func(w, g int, vs vseq) {
+		n := vs.L
 		kvt, p := bufs[w].get(2 * hd * n)
 		kt, vt := kvt[:hd*n], kvt[hd*n:2*hd*n]
-		transposeIn(kt, k[s.off*kvDim+g*hd:], n, hd, kvDim)
-		transposeIn(vt, v[s.off*kvDim+g*hd:], n, hd, kvDim)
+		transposeIn(kt, vs.k, n, hd, vs.ld)
+		transposeIn(vt, vs.v, n, hd, vs.ld)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			for i := 0; i < n; i++ {
-				qi := q[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
-				oi := out[(s.off+i)*qDim+h*hd : (s.off+i)*qDim+(h+1)*hd]
+			for i := vs.from; i < n; i++ {
+				qi := q[(vs.q0+i)*qDim+h*hd : (vs.q0+i)*qDim+(h+1)*hd]
+				oi := out[(vs.q0+i)*qDim+h*hd : (vs.q0+i)*qDim+(h+1)*hd]
 				fusedProbs(p, qi, kt, i, n, scale)
 				for d := range oi {
 					oi[d] = dot(p[:i+1], vt[d*n:d*n+i+1])
@@ -77,22 +76,21 @@ func (m *Model) attentionForwardFused(out, q, k, v []float32, spans []seqSpan) {
 // dQᵢ = ds·K (hd Dots), and dKᵀ += Qᵢ⊗ds, dVᵀ += dOᵢ⊗p (hd Axpys each) accumulated transposed
 // over the group's heads and written back once.
 func (m *Model) attentionBackwardFused(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
+	m.eachVseqBack(k, v, dk, dv, spans, func(w, g int, vs vseq, dkd, dvd []float32, ldd int) {
+		n := vs.L
 		t, pd := bufs[w].get(4 * hd * n)
 		kt, vt, dkt, dvt := t[:hd*n], t[hd*n:2*hd*n], t[2*hd*n:3*hd*n], t[3*hd*n:4*hd*n]
 		p, dp := pd[:n], pd[n:2*n]
-		transposeIn(kt, k[s.off*kvDim+g*hd:], n, hd, kvDim)
-		transposeIn(vt, v[s.off*kvDim+g*hd:], n, hd, kvDim)
+		transposeIn(kt, vs.k, n, hd, vs.ld)
+		transposeIn(vt, vs.v, n, hd, vs.ld)
 		clear(dkt)
 		clear(dvt)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			for i := 0; i < n; i++ {
+			for i := vs.from; i < n; i++ {
 				L := i + 1
-				row := (s.off+i)*qDim + h*hd
+				row := (vs.q0+i)*qDim + h*hd
 				qi, doi, dqi := q[row:row+hd], dout[row:row+hd], dq[row:row+hd]
 				fusedProbs(p, qi, kt, i, n, scale)
 				pi, dpi := p[:L], dp[:L]
@@ -111,7 +109,7 @@ func (m *Model) attentionBackwardFused(dq, dk, dv, dout, q, k, v []float32, span
 				}
 			}
 		}
-		transposeOut(dk[s.off*kvDim+g*hd:], dkt, n, hd, kvDim)
-		transposeOut(dv[s.off*kvDim+g*hd:], dvt, n, hd, kvDim)
+		transposeOut(dkd, dkt, n, hd, ldd)
+		transposeOut(dvd, dvt, n, hd, ldd)
 	})
 }

@@ -18,7 +18,7 @@ func TestAttentionFusedMatchesGemm(t *testing.T) {
 		for _, peak := range []float64{1, 30} {
 			c := Config{Heads: 4, KVHeads: 2, HeadDim: hd}
 			m := &Model{cfg: c, threads: 2}
-			spans := []seqSpan{{0, 5}, {5, 1}, {6, 2*attnBlock + 11}, {6 + 2*attnBlock + 11, 40}}
+			spans := []seqSpan{span(0, 5), span(5, 1), span(6, 2*attnBlock+11), span(6+2*attnBlock+11, 40)}
 			T := 0
 			for _, s := range spans {
 				T += s.n
@@ -80,7 +80,7 @@ func TestAttentionRowKernels(t *testing.T) {
 			}
 			c := Config{Heads: heads, KVHeads: 2, HeadDim: hd}
 			m := &Model{cfg: c, threads: 2}
-			spans := []seqSpan{{0, 5}, {5, 1}, {6, 16}, {22, 2*attnBlock + 11}, {22 + 2*attnBlock + 11, 33}}
+			spans := []seqSpan{span(0, 5), span(5, 1), span(6, 16), span(22, 2*attnBlock+11), span(22+2*attnBlock+11, 33)}
 			T := 0
 			for _, s := range spans {
 				T += s.n
@@ -141,7 +141,7 @@ func BenchmarkAttentionGemm(b *testing.B) {
 			c := Config{Heads: 9, KVHeads: 3, HeadDim: 64}
 			m := &Model{cfg: c, threads: 1}
 			const T = 512
-			spans := []seqSpan{{0, T}}
+			spans := []seqSpan{span(0, T)}
 			rng := rand.New(rand.NewPCG(1, 2))
 			fill := func(n int, sc float64) []float32 {
 				x := make([]float32, n)

@@ -269,7 +269,7 @@ func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
 // ggmlLogProbs is LogProbs for LoadOptions.F16KV: each sequence as the runner evaluates it
 // (see the comment at the top of this part of the file), one sequence per goroutine.
 func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
-	p, err := m.pack(seqs)
+	p, err := m.pack(seqs, false)
 	if err != nil {
 		return nil, fmt.Errorf("model: forward: %w", err)
 	}

@@ -8,8 +8,9 @@
 //
 // Compute is explicit, llm.c style: every layer is a forward/backward pair over a packed batch
 // of sequences (no padding; causal attention within each sequence; positions restart per
-// sequence). The LM head materialises at most 64 rows of logits at a time, and only for rows
-// that predict a masked token. LoRA adapters (PEFT's initialisation and scaling) or all weights
+// sequence; sequences with the same prompt, the tokens before their first masked one, are packed
+// with it once and attend to its one K/V: share.go). The LM head materialises at most 64 rows
+// of logits at a time, and only for rows that predict a masked token. LoRA adapters (PEFT's initialisation and scaling) or all weights
 // (Full) receive gradients; Recompute keeps only each block's input. Results are bit-identical
 // whatever the thread count.
 //

@@ -87,6 +87,7 @@ type Pass struct {
 	rstdF  []float32
 	w      *work   // the forward's scratch buffers, reused by Backward
 	rows   []int   // packed row predicting each masked token, in LogProbs order
+	last   []int   // packed row of each sequence's last token
 	tgts   []int32 // the masked tokens
 	lse    []float32
 	seed   uint64
@@ -223,40 +224,6 @@ func rmsnormBackwardW(dx, dw, dout, x, w, rstd []float32, rows, dim int) {
 	rmsnormBackward(dx, dw, dout, x, w, rstd, rows, dim)
 }
 
-// pack lays the sequences out back to back and lists the rows that predict masked tokens.
-func (m *Model) pack(seqs []Sequence) (*Pass, error) {
-	if len(seqs) == 0 {
-		return nil, errors.New("no sequences")
-	}
-	p := &Pass{m: m}
-	for i, s := range seqs {
-		if len(s.Tokens) == 0 {
-			return nil, fmt.Errorf("sequence %d is empty", i)
-		}
-		if len(s.Mask) != len(s.Tokens) {
-			return nil, fmt.Errorf("sequence %d: %d mask entries for %d tokens", i, len(s.Mask), len(s.Tokens))
-		}
-		off := len(p.tokens)
-		p.spans = append(p.spans, seqSpan{off, len(s.Tokens)})
-		for j, t := range s.Tokens {
-			if t < 0 || int(t) >= m.cfg.Vocab {
-				return nil, fmt.Errorf("sequence %d token %d: id %d out of range [0, %d)", i, j, t, m.cfg.Vocab)
-			}
-			p.tokens = append(p.tokens, t)
-			p.pos = append(p.pos, int32(j))
-			if s.Mask[j] {
-				if j == 0 {
-					return nil, fmt.Errorf("sequence %d: the first token cannot be masked in (nothing predicts it)", i)
-				}
-				p.rows = append(p.rows, off+j-1)
-				p.tgts = append(p.tgts, t)
-			}
-		}
-	}
-	p.T = len(p.tokens)
-	return p, nil
-}
-
 // lmHead returns the LM head's weight [V, D].
 func (m *Model) lmHead() *Param {
 	if m.output != nil {
@@ -267,7 +234,7 @@ func (m *Model) lmHead() *Param {
 
 // run executes the forward pass; keep selects whether activations are kept for Backward.
 func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
-	p, err := m.pack(seqs)
+	p, err := m.pack(seqs, m.sharing())
 	if err != nil {
 		return nil, fmt.Errorf("model: forward: %w", err)
 	}

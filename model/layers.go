@@ -153,9 +153,6 @@ func (m *Model) linearBackward(l *linear, dx, dy, x []float32, T int, la *linAct
 	}
 }
 
-// seqSpan is one sequence of a packed batch: tokens [off, off+n).
-type seqSpan struct{ off, n int }
-
 // parallelFor runs fn(i) for i in [0, n) on up to threads goroutines with a fixed, strided
 // partition; fn must write disjoint memory for distinct i.
 func parallelFor(threads, n int, fn func(i int)) {
@@ -245,19 +242,17 @@ func (c Config) attnShape() (heads, kvHeads, hd, rep, qDim, kvDim int, scale flo
 // attentionForwardGemm is attentionForward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
-		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
+	m.eachVseq(k, v, spans, func(w, g int, vs vseq) {
+		n := vs.L
 		P, _ := bufs[w].get(n * n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, oh := q[s.off*qDim+h*hd:], out[s.off*qDim+h*hd:]
-			for r0 := 0; r0 < n; r0 += attnBlock {
+			qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
+			for r0 := vs.from; r0 < n; r0 += attnBlock {
 				r1 := min(r0+attnBlock, n)
-				attentionProbs(P, qh, kg, r0, r1, n, hd, qDim, kvDim, scale)
-				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vg, kvDim, 0, oh[r0*qDim:], qDim)
+				attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
+				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
 			}
 		}
 	})
@@ -280,25 +275,22 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 // attentionBackwardGemm is attentionBackward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, scale := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
+	m.eachVseqBack(k, v, dk, dv, spans, func(w, g int, vs vseq, dkg, dvg []float32, ldd int) {
+		n := vs.L
 		for i := 0; i < n; i++ {
-			clear(dk[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
-			clear(dv[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
+			clear(dkg[i*ldd : i*ldd+hd])
+			clear(dvg[i*ldd : i*ldd+hd])
 		}
-		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
-		dkg, dvg := dk[s.off*kvDim+g*hd:], dv[s.off*kvDim+g*hd:]
 		P, dS := bufs[w].get(n * n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, doh, dqh := q[s.off*qDim+h*hd:], dout[s.off*qDim+h*hd:], dq[s.off*qDim+h*hd:]
-			for r0 := 0; r0 < n; r0 += attnBlock {
+			qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
+			for r0 := vs.from; r0 < n; r0 += attnBlock {
 				r1, m := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
-				attentionProbs(P, qh, kg, r0, r1, n, hd, qDim, kvDim, scale)
-				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, kvDim)
-				kernels.SgemmThreads(1, false, true, m, r1, hd, 1, doh[r0*qDim:], qDim, vg, kvDim, 0, dS[r0*n:], n)
+				attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
+				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
+				kernels.SgemmThreads(1, false, true, m, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
 				for i := r0; i < r1; i++ {
 					p, d := P[i*n:i*n+i+1], dS[i*n:i*n+r1]
 					sum := dot(p, d[:i+1])
@@ -307,8 +299,8 @@ func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans
 					}
 					clear(d[i+1:])
 				}
-				kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, kg, kvDim, 0, dqh[r0*qDim:], qDim)
-				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, kvDim)
+				kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
+				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
 			}
 		}
 	})

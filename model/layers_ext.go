@@ -152,22 +152,21 @@ func (e attnExt) probs(P, T, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int) {
 	}
 }
 
-// attentionForwardExt is attentionForwardGemm with layer l's attnExt.
+// attentionForwardExt is attentionForwardGemm with layer l's attnExt. The window counts a
+// branch's rows from its prompt's start (vseq row i is position i).
 func (m *Model) attentionForwardExt(l int, out, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, _ := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, _ := m.cfg.attnShape()
 	e := m.cfg.attnExt(l)
 	bufs := scratchPairs(m.threads)
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
-		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
+	m.eachVseq(k, v, spans, func(w, g int, vs vseq) {
+		n := vs.L
 		P, _ := bufs[w].get(n * n)
 		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, oh := q[s.off*qDim+h*hd:], out[s.off*qDim+h*hd:]
-			for r0 := 0; r0 < n; r0 += attnBlock {
+			qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
+			for r0 := vs.from; r0 < n; r0 += attnBlock {
 				r1 := min(r0+attnBlock, n)
-				e.probs(P, nil, qh, kg, r0, r1, n, hd, qDim, kvDim)
-				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vg, kvDim, 0, oh[r0*qDim:], qDim)
+				e.probs(P, nil, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
+				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
 			}
 		}
 	})
@@ -176,18 +175,15 @@ func (m *Model) attentionForwardExt(l int, out, q, k, v []float32, spans []seqSp
 // attentionBackwardExt is attentionBackwardGemm with layer l's attnExt: with c the soft-cap and
 // t = tanh(s/c), dS = scale·(1 − t²)·P∘(dP − rowsum(P∘dP)).
 func (m *Model) attentionBackwardExt(l int, dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	_, KV, hd, rep, qDim, kvDim, _ := m.cfg.attnShape()
+	_, _, hd, rep, qDim, _, _ := m.cfg.attnShape()
 	e := m.cfg.attnExt(l)
 	bufs, tbufs := scratchPairs(m.threads), make([][]float32, max(m.threads, 1))
-	parallelForWorker(m.threads, len(spans)*KV, func(w, item int) {
-		s, g := spans[item/KV], item%KV
-		n := s.n
+	m.eachVseqBack(k, v, dk, dv, spans, func(w, g int, vs vseq, dkg, dvg []float32, ldd int) {
+		n := vs.L
 		for i := 0; i < n; i++ {
-			clear(dk[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
-			clear(dv[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd])
+			clear(dkg[i*ldd : i*ldd+hd])
+			clear(dvg[i*ldd : i*ldd+hd])
 		}
-		kg, vg := k[s.off*kvDim+g*hd:], v[s.off*kvDim+g*hd:]
-		dkg, dvg := dk[s.off*kvDim+g*hd:], dv[s.off*kvDim+g*hd:]
 		P, dS := bufs[w].get(n * n)
 		var T []float32
 		if e.softcap != 0 {
@@ -195,12 +191,12 @@ func (m *Model) attentionBackwardExt(l int, dq, dk, dv, dout, q, k, v []float32,
 			T = tbufs[w]
 		}
 		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, doh, dqh := q[s.off*qDim+h*hd:], dout[s.off*qDim+h*hd:], dq[s.off*qDim+h*hd:]
-			for r0 := 0; r0 < n; r0 += attnBlock {
+			qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
+			for r0 := vs.from; r0 < n; r0 += attnBlock {
 				r1, mm := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
-				e.probs(P, T, qh, kg, r0, r1, n, hd, qDim, kvDim)
-				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, kvDim)
-				kernels.SgemmThreads(1, false, true, mm, r1, hd, 1, doh[r0*qDim:], qDim, vg, kvDim, 0, dS[r0*n:], n)
+				e.probs(P, T, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
+				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
+				kernels.SgemmThreads(1, false, true, mm, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
 				for i := r0; i < r1; i++ {
 					lo := e.first(i)
 					p, d := P[i*n+lo:i*n+i+1], dS[i*n:i*n+r1]
@@ -214,8 +210,8 @@ func (m *Model) attentionBackwardExt(l int, dq, dk, dv, dout, q, k, v []float32,
 					clear(d[:lo])
 					clear(d[i+1:])
 				}
-				kernels.SgemmThreads(1, false, false, mm, hd, r1, 1, dS[r0*n:], n, kg, kvDim, 0, dqh[r0*qDim:], qDim)
-				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, kvDim)
+				kernels.SgemmThreads(1, false, false, mm, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
+				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
 			}
 		}
 	})

@@ -38,6 +38,10 @@ type LoadOptions struct {
 	RandomType kernels.GGMLType
 	Threads    int  // 0 = GOMAXPROCS
 	Recompute  bool // keep only each block's input; recompute its activations in Backward
+	// UnsharedPrompts turns off prompt sharing (share.go): by default, sequences of one batch
+	// with the same prompt (the tokens before the first masked token) have that prompt computed
+	// once, both completions attending to its one K/V. Off, every sequence is laid out whole.
+	UnsharedPrompts bool
 	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
 	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
 	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
@@ -556,6 +560,10 @@ func (m *Model) ZeroGrad() {
 		clear(p.Grad)
 	}
 }
+
+// SetSharedPrompts turns prompt sharing (share.go) on or off for later passes
+// (LoadOptions.UnsharedPrompts is its initial negation).
+func (m *Model) SetSharedPrompts(on bool) { m.opt.UnsharedPrompts = !on }
 
 // SetTraining turns LoRA dropout on or off.
 func (m *Model) SetTraining(on bool) { m.training = on }

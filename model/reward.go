@@ -64,8 +64,7 @@ func (m *Model) reward(seqs []Sequence, head *RewardHead, keep bool) (*RewardPas
 	}
 	D := m.cfg.Dim
 	rp := &RewardPass{pass: p, head: head, Rewards: make([]float32, len(seqs)), Hidden: make([][]float32, len(seqs))}
-	for i, sp := range p.spans {
-		row := sp.off + sp.n - 1
+	for i, row := range p.last {
 		h := append([]float32(nil), p.xnF[row*D:(row+1)*D]...)
 		rp.rows = append(rp.rows, row)
 		rp.Hidden[i] = h

@@ -101,6 +101,9 @@ type ModelSpec struct {
 	Dense bool `yaml:"dense,omitempty" json:"dense,omitempty"`
 	// Recompute activations per layer in the backward pass instead of keeping them.
 	Recompute bool `yaml:"recompute,omitempty" json:"recompute,omitempty"`
+	// Compute each sequence's prompt on its own instead of once per pair (or per group of online
+	// samples): the same losses and gradients to float32 rounding, slower. For comparisons.
+	UnsharedPrompts bool `yaml:"unshared_prompts,omitempty" json:"unshared_prompts,omitempty"`
 	// Compute threads; 0 means all cores.
 	Threads int `yaml:"threads,omitempty" json:"threads,omitempty"`
 }

@@ -287,7 +287,7 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if err := t.checkMemory(path); err != nil {
 		return err
 	}
-	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
+	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, UnsharedPrompts: t.r.Model.UnsharedPrompts, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
 	po := lo
 	if t.r.LoraR > 0 {
 		po.LoRA = &model.LoRAConfig{Rank: t.r.LoraR, Alpha: float32(t.r.LoraAlpha), Dropout: float32(t.r.LoraDropout), Targets: t.r.LoraTargetModules, Seed: t.r.Seed}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,10 +18,12 @@ import (
 // newBenchTrainCmd measures training tokens/s against a same-run PyTorch peer and Ollama.
 func newBenchTrainCmd() *cobra.Command {
 	var (
-		asJSON, noPeer, withOllama   bool
-		seqLen, iters                int
-		single, stories, peer, quant string
-		models, modes                []string
+		asJSON, noPeer, withOllama, pairs bool
+		seqLen, iters                     int
+		single, stories, peer, quant      string
+		models, modes                     []string
+		pairsData                         string
+		pairsN, pairsBatch, pairsMaxLen   int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -37,17 +40,31 @@ estimate exceeds the available memory is skipped with the estimate. The float32 
 by the plain-PyTorch peer bench/peers/train_torch.py on the same shape and step (Debian
 python3-torch, OPENBLAS_CORETYPE=SkylakeX on AVX-512); no ratio is reported when the peer runs the
 reference BLAS. With --ollama it also compares forward tokens/s with Ollama's own prompt
-evaluation of stories260K ($OLLAMA_HOST, model stories260k).`,
+evaluation of stories260K ($OLLAMA_HOST, model stories260k).
+
+With --pairs it measures prompt sharing instead: DPO steps (reference log-probs, then the
+policy's forward and backward) over the first --pairs-n pairs of --pairs-data that fit
+--pairs-max-len tokens, encoded with stories260K's tokenizer, --pairs-batch pairs per step, on
+the first of --models (default stories260K) in the first of --modes (lora or full; default lora),
+once with every sequence laid out whole and once with each pair's prompt computed once. The two
+run interleaved batch by batch in this process, so that the ratio is fair on a loaded machine; it
+prints pairs/s for each and their ratio, and the ratio per second of process CPU time.`,
 		Example: `  align bench train
   align bench train --json --models smollm2-135m-shape --iters 2
   align bench train --models qwen2.5-0.5b-shape --modes lora,lora-resident --quant q4_k --no-peer
-  align bench train --single llama3.2-1b-shape:lora-lowmem --quant q4_k --iters 1`,
+  align bench train --single llama3.2-1b-shape:lora-lowmem --quant q4_k --iters 1
+  align bench train --pairs --json
+  align bench train --pairs --models smollm2-135m-shape --pairs-n 8 --iters 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			qt, err := bench.ParseQuant(quant)
 			if err != nil {
 				return fmt.Errorf("bench train: %w", err)
+			}
+			if pairs {
+				return benchPairs(out, asJSON, stories, models, modes, bench.PairsOptions{Data: pairsData, Stories: stories,
+					Pairs: pairsN, Batch: pairsBatch, MaxLen: pairsMaxLen, Iters: iters})
 			}
 			if single != "" { // one measurement, in this process
 				name, mode, _ := strings.Cut(single, ":")
@@ -114,5 +131,46 @@ evaluation of stories260K ($OLLAMA_HOST, model stories260k).`,
 	f.BoolVar(&noPeer, "no-peer", false, "skip the PyTorch peer")
 	f.BoolVar(&withOllama, "ollama", false, "also compare forward tokens/s with Ollama's prompt evaluation (needs the server)")
 	f.StringVar(&single, "single", "", "run one SHAPE:MODE measurement in this process and print it as JSON (no peer, no memory check)")
+	f.BoolVar(&pairs, "pairs", false, "measure prompt sharing: DPO-step pairs/s with the prompt per sequence and once per pair, and their ratio")
+	f.StringVar(&pairsData, "pairs-data", filepath.Join("testdata", "data", "harmless-base-test.jsonl.gz"), "--pairs: preference pairs (HH harmless-base by default)")
+	f.IntVar(&pairsN, "pairs-n", 32, "--pairs: pairs measured")
+	f.IntVar(&pairsBatch, "pairs-batch", 4, "--pairs: pairs per step")
+	f.IntVar(&pairsMaxLen, "pairs-max-len", 1024, "--pairs: longest sequence a measured pair may have (tokens)")
 	return cmd
+}
+
+// benchPairs runs and prints `align bench train --pairs`.
+func benchPairs(out io.Writer, asJSON bool, stories string, models, modes []string, o bench.PairsOptions) error {
+	name, mode := "stories260K", "lora"
+	if len(models) > 0 {
+		name = models[0]
+	}
+	if len(modes) > 0 {
+		mode = modes[0]
+	}
+	if mode != "lora" && mode != "full" {
+		return fmt.Errorf("bench train --pairs: mode %q: want lora or full", mode)
+	}
+	found := false
+	for _, s := range bench.Shapes(stories) {
+		if s.Name == name {
+			o.Shape, found = s, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("bench train --pairs: unknown model %q (want one of %s)", name, strings.Join(bench.ShapeNames(), ", "))
+	}
+	o.Mode = mode
+	r, err := bench.PairsBench(o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(out).Encode(r)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\tmode\tpairs\tbatch\tprompt tok\tresponse tok\trows unshared\trows shared\tunshared pairs/s\tshared pairs/s\tratio\tcpu ratio\tmax |dlogp|\n")
+	fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f×\t%.2f×\t%.2g\n", r.Model, r.Mode, r.Pairs, r.Batch, r.MeanPromptTokens,
+		r.MeanResponseTokens, r.RowsUnshared, r.RowsShared, r.UnsharedPairsPerS, r.SharedPairsPerS, r.Ratio, r.CPURatio, r.MaxLogProbDiff)
+	return tw.Flush()
 }

@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"recipes":       {"objectives"}, // the objective table is declared once, in objectives
 	"runtime":       {},
 	"model":         {"data", "kernels"},
-	"model/bench":   {"kernels", "model", "runtime"},
+	"model/bench":   {"data", "kernels", "model", "runtime"},
 	"pairs":         {"data", "data/curate", "runtime", "objectives"}, // curate: the file side of curation
 	"train":         {"assets", "data", "kernels", "model", "objectives", "pairs", "recipes", "runtime"},
 	"eval":          {"data", "runtime", "pairs", "eval/tiktoken"},
