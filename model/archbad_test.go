@@ -108,10 +108,12 @@ func TestLoadBadArchFiles(t *testing.T) {
 }
 
 // FuzzLoadGGUF: whatever the bytes, Load returns a model or an error naming the file; it never
-// panics. Seeds are small random qwen3 and phi3 files and stories260K.
+// panics. Seeds are small random files of every architecture (qwen3, llama with the Llama 3
+// vocabulary, phi3 with its fused tensors and longrope factors, gemma2 and gemma3) and
+// stories260K.
 func FuzzLoadGGUF(f *testing.F) {
 	for _, ra := range randomArchs() {
-		if ra.name != "align-rnd-qwen3" && ra.name != "align-rnd-llama3" {
+		if ra.name != "align-rnd-qwen3" && ra.name != "align-rnd-llama3" && ra.name != "align-rnd-phi3-longrope" {
 			continue
 		}
 		spec := ra.spec
@@ -122,10 +124,26 @@ func FuzzLoadGGUF(f *testing.F) {
 		}
 		f.Add(buf.Bytes())
 	}
+	dir := f.TempDir()
+	for _, arch := range []string{"gemma2", "gemma3"} {
+		r := randomGemma(arch)
+		r.Layers, r.FFN = 2, 64
+		if arch == "gemma2" {
+			r.FFN = 512 // its peaked lookup FFN needs one row per vocabulary entry
+		}
+		path := filepath.Join(dir, arch+"-seed.gguf")
+		if err := r.Write(path); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	if b, err := os.ReadFile(storiesPath); err == nil {
 		f.Add(b)
 	}
-	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		path := filepath.Join(dir, "fuzz.gguf")
 		if err := os.WriteFile(path, b, 0o644); err != nil {

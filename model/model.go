@@ -119,10 +119,14 @@ type Model struct {
 	vocab       *tokenizer.Vocabulary
 	spacePrefix bool // SentencePiece add_space_prefix as llama.cpp applies it
 	phi3Strip   bool // special tokens strip the whitespace after them (llama.cpp's Phi-3 RSTRIP)
-	tmpl        *template.Template
-	tmplName    string
-	notes       []string // Notes
-	eot         int32    // end-of-turn token appended to chat responses
+	// engineTok: Ollama's Go engine serves the architecture (fs/ggml OllamaEngineRequired) and
+	// tokenizes with ollama/tokenizer as it is; else llama.cpp's rules apply (encode).
+	engineTok bool
+	specials  []special // control and user-defined tokens, longest first (llama.cpp's order)
+	tmpl      *template.Template
+	tmplName  string
+	notes     []string // Notes
+	eot       int32    // end-of-turn token appended to chat responses
 
 	embed, output, outNorm *Param   // output nil when tied
 	embedQ, outputQ        *qweight // embed/output kept encoded (head.go); their Data is nil

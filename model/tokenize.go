@@ -90,8 +90,9 @@ func (m *Model) initTokenizer() error {
 		}
 		m.tok = tokenizer.NewSentencePiece(v)
 		// llama.cpp defaults add_space_prefix to true for SPM vocabularies; ollama's Go
-		// SentencePiece does not apply it, so Tokenize does.
-		m.spacePrefix = kv.Bool("tokenizer.ggml.add_space_prefix", true)
+		// SentencePiece does not apply it, so Tokenize does for the llama.cpp runner. Ollama's
+		// engine (gemma3) never does, whatever the key says: ollama's converter writes none.
+		m.spacePrefix = !kv.OllamaEngineRequired() && kv.Bool("tokenizer.ggml.add_space_prefix", true)
 		// llama.cpp (llama-vocab.cpp) gives every special token but <unk>, <s> and
 		// <|endoftext|> the RSTRIP attribute when general.name contains "phi-3" or "phi3": the
 		// whitespace after it is dropped before tokenizing the text that follows.
@@ -108,7 +109,28 @@ func (m *Model) initTokenizer() error {
 	}
 	m.vocab = v
 	m.eot = v.EOS[0]
+	m.engineTok = kv.OllamaEngineRequired()
+	m.specials = specialsLongestFirst(v)
 	return nil
+}
+
+// special is one control or user-defined token that Tokenize matches in the text.
+type special struct {
+	text string
+	id   int32
+}
+
+// specialsLongestFirst lists the vocabulary's control and user-defined tokens as llama.cpp's
+// tokenizer_st_partition tries them: longest text first (cache_special_tokens), ties by id.
+// ollama/tokenizer tries them in id order, which splits Gemma's user-defined "\n\n" as two
+// "\n" when "\n" has the smaller id.
+func specialsLongestFirst(v *tokenizer.Vocabulary) []special {
+	var sp []special
+	for _, s := range v.SpecialVocabulary() {
+		sp = append(sp, special{s, v.Encode(s)})
+	}
+	slices.SortStableFunc(sp, func(a, b special) int { return len(b.text) - len(a.text) })
+	return sp
 }
 
 // initTemplate picks the Ollama template as the server does at /api/create: the GGUF's
@@ -187,9 +209,11 @@ func (m *Model) Tokenize(text string, addSpecial bool) ([]int32, error) {
 }
 
 // encode tokenizes text without BOS/EOS. atStart says whether the text begins a sequence (or
-// follows a special token), where llama.cpp adds the SentencePiece space prefix.
+// follows a special token), where llama.cpp adds the SentencePiece space prefix. For the
+// llama.cpp runner it splits out the special tokens as llama.cpp does (longest first), so
+// that ollama/tokenizer only sees text without them; Ollama's engine uses ollama/tokenizer as is.
 func (m *Model) encode(text string, atStart bool) ([]int32, error) {
-	if !m.spacePrefix {
+	if m.engineTok {
 		return m.tok.Encode(text, false)
 	}
 	type frag struct {
@@ -197,20 +221,19 @@ func (m *Model) encode(text string, atStart bool) ([]int32, error) {
 		special int32 // -1 for raw text
 	}
 	frags := []frag{{text, -1}}
-	for _, sp := range m.vocab.SpecialVocabulary() {
-		id := m.vocab.Encode(sp)
+	for _, sp := range m.specials {
 		var out []frag
 		for _, f := range frags {
 			for f.special < 0 {
-				i := strings.Index(f.text, sp)
+				i := strings.Index(f.text, sp.text)
 				if i < 0 {
 					break
 				}
 				if i > 0 {
 					out = append(out, frag{f.text[:i], -1})
 				}
-				out = append(out, frag{sp, id})
-				f.text = f.text[i+len(sp):]
+				out = append(out, frag{sp.text, sp.id})
+				f.text = f.text[i+len(sp.text):]
 			}
 			if f.special >= 0 || f.text != "" {
 				out = append(out, f)
@@ -239,7 +262,7 @@ func (m *Model) encode(text string, atStart bool) ([]int32, error) {
 			}
 		}
 		strip = false
-		if prevSpecial {
+		if prevSpecial && m.spacePrefix {
 			s = " " + s
 		}
 		part, err := m.tok.Encode(s, false)
@@ -365,7 +388,7 @@ func (m *Model) SameTokenizer(o *Model) bool {
 	if a == nil || b == nil {
 		return false
 	}
-	return m.spacePrefix == o.spacePrefix &&
+	return m.spacePrefix == o.spacePrefix && m.engineTok == o.engineTok &&
 		slices.Equal(a.Values, b.Values) && slices.Equal(a.Types, b.Types) &&
 		slices.Equal(a.Merges, b.Merges) && slices.Equal(a.Scores, b.Scores) &&
 		slices.Equal(a.BOS, b.BOS) && slices.Equal(a.EOS, b.EOS) && a.AddBOS == b.AddBOS

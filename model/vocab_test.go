@@ -29,15 +29,15 @@ func vocabModel(t *testing.T, path string) *Model {
 	return m
 }
 
-// readVocabTests reads llama.cpp's tokenizer test vectors: the .inp file holds the texts
-// separated by "\n__ggml_vocab_test__\n", the .out file one line of token ids per text.
-func readVocabTests(t *testing.T, base string) ([]string, [][]int32) {
+// readVocabTests reads tokenizer test vectors in llama.cpp's format: the .inp file holds the
+// texts separated by "\n__ggml_vocab_test__\n", the .out file one line of token ids per text.
+func readVocabTests(t *testing.T, inpPath, outPath string) ([]string, [][]int32) {
 	t.Helper()
-	inp, err := os.ReadFile(base + ".inp")
+	inp, err := os.ReadFile(inpPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.ReadFile(base + ".out")
+	out, err := os.ReadFile(outPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +47,14 @@ func readVocabTests(t *testing.T, base string) ([]string, [][]int32) {
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 	if len(lines) != len(texts) {
-		t.Fatalf("%s: %d texts, %d id lines", base, len(texts), len(lines))
+		t.Fatalf("%s, %s: %d texts, %d id lines", inpPath, outPath, len(texts), len(lines))
 	}
 	ids := make([][]int32, len(lines))
 	for i, l := range lines {
 		for _, f := range strings.Fields(l) {
 			n, err := strconv.Atoi(f)
 			if err != nil {
-				t.Fatalf("%s.out line %d: %v", base, i+1, err)
+				t.Fatalf("%s line %d: %v", outPath, i+1, err)
 			}
 			ids[i] = append(ids[i], int32(n))
 		}
@@ -69,7 +69,7 @@ func TestVocabLlamaCppVectors(t *testing.T) {
 	for _, name := range []string{"ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf"} {
 		base := "../testdata/vocab/" + name
 		m := vocabModel(t, base)
-		texts, want := readVocabTests(t, base)
+		texts, want := readVocabTests(t, base+".inp", base+".out")
 		bad := 0
 		for i, text := range texts {
 			got, err := m.Tokenize(text, false)
