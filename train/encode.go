@@ -51,6 +51,8 @@ type example struct {
 	// labels holds per-kind scalar labels: "w" and "l" are the pair's ScoreChosen and
 	// ScoreRejected when it has them, which DNO reads as the win rates r_1, r_2 against pi_t.
 	labels map[string]float64
+	// margin is the pair's margin column (the reward model's; 0 without one).
+	margin float64
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -101,6 +103,9 @@ func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message)
 // pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
 func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
 	ex := &example{seqs: map[string][]model.Sequence{}, prompt: p.Prompt}
+	if p.Margin != nil {
+		ex.margin = *p.Margin
+	}
 	if p.ScoreChosen != nil && p.ScoreRejected != nil {
 		ex.labels = map[string]float64{"w": *p.ScoreChosen, "l": *p.ScoreRejected}
 	}

@@ -154,7 +154,7 @@ type pushSampler struct {
 func (s *pushSampler) Sample(ctx context.Context, todo []pairs.Planned, done func(int, []string) error) error {
 	if !s.pushed {
 		tmp := filepath.Join(s.t.stageDir(s.stage), "policy.gguf")
-		if err := exportTo(ctx, s.t.policy, "gguf:"+tmp, nil, io.Discard); err != nil {
+		if err := exportTo(ctx, s.t.policy, nil, "gguf:"+tmp, nil, io.Discard); err != nil {
 			return err
 		}
 		defer os.Remove(tmp)
