@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/alignkit/align/data"
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/objectives"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/recipes"
 )
 
@@ -44,31 +46,55 @@ func (t *trainer) zeroGrad() {
 	}
 }
 
-// splitRewardPairs holds out the last eval.held_out pairs of a seeded order for the reward
-// model's held-out accuracy; the rest train. The order is by a hash of each pair's position
-// and id under the run seed, so the split does not depend on the file's order of similar pairs.
+// splitRewardPairs holds out the pairs of eval.held_out prompts for the reward model's
+// held-out accuracy; the other prompts' pairs train. Whole prompts are held out, so that no
+// held-out response was seen in training (a dataset of all pairs of K samples repeats each
+// response). The prompts are ordered by a hash of their text under the run seed.
 func splitRewardPairs(ps []data.Pair, held int, seed uint64) (train, test []data.Pair, err error) {
 	if held <= 0 {
 		return ps, nil, nil
 	}
-	if held >= len(ps) {
-		return nil, nil, fmt.Errorf("train: eval.held_out is %d but the dataset has %d pairs; the reward model needs pairs left to train on", held, len(ps))
+	group := map[string]int{}
+	var keys []uint64
+	gs := make([]int, len(ps))
+	for i, p := range ps {
+		k := promptKey(p.Prompt)
+		g, ok := group[k]
+		if !ok {
+			g = len(keys)
+			group[k] = g
+			keys = append(keys, seedFor(seed, 11)^hashString(k))
+		}
+		gs[i] = g
 	}
-	idx := make([]int, len(ps))
-	keys := make([]uint64, len(ps))
-	for i := range ps {
-		idx[i] = i
-		keys[i] = seedFor(seed, 11, i) ^ hashString(ps[i].ID)
+	if held >= len(keys) {
+		return nil, nil, fmt.Errorf("train: eval.held_out is %d but the dataset has %d prompts; the reward model needs prompts left to train on", held, len(keys))
 	}
-	sort.Slice(idx, func(a, b int) bool { return keys[idx[a]] < keys[idx[b]] })
-	for k, i := range idx {
-		if k < len(ps)-held {
-			train = append(train, ps[i])
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return keys[order[a]] < keys[order[b]] })
+	out := map[int]bool{}
+	for _, g := range order[len(order)-held:] {
+		out[g] = true
+	}
+	for i, p := range ps {
+		if out[gs[i]] {
+			test = append(test, p)
 		} else {
-			test = append(test, ps[i])
+			train = append(train, p)
 		}
 	}
 	return train, test, nil
+}
+
+func promptKey(ms []data.Message) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%d:%s%d:%s", len(m.Role), m.Role, len(m.Content), m.Content)
+	}
+	return b.String()
 }
 
 // rewardMicroBatch is microBatch for a reward model: one forward pass through the policy and
@@ -164,13 +190,18 @@ func rewardsBatched(m *model.Model, head *model.RewardHead, seqs []model.Sequenc
 // RewardModel is a trained reward model served by align's own engine: the run's policy (base
 // GGUF with its LoRA or full weights from the newest checkpoint) and its head. Rewards encode
 // each (prompt, response) as training did and score them in batches, the model using every
-// core (its threads); calls are serialised, since one batch already fills the cores.
+// core (its threads); concurrent calls share batches. It implements pairs.Rewarder.
 type RewardModel struct {
 	run  string
 	m    *model.Model
 	head *model.RewardHead
 	enc  *encoder
-	mu   sync.Mutex
+	// batch is the sequences per forward pass; pending the calls waiting, running whether a
+	// caller is draining them.
+	batch   int
+	mu      sync.Mutex
+	pending []*rewardReq
+	running bool
 }
 
 // RewardOptions configure OpenRewardModel.
@@ -215,7 +246,10 @@ func OpenRewardModel(ctx context.Context, runDir string, opt RewardOptions) (*Re
 		return nil, fmt.Errorf("reward model %s: %w", runDir, err)
 	}
 	t.policy.SetTraining(false)
-	return &RewardModel{run: runDir, m: t.policy, head: t.head, enc: t.enc}, nil
+	if opt.Batch <= 0 {
+		opt.Batch = 64
+	}
+	return &RewardModel{run: runDir, m: t.policy, head: t.head, enc: t.enc, batch: opt.Batch}, nil
 }
 
 // loadWeights reads a weights.bin into the trainable tensors (the head included).
@@ -241,32 +275,100 @@ func (rm *RewardModel) Model() *model.Model { return rm.m }
 func (rm *RewardModel) Close() error { return rm.m.Close() }
 
 // Rewards scores each response to a one-turn prompt (the user's instruction), as training
-// encoded its pairs (chat template, max_prompt_length and max_length truncation).
+// encoded its pairs (chat template, max_prompt_length and max_length truncation). Concurrent
+// calls are batched together: the caller that finds the engine idle runs every pending
+// request, up to the batch size per forward pass, while the others wait for their rewards.
 func (rm *RewardModel) Rewards(ctx context.Context, instruction string, responses []string) ([]float64, error) {
 	prompt := []data.Message{{Role: "user", Content: instruction}}
-	seqs := make([]model.Sequence, len(responses))
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	req := &rewardReq{seqs: make([]model.Sequence, len(responses)), done: make(chan struct{})}
 	for i, r := range responses {
 		s, err := rm.enc.encode(prompt, []data.Message{{Role: "assistant", Content: r}})
 		if err != nil {
 			return nil, fmt.Errorf("reward model: encode response %d: %w", i+1, err)
 		}
-		seqs[i] = s
+		req.seqs[i] = s
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rs, err := rewardsBatched(rm.m, rm.head, seqs, 64)
-	if err != nil {
-		return nil, fmt.Errorf("reward model: %w", err)
+	rm.mu.Lock()
+	rm.pending = append(rm.pending, req)
+	lead := !rm.running
+	rm.running = true
+	rm.mu.Unlock()
+	if lead {
+		rm.drain()
 	}
-	out := make([]float64, len(rs))
-	for i, v := range rs {
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if req.err != nil {
+		return nil, fmt.Errorf("reward model: %w", req.err)
+	}
+	out := make([]float64, len(req.out))
+	for i, v := range req.out {
 		out[i] = float64(v)
 		if math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
 			return nil, fmt.Errorf("reward model: response %d: reward %v is not finite", i+1, v)
 		}
 	}
 	return out, nil
+}
+
+// rewardReq is one Rewards call waiting for the engine.
+type rewardReq struct {
+	seqs []model.Sequence
+	out  []float32
+	err  error
+	done chan struct{}
+}
+
+// drain runs the pending requests, batch sequences per forward pass, until none is left.
+func (rm *RewardModel) drain() {
+	for {
+		rm.mu.Lock()
+		reqs := rm.pending
+		rm.pending = nil
+		if len(reqs) == 0 {
+			rm.running = false
+			rm.mu.Unlock()
+			return
+		}
+		rm.mu.Unlock()
+		var seqs []model.Sequence
+		for _, q := range reqs {
+			seqs = append(seqs, q.seqs...)
+		}
+		rs, err := rewardsBatched(rm.m, rm.head, seqs, rm.batch)
+		off := 0
+		for _, q := range reqs {
+			if err != nil {
+				q.err = err
+			} else {
+				q.out = rs[off : off+len(q.seqs)]
+			}
+			off += len(q.seqs)
+			close(q.done)
+		}
+	}
+}
+
+// rewardJudge opens the stage's reward judge (online.judge.kind: reward): the reward model of
+// online.judge.run, loaded once per run, with its rewards logged in stage-K/logName.
+func (t *trainer) rewardJudge(stage int, logName string) (pairs.Judge, func(), error) {
+	if t.rm == nil {
+		rm, err := OpenRewardModel(context.Background(), t.r.Online.Judge.Run, RewardOptions{Threads: t.opt.Threads, OllamaHosts: t.opt.OllamaHosts})
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: online.judge: %w", err)
+		}
+		t.rm = rm
+	}
+	j, err := pairs.OpenRewardJudge(t.rm, 0, filepath.Join(t.stageDir(stage), logName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: online.judge: %w", err)
+	}
+	t.prog.Log("stage %d: judging with the reward model %s (tie below |Δr| %g)", stage+1, t.r.Online.Judge.Run, pairs.DefaultRewardTie)
+	return j, func() { j.Close() }, nil
 }

@@ -108,6 +108,8 @@ type trainer struct {
 	// otherwise. heldPairs are the pairs held out for its accuracy (eval.held_out).
 	head      *model.RewardHead
 	heldPairs []data.Pair
+	// rm is the online stages' reward judge's model (online.judge.kind: reward), opened once.
+	rm *RewardModel
 	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
 	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
 	// log's mfu.
@@ -235,6 +237,9 @@ func (t *trainer) close() {
 		if m != nil {
 			m.Close()
 		}
+	}
+	if t.rm != nil {
+		t.rm.Close()
 	}
 }
 
