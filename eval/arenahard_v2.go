@@ -180,3 +180,112 @@ func ReadArenaHardV2(dir string, judges []string, weight int) (battles []StyleBa
 	}
 	return battles, dropped, nil
 }
+
+// V2Row is one model of Arena-Hard v2's plain leaderboard (show_result.py without
+// --control-features).
+type V2Row struct {
+	Model string `json:"model"`
+	// Score is the mean of the bootstrap means of the model's battle scores against the
+	// baseline, Lower and Upper their 5% and 95% quantiles, in percent (print_leaderboard).
+	Score float64 `json:"score"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// Mean is the plain mean of the model's battle scores (percent), without resampling.
+	Mean    float64 `json:"mean"`
+	Battles int     `json:"battles"`
+	// AvgTokens is the mean token_len of the model's answers.
+	AvgTokens float64 `json:"avg_tokens"`
+}
+
+// V2Leaderboard is Arena-Hard v2's plain (not style-controlled) leaderboard of one category.
+type V2Leaderboard struct {
+	Category string  `json:"category"`
+	Baseline string  `json:"baseline"`
+	Rows     []V2Row `json:"rows"`
+	Battles  int     `json:"battles"`
+	Rounds   int     `json:"bootstrap_rounds"`
+}
+
+// ArenaHardV2Plain is show_result.py's print_leaderboard per category: each model's battle
+// scores (1, 0.5, 0, strong verdicts weighted) are resampled with replacement within the model
+// (groupby("model").sample(frac=1, replace=True)) Rounds times (default 100); the score is the
+// mean of the bootstrap means, the interval their 5% and 95% quantiles, and the baseline is
+// listed at 50. The resampling draws from NumPy's legacy generator seeded with opt.Seed
+// (default 42; Arena-Hard leaves pandas' sampling unseeded), the models in sorted order, each
+// model's n draws in turn. Battles of the baseline against itself are left out, as in
+// StyleControl.
+func ArenaHardV2Plain(battles []StyleBattle, opt StyleOptions) ([]*V2Leaderboard, error) {
+	if opt.Rounds == 0 {
+		opt.Rounds = 100
+	}
+	if opt.Seed == 0 {
+		opt.Seed = 42
+	}
+	byCat, cats := battlesByCategory(battles)
+	if len(cats) == 0 {
+		return nil, fmt.Errorf("eval: arena-hard v2 leaderboard: no battles")
+	}
+	var out []*V2Leaderboard
+	for _, c := range cats {
+		bs := byCat[c]
+		baseline := opt.Baseline
+		scores := map[string][]float64{}
+		var models []string
+		for _, b := range bs {
+			if baseline == "" {
+				baseline = b.Baseline
+			}
+			if b.Baseline != baseline {
+				return nil, fmt.Errorf("eval: arena-hard v2 leaderboard: category %q has battles against %s and %s; Arena-Hard scores one baseline per category", c, baseline, b.Baseline)
+			}
+			if _, ok := scores[b.Model]; !ok {
+				models = append(models, b.Model)
+			}
+			scores[b.Model] = append(scores[b.Model], b.Score)
+		}
+		sort.Strings(models)
+		rng := newMT19937(opt.Seed)
+		boots := make([][]float64, len(models))
+		for r := 0; r < opt.Rounds; r++ {
+			for m, name := range models {
+				s := scores[name]
+				sum := 0.0
+				for range s {
+					sum += s[rng.boundedMasked(len(s))]
+				}
+				boots[m] = append(boots[m], sum/float64(len(s)))
+			}
+		}
+		toks := map[string][]float64{}
+		seen := map[string]bool{}
+		for _, b := range bs {
+			for _, mm := range []struct {
+				m    string
+				meta StyleMeta
+			}{{b.Model, b.ModelMeta}, {b.Baseline, b.BaseMeta}} {
+				if key := mm.m + "\x00" + b.UID; !seen[key] {
+					seen[key] = true
+					toks[mm.m] = append(toks[mm.m], float64(mm.meta.TokenLen))
+				}
+			}
+		}
+		lb := &V2Leaderboard{Category: c, Baseline: baseline, Battles: len(bs), Rounds: opt.Rounds}
+		for m, name := range models {
+			lb.Rows = append(lb.Rows, V2Row{Model: name, Score: 100 * mean(boots[m]), Lower: 100 * percentile(boots[m], 5),
+				Upper: 100 * percentile(boots[m], 95), Mean: 100 * mean(scores[name]), Battles: len(scores[name]), AvgTokens: mean(toks[name])})
+		}
+		base := V2Row{Model: baseline, Score: 50, Lower: 50, Upper: 50, Mean: 50, Battles: len(bs)}
+		if t := toks[baseline]; len(t) > 0 {
+			base.AvgTokens = mean(t)
+		}
+		lb.Rows = append(lb.Rows, base)
+		sort.SliceStable(lb.Rows, func(a, b int) bool {
+			if lb.Rows[a].Score != lb.Rows[b].Score {
+				return lb.Rows[a].Score > lb.Rows[b].Score
+			}
+			return lb.Rows[a].Model < lb.Rows[b].Model
+		})
+		out = append(out, lb)
+	}
+	return out, nil
+}

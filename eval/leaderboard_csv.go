@@ -87,28 +87,40 @@ func ReadLeaderboardCSV(r io.Reader, name string) ([]LeaderboardCSVRow, error) {
 
 func today() string { return time.Now().UTC().Format("2006-01-02") }
 
-// CSVRows gives the Bradley–Terry leaderboard as published-format rows (score and interval
-// as win rates, avg_tokens from the answers' token counts).
-func (lb *BTLeaderboard) CSVRows(date string) []LeaderboardCSVRow {
+// csvRows maps a leaderboard's rows to published-format rows dated date (today when empty).
+func csvRows[R any](date string, rows []R, row func(R) LeaderboardCSVRow) []LeaderboardCSVRow {
 	if date == "" {
 		date = today()
 	}
 	var out []LeaderboardCSVRow
-	for _, r := range lb.Rows {
-		out = append(out, LeaderboardCSVRow{Model: r.Model, Score: r.WinRate, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(r.AvgTokens), Date: date})
+	for _, r := range rows {
+		c := row(r)
+		c.Date = date
+		out = append(out, c)
 	}
 	return out
+}
+
+// CSVRows gives the Bradley–Terry leaderboard as published-format rows (score and interval
+// as win rates, avg_tokens from the answers' token counts).
+func (lb *BTLeaderboard) CSVRows(date string) []LeaderboardCSVRow {
+	return csvRows(date, lb.Rows, func(r BTRow) LeaderboardCSVRow {
+		return LeaderboardCSVRow{Model: r.Model, Score: r.WinRate, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(r.AvgTokens)}
+	})
 }
 
 // CSVRows gives the style-controlled leaderboard as published-format rows (the bootstrap
 // median and its 5%/95% quantiles, v2's interval).
 func (lb *StyleLeaderboard) CSVRows(date string) []LeaderboardCSVRow {
-	if date == "" {
-		date = today()
-	}
-	var out []LeaderboardCSVRow
-	for _, r := range lb.Rows {
-		out = append(out, LeaderboardCSVRow{Model: r.Model, Score: r.Score, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(int(r.AvgTokens)), Date: date})
-	}
-	return out
+	return csvRows(date, lb.Rows, func(r StyleRow) LeaderboardCSVRow {
+		return LeaderboardCSVRow{Model: r.Model, Score: r.Score, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(int(r.AvgTokens))}
+	})
+}
+
+// CSVRows gives Arena-Hard v2's plain leaderboard as published-format rows (the bootstrap
+// mean and its 5%/95% quantiles).
+func (lb *V2Leaderboard) CSVRows(date string) []LeaderboardCSVRow {
+	return csvRows(date, lb.Rows, func(r V2Row) LeaderboardCSVRow {
+		return LeaderboardCSVRow{Model: r.Model, Score: r.Score, RatingQ025: r.Lower, RatingQ975: r.Upper, AvgTokens: float64(int(r.AvgTokens))}
+	})
 }

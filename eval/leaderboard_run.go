@@ -14,7 +14,8 @@ type LeaderboardOptions struct {
 	Judgments string
 	BT        BTOptions
 	// StyleControl fits Arena-Hard v2's style-controlled Bradley–Terry model instead of v0.1's
-	// plain one (an Arena-Hard v2 directory always needs it).
+	// plain one. An Arena-Hard v2 directory always gets v2's plain leaderboard (show_result.py
+	// without --control-features), and the style-controlled one as well with StyleControl.
 	StyleControl bool
 	Style        StyleOptions
 	// Categories keep only these categories (Arena-Hard's --category; align judgments' dataset).
@@ -22,8 +23,9 @@ type LeaderboardOptions struct {
 	// JudgeNames choose the judges under an Arena-Hard v2 directory's model_judgment/.
 	JudgeNames []string
 	// Out, when set, receives report.json and report.html; CSV, when set, the leaderboard in
-	// Arena-Hard's published CSV format (one file per category with style control:
-	// <name>_<category>.csv when there are several).
+	// Arena-Hard's published CSV format (one file per category with style control
+	// or an Arena-Hard v2 directory: <name>_<category>.csv when there are several; the style-
+	// controlled leaderboard's when both were fitted).
 	Out string
 	CSV string
 }
@@ -32,6 +34,8 @@ type LeaderboardOptions struct {
 type LeaderboardResult struct {
 	Leaderboard *BTLeaderboard      `json:"leaderboard,omitempty"`
 	Style       []*StyleLeaderboard `json:"style_control,omitempty"`
+	// V2 is Arena-Hard v2's plain leaderboard per category (an Arena-Hard v2 directory only).
+	V2 []*V2Leaderboard `json:"arena_hard_v2,omitempty"`
 	// Dropped counts judgments without a usable verdict.
 	Dropped  int      `json:"dropped"`
 	CSVFiles []string `json:"csv_files,omitempty"`
@@ -56,10 +60,8 @@ func RunLeaderboard(opt LeaderboardOptions) (*LeaderboardResult, error) {
 	rep := &Report{Kind: "leaderboard", Source: map[string]string{"judgments": opt.Judgments}}
 	if IsArenaHardV2Dir(opt.Judgments) || opt.StyleControl {
 		var battles []StyleBattle
-		if IsArenaHardV2Dir(opt.Judgments) {
-			if !opt.StyleControl {
-				return nil, fmt.Errorf("eval: %s is an Arena-Hard v2 directory: its leaderboard is style-controlled here (--style-control)", opt.Judgments)
-			}
+		v2 := IsArenaHardV2Dir(opt.Judgments)
+		if v2 {
 			bs, dropped, err := ReadArenaHardV2(opt.Judgments, opt.JudgeNames, opt.BT.Weight)
 			if err != nil {
 				return nil, err
@@ -91,20 +93,39 @@ func RunLeaderboard(opt LeaderboardOptions) (*LeaderboardResult, error) {
 		if opt.Style.Seed == 0 {
 			opt.Style.Seed = opt.BT.Seed
 		}
-		lbs, err := StyleControl(kept, opt.Style)
-		if err != nil {
-			return nil, err
-		}
-		res.Style = lbs
-		rep.StyleControl = lbs
-		if opt.CSV != "" {
-			for _, lb := range lbs {
-				path := opt.CSV
-				if len(lbs) > 1 {
-					ext := filepath.Ext(path)
-					path = strings.TrimSuffix(path, ext) + "_" + fileName(lb.Category) + ext
+		var csvRows [][]LeaderboardCSVRow
+		var csvCats []string
+		if v2 {
+			lbs, err := ArenaHardV2Plain(kept, opt.Style)
+			if err != nil {
+				return nil, err
+			}
+			res.V2, rep.ArenaHardV2 = lbs, lbs
+			if !opt.StyleControl {
+				for _, lb := range lbs {
+					csvRows, csvCats = append(csvRows, lb.CSVRows("")), append(csvCats, lb.Category)
 				}
-				if err := writeLeaderboardCSVFile(path, lb.CSVRows("")); err != nil {
+			}
+		}
+		if opt.StyleControl {
+			lbs, err := StyleControl(kept, opt.Style)
+			if err != nil {
+				return nil, err
+			}
+			res.Style = lbs
+			rep.StyleControl = lbs
+			for _, lb := range lbs {
+				csvRows, csvCats = append(csvRows, lb.CSVRows("")), append(csvCats, lb.Category)
+			}
+		}
+		if opt.CSV != "" {
+			for i, rows := range csvRows {
+				path := opt.CSV
+				if len(csvRows) > 1 {
+					ext := filepath.Ext(path)
+					path = strings.TrimSuffix(path, ext) + "_" + fileName(csvCats[i]) + ext
+				}
+				if err := writeLeaderboardCSVFile(path, rows); err != nil {
 					return nil, err
 				}
 				res.CSVFiles = append(res.CSVFiles, path)

@@ -31,7 +31,9 @@ type Report struct {
 	MTBenchScores *MTBenchScores `json:"mt_bench,omitempty"`
 	// StyleControl holds Arena-Hard v2's style-controlled leaderboards, one per category.
 	StyleControl []*StyleLeaderboard `json:"style_control,omitempty"`
-	Warnings     []string            `json:"warnings,omitempty"`
+	// ArenaHardV2 holds Arena-Hard v2's plain leaderboards (no style control), one per category.
+	ArenaHardV2 []*V2Leaderboard `json:"arena_hard_v2,omitempty"`
+	Warnings    []string         `json:"warnings,omitempty"`
 
 	// scatter holds the length-difference points of the first LC fit, for the HTML only.
 	scatter *LCFit
@@ -257,6 +259,7 @@ type htmlView struct {
 	SafetySVG    template.HTML
 	MTBenchSVG   template.HTML
 	StyleSVG     []template.HTML
+	V2SVG        []template.HTML
 	StatsRows    []HeadToHead
 	ScatterNote  string
 	ExampleItems []Example
@@ -281,6 +284,13 @@ func (r *Report) view() htmlView {
 			bt.Rows = append(bt.Rows, BTRow{Model: row.Model, WinRate: row.Score, Lower: row.Lower, Upper: row.Upper})
 		}
 		v.StyleSVG = append(v.StyleSVG, template.HTML(ladderSVG(bt, "style-controlled win rate vs "+lb.Baseline+" (%), bootstrap median, 5–95% interval")))
+	}
+	for _, lb := range r.ArenaHardV2 {
+		bt := &BTLeaderboard{Baseline: lb.Baseline}
+		for _, row := range lb.Rows {
+			bt.Rows = append(bt.Rows, BTRow{Model: row.Model, WinRate: row.Score, Lower: row.Lower, Upper: row.Upper})
+		}
+		v.V2SVG = append(v.V2SVG, template.HTML(ladderSVG(bt, "win rate vs "+lb.Baseline+" (%), bootstrap mean, 5–95% interval")))
 	}
 	if r.MTBenchScores != nil {
 		v.MTBenchSVG = template.HTML(mtBenchSVG(r.MTBenchScores))
@@ -521,6 +531,11 @@ th{background:#f2f2f2}td.l{text-align:left}.warn{background:#fff3cd;border:1px s
 <table><tr><th>model</th><th>win rate</th><th>95% interval</th><th>Elo</th><th>Elo interval</th><th>battles</th><th>avg length</th></tr>
 {{range .R.Leaderboard.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .WinRate}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Elo}}</td><td>({{num .EloLower}}, {{num .EloUpper}})</td><td>{{.Battles}}</td><td>{{.AvgLength}}</td></tr>
 {{end}}</table>{{range .R.Leaderboard.Warnings}}<div class="warn">⚠ {{.}}</div>{{end}}{{end}}
+{{range $i, $lb := .R.ArenaHardV2}}<h2>Arena-Hard v2 leaderboard (no style control){{if $lb.Category}} · {{$lb.Category}}{{end}}</h2>
+{{index $.V2SVG $i}}
+<table><tr><th>model</th><th>score (%)</th><th>5–95% interval</th><th>mean (%)</th><th>battles</th><th>avg tokens</th></tr>
+{{range $lb.Rows}}<tr><td class="l">{{.Model}}</td><td>{{num .Score}}</td><td>({{num .Lower}}, {{num .Upper}})</td><td>{{num .Mean}}</td><td>{{.Battles}}</td><td>{{printf "%.0f" .AvgTokens}}</td></tr>
+{{end}}</table>{{end}}
 {{range $i, $lb := .R.StyleControl}}<h2>Style-controlled Bradley–Terry (Arena-Hard v2){{if $lb.Category}} · {{$lb.Category}}{{end}}</h2>
 {{index $.StyleSVG $i}}
 <table><tr><th>model</th><th>score (%)</th><th>5–95% interval</th><th>coefficient</th><th>battles</th><th>avg tokens</th></tr>

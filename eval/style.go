@@ -449,6 +449,24 @@ func fitStyleBT(d *styleDesign, idx []int) ([]float64, bool) {
 	return theta, false
 }
 
+// battlesByCategory groups battles by category (sorted), leaving out a baseline's battles
+// against itself.
+func battlesByCategory(battles []StyleBattle) (map[string][]StyleBattle, []string) {
+	byCat := map[string][]StyleBattle{}
+	var cats []string
+	for _, b := range battles {
+		if b.Model == b.Baseline {
+			continue
+		}
+		if _, ok := byCat[b.Category]; !ok {
+			cats = append(cats, b.Category)
+		}
+		byCat[b.Category] = append(byCat[b.Category], b)
+	}
+	sort.Strings(cats)
+	return byCat, cats
+}
+
 // StyleControl fits the style-controlled leaderboard of each category in battles (one
 // baseline per category: the rows' own, as Arena-Hard v2 takes it from JUDGE_SETTINGS).
 func StyleControl(battles []StyleBattle, opt StyleOptions) ([]*StyleLeaderboard, error) {
@@ -473,18 +491,7 @@ func StyleControl(battles []StyleBattle, opt StyleOptions) ([]*StyleLeaderboard,
 			return nil, fmt.Errorf("eval: style control: feature %q (want length or markdown)", f)
 		}
 	}
-	byCat := map[string][]StyleBattle{}
-	var cats []string
-	for _, b := range battles {
-		if b.Model == b.Baseline {
-			continue
-		}
-		if _, ok := byCat[b.Category]; !ok {
-			cats = append(cats, b.Category)
-		}
-		byCat[b.Category] = append(byCat[b.Category], b)
-	}
-	sort.Strings(cats)
+	byCat, cats := battlesByCategory(battles)
 	if len(cats) == 0 {
 		return nil, errors.New("eval: style control: no battles")
 	}

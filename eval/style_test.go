@@ -271,12 +271,19 @@ func TestStyleBattlesFromJudgments(t *testing.T) {
 	}
 }
 
-// TestArenaHardV2Layout reads a directory in Arena-Hard v2's layout (two categories, one
-// baseline each, judgments with a null game) and fits a style-controlled leaderboard per
-// category.
-func TestArenaHardV2Layout(t *testing.T) {
+// v2Game is one written judgment row's two verdicts: game 1 (baseline as A), then game 2.
+type v2Game struct {
+	uid, category, model, baseline string
+	g1, g2                         string // "" for a null game
+}
+
+// writeArenaV2Dir writes a directory in Arena-Hard v2's layout: 60 questions in two
+// categories (every third creative_writing), answers with style metadata from four models, and
+// gpt-4.1's judgments of two of them against each category's baseline (question 7's second
+// game null). It returns the directory, the number of null rows and the verdicts written.
+func writeArenaV2Dir(t *testing.T, rng *rand.Rand) (string, int, []v2Game) {
+	t.Helper()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewSource(2))
 	write := func(rel string, rows []any) {
 		p := filepath.Join(dir, rel)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -312,21 +319,33 @@ func TestArenaHardV2Layout(t *testing.T) {
 	}
 	labels := []string{"A>B", "A>>B", "A=B", "B>A", "B>>A"}
 	nullRows := 0
+	var games []v2Game
 	for _, m := range []string{"qwq-32b", "deepseek-r1"} {
 		var rows []any
 		for i, q := range qs {
 			uid := q.(map[string]any)["uid"].(string)
 			base := ArenaHardV2Baselines[cats[uid]]
-			g1 := map[string]any{"score": labels[rng.Intn(5)], "judgment": map[string]any{"answer": "..."}}
-			g2 := map[string]any{"score": labels[rng.Intn(5)], "judgment": map[string]any{"answer": "..."}}
+			g := v2Game{uid: uid, category: cats[uid], model: m, baseline: base, g1: labels[rng.Intn(5)], g2: labels[rng.Intn(5)]}
+			g1 := map[string]any{"score": g.g1, "judgment": map[string]any{"answer": "..."}}
+			g2 := map[string]any{"score": g.g2, "judgment": map[string]any{"answer": "..."}}
 			if i == 7 {
 				g2["score"] = nil
+				g.g2 = ""
 				nullRows++
 			}
+			games = append(games, g)
 			rows = append(rows, map[string]any{"uid": uid, "category": cats[uid], "judge": "gpt-4.1", "model": m, "baseline": base, "games": []any{g1, g2}})
 		}
 		write("model_judgment/gpt-4.1/"+m+".jsonl", rows)
 	}
+	return dir, nullRows, games
+}
+
+// TestArenaHardV2Layout reads a directory in Arena-Hard v2's layout (two categories, one
+// baseline each, judgments with a null game) and fits a style-controlled leaderboard per
+// category.
+func TestArenaHardV2Layout(t *testing.T) {
+	dir, nullRows, _ := writeArenaV2Dir(t, rand.New(rand.NewSource(2)))
 	if !IsArenaHardV2Dir(dir) {
 		t.Fatal("layout not recognised")
 	}

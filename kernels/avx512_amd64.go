@@ -56,6 +56,9 @@ var avx512Impl = impl{
 	rope:        rope512,
 	dequantF16:  dequantF16AVX512,
 	dequantQ8_0: dequantQ8_0AVX512,
+	dequantQ4_1: dequantQ4_1AVX2,
+	dequantQ5_0: dequantQ5_0AVX2,
+	dequantQ5_1: dequantQ5_1AVX2,
 	q2kBlock:    q2kBlockAVX2, // the AVX2 decoders (no AVX-512 ones)
 	q3kBlock:    q3kBlockAVX2,
 	q4kBlock: func(y []float32, q []byte, dm *[16]float32) {

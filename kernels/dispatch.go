@@ -45,6 +45,8 @@ type impl struct {
 	// dequantF16 converts len(dst) binary16 values; dequantQ8_0 len(dst)/32 Q8_0 blocks.
 	dequantF16  func(dst []float32, src []byte)
 	dequantQ8_0 func(dst []float32, src []byte)
+	// dequantQ4_1, dequantQ5_0 and dequantQ5_1 convert len(dst)/32 blocks of their type.
+	dequantQ4_1, dequantQ5_0, dequantQ5_1 func(dst []float32, src []byte)
 	// q4kBlock, when set, converts the 256 quants q (128 bytes) of one Q4_K block given its 8
 	// scales and 8 mins (dm); otherwise the Go loop runs.
 	q4kBlock func(y []float32, q []byte, dm *[16]float32)
@@ -91,6 +93,9 @@ var genericImpl = impl{
 	rope:        ropeGeneric,
 	dequantF16:  dequantF16Generic,
 	dequantQ8_0: dequantQ8_0Generic,
+	dequantQ4_1: dequantQ4_1Generic,
+	dequantQ5_0: dequantQ5_0Generic,
+	dequantQ5_1: dequantQ5_1Generic,
 	fmaPeak:     fmaPeakGeneric,
 	fmaFlops:    16,
 }

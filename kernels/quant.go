@@ -118,45 +118,11 @@ func dequantizeWith(im *impl, t GGMLType, dst []float32, src []byte) error {
 			}
 		}
 	case TypeQ4_1:
-		for b := 0; b < nb; b++ {
-			blk := src[b*20 : b*20+20]
-			d := F16ToF32(binary.LittleEndian.Uint16(blk))
-			m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
-			y := dst[b*32 : b*32+32]
-			for j := 0; j < 16; j++ {
-				y[j] = float32(float32(blk[4+j]&0xF)*d) + m
-				y[j+16] = float32(float32(blk[4+j]>>4)*d) + m
-			}
-		}
+		im.dequantQ4_1(dst[:nb*32], src[:nb*20])
 	case TypeQ5_0:
-		for b := 0; b < nb; b++ {
-			blk := src[b*22 : b*22+22]
-			d := F16ToF32(binary.LittleEndian.Uint16(blk))
-			qh := binary.LittleEndian.Uint32(blk[2:])
-			qs := blk[6:22]
-			y := dst[b*32 : b*32+32]
-			for j := 0; j < 16; j++ {
-				h0 := byte((qh>>uint(j))<<4) & 0x10
-				h1 := byte(qh>>uint(j+12)) & 0x10
-				y[j] = float32(int(qs[j]&0xF|h0)-16) * d
-				y[j+16] = float32(int(qs[j]>>4|h1)-16) * d
-			}
-		}
+		im.dequantQ5_0(dst[:nb*32], src[:nb*22])
 	case TypeQ5_1:
-		for b := 0; b < nb; b++ {
-			blk := src[b*24 : b*24+24]
-			d := F16ToF32(binary.LittleEndian.Uint16(blk))
-			m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
-			qh := binary.LittleEndian.Uint32(blk[4:])
-			qs := blk[8:24]
-			y := dst[b*32 : b*32+32]
-			for j := 0; j < 16; j++ {
-				h0 := byte((qh>>uint(j))<<4) & 0x10
-				h1 := byte(qh>>uint(j+12)) & 0x10
-				y[j] = float32(float32(qs[j]&0xF|h0)*d) + m
-				y[j+16] = float32(float32(qs[j]>>4|h1)*d) + m
-			}
-		}
+		im.dequantQ5_1(dst[:nb*32], src[:nb*24])
 	case TypeQ2_K:
 		for b := 0; b < nb; b++ {
 			dequantQ2KBlock(im, dst[b*qkK:b*qkK+qkK], src[b*84:b*84+84])
@@ -399,6 +365,61 @@ func dequantQ8_0Generic(dst []float32, src []byte) {
 		y := dst[b*32 : b*32+32]
 		for j := range y {
 			y[j] = float32(int8(blk[2+j])) * d
+		}
+	}
+}
+
+// dequantQ4_1Generic converts len(dst)/32 Q4_1 blocks (d, m, 16 bytes of nibbles):
+// float32(q·d) + m, low nibbles first.
+func dequantQ4_1Generic(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	for b := 0; b < nb; b++ {
+		blk := src[b*20 : b*20+20]
+		d := F16ToF32(binary.LittleEndian.Uint16(blk))
+		m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+		y := dst[b*32 : b*32+32]
+		for j := 0; j < 16; j++ {
+			y[j] = float32(float32(blk[4+j]&0xF)*d) + m
+			y[j+16] = float32(float32(blk[4+j]>>4)*d) + m
+		}
+	}
+}
+
+// dequantQ5_0Generic converts len(dst)/32 Q5_0 blocks (d, qh, 16 bytes of nibbles):
+// float32(q − 16)·d, the 5th bit of value j being bit j of qh.
+func dequantQ5_0Generic(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	for b := 0; b < nb; b++ {
+		blk := src[b*22 : b*22+22]
+		d := F16ToF32(binary.LittleEndian.Uint16(blk))
+		qh := binary.LittleEndian.Uint32(blk[2:])
+		qs := blk[6:22]
+		y := dst[b*32 : b*32+32]
+		for j := 0; j < 16; j++ {
+			h0 := byte((qh>>uint(j))<<4) & 0x10
+			h1 := byte(qh>>uint(j+12)) & 0x10
+			y[j] = float32(int(qs[j]&0xF|h0)-16) * d
+			y[j+16] = float32(int(qs[j]>>4|h1)-16) * d
+		}
+	}
+}
+
+// dequantQ5_1Generic converts len(dst)/32 Q5_1 blocks (d, m, qh, 16 bytes of nibbles):
+// float32(q·d) + m, the 5th bit of value j being bit j of qh.
+func dequantQ5_1Generic(dst []float32, src []byte) {
+	nb := len(dst) / 32
+	for b := 0; b < nb; b++ {
+		blk := src[b*24 : b*24+24]
+		d := F16ToF32(binary.LittleEndian.Uint16(blk))
+		m := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
+		qh := binary.LittleEndian.Uint32(blk[4:])
+		qs := blk[8:24]
+		y := dst[b*32 : b*32+32]
+		for j := 0; j < 16; j++ {
+			h0 := byte((qh>>uint(j))<<4) & 0x10
+			h1 := byte(qh>>uint(j+12)) & 0x10
+			y[j] = float32(float32(qs[j]&0xF|h0)*d) + m
+			y[j+16] = float32(float32(qs[j]>>4|h1)*d) + m
 		}
 	}
 }

@@ -5885,6 +5885,306 @@ TEXT ·dequantQ3KBlock2(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
+DATA q5shifts<>+0(SB)/4, $0x00000000
+DATA q5shifts<>+4(SB)/4, $0x00000001
+DATA q5shifts<>+8(SB)/4, $0x00000002
+DATA q5shifts<>+12(SB)/4, $0x00000003
+DATA q5shifts<>+16(SB)/4, $0x00000004
+DATA q5shifts<>+20(SB)/4, $0x00000005
+DATA q5shifts<>+24(SB)/4, $0x00000006
+DATA q5shifts<>+28(SB)/4, $0x00000007
+DATA q5shifts<>+32(SB)/4, $0x00000008
+DATA q5shifts<>+36(SB)/4, $0x00000009
+DATA q5shifts<>+40(SB)/4, $0x0000000a
+DATA q5shifts<>+44(SB)/4, $0x0000000b
+DATA q5shifts<>+48(SB)/4, $0x0000000c
+DATA q5shifts<>+52(SB)/4, $0x0000000d
+DATA q5shifts<>+56(SB)/4, $0x0000000e
+DATA q5shifts<>+60(SB)/4, $0x0000000f
+DATA q5shifts<>+64(SB)/4, $0x00000010
+DATA q5shifts<>+68(SB)/4, $0x00000011
+DATA q5shifts<>+72(SB)/4, $0x00000012
+DATA q5shifts<>+76(SB)/4, $0x00000013
+DATA q5shifts<>+80(SB)/4, $0x00000014
+DATA q5shifts<>+84(SB)/4, $0x00000015
+DATA q5shifts<>+88(SB)/4, $0x00000016
+DATA q5shifts<>+92(SB)/4, $0x00000017
+DATA q5shifts<>+96(SB)/4, $0x00000018
+DATA q5shifts<>+100(SB)/4, $0x00000019
+DATA q5shifts<>+104(SB)/4, $0x0000001a
+DATA q5shifts<>+108(SB)/4, $0x0000001b
+DATA q5shifts<>+112(SB)/4, $0x0000001c
+DATA q5shifts<>+116(SB)/4, $0x0000001d
+DATA q5shifts<>+120(SB)/4, $0x0000001e
+DATA q5shifts<>+124(SB)/4, $0x0000001f
+GLOBL q5shifts<>(SB), RODATA|NOPTR, $128
+
+// func dequantQ4_1Blocks2(dst *float32, src *byte, nb int)
+// Requires: AVX, AVX2
+TEXT ·dequantQ4_1Blocks2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         nb+16(FP), DX
+	MOVL         $0x00008000, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00007fff, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00007c00, BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y2
+	MOVL         $0x7f800000, BX
+	VMOVD        BX, X3
+	VPBROADCASTD X3, Y3
+	MOVL         $0x77800000, BX
+	VMOVD        BX, X4
+	VPBROADCASTD X4, Y4
+	MOVL         $0x0000000f, BX
+	VMOVD        BX, X5
+	VPBROADCASTD X5, Y5
+	MOVL         $0x00000001, BX
+	VMOVD        BX, X6
+	VPBROADCASTD X6, Y6
+
+dequantQ4_1Blocks2_loop:
+	TESTQ        DX, DX
+	JZ           dequantQ4_1Blocks2_done
+	VMOVD        (CX), X6
+	VPMOVZXWD    X6, X6
+	VPAND        X0, X6, X7
+	VPSLLD       $0x10, X7, X7
+	VPAND        X1, X6, X8
+	VPSLLD       $0x0d, X8, X8
+	VPAND        X2, X6, X6
+	VPCMPEQD     X2, X6, X6
+	VPOR         X3, X8, X9
+	VMULPS       X4, X8, X8
+	VBLENDVPS    X6, X9, X8, X8
+	VPOR         X7, X8, X6
+	VBROADCASTSS X6, Y7
+	VPSHUFD      $0x55, X6, X6
+	VBROADCASTSS X6, Y6
+	VPMOVZXBD    4(CX), Y8
+	VPAND        Y5, Y8, Y9
+	VPSRLD       $0x04, Y8, Y8
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VMOVUPS      Y9, (AX)
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VMOVUPS      Y8, 64(AX)
+	VPMOVZXBD    12(CX), Y8
+	VPAND        Y5, Y8, Y9
+	VPSRLD       $0x04, Y8, Y8
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VADDPS       Y6, Y9, Y9
+	VMOVUPS      Y9, 32(AX)
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y7, Y8, Y8
+	VADDPS       Y6, Y8, Y8
+	VMOVUPS      Y8, 96(AX)
+	ADDQ         $0x00000014, CX
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JMP          dequantQ4_1Blocks2_loop
+
+dequantQ4_1Blocks2_done:
+	VZEROUPPER
+	RET
+
+// func dequantQ5_0Blocks2(dst *float32, src *byte, nb int)
+// Requires: AVX, AVX2
+TEXT ·dequantQ5_0Blocks2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         nb+16(FP), DX
+	MOVL         $0x00008000, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00007fff, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00007c00, BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y2
+	MOVL         $0x7f800000, BX
+	VMOVD        BX, X3
+	VPBROADCASTD X3, Y3
+	MOVL         $0x77800000, BX
+	VMOVD        BX, X4
+	VPBROADCASTD X4, Y4
+	MOVL         $0x0000000f, BX
+	VMOVD        BX, X5
+	VPBROADCASTD X5, Y5
+	MOVL         $0x00000001, BX
+	VMOVD        BX, X6
+	VPBROADCASTD X6, Y6
+	MOVL         $0x00000010, BX
+	VMOVD        BX, X7
+	VPBROADCASTD X7, Y7
+
+dequantQ5_0Blocks2_loop:
+	TESTQ        DX, DX
+	JZ           dequantQ5_0Blocks2_done
+	MOVWLZX      (CX), BX
+	VMOVD        BX, X8
+	VPAND        X0, X8, X9
+	VPSLLD       $0x10, X9, X9
+	VPAND        X1, X8, X10
+	VPSLLD       $0x0d, X10, X10
+	VPAND        X2, X8, X8
+	VPCMPEQD     X2, X8, X8
+	VPOR         X3, X10, X11
+	VMULPS       X4, X10, X10
+	VBLENDVPS    X8, X11, X10, X10
+	VPOR         X9, X10, X8
+	VBROADCASTSS X8, Y8
+	VPBROADCASTD 2(CX), Y9
+	VPMOVZXBD    6(CX), Y10
+	VPAND        Y5, Y10, Y11
+	VPSRLD       $0x04, Y10, Y10
+	VPSRLVD      q5shifts<>+0(SB), Y9, Y12
+	VPAND        Y6, Y12, Y12
+	VPSLLD       $0x04, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSUBD       Y7, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VMULPS       Y8, Y11, Y11
+	VMOVUPS      Y11, (AX)
+	VPSRLVD      q5shifts<>+64(SB), Y9, Y11
+	VPAND        Y6, Y11, Y11
+	VPSLLD       $0x04, Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPSUBD       Y7, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMULPS       Y8, Y10, Y10
+	VMOVUPS      Y10, 64(AX)
+	VPMOVZXBD    14(CX), Y10
+	VPAND        Y5, Y10, Y11
+	VPSRLD       $0x04, Y10, Y10
+	VPSRLVD      q5shifts<>+32(SB), Y9, Y12
+	VPAND        Y6, Y12, Y12
+	VPSLLD       $0x04, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSUBD       Y7, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VMULPS       Y8, Y11, Y11
+	VMOVUPS      Y11, 32(AX)
+	VPSRLVD      q5shifts<>+96(SB), Y9, Y9
+	VPAND        Y6, Y9, Y9
+	VPSLLD       $0x04, Y9, Y9
+	VPOR         Y9, Y10, Y10
+	VPSUBD       Y7, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMULPS       Y8, Y10, Y10
+	VMOVUPS      Y10, 96(AX)
+	ADDQ         $0x00000016, CX
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JMP          dequantQ5_0Blocks2_loop
+
+dequantQ5_0Blocks2_done:
+	VZEROUPPER
+	RET
+
+// func dequantQ5_1Blocks2(dst *float32, src *byte, nb int)
+// Requires: AVX, AVX2
+TEXT ·dequantQ5_1Blocks2(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         nb+16(FP), DX
+	MOVL         $0x00008000, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00007fff, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00007c00, BX
+	VMOVD        BX, X2
+	VPBROADCASTD X2, Y2
+	MOVL         $0x7f800000, BX
+	VMOVD        BX, X3
+	VPBROADCASTD X3, Y3
+	MOVL         $0x77800000, BX
+	VMOVD        BX, X4
+	VPBROADCASTD X4, Y4
+	MOVL         $0x0000000f, BX
+	VMOVD        BX, X5
+	VPBROADCASTD X5, Y5
+	MOVL         $0x00000001, BX
+	VMOVD        BX, X6
+	VPBROADCASTD X6, Y6
+
+dequantQ5_1Blocks2_loop:
+	TESTQ        DX, DX
+	JZ           dequantQ5_1Blocks2_done
+	VMOVD        (CX), X7
+	VPMOVZXWD    X7, X7
+	VPAND        X0, X7, X8
+	VPSLLD       $0x10, X8, X8
+	VPAND        X1, X7, X9
+	VPSLLD       $0x0d, X9, X9
+	VPAND        X2, X7, X7
+	VPCMPEQD     X2, X7, X7
+	VPOR         X3, X9, X10
+	VMULPS       X4, X9, X9
+	VBLENDVPS    X7, X10, X9, X9
+	VPOR         X8, X9, X7
+	VBROADCASTSS X7, Y8
+	VPSHUFD      $0x55, X7, X7
+	VBROADCASTSS X7, Y7
+	VPBROADCASTD 4(CX), Y9
+	VPMOVZXBD    8(CX), Y10
+	VPAND        Y5, Y10, Y11
+	VPSRLD       $0x04, Y10, Y10
+	VPSRLVD      q5shifts<>+0(SB), Y9, Y12
+	VPAND        Y6, Y12, Y12
+	VPSLLD       $0x04, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VMULPS       Y8, Y11, Y11
+	VADDPS       Y7, Y11, Y11
+	VMOVUPS      Y11, (AX)
+	VPSRLVD      q5shifts<>+64(SB), Y9, Y11
+	VPAND        Y6, Y11, Y11
+	VPSLLD       $0x04, Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMULPS       Y8, Y10, Y10
+	VADDPS       Y7, Y10, Y10
+	VMOVUPS      Y10, 64(AX)
+	VPMOVZXBD    16(CX), Y10
+	VPAND        Y5, Y10, Y11
+	VPSRLD       $0x04, Y10, Y10
+	VPSRLVD      q5shifts<>+32(SB), Y9, Y12
+	VPAND        Y6, Y12, Y12
+	VPSLLD       $0x04, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VCVTDQ2PS    Y11, Y11
+	VMULPS       Y8, Y11, Y11
+	VADDPS       Y7, Y11, Y11
+	VMOVUPS      Y11, 32(AX)
+	VPSRLVD      q5shifts<>+96(SB), Y9, Y9
+	VPAND        Y6, Y9, Y9
+	VPSLLD       $0x04, Y9, Y9
+	VPOR         Y9, Y10, Y10
+	VCVTDQ2PS    Y10, Y10
+	VMULPS       Y8, Y10, Y10
+	VADDPS       Y7, Y10, Y10
+	VMOVUPS      Y10, 96(AX)
+	ADDQ         $0x00000018, CX
+	ADDQ         $0x00000080, AX
+	DECQ         DX
+	JMP          dequantQ5_1Blocks2_loop
+
+dequantQ5_1Blocks2_done:
+	VZEROUPPER
+	RET
+
 DATA attnperm<>+0(SB)/4, $0x00000000
 DATA attnperm<>+4(SB)/4, $0x00000004
 DATA attnperm<>+8(SB)/4, $0x00000008

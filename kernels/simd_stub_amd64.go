@@ -112,6 +112,12 @@ func dequantQ2KBlock2(dst *float32, q *byte, dm *[32]float32)
 
 func dequantQ3KBlock2(dst *float32, q *byte, hm *byte, dl *[16]float32)
 
+func dequantQ4_1Blocks2(dst *float32, src *byte, nb int)
+
+func dequantQ5_0Blocks2(dst *float32, src *byte, nb int)
+
+func dequantQ5_1Blocks2(dst *float32, src *byte, nb int)
+
 // attnRowFwd512 is attnRowFwdGo for hd a multiple of 8: out[:hd] = softmax(scale·q·Kᵀ)·V over nb blocks, tail the mask of the last block's keys.
 func attnRowFwd512(out *float32, q *float32, kt *float32, vt *float32, e *float32, hd int, nb int, tail int, scale float32)
 

@@ -53,11 +53,16 @@ func (j RuleJudge) Score(text string) int {
 // 1/(1 + |length in words - TargetLength|), a tie-break in (0, 1] that never outweighs one
 // target word. Equal RankScores are Compare's ties.
 func (j RuleJudge) RankScore(text string) float64 {
-	d := len(ruleWords(text)) - j.TargetLength
+	return float64(j.Score(text)) + 1/(1+float64(j.lengthGap(len(ruleWords(text)))))
+}
+
+// lengthGap is |words − TargetLength|, the tie-break distance of RankScore.
+func (j RuleJudge) lengthGap(words int) int {
+	d := words - j.TargetLength
 	if d < 0 {
-		d = -d
+		return -d
 	}
-	return float64(j.Score(text)) + 1/(1+float64(d))
+	return d
 }
 
 func ruleWords(text string) []string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/alignkit/align/data/curate"
 	"math"
 	"path/filepath"
 	"sort"
@@ -12,8 +11,15 @@ import (
 	"time"
 
 	"github.com/alignkit/align/data"
+	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/runtime"
 )
+
+// Attack is one jailbreak attack template (the attack set of data/curate, where the templates
+// are read and applied): BuildRefusalPairs wraps the unsafe prompts in them, and eval/safety
+// reaches the same type through pairs, so that evaluation and pair building share one
+// definition and eval/safety imports no curation package (docs/architecture.md).
+type Attack = curate.Attack
 
 // SafetyConfig is one `align safety build-pairs` run: sample a model on labelled prompts
 // (attack templates applied to the unsafe ones), classify every response as compliance or
@@ -26,7 +32,7 @@ type SafetyConfig struct {
 	DefaultLabel string
 	// Attacks are applied to every unsafe prompt (each attack gives one prompt "ID@attack");
 	// AttackSafe applies them to safe prompts too. Empty means the prompts as they are.
-	Attacks    []curate.Attack
+	Attacks    []Attack
 	AttackSafe bool
 
 	Model   string

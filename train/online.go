@@ -454,6 +454,8 @@ func (t *trainer) evaluate(ctx context.Context, res *Result) error {
 		Trained string  `json:"trained"`
 		Win     float64 `json:"trained_win"`
 		LogR    float64 `json:"log_ratio"`
+		// Raw is the rule judge's account of the trained-against-base game (RuleJudge.Explain).
+		Raw string `json:"raw"`
 	}
 	var rows []evalRow
 	win := func(c int) float64 { return (float64(c) + 1) / 2 }
@@ -495,7 +497,8 @@ func (t *trainer) evaluate(ctx context.Context, res *Result) error {
 			lr := sum64(lp[0]) - sum64(lb[0])
 			kl += lr
 			n++
-			rows = append(rows, evalRow{Prompt: p[len(p)-1].Content, Base: base, BaseAlt: alt, Trained: trained, Win: w, LogR: lr})
+			rows = append(rows, evalRow{Prompt: p[len(p)-1].Content, Base: base, BaseAlt: alt, Trained: trained, Win: w, LogR: lr,
+				Raw: judge.Explain("trained", trained, "base", base)})
 		}
 	}
 	res.WinRateBefore, res.WinRateAfter, res.KL = before/float64(n), after/float64(n), kl/float64(n)

@@ -162,7 +162,7 @@ pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:85%;white-space:pre-w
 			}
 			raw := e.Raw
 			if raw == "" {
-				raw = "(the rule judge scores without text)"
+				raw = "(no judge text recorded)"
 			}
 			fmt.Fprintf(&b, "<div class=\"ex\"><b>%s</b> · verdict: %s · log-ratio to base %.3f<pre>%s</pre><div class=\"sbs\"><div><b>base</b><pre>%s</pre></div><div><b>trained</b><pre>%s</pre></div></div><b>judge raw:</b><pre>%s</pre></div>\n",
 				html.EscapeString(e.Pick), html.EscapeString(verdict), e.LogR, html.EscapeString(e.Prompt), html.EscapeString(e.Base), html.EscapeString(e.Trained), html.EscapeString(raw))

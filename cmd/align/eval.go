@@ -191,11 +191,15 @@ coefficients; it reports the style-controlled ranking (bootstrap median and 5%/9
 the win probability against the baseline) and the style coefficients with their intervals, one
 leaderboard per category. --judgments may also be an Arena-Hard v2 data directory
 (question.jsonl, model_answer/, model_judgment/<judge>/), read as is, with its baseline per
-category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-001).
+category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-001); it always
+gets v2's plain leaderboard (show_result.py without --control-features: each model's mean
+score against the baseline, bootstrapped within the model), and with --style-control the
+style-controlled one as well.
 --csv writes Arena-Hard's published leaderboard CSV format.`,
 		Example: `  align eval leaderboard --judgments evals/ --baseline base
   align eval leaderboard --judgments evals/ --baseline gpt-4-0314 --json --out lb/ --csv lb/leaderboard.csv
   align eval leaderboard --judgments evals/ --baseline base --style-control
+  align eval leaderboard --judgments arena-hard-auto/data/arena-hard-v2.0 --category hard_prompt --judge-names gpt-4.1
   align eval leaderboard --judgments arena-hard-auto/data/arena-hard-v2.0 --style-control --category hard_prompt --judge-names gpt-4.1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if judgments == "" {
@@ -212,6 +216,9 @@ category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-00
 				if res.Leaderboard != nil {
 					return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Leaderboard))
 				}
+				if res.Style == nil {
+					return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.V2))
+				}
 				return evalWriteJSON(cmd.OutOrStdout(), eval.JSONValue(res.Style))
 			}
 			w := cmd.OutOrStdout()
@@ -225,6 +232,15 @@ category (hard_prompt: o3-mini-2025-01-31, creative_writing: gemini-2.0-flash-00
 				for _, m := range lb.Warnings {
 					fmt.Fprintln(w, "WARNING:", m)
 				}
+			}
+			for _, lb := range res.V2 {
+				fmt.Fprintf(w, "##### Category: %s (no style control) #####\n", lb.Category)
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "model\tscore vs %s (%%)\t90%% CI\tbattles\tavg_tokens\n", lb.Baseline)
+				for _, r := range lb.Rows {
+					fmt.Fprintf(tw, "%s\t%.1f\t(-%.1f / +%.1f)\t%d\t%.0f\n", r.Model, r.Score, r.Score-r.Lower, r.Upper-r.Score, r.Battles, r.AvgTokens)
+				}
+				tw.Flush()
 			}
 			for _, lb := range res.Style {
 				if lb.Category != "" {

@@ -14,8 +14,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/alignkit/align/data/curate"
 	"github.com/alignkit/align/eval"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/runtime"
 )
 
@@ -28,7 +28,7 @@ type RetrofitOptions struct {
 	// asked as they are and give the over-refusal rate.
 	Safety []eval.PromptItem
 	// Attacks are the templates applied to the unsafe prompts, reported by style.
-	Attacks []curate.Attack
+	Attacks []pairs.Attack
 	// General prompts (AlpacaEval instructions) give the win rate of Retrofitted against Base.
 	General []eval.PromptItem
 	Judge   string
@@ -93,7 +93,7 @@ func dirName(s string) string { return unsafeChars.ReplaceAllString(s, "_") }
 // StylePrompts returns, per style (the direct request as "none" first, then the attack styles
 // sorted), the prompts of that style: the unsafe prompts wrapped in each attack of the style;
 // the "none" style also holds the safe prompts as they are.
-func StylePrompts(prompts []eval.PromptItem, attacks []curate.Attack) (styles []string, byStyle map[string][]eval.PromptItem, err error) {
+func StylePrompts(prompts []eval.PromptItem, attacks []pairs.Attack) (styles []string, byStyle map[string][]eval.PromptItem, err error) {
 	byStyle = map[string][]eval.PromptItem{}
 	for _, p := range prompts {
 		if p.Label != "safe" && p.Label != "unsafe" {

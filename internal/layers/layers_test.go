@@ -34,9 +34,7 @@ var allowed = map[string][]string{
 
 // pending are edges the issue-14 move of curation into pairs removes; each is allowed until
 // then, and the test says so when one is gone (so that it is deleted here too).
-var pending = map[string][]string{
-	"eval/safety": {"data/curate"},
-}
+var pending = map[string][]string{}
 
 // ollamaClients are the imports that talk to a server. model keeps ollama's api package for
 // api.Message, the type its template package renders, and may not import net/http.
