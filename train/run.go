@@ -329,6 +329,13 @@ func (t *trainer) loadModels(ctx context.Context) error {
 		}
 	}
 	t.enc = &encoder{m: t.policy, maxPrompt: t.r.MaxPromptLength, maxLength: t.r.MaxLength}
+	if t.head != nil {
+		eos, ok := t.policy.EndOfTurn()
+		if !ok {
+			return fmt.Errorf("train: a reward model reads its reward at an end token, and %s has no EOS token", path)
+		}
+		t.enc.endEOS, t.enc.eos = true, eos
+	}
 	if t.r.Objective.RevisionTemplate != "" {
 		tpl, err := template.New("revision").Option("missingkey=error").Parse(t.r.Objective.RevisionTemplate)
 		if err != nil {
