@@ -88,6 +88,8 @@ func (j *RewardJudge) key(instruction, c string) string {
 func (j *RewardJudge) Grade(ctx context.Context, instruction string, cands []string) ([]float64, error) {
 	out := make([]float64, len(cands))
 	var todo []int
+	same := map[int]int{} // a repeated candidate: the index of its first occurrence in todo
+	first := map[string]int{}
 	for i, c := range cands {
 		if j.log != nil {
 			if r, ok := j.log.get(j.key(instruction, c)); ok && r.Score != nil {
@@ -95,8 +97,18 @@ func (j *RewardJudge) Grade(ctx context.Context, instruction string, cands []str
 				continue
 			}
 		}
+		if k, ok := first[c]; ok {
+			same[i] = k
+			continue
+		}
+		first[c] = i
 		todo = append(todo, i)
 	}
+	defer func() {
+		for i, k := range same {
+			out[i] = out[k]
+		}
+	}()
 	if len(todo) == 0 {
 		return out, nil
 	}
