@@ -11,7 +11,7 @@ import (
 	"sort"
 )
 
-//go:embed stories260K.gguf *.jsonl LICENSE.llama2c README.md
+//go:embed stories260K.gguf *.jsonl *.jsonl.gz LICENSE.llama2c README.md
 var files embed.FS
 
 // Names lists the embedded files.

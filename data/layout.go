@@ -111,7 +111,7 @@ func (m *mapper) layoutColumns() []string {
 	case LayoutUnpairedMessages:
 		return []string{"messages", "label"}
 	}
-	return []string{"prompt", "chosen", "rejected", "score_chosen", "score_rejected", "messages"}
+	return []string{"prompt", "chosen", "rejected", "score_chosen", "score_rejected", "margin", "messages"}
 }
 
 func columnList(f map[string]any) string {
@@ -371,6 +371,9 @@ func (m *mapper) pair(rr rawRow) (*Pair, *Issue) {
 		return nil, is
 	}
 	if p.ScoreRejected, is = m.score(rr, "score_rejected"); is != nil {
+		return nil, is
+	}
+	if p.Margin, is = m.score(rr, "margin"); is != nil {
 		return nil, is
 	}
 	return p, nil

@@ -19,6 +19,9 @@ type Pair struct {
 	// ScoreChosen and ScoreRejected are optional scores (nil when the source has none).
 	ScoreChosen   *float64
 	ScoreRejected *float64
+	// Margin is the optional `margin` column (TRL RewardTrainer's): how much the chosen
+	// response's reward should exceed the rejected one's; nil when the source has none.
+	Margin *float64
 	// Meta holds the source's other scalar columns (xstest's type and label, a category, the
 	// models that wrote each response), keyed by column name; nil when there are none.
 	Meta map[string]string

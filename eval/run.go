@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/runtime"
 )
 
@@ -53,6 +54,11 @@ type WinRateOptions struct {
 	ReferenceName string
 	Prompts       []PromptItem
 	Judge         string
+	// Reward, when set, is the judge instead of an Ollama model (--judge rm:RUN): each pair
+	// gets preference 1 + σ(r_2 − r_1) (1.5 under its tie threshold) from the two outputs'
+	// rewards, judged once (order does not matter), the rewards in the raw field; Judge and
+	// Template become the reward model's name and "reward".
+	Reward *pairs.RewardJudge
 	// Template is the judge template (default alpaca_eval_clf, the AlpacaEval 2 logprob
 	// judge). Logprob templates judge each pair once, in AlpacaEval's instruction-seeded
 	// random order; the others judge both orders.
@@ -144,6 +150,9 @@ func isLogprobTemplate(t runtime.JudgeTemplate) bool {
 // computes the statistics of all judgments of (baseline, model, judge, template) in it. It
 // writes Out/judgments.jsonl, Out/report.json and Out/report.html.
 func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*WinRateResult, error) {
+	if opt.Reward != nil {
+		opt.Judge, opt.Template = opt.Reward.Name(), pairs.RewardTemplate
+	}
 	if opt.Model == "" || opt.Judge == "" || len(opt.Prompts) == 0 || opt.Out == "" {
 		return nil, errors.New("eval: win rate needs a model, a judge, prompts and an output directory")
 	}
@@ -159,7 +168,7 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = max(1, pool.Capacity())
 	}
-	tpl, err := JudgeTemplate(opt.Template)
+	tpl, err := winRateTemplate(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +250,9 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 		if logprob {
 			orders = []bool{alpacaEvalIsSwitched(p.Instruction, opt.SwitchSeed)}
 		}
+		if opt.Reward != nil {
+			orders = []bool{false}
+		}
 		for _, sw := range orders {
 			j := base
 			j.Swapped = sw
@@ -256,12 +268,28 @@ func RunWinRate(ctx context.Context, pool *runtime.Pool, opt WinRateOptions) (*W
 	var failures []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Concurrency)
+	if opt.Reward != nil {
+		g.SetLimit(rewardConcurrency) // the reward model batches concurrent questions
+	}
 	for _, tk := range tasks {
 		g.Go(func() error {
 			j := tk.j
 			shown1, shown2 := j.Output1, j.Output2
 			if tk.swapped {
 				shown1, shown2 = shown2, shown1
+			}
+			if opt.Reward != nil {
+				return judgeReward(gctx, opt.Reward, j, log, func(err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					done++
+					if opt.Progress != nil {
+						opt.Progress("judge", done, len(tasks))
+					}
+					if err == nil {
+						res.Judged++
+					}
+				})
 			}
 			jr, err := runtime.JudgePair(gctx, pool, runtime.JudgeRequest{Judge: opt.Judge, Template: tpl, Instruction: j.Instruction,
 				Output1: shown1, Output2: shown2, NoSwap: true, Seed: opt.Seed + taskSeed(j.Key()), Options: opt.JudgeOptions, Attempts: opt.JudgeAttempts})

@@ -102,13 +102,14 @@ func (m *Model) mergedWeight(l *linear) []float32 {
 // not a multiple of 32 falls back from Q8_0 to F16. Tensors the engine does not use are copied
 // verbatim.
 func (m *Model) WriteMergedGGUF(w io.Writer, typ kernels.GGMLType) error {
-	if err := m.writeMerged(w, typ); err != nil {
+	if err := m.writeMerged(w, typ, nil, nil); err != nil {
 		return fmt.Errorf("model: write merged GGUF: %w", err)
 	}
 	return nil
 }
 
-func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
+// writeMerged writes the merged model plus the extra metadata keys and tensors (a reward head).
+func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType, extraKV ggml.KV, extra []*ggml.Tensor) error {
 	if m.kv == nil {
 		return errors.New("model has no GGUF metadata (built with NewRandom)")
 	}
@@ -166,7 +167,8 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType) error {
 		t.Kind, t.WriterTo = uint32(tt), tensorWriter{data: d, typ: tt}
 		ts = append(ts, t)
 	}
-	return writeGGUF(w, kv, ts)
+	maps.Copy(kv, extraKV)
+	return writeGGUF(w, kv, append(ts, extra...))
 }
 
 // rawTensor rereads one tensor's bytes from the source GGUF f, whose header is g.
@@ -278,7 +280,12 @@ func unpermuteRows(src []float32, heads, hd, cols int) []float32 {
 // WritePEFT writes a PEFT LoRA adapter (adapter_model.safetensors + adapter_config.json) with
 // Hugging Face tensor names. For the llama architecture, whose GGUF Q/K rows are permuted from
 // HF's layout by the converter, lora_B of q and k is permuted back.
-func (m *Model) WritePEFT(dir string) error {
+func (m *Model) WritePEFT(dir string) error { return m.writePEFT(dir, nil) }
+
+// writePEFT writes the PEFT adapter; with a reward head, as a sequence-classification adapter
+// (task_type SEQ_CLS) whose modules_to_save score layer is saved beside the LoRA tensors under
+// PEFT's name for it, base_model.model.score.weight ([1, hidden]).
+func (m *Model) writePEFT(dir string, head *RewardHead) error {
 	if spec, _ := archTraits(m.cfg.Arch); spec.fused {
 		// HF Phi-3 has fused qkv_proj / gate_up_proj modules, which PEFT adapts as one.
 		return fmt.Errorf("model: write PEFT: %s keeps q, k, v and gate, up fused (qkv_proj, gate_up_proj); export a GGUF adapter or a merged model instead", m.cfg.Arch)
@@ -316,6 +323,9 @@ func (m *Model) WritePEFT(dir string) error {
 				entry{base + ".lora_A.weight", []int{l.lora.rank, l.in}, l.lora.a.Data},
 				entry{base + ".lora_B.weight", []int{l.out, l.lora.rank}, b})
 		}
+	}
+	if head != nil {
+		es = append(es, entry{"base_model.model.score.weight", []int{1, len(head.W.Data)}, head.W.Data})
 	}
 	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
 	off := 0
@@ -357,6 +367,10 @@ func (m *Model) WritePEFT(dir string) error {
 		"fan_in_fan_out":          false,
 		"inference_mode":          true,
 		"base_model_name_or_path": name,
+	}
+	if head != nil {
+		cfg["task_type"] = "SEQ_CLS"
+		cfg["modules_to_save"] = []string{"score"}
 	}
 	cj, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), append(cj, '\n'), 0o644); err != nil {

@@ -1,9 +1,17 @@
 package model
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
+	"os"
+
+	"github.com/ollama/ollama/fs/ggml"
+
+	"github.com/alignkit/align/kernels"
 )
 
 // RewardHead is a scalar reward head, HF's sequence-classification "score" layer with one
@@ -113,4 +121,83 @@ func (rp *RewardPass) Backward(dr []float32) error {
 	}
 	p.backwardHidden(dxn)
 	return nil
+}
+
+// GGUF keys of a reward model export (docs/model.md, "Reward models").
+const (
+	// RewardHeadKey names the head's tensor in a reward GGUF.
+	RewardHeadKey = "align.reward.head"
+	// RewardPoolingKey says which hidden state the head reads: "last" (the last token's).
+	RewardPoolingKey = "align.reward.pooling"
+	// RewardHeadTensor is the head tensor's name, HF's and PEFT's score.weight.
+	RewardHeadTensor = "score.weight"
+)
+
+// WriteRewardGGUF writes the merged model (as WriteMergedGGUF) with the reward head added: a
+// float32 tensor score.weight of GGUF shape [hidden, 1] (PyTorch's [1, hidden], HF's score
+// layer) and the keys align.reward.head = "score.weight" and align.reward.pooling = "last".
+// Runtimes that do not know the key (Ollama, llama.cpp) do not load the extra tensor.
+func (m *Model) WriteRewardGGUF(w io.Writer, typ kernels.GGMLType, head *RewardHead) error {
+	if head == nil || len(head.W.Data) != m.cfg.Dim {
+		return fmt.Errorf("model: write reward GGUF: the head must hold %d weights", m.cfg.Dim)
+	}
+	t := &ggml.Tensor{Name: RewardHeadTensor, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(m.cfg.Dim), 1},
+		WriterTo: tensorWriter{data: head.W.Data, typ: kernels.TypeF32}}
+	kv := ggml.KV{RewardHeadKey: RewardHeadTensor, RewardPoolingKey: "last"}
+	if err := m.writeMerged(w, typ, kv, []*ggml.Tensor{t}); err != nil {
+		return fmt.Errorf("model: write reward GGUF: %w", err)
+	}
+	return nil
+}
+
+// WriteRewardPEFT writes the LoRA adapter as a PEFT sequence-classification adapter with the
+// head: adapter_model.safetensors holds the LoRA tensors and base_model.model.score.weight
+// ([1, hidden], float32); adapter_config.json has task_type SEQ_CLS and modules_to_save
+// ["score"], so PeftModel.from_pretrained over AutoModelForSequenceClassification (num_labels
+// 1) loads both.
+func (m *Model) WriteRewardPEFT(dir string, head *RewardHead) error {
+	if head == nil || len(head.W.Data) != m.cfg.Dim {
+		return fmt.Errorf("model: write reward PEFT: the head must hold %d weights", m.cfg.Dim)
+	}
+	return m.writePEFT(dir, head)
+}
+
+// ReadRewardHead reads the head of a reward GGUF written by WriteRewardGGUF: the tensor the
+// align.reward.head key names, float32, of the model's hidden size.
+func ReadRewardHead(path string) (*RewardHead, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: reward head: %w", err)
+	}
+	defer f.Close()
+	g, err := ggml.Decode(f, 0)
+	if err != nil {
+		return nil, fmt.Errorf("model: reward head: %s: %w", path, err)
+	}
+	name := g.KV().String(RewardHeadKey)
+	if name == "" {
+		return nil, fmt.Errorf("model: reward head: %s has no %s key: it is not a reward model (export one with align export RUN gguf:FILE from a reward run)", path, RewardHeadKey)
+	}
+	var ti *ggml.Tensor
+	for _, t := range g.Tensors().Items() {
+		if t.Name == name {
+			ti = t
+		}
+	}
+	if ti == nil {
+		return nil, fmt.Errorf("model: reward head: %s: key %s names tensor %q, which the file lacks", path, RewardHeadKey, name)
+	}
+	if ti.Kind != uint32(kernels.TypeF32) {
+		return nil, fmt.Errorf("model: reward head: %s: tensor %s is of type %d, want F32", path, name, ti.Kind)
+	}
+	n := int(ti.Elements())
+	raw := make([]byte, 4*n)
+	if _, err := f.ReadAt(raw, int64(g.Tensors().Offset+ti.Offset)); err != nil {
+		return nil, fmt.Errorf("model: reward head: %s: tensor %s: %w", path, name, err)
+	}
+	w := make([]float32, n)
+	for i := range w {
+		w[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return &RewardHead{W: &Param{Name: RewardHeadTensor, Data: w, Grad: make([]float32, n), Shape: []int{1, n}}}, nil
 }

@@ -329,6 +329,15 @@ func (m *Model) EOS() []int32 {
 	return slices.Clone(m.vocab.EOS)
 }
 
+// EndOfTurn returns the token Encode ends a chat response with: the template's end-of-turn
+// control token, else the GGUF's first EOS; ok is false for a model without a tokenizer.
+func (m *Model) EndOfTurn() (id int32, ok bool) {
+	if m.vocab == nil || len(m.vocab.EOS) == 0 {
+		return 0, false
+	}
+	return m.eot, true
+}
+
 var errNoTokenizer = errors.New("model has no tokenizer (built with NewRandom)")
 
 // Encode renders prompt (with the generation prompt) and response through the model's template,

@@ -26,6 +26,7 @@ import "fmt"
 //	Pi, Ref, Scores  pi[], ref[], scores[]  one prompt's ranked responses (Curry-DPO)
 //	OnPi, OnRef  on_pi[], on_ref[]  online samples' log-prob sums (HyPO)
 //	Toks         toks[][]          per-response per-token log-probs (CPL ranked lists)
+//	RC, RR, Margin  r_chosen, r_rejected, margin  a reward model's rewards and the pair's margin
 type Batch struct {
 	PiW, PiL, RefW, RefL, LenW, LenL []float64
 	PrevW, PrevL                     []float64
@@ -33,6 +34,7 @@ type Batch struct {
 	ImpW, ImpL, RimpW, RimpL         []float64
 	SelfL, RselfL                    []float64
 	HatW, HatL, HatmW, HatmL         []float64
+	RC, RR, Margin                   []float64
 
 	TokW, TokL      [][]float64
 	TrefW, TrefL    [][]float64
@@ -116,6 +118,12 @@ func (b *Batch) Scalar(name string) *[]float64 {
 		return &b.HatmW
 	case "hatm_l":
 		return &b.HatmL
+	case "r_chosen":
+		return &b.RC
+	case "r_rejected":
+		return &b.RR
+	case "margin":
+		return &b.Margin
 	}
 	return nil
 }

@@ -86,6 +86,7 @@ func entries() []entry {
 		{on(srpoInfo(), "pairs", false), func(p *params) (Objective, error) { return srpoFromParams(p) }},
 		{on(apoInfo(), "pairs", true), func(p *params) (Objective, error) { return apoFromParams(p) }},
 		{on(hypoInfo(), "pairs", true), func(p *params) (Objective, error) { return hypoFromParams(p) }},
+		{on(rewardInfo(), "pairs", false), func(p *params) (Objective, error) { return rewardFromParams(p) }},
 	}
 }
 

@@ -91,7 +91,7 @@ func TestShapeErrors(t *testing.T) {
 
 func TestRegistryIsComplete(t *testing.T) {
 	reg := Registry()
-	want := []string{"dpo", "f_dpo", "simpo", "cpl", "cpl_ranked", "curry_dpo", "inpo", "dno", "dno_prct", "srpo", "apo", "hypo"}
+	want := []string{"dpo", "f_dpo", "simpo", "cpl", "cpl_ranked", "curry_dpo", "inpo", "dno", "dno_prct", "srpo", "apo", "hypo", "reward"}
 	if len(reg) != len(want) {
 		t.Fatalf("registry has %d objectives, want %d", len(reg), len(want))
 	}

@@ -16,19 +16,57 @@ import (
 // centring term coef · mean((r_c + r_r)²) (Eisenstein et al. 2023, arXiv 2312.09244), which
 // pulls the rewards towards mean zero.
 //
-// It is not yet in the objective registry: it takes rewards, not log-probs (see
-// docs/objectives.md for the wiring that remains).
+// As an Objective (registry name "reward") it reads r_chosen, r_rejected and margin and
+// differentiates the two rewards; the training loop feeds it the reward head's outputs
+// (model.RewardHead) rather than log-probs.
 type RewardModel struct {
 	// CenterRewardsCoefficient is TRL's center_rewards_coefficient; 0 means off (TRL's None).
 	CenterRewardsCoefficient float64
 }
 
-// Loss returns the batch loss and TRL's metrics for rewards rc (chosen) and rr (rejected) and
+func rewardInfo() Info {
+	return Info{Name: "reward", Summary: "reward model (TRL RewardTrainer): -log sigmoid(r_chosen - r_rejected - margin) on a scalar head",
+		Paper: "Ouyang et al. 2022, InstructGPT, arXiv 2203.02155, eq. 1; centring: Eisenstein et al. 2023, arXiv 2312.09244",
+		Params: []Param{{Name: "center_rewards_coefficient", Type: "float", Default: "0", Range: "[0, inf)",
+			Doc: "TRL's center_rewards_coefficient: weight of mean((r_c + r_r)^2); 0 = off"}}}
+}
+
+func rewardFromParams(p *params) (*RewardModel, error) {
+	o := &RewardModel{CenterRewardsCoefficient: p.float("center_rewards_coefficient")}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return o, inRange(o.Name(), "center_rewards_coefficient", o.CenterRewardsCoefficient, 0, posInf(), false, true)
+}
+
+// Name implements Objective.
+func (o *RewardModel) Name() string { return "reward" }
+
+// Inputs implements Objective.
+func (o *RewardModel) Inputs() []string { return []string{"r_chosen", "r_rejected", "margin"} }
+
+// Differentiated implements Objective.
+func (o *RewardModel) Differentiated() []string { return []string{"r_chosen", "r_rejected"} }
+
+// Loss implements Objective: Pairs over in's r_chosen, r_rejected and margin columns, the
+// gradients into grad's r_chosen and r_rejected.
+func (o *RewardModel) Loss(in, grad *Batch) (Result, error) {
+	if _, err := prepare(o, in, grad); err != nil {
+		return Result{}, err
+	}
+	var gc, gr []float64
+	if grad != nil {
+		gc, gr = grad.RC, grad.RR
+	}
+	return o.Pairs(in.RC, in.RR, in.Margin, gc, gr)
+}
+
+// Pairs returns the batch loss and TRL's metrics for rewards rc (chosen) and rr (rejected) and
 // the per-pair margins (nil: none), and, when gc and gr are not nil, writes dL/dr_c and dL/dr_r
 // into them. Metrics: accuracy (the share of pairs with r_c > r_r), margin (mean r_c − r_r),
 // rewards/chosen and rewards/rejected (means), and min_reward, mean_reward, max_reward over
 // all 2n rewards.
-func (o RewardModel) Loss(rc, rr, margin, gc, gr []float64) (Result, error) {
+func (o *RewardModel) Pairs(rc, rr, margin, gc, gr []float64) (Result, error) {
 	n := len(rc)
 	switch {
 	case n == 0:

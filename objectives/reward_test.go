@@ -35,7 +35,7 @@ func TestRewardModelLossKnownValues(t *testing.T) {
 	}{{nil, 0}, {m, 0}, {m, 0.01}, {nil, 0.5}} {
 		o := RewardModel{CenterRewardsCoefficient: c.coef}
 		gc, gr := make([]float64, 4), make([]float64, 4)
-		res, err := o.Loss(rc, rr, c.m, gc, gr)
+		res, err := o.Pairs(rc, rr, c.m, gc, gr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestRewardModelLossKnownValues(t *testing.T) {
 			}
 		}
 	}
-	res, _ := RewardModel{}.Loss(rc, rr, nil, nil, nil)
+	res, _ := (&RewardModel{}).Pairs(rc, rr, nil, nil, nil)
 	// accuracy: pairs 0 and 3 have r_c > r_r (pair 2 ties) → 2/4; margin mean(1, −0.75, 0, 3).
 	for k, want := range map[string]float64{"accuracy": 0.5, "margin": 0.8125, "rewards/chosen": 1, "rewards/rejected": 0.1875,
 		"min_reward": -1, "max_reward": 2, "mean_reward": 0.59375} {
@@ -73,15 +73,15 @@ func TestRewardModelLossKnownValues(t *testing.T) {
 func TestRewardModelBadInput(t *testing.T) {
 	o := RewardModel{}
 	for name, f := range map[string]func() error{
-		"empty":   func() error { _, err := o.Loss(nil, nil, nil, nil, nil); return err },
-		"shapes":  func() error { _, err := o.Loss([]float64{1}, []float64{1, 2}, nil, nil, nil); return err },
-		"margins": func() error { _, err := o.Loss([]float64{1}, []float64{0}, []float64{1, 1}, nil, nil); return err },
-		"nan":     func() error { _, err := o.Loss([]float64{math.NaN()}, []float64{0}, nil, nil, nil); return err },
+		"empty":   func() error { _, err := o.Pairs(nil, nil, nil, nil, nil); return err },
+		"shapes":  func() error { _, err := o.Pairs([]float64{1}, []float64{1, 2}, nil, nil, nil); return err },
+		"margins": func() error { _, err := o.Pairs([]float64{1}, []float64{0}, []float64{1, 1}, nil, nil); return err },
+		"nan":     func() error { _, err := o.Pairs([]float64{math.NaN()}, []float64{0}, nil, nil, nil); return err },
 		"coef": func() error {
-			_, err := RewardModel{CenterRewardsCoefficient: -1}.Loss([]float64{1}, []float64{0}, nil, nil, nil)
+			_, err := (&RewardModel{CenterRewardsCoefficient: -1}).Pairs([]float64{1}, []float64{0}, nil, nil, nil)
 			return err
 		},
-		"grad size": func() error { _, err := o.Loss([]float64{1}, []float64{0}, nil, make([]float64, 2), nil); return err },
+		"grad size": func() error { _, err := o.Pairs([]float64{1}, []float64{0}, nil, make([]float64, 2), nil); return err },
 	} {
 		if f() == nil {
 			t.Errorf("%s accepted", name)
@@ -89,8 +89,35 @@ func TestRewardModelBadInput(t *testing.T) {
 	}
 	// Extreme gaps stay finite and keep the gradient's sign.
 	gc, gr := make([]float64, 2), make([]float64, 2)
-	res, err := o.Loss([]float64{800, -800}, []float64{-800, 800}, nil, gc, gr)
+	res, err := o.Pairs([]float64{800, -800}, []float64{-800, 800}, nil, gc, gr)
 	if err != nil || math.IsInf(res.Loss, 0) || math.IsNaN(res.Loss) || math.Abs(res.Loss-800) > 1e-9 || gc[1] >= 0 || gr[1] <= 0 {
 		t.Fatalf("extreme: %v %+v %v %v", err, res, gc, gr)
+	}
+}
+
+// The registered objective reads the Batch columns and gives the same loss and gradients as
+// Pairs (checked against the known values above), and builds from its parameter.
+func TestRewardObjectiveRegistered(t *testing.T) {
+	obj, err := Build("reward", Params{"center_rewards_coefficient": 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &Batch{RC: []float64{1, -0.5}, RR: []float64{0.25, 0.5}, Margin: []float64{0, 1}}
+	grad := NewGrad(obj, in)
+	res, err := obj.Loss(in, grad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Independent: mean(-log σ(0.75), -log σ(-2)) + 0.01·mean(1.25², 0²).
+	want := (math.Log1p(math.Exp(-0.75))+math.Log1p(math.Exp(2)))/2 + 0.01*1.5625/2
+	if math.Abs(res.Loss-want) > 1e-12 {
+		t.Fatalf("loss %.15g, want %.15g", res.Loss, want)
+	}
+	// dL/dr_c of pair 0: −σ(−0.75)/2 + 2·0.01·1.25/2.
+	if g := -1/(1+math.Exp(0.75))/2 + 0.0125; math.Abs(grad.RC[0]-g) > 1e-12 || math.Abs(grad.RR[1]-(1/(1+math.Exp(-2))/2+0.01*(-0)/2)) > 1e-12 {
+		t.Fatalf("grads %v %v", grad.RC, grad.RR)
+	}
+	if _, err := Build("reward", Params{"center_rewards_coefficient": -1.0}); err == nil {
+		t.Fatal("negative center_rewards_coefficient accepted")
 	}
 }

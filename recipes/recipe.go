@@ -192,8 +192,10 @@ type SamplingSpec struct {
 
 // JudgeSpec says how responses are compared.
 type JudgeSpec struct {
-	// Judge kind: llm (an Ollama model), or rule (the documented word-count rule; no server).
+	// Judge kind: llm (an Ollama model), rule (the documented word-count rule; no server), or reward (a reward model trained with `align train --recipe reward`, served by align's own engine; no server).
 	Kind string `yaml:"kind" json:"kind"`
+	// Reward judge: the reward model's run directory (its output.dir), as `--judge rm:RUN` names it.
+	Run string `yaml:"run,omitempty" json:"run,omitempty"`
 	// Ollama model name of the LLM judge.
 	Model string `yaml:"model,omitempty" json:"model,omitempty"`
 	// Judge prompt template of the runtime package: a pairwise one (alpaca_eval_clf, alpaca_eval_clf_cot, arena-hard, mt-bench/...) or a grading one (dno-additive6) for the rubric rule. Default alpaca_eval_clf.

@@ -6,7 +6,7 @@ import (
 )
 
 func TestEmbeddedRecipesParse(t *testing.T) {
-	want := []string{"apo", "cpl", "curry-dpo", "dno", "dpo", "f-dpo", "hypo", "inpo", "quickstart", "safety-dpo", "simpo", "srpo"}
+	want := []string{"apo", "cpl", "curry-dpo", "dno", "dpo", "f-dpo", "hypo", "inpo", "quickstart", "reward", "reward-quickstart", "safety-dpo", "simpo", "srpo"}
 	got := Names()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)

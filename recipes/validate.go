@@ -190,7 +190,10 @@ func (r *Recipe) Validate() error {
 	check(on.Iterations >= 0, "online.iterations: must be >= 0, got %d", on.Iterations)
 	if on.Iterations > 0 {
 		check(on.SamplesPerPrompt >= 2 || (err == nil && obj.Name == "hypo" && on.SamplesPerPrompt >= 1), "online.samples_per_prompt: must be >= 2 to build pairs, got %d", on.SamplesPerPrompt)
-		add(oneOf("online.judge.kind", on.Judge.Kind, "llm", "rule"))
+		add(oneOf("online.judge.kind", on.Judge.Kind, "llm", "rule", "reward"))
+		if on.Judge.Kind == "reward" {
+			check(on.Judge.Run != "", "online.judge.run: name the reward model's run directory (align train --recipe reward)")
+		}
 		if on.Judge.Kind == "rule" {
 			check(len(on.Judge.Words) > 0, "online.judge.words: the rule judge needs target words")
 		}

@@ -51,6 +51,8 @@ type example struct {
 	// labels holds per-kind scalar labels: "w" and "l" are the pair's ScoreChosen and
 	// ScoreRejected when it has them, which DNO reads as the win rates r_1, r_2 against pi_t.
 	labels map[string]float64
+	// margin is the pair's margin column (the reward model's; 0 without one).
+	margin float64
 }
 
 // encoder turns records into examples with one model's tokenizer and template.
@@ -60,6 +62,10 @@ type encoder struct {
 	revision             *template.Template // SRPO
 	bos                  int32
 	hasBOS, bosKnown     bool
+	// endEOS ends every sequence with the model's EOS token (a reward model's: the head reads
+	// the last token, so it reads the same token everywhere); see endWithEOS.
+	endEOS bool
+	eos    int32
 }
 
 func (e *encoder) encode(prompt, response []data.Message) (model.Sequence, error) {
@@ -78,7 +84,30 @@ func (e *encoder) encode(prompt, response []data.Message) (model.Sequence, error
 			e.bos, e.hasBOS = ids[0], true
 		}
 	}
-	return truncate(s, e.maxPrompt, e.maxLength, e.bos, e.hasBOS), nil
+	s = truncate(s, e.maxPrompt, e.maxLength, e.bos, e.hasBOS)
+	if e.endEOS {
+		s = endWithEOS(s, e.eos, e.maxLength)
+	}
+	return s, nil
+}
+
+// endWithEOS makes a reward model's sequence end with the EOS token, as TRL's RewardTrainer
+// does for text that lacks one: a raw-completion model (no template, no end-of-turn token)
+// gets it appended, and a response cut at maxLength gives its last token up for it. A
+// sequence that already ends with it (a chat template's end of turn) is kept. The EOS token
+// is masked in (it belongs to the response).
+func endWithEOS(s model.Sequence, eos int32, maxLength int) model.Sequence {
+	n := len(s.Tokens)
+	if n > 0 && s.Tokens[n-1] == eos {
+		return s
+	}
+	keep := n
+	if maxLength > 0 && keep >= maxLength {
+		keep = maxLength - 1
+	}
+	toks := append(append([]int32(nil), s.Tokens[:keep]...), eos)
+	mask := append(append([]bool(nil), s.Mask[:keep]...), true)
+	return model.Sequence{Tokens: toks, Mask: mask}
 }
 
 // revisionPrompt renders SRPO's "improve this previous answer" prompt as the user turn.
@@ -101,6 +130,9 @@ func (e *encoder) revisionPrompt(prompt []data.Message, previous []data.Message)
 // pairExample encodes one pair into the sequence kinds in kinds (plus the online samples in on).
 func (e *encoder) pairExample(p data.Pair, kinds []string, on [][]data.Message) (*example, error) {
 	ex := &example{seqs: map[string][]model.Sequence{}, prompt: p.Prompt}
+	if p.Margin != nil {
+		ex.margin = *p.Margin
+	}
 	if p.ScoreChosen != nil && p.ScoreRejected != nil {
 		ex.labels = map[string]float64{"w": *p.ScoreChosen, "l": *p.ScoreRejected}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model"
@@ -56,34 +57,57 @@ func Export(ctx context.Context, runDir, target string, opt ExportOptions) error
 		return err
 	}
 	defer t.close()
-	f, err := os.Open(filepath.Join(dir, "weights.bin"))
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	err = loadParams(f, t.policy.Params())
-	f.Close()
-	if err != nil {
+	if err := t.loadWeights(filepath.Join(dir, "weights.bin")); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	out := opt.Out
 	if out == nil {
 		out = io.Discard
 	}
-	return exportTo(ctx, t.policy, target, opt.Hosts, out)
+	return exportTo(ctx, t.policy, t.head, target, opt.Hosts, out)
 }
 
-func exportModel(ctx context.Context, m *model.Model, target string, hosts []string, prog Progress) error {
+func exportModel(ctx context.Context, m *model.Model, head *model.RewardHead, target string, hosts []string, prog Progress) error {
 	var w io.Writer = io.Discard
 	if lp, ok := prog.(*lineProgress); ok {
 		w = lp.w
 	}
-	return exportTo(ctx, m, target, hosts, w)
+	return exportTo(ctx, m, head, target, hosts, w)
 }
 
-func exportTo(ctx context.Context, m *model.Model, target string, hosts []string, out io.Writer) error {
+// exportReward writes a reward model (docs/model.md, "Reward models"): gguf:FILE is the merged
+// model with the head tensor score.weight and the align.reward.head key, peft:DIR a PEFT
+// SEQ_CLS adapter with base_model.model.score.weight. Ollama serves no reward heads, and an
+// adapter GGUF has no place for one, so ollama: and adapter: targets are errors.
+func exportReward(m *model.Model, head *model.RewardHead, target, kind, dest string, out io.Writer) error {
+	switch kind {
+	case "gguf":
+		typ := kernels.TypeF16
+		if strings.HasSuffix(dest, ".f32.gguf") {
+			typ = kernels.TypeF32
+		}
+		if err := WriteFileAtomic(dest, func(w io.Writer) error { return m.WriteRewardGGUF(w, typ, head) }); err != nil {
+			return fmt.Errorf("export %s: %w", target, err)
+		}
+		fmt.Fprintf(out, "wrote %s (merged %s GGUF with the reward head %s, key %s)\n", dest, typ, model.RewardHeadTensor, model.RewardHeadKey)
+		return nil
+	case "peft":
+		if err := m.WriteRewardPEFT(dest, head); err != nil {
+			return fmt.Errorf("export %s: %w", target, err)
+		}
+		fmt.Fprintf(out, "wrote %s (PEFT SEQ_CLS adapter with score.weight)\n", dest)
+		return nil
+	}
+	return fmt.Errorf("export %s: a reward model exports as gguf:FILE (merged, with the head) or peft:DIR (adapter with score.weight); Ollama does not serve reward heads, so ollama: and adapter: targets do not apply", target)
+}
+
+func exportTo(ctx context.Context, m *model.Model, head *model.RewardHead, target string, hosts []string, out io.Writer) error {
 	kind, dest, err := recipes.ParseExportTarget(target)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
+	}
+	if head != nil {
+		return exportReward(m, head, target, kind, dest, out)
 	}
 	var mm any = m
 	switch kind {

@@ -36,7 +36,7 @@ func (t *trainer) stageSteps(n int) int {
 // micro-batches of forward → objective → dL/dlogp → backward, then clipping, the scheduled
 // learning rate and AdamW.
 func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
-	params := t.policy.Params()
+	params := t.trainable()
 	warm, bc := t.bcWarmUp()
 	obj := t.obj
 	defer func() { t.obj = obj }()
@@ -83,7 +83,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 		if t.st.StageStep < bc {
 			t.obj = warm
 		}
-		t.policy.ZeroGrad()
+		t.zeroGrad()
 		var stepLoss float64
 		stepMetrics := map[string]float64{}
 		var tokens int64
@@ -99,7 +99,14 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 				batch = append(batch, exs[i])
 			}
 			t.st.Cursor++
-			res, n, err := t.microBatch(ctx, batch, 1/float64(G))
+			var res objectives.Result
+			var n int64
+			var err error
+			if t.head != nil {
+				res, n, err = t.rewardMicroBatch(batch, 1/float64(G))
+			} else {
+				res, n, err = t.microBatch(ctx, batch, 1/float64(G))
+			}
 			if err != nil {
 				return err
 			}
@@ -155,7 +162,11 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 			if err := t.metrics.Write(Metrics{Step: t.st.Step, Epoch: epoch, Values: vals}); err != nil {
 				return err
 			}
-			t.prog.Update(t.st.StageStep, fmt.Sprintf("loss %.4f acc %.2f", vals["loss"], vals["rewards/accuracies"]))
+			acc, ok := vals["rewards/accuracies"]
+			if !ok {
+				acc = vals["accuracy"] // the reward model's (TRL RewardTrainer's name)
+			}
+			t.prog.Update(t.st.StageStep, fmt.Sprintf("loss %.4f acc %.2f", vals["loss"], acc))
 			window, windowN, windowTokens, windowStart = map[string]float64{}, 0, 0, time.Now()
 			t.flops = 0
 		}
@@ -408,10 +419,11 @@ func (t *trainer) checkpoint() error {
 	}
 	optim := t.optim
 	if optim == nil {
-		optim = NewAdamW(t.policy.Params(), t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
+		optim = NewAdamW(t.trainable(), t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
 	}
 	dir, err := SaveCheckpoint(t.dir, t.st.Step, []CheckpointFile{
-		{"weights.bin", func(w io.Writer) error { return saveParams(w, t.policy.Params()) }},
+		// A reward model's head (score.weight) is the last tensor, saved with the adapter.
+		{"weights.bin", func(w io.Writer) error { return saveParams(w, t.trainable()) }},
 		{"optimizer.bin", optim.Save},
 		{"state.json", func(w io.Writer) error { _, err := w.Write(state); return err }},
 		{"recipe.yaml", func(w io.Writer) error { _, err := w.Write(recipe); return err }},
@@ -437,12 +449,12 @@ func (t *trainer) restore(dir string) error {
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)
 	}
-	err = loadParams(f, t.policy.Params())
+	err = loadParams(f, t.trainable())
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("train: resume %s: %w", dir, err)
 	}
-	t.optim = NewAdamW(t.policy.Params(), t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
+	t.optim = NewAdamW(t.trainable(), t.r.AdamBeta1, t.r.AdamBeta2, t.r.AdamEpsilon, t.r.WeightDecay)
 	f, err = os.Open(filepath.Join(dir, "optimizer.bin"))
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)

@@ -49,7 +49,8 @@ func EstimateMemory(path string, r recipes.Recipe) (model.MemoryEstimate, error)
 // needsBase reports whether a run loads the frozen base beside the policy: as the default
 // reference, or for the held-out evaluation.
 func needsBase(r recipes.Recipe, n needs) bool {
-	return (len(n.ref) > 0 && !r.Reference.Free && !ownReference(r)) || r.Eval.HeldOut > 0
+	// A reward model's eval.held_out holds pairs out; it compares no generations with the base.
+	return (len(n.ref) > 0 && !r.Reference.Free && !ownReference(r)) || (r.Eval.HeldOut > 0 && !isReward(r))
 }
 
 // needsOwnReference reports whether a run loads a reference model of its own (reference.path

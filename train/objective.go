@@ -85,6 +85,12 @@ func sourceOf(input string) (source, bool) {
 		return source{"policy", "on"}, true
 	case "on_ref":
 		return source{"ref", "on"}, true
+	case "r_chosen":
+		return source{"reward", "w"}, true
+	case "r_rejected":
+		return source{"reward", "l"}, true
+	case "margin":
+		return source{"label", "margin"}, true
 	}
 	return source{}, false
 }
@@ -113,6 +119,10 @@ func needsOf(obj objectives.Objective) (needs, error) {
 		if s.model == "label" {
 			continue
 		}
+		if s.model == "reward" { // the head's rewards of the pair's sequences (rewardMicroBatch)
+			add(&n.all, s.seq)
+			continue
+		}
 		switch s.model {
 		case "policy":
 			add(&n.policy, s.seq)
@@ -127,7 +137,7 @@ func needsOf(obj objectives.Objective) (needs, error) {
 	}
 	for _, d := range obj.Differentiated() {
 		s, ok := sourceOf(d)
-		if !ok || s.model != "policy" {
+		if !ok || (s.model != "policy" && s.model != "reward") {
 			return n, fmt.Errorf("train: objective %s differentiates %q, which is not a policy log-prob", obj.Name(), d)
 		}
 	}

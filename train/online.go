@@ -158,7 +158,7 @@ type pushSampler struct {
 func (s *pushSampler) Sample(ctx context.Context, todo []pairs.Planned, done func(int, []string) error) error {
 	if !s.pushed {
 		tmp := filepath.Join(s.t.stageDir(s.stage), "policy.gguf")
-		if err := exportTo(ctx, s.t.policy, "gguf:"+tmp, nil, io.Discard); err != nil {
+		if err := exportTo(ctx, s.t.policy, nil, "gguf:"+tmp, nil, io.Discard); err != nil {
 			return err
 		}
 		defer os.Remove(tmp)
@@ -175,6 +175,9 @@ func (s *pushSampler) Sample(ctx context.Context, todo []pairs.Planned, done fun
 // stage-K/judgments.jsonl.
 func (t *trainer) stageJudge(stage int, logName string) (pairs.Judge, func(), error) {
 	j := t.r.Online.Judge
+	if j.Kind == "reward" {
+		return t.rewardJudge(stage, logName)
+	}
 	if j.Kind != "llm" {
 		return pairs.RuleJudge{Words: j.Words, TargetLength: j.TargetLength}, func() {}, nil
 	}
@@ -437,8 +440,10 @@ func (t *trainer) evaluate(ctx context.Context, res *Result) error {
 	if t.r.Eval.HeldOut <= 0 || t.base == nil {
 		return nil
 	}
-	if t.r.Online.Judge.Kind != "rule" || len(t.r.Online.Judge.Words) == 0 {
-		t.prog.Log("evaluation: skipped (it needs online.judge.kind: rule; use `align eval win-rate` with an LLM judge)")
+	// The rule judge evaluates; with a reward judge too when online.judge.words name its words
+	// (the reward model is the training oracle, the rule the held-out measure).
+	if (t.r.Online.Judge.Kind != "rule" && t.r.Online.Judge.Kind != "reward") || len(t.r.Online.Judge.Words) == 0 {
+		t.prog.Log("evaluation: skipped (it needs online.judge.kind: rule, or reward with online.judge.words; use `align eval win-rate` with an LLM judge)")
 		return nil
 	}
 	_, held := t.splitPrompts()

@@ -63,8 +63,13 @@ type Result struct {
 	WinRateAfter  float64 `json:"win_rate_after"`
 	KL            float64 `json:"kl_to_reference"`
 	Pairs         int     `json:"pairs"`
-	Report        string  `json:"report"`
-	Checkpoint    string  `json:"checkpoint"`
+	// A reward model's held-out accuracy and mean margin (r_chosen - r_rejected) on
+	// HeldOutPairs pairs; NaN (null) for other objectives.
+	RewardAccuracy float64 `json:"reward_accuracy"`
+	RewardMargin   float64 `json:"reward_margin"`
+	HeldOutPairs   int     `json:"held_out_pairs,omitempty"`
+	Report         string  `json:"report"`
+	Checkpoint     string  `json:"checkpoint"`
 }
 
 // loopState is everything besides the weights and the optimizer that a checkpoint must hold for
@@ -107,6 +112,12 @@ type trainer struct {
 	prog        Progress
 	lastCkpt    string
 	pairs       int
+	// head is a reward model's scalar head (objective reward), trained with the policy; nil
+	// otherwise. heldPairs are the pairs held out for its accuracy (eval.held_out).
+	head      *model.RewardHead
+	heldPairs []data.Pair
+	// rm is the online stages' reward judge's model (online.judge.kind: reward), opened once.
+	rm *RewardModel
 	// flops are the policy's model FLOPs (model.StepFLOPs) since the last log line, and fmaPeak
 	// the FMA peak in GFLOPS measured at the stage's start with the policy's threads: the
 	// log's mfu.
@@ -202,11 +213,15 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	res := &Result{RunDir: t.dir, Objective: t.r.Objective.Name, Steps: t.st.Step, FinalLoss: t.st.LastLoss,
-		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt}
+		TrainSeconds: t.st.TrainSeconds, WinRateBefore: math.NaN(), WinRateAfter: math.NaN(), KL: math.NaN(), Pairs: t.pairs, Checkpoint: t.lastCkpt,
+		RewardAccuracy: math.NaN(), RewardMargin: math.NaN()}
 	if t.st.TrainSeconds > 0 {
 		res.TokensPerSec = float64(t.st.Tokens) / t.st.TrainSeconds
 	}
 	if err := t.evaluate(ctx, res); err != nil {
+		return nil, err
+	}
+	if err := t.evaluateReward(res); err != nil {
 		return nil, err
 	}
 	res.WallSeconds = time.Since(wallStart).Seconds()
@@ -218,7 +233,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	for _, target := range t.r.Output.Export {
-		if err := exportModel(ctx, t.policy, target, t.opt.OllamaHosts, t.prog); err != nil {
+		if err := exportModel(ctx, t.policy, t.head, target, t.opt.OllamaHosts, t.prog); err != nil {
 			return nil, err
 		}
 	}
@@ -230,6 +245,9 @@ func (t *trainer) close() {
 		if m != nil {
 			m.Close()
 		}
+	}
+	if t.rm != nil {
+		t.rm.Close()
 	}
 }
 
@@ -297,6 +315,9 @@ func (t *trainer) loadModels(ctx context.Context) error {
 	if t.policy, err = model.Load(path, po); err != nil {
 		return fmt.Errorf("train: policy: %w", err)
 	}
+	if isReward(t.r) {
+		t.head = model.NewRewardHead(t.policy.Config().Dim, rewardHeadSeed(t.r.Seed))
+	}
 	if needsBase(t.r, t.needs) {
 		if t.base, err = model.Load(path, lo); err != nil {
 			return fmt.Errorf("train: base model: %w", err)
@@ -318,6 +339,13 @@ func (t *trainer) loadModels(ctx context.Context) error {
 		}
 	}
 	t.enc = &encoder{m: t.policy, maxPrompt: t.r.MaxPromptLength, maxLength: t.r.MaxLength}
+	if t.head != nil {
+		eos, ok := t.policy.EndOfTurn()
+		if !ok {
+			return fmt.Errorf("train: a reward model reads its reward at an end token, and %s has no EOS token", path)
+		}
+		t.enc.endEOS, t.enc.eos = true, eos
+	}
 	if t.r.Objective.RevisionTemplate != "" {
 		tpl, err := template.New("revision").Option("missingkey=error").Parse(t.r.Objective.RevisionTemplate)
 		if err != nil {
@@ -348,6 +376,17 @@ func (t *trainer) loadData() error {
 		recs.Teachers = recs.Teachers[:min(n, len(recs.Teachers))]
 	}
 	obj, _ := recipes.LookupObjective(t.r.Objective.Name)
+	if obj.Name == "reward" {
+		if recs.Kind != "pairs" {
+			return fmt.Errorf("train: objective reward trains a reward model on preference pairs (prompt, chosen, rejected and an optional margin column), but %s holds %s: it needs a rejected response for each chosen one", t.r.Dataset.Path, recs.Kind)
+		}
+		if t.r.Online.Iterations > 0 {
+			return fmt.Errorf("train: objective reward trains offline on a pairs dataset: set online.iterations: 0")
+		}
+		if recs.Pairs, t.heldPairs, err = splitRewardPairs(recs.Pairs, t.r.Eval.HeldOut, t.r.Seed); err != nil {
+			return err
+		}
+	}
 	online := t.r.Online.Iterations > 0 && t.r.Online.Pairs.Rule != "none"
 	switch {
 	case obj.Name == "curry_dpo" && recs.Kind == "prompts" && t.r.Online.Iterations > 0:
@@ -586,7 +625,7 @@ func (t *trainer) prepareStage(ctx context.Context, stage int) ([]*example, erro
 	// Weights this stage starts from (pi_t): kept for APO's pi_{t-1} in the next stage.
 	startW := filepath.Join(sd, "start-weights.bin")
 	if _, err := os.Stat(startW); err != nil {
-		if err := WriteFileAtomic(startW, func(w io.Writer) error { return saveParams(w, t.policy.Params()) }); err != nil {
+		if err := WriteFileAtomic(startW, func(w io.Writer) error { return saveParams(w, t.trainable()) }); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
 	}
@@ -737,10 +776,12 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
 	b, err := json.Marshal(struct {
 		plain
-		WinRateBefore *float64 `json:"win_rate_before"`
-		WinRateAfter  *float64 `json:"win_rate_after"`
-		KL            *float64 `json:"kl_to_reference"`
-	}{plain(r), finite(r.WinRateBefore), finite(r.WinRateAfter), finite(r.KL)})
+		WinRateBefore  *float64 `json:"win_rate_before"`
+		WinRateAfter   *float64 `json:"win_rate_after"`
+		KL             *float64 `json:"kl_to_reference"`
+		RewardAccuracy *float64 `json:"reward_accuracy"`
+		RewardMargin   *float64 `json:"reward_margin"`
+	}{plain(r), finite(r.WinRateBefore), finite(r.WinRateAfter), finite(r.KL), finite(r.RewardAccuracy), finite(r.RewardMargin)})
 	return b, err
 }
 

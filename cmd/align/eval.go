@@ -336,11 +336,17 @@ M, read from top_logprobs); each pair is judged once, in AlpacaEval's instructio
 order. Other templates (mt_bench_pair_v2, arena_hard) are judged in both orders. --prompts
 accepts AlpacaEval's model_outputs.json, MT-Bench and Arena-Hard question files, JSONL with
 "prompt"/"instruction", or plain text. With --reference-outputs the baseline's outputs come
-from an AlpacaEval model_outputs.json instead of a model.`,
+from an AlpacaEval model_outputs.json instead of a model.
+
+--judge rm:RUN judges with a reward model (a run of align train --recipe reward) on align's own
+engine, batched: each pair's preference is 1 + σ(r_2 − r_1), a tie (1.5) when the rewards
+differ by less than 0.05; the rewards go to the judgment's raw field. Generation still goes
+through Ollama.`,
 		Example: `  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge qwen2.5:7b
   align eval win-rate --model my-dpo --reference-outputs reference_gpt4_1106_preview.model_outputs.json \
       --prompts reference_gpt4_1106_preview.model_outputs.json --judge qwen2.5:7b --limit 100
-  align eval win-rate --model my-dpo --baseline base --prompts mt_bench_question.jsonl --judge j --judge-template mt_bench_pair_v2`,
+  align eval win-rate --model my-dpo --baseline base --prompts mt_bench_question.jsonl --judge j --judge-template mt_bench_pair_v2
+  align eval win-rate --model my-dpo --baseline base --prompts prompts.jsonl --judge rm:runs/reward-quickstart`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if model == "" || prompts == "" || judge == "" {
 				return errors.New("eval win-rate: --model, --prompts and --judge are required")
@@ -379,6 +385,12 @@ from an AlpacaEval model_outputs.json instead of a model.`,
 			if err != nil {
 				return err
 			}
+			rj, closeRM, err := openRewardJudge(cmd.Context(), judge, nil, "")
+			if err != nil {
+				return err
+			}
+			defer closeRM()
+			opt.Reward = rj
 			res, err := eval.RunWinRate(cmd.Context(), pool, opt)
 			if err != nil {
 				return err
@@ -406,7 +418,7 @@ from an AlpacaEval model_outputs.json instead of a model.`,
 	f.StringVar(&baseline, "baseline", "", "the baseline model (Ollama name)")
 	f.StringVar(&refOut, "reference-outputs", "", "baseline outputs: an AlpacaEval model_outputs.json")
 	f.StringVar(&prompts, "prompts", "", "prompts file (model_outputs.json, question.jsonl, JSONL, text)")
-	f.StringVar(&judge, "judge", "", "the judge model (Ollama name)")
+	f.StringVar(&judge, "judge", "", "the judge model (Ollama name), or rm:RUN, a reward model run (align train --recipe reward) served by align's engine")
 	f.StringVar(&tpl, "judge-template", "alpaca_eval_clf", "alpaca_eval_clf | mt_bench_pair_v2 | arena_hard (or any pairwise runtime template)")
 	f.StringVar(&outDir, "out", "", "output directory (default evals/<model>)")
 	f.IntVar(&maxTokens, "max-tokens", 512, "most tokens per generated output")

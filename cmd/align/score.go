@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -10,13 +11,14 @@ import (
 
 	"github.com/alignkit/align/model"
 	"github.com/alignkit/align/runtime"
+	"github.com/alignkit/align/train"
 )
 
 // newScoreCmd prints the per-token log-probs of a response under a model.
 func newScoreCmd() *cobra.Command {
 	var (
-		modelName, prompt, response string
-		asJSON                      bool
+		modelName, reward, prompt, response string
+		asJSON                              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "score",
@@ -26,11 +28,22 @@ assistant turn, ending with the end-of-turn token) through the model's chat temp
 Ollama renders /api/chat, and prints each response token with its log-prob and their sum. A model
 without a template (stories260K) scores raw completion: prompt text, then response text.
 
---model takes a GGUF path or an Ollama model name.`,
+--model takes a GGUF path or an Ollama model name.
+
+--reward RUN scores with a reward model instead (a run of align train --recipe reward): it
+prints the reward of the response, r = w·h of the hidden state of the response's last token,
+encoded as the run's training encoded its pairs. It runs on align's own engine, no server.`,
 		Example: `  align score --model testdata/models/stories260K.gguf --prompt "Once upon a time" --response ", there was a girl."
-  align score --model stories260k --prompt "The cat" --response " sat." --json`,
+  align score --model stories260k --prompt "The cat" --response " sat." --json
+  align score --reward runs/reward-quickstart --prompt "Tom was a little bird." --response "He was happy with his friends."`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (modelName == "") == (reward == "") {
+				return errors.New("score: give --model (log-probs) or --reward (a reward model's run), one of them")
+			}
+			if reward != "" {
+				return scoreReward(cmd, reward, prompt, response, asJSON)
+			}
 			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
 			if err != nil {
 				return err
@@ -60,13 +73,31 @@ without a template (stories260K) scores raw completion: prompt text, then respon
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&modelName, "model", "", "GGUF path or Ollama model name (required)")
+	f.StringVar(&modelName, "model", "", "GGUF path or Ollama model name")
+	f.StringVar(&reward, "reward", "", "reward model: a run directory of align train --recipe reward")
 	f.StringVar(&prompt, "prompt", "", "prompt text (a user turn)")
 	f.StringVar(&response, "response", "", "response text to score (required)")
-	f.BoolVar(&asJSON, "json", false, "print one JSON object: tokens [{id, token, logprob}] and sum")
-	_ = cmd.MarkFlagRequired("model")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object: tokens [{id, token, logprob}] and sum (with --reward: run and reward)")
 	_ = cmd.MarkFlagRequired("response")
 	return cmd
+}
+
+// scoreReward prints the reward of one response under a reward model's run.
+func scoreReward(cmd *cobra.Command, run, prompt, response string, asJSON bool) error {
+	rm, err := train.OpenRewardModel(cmd.Context(), run, train.RewardOptions{})
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	rs, err := rm.Rewards(cmd.Context(), prompt, []string{response})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"run": run, "prompt": prompt, "response": response, "reward": rs[0]})
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "reward %.6f\n", rs[0])
+	return err
 }
 
 // openModel loads a GGUF path or an Ollama model name, which runtime.Locate turns into the
