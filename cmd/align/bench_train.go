@@ -32,13 +32,14 @@ func newBenchTrainCmd() *cobra.Command {
 the modes forward (reference log-probs), lora (r=16 on q,k,v,o,gate,up,down), full, lora-resident
 (the projections kept in the --quant encoding, multiplied without a float32 copy) and lora-lowmem
 (resident plus activation recomputation; a training step is forward, backward and an AdamW update), on stories260K and on random-weight shapes:
-smollm2-135m-shape, qwen2.5-0.5b-shape, llama3.2-1b-shape, qwen2.5-1.5b-shape. MFU is the step's
+smollm2-135m-shape, qwen2.5-0.5b-shape, llama3.2-1b-shape, qwen2.5-1.5b-shape, and one real shape per
+further architecture: qwen3-0.6b-shape, gemma3-270m-shape, gemma2-2b-shape, phi3-mini-shape. MFU is the step's
 model FLOPs (forward 2N + attention, LoRA forward + input and adapter gradients, full 6N + 3x
 attention) times tokens/s over the FMA peak measured in the same process at the same thread count.
 Each measurement runs in a child process (so its peak RSS is its own); a mode whose memory
 estimate exceeds the available memory is skipped with the estimate. The float32 modes are followed
-by the plain-PyTorch peer bench/peers/train_torch.py on the same shape and step (Debian
-python3-torch, OPENBLAS_CORETYPE=SkylakeX on AVX-512); no ratio is reported when the peer runs the
+by the plain-PyTorch peer bench/peers/train_torch.py on the same shape and step (QK-norm, Gemma's
+norms, GeGLU, soft-caps and sliding windows included; Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX on AVX-512); no ratio is reported when the peer runs the
 reference BLAS. With --ollama it also compares forward tokens/s with Ollama's own prompt
 evaluation of stories260K ($OLLAMA_HOST, model stories260k).
 
