@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 
@@ -21,6 +22,7 @@ func newBenchTrainCmd() *cobra.Command {
 		asJSON, noPeer, withOllama, pairs bool
 		seqLen, iters                     int
 		single, stories, peer, quant      string
+		cpuProfile                        string
 		models, modes                     []string
 		pairsData                         string
 		pairsN, pairsBatch, pairsMaxLen   int
@@ -54,6 +56,7 @@ prints pairs/s for each and their ratio, and the ratio per second of process CPU
   align bench train --json --models smollm2-135m-shape --iters 2
   align bench train --models qwen2.5-0.5b-shape --modes lora,lora-resident --quant q4_k --no-peer
   align bench train --single llama3.2-1b-shape:lora-lowmem --quant q4_k --iters 1
+  align bench train --single smollm2-135m-shape:lora --iters 20 --cpuprofile lora.prof && go tool pprof -top lora.prof
   align bench train --pairs --json
   align bench train --pairs --models smollm2-135m-shape --pairs-n 8 --iters 1`,
 		Args: cobra.NoArgs,
@@ -71,7 +74,14 @@ prints pairs/s for each and their ratio, and the ratio per second of process CPU
 				name, mode, _ := strings.Cut(single, ":")
 				for _, s := range bench.Shapes(stories) {
 					if s.Name == name {
+						stop, err := startCPUProfile(cpuProfile)
+						if err != nil {
+							return fmt.Errorf("bench train: %w", err)
+						}
 						r, err := bench.Measure(s, mode, seqLen, iters, qt)
+						if err := stop(); err != nil {
+							return fmt.Errorf("bench train: %w", err)
+						}
 						if err != nil {
 							return err
 						}
@@ -131,6 +141,7 @@ prints pairs/s for each and their ratio, and the ratio per second of process CPU
 	f.StringVar(&peer, "peer", filepath.Join("bench", "peers", "train_torch.py"), "the PyTorch peer script")
 	f.BoolVar(&noPeer, "no-peer", false, "skip the PyTorch peer")
 	f.BoolVar(&withOllama, "ollama", false, "also compare forward tokens/s with Ollama's prompt evaluation (needs the server)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "with --single: write a CPU profile of the measurement (model build included) to this file, for go tool pprof")
 	f.StringVar(&single, "single", "", "run one SHAPE:MODE measurement in this process and print it as JSON (no peer, no memory check)")
 	f.BoolVar(&pairs, "pairs", false, "measure prompt sharing: DPO-step pairs/s with the prompt per sequence and once per pair, and their ratio")
 	f.StringVar(&pairsData, "pairs-data", filepath.Join("testdata", "data", "harmless-base-test.jsonl.gz"), "--pairs: preference pairs (HH harmless-base by default)")
@@ -174,4 +185,20 @@ func benchPairs(out io.Writer, asJSON bool, stories string, models, modes []stri
 	fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.2f×\t%.2f×\t%.2g\n", r.Model, r.Mode, r.Pairs, r.Batch, r.MeanPromptTokens,
 		r.MeanResponseTokens, r.RowsUnshared, r.RowsShared, r.UnsharedPairsPerS, r.SharedPairsPerS, r.Ratio, r.CPURatio, r.MaxLogProbDiff)
 	return tw.Flush()
+}
+
+// startCPUProfile starts a CPU profile written to path ("" = none) and returns what stops it.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
 }
