@@ -99,14 +99,7 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 				batch = append(batch, exs[i])
 			}
 			t.st.Cursor++
-			var res objectives.Result
-			var n int64
-			var err error
-			if t.head != nil {
-				res, n, err = t.rewardMicroBatch(batch, 1/float64(G))
-			} else {
-				res, n, err = t.microBatch(ctx, batch, 1/float64(G))
-			}
+			res, n, err := t.step(ctx, batch, 1/float64(G))
 			if err != nil {
 				return err
 			}
@@ -179,6 +172,15 @@ func (t *trainer) trainStage(ctx context.Context, exs []*example) error {
 	return nil
 }
 
+// step runs one micro-batch with the objective's gradient scaled by scale: a reward model's
+// (rewardMicroBatch) or the policy's (microBatch). It returns the result and the policy tokens.
+func (t *trainer) step(ctx context.Context, batch []*example, scale float64) (objectives.Result, int64, error) {
+	if t.head != nil {
+		return t.rewardMicroBatch(batch, scale)
+	}
+	return t.microBatch(ctx, batch, scale)
+}
+
 // warmUp runs the run's first micro-batch once before the first step, forward and backward
 // with the objective's gradient scaled by 0 and then cleared (the weights and the optimizer
 // are untouched; the reference log-probs it computes are the ones the first step would), and
@@ -196,16 +198,20 @@ func (t *trainer) warmUp(ctx context.Context, exs []*example, steps int) error {
 		batch = append(batch, exs[i])
 	}
 	start := time.Now()
-	_, n, err := t.microBatch(ctx, batch, 0)
+	_, n, err := t.step(ctx, batch, 0)
 	el := time.Since(start)
-	t.policy.ZeroGrad()
+	t.zeroGrad()
 	t.flops = 0
 	if err != nil {
 		return fmt.Errorf("train: warm-up step: %w", err)
 	}
+	keys := t.needs.policy
+	if t.head != nil { // a reward model scores the chosen and the rejected sequence
+		keys = []string{"w", "l"}
+	}
 	var epoch int64 // the policy tokens of one pass over exs
 	for _, ex := range exs {
-		for _, k := range t.needs.policy {
+		for _, k := range keys {
 			for _, s := range ex.seqs[k] {
 				epoch += int64(len(s.Tokens))
 			}
