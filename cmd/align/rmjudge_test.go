@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alignkit/align/recipes"
+	"github.com/alignkit/align/train"
+)
+
+// TestEvalWinRateRewardJudge is issue 18's check of align eval win-rate --judge rm:RUN against
+// the real server: stories260k and tiny-random answer the prompts through Ollama, a reward
+// model trained here (a few steps of the reward recipe on stories260K) judges every pair on
+// align's engine, and not one verdict is invalid. Each judgment's preference is recomputed
+// from the rewards in its raw field as 1 + σ(r_2 − r_1) (1.5 under the tie threshold); a
+// second run judges nothing; a DPO run as the judge is refused by name.
+func TestEvalWinRateRewardJudge(t *testing.T) {
+	requireOllama(t)
+	dir := t.TempDir()
+	rm := filepath.Join(dir, "rm")
+	r, err := recipes.Load("reward", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24",
+		"dataset.max_samples=40", "eval.held_out=1", "max_steps=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.Run(context.Background(), train.Options{Recipe: r, RunDir: rm, CacheDir: filepath.Join(dir, "cache")}); err != nil {
+		t.Fatal(err)
+	}
+	prompts := filepath.Join(dir, "prompts.jsonl")
+	var lines []string
+	for _, p := range []string{"Once upon a time", "Tom had a red ball.", "The sun was hot.", "Lily saw a cat.", "One day, a bird", "Sam was sad."} {
+		b, _ := json.Marshal(map[string]string{"prompt": p})
+		lines = append(lines, string(b))
+	}
+	if err := os.WriteFile(prompts, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "eval")
+	args := []string{"win-rate", "--model", "stories260k", "--baseline", "tiny-random", "--prompts", prompts,
+		"--judge", "rm:" + rm, "--max-tokens", "24", "--out", out, "--json"}
+	res, err := runEval(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Stats []struct {
+			Judge    string `json:"judge"`
+			NTotal   int    `json:"n_total"`
+			NInvalid int    `json:"n_invalid"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(res), &rep); err != nil {
+		t.Fatalf("%v: %s", err, res)
+	}
+	if len(rep.Stats) != 1 || rep.Stats[0].NInvalid != 0 || rep.Stats[0].NTotal != 6 || rep.Stats[0].Judge != "rm:"+rm {
+		t.Fatalf("stats %+v, want 6 pairs judged by rm:%s, 0 invalid", rep.Stats, rm)
+	}
+
+	f, err := os.Open(filepath.Join(out, "judgments.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var j struct {
+			Preference *float64 `json:"preference"`
+			Raw        string   `json:"raw"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &j); err != nil {
+			t.Fatalf("judgment %q: %v", sc.Text(), err)
+		}
+		n++
+		if j.Preference == nil {
+			t.Fatalf("judgment %d has no preference: %s", n, sc.Text())
+		}
+		rs := rewardsIn(t, j.Raw)
+		want := 1 + 1/(1+math.Exp(-(rs[1]-rs[0])))
+		if math.Abs(rs[1]-rs[0]) < 0.05 {
+			want = 1.5
+		}
+		if math.Abs(*j.Preference-want) > 1e-9 {
+			t.Errorf("judgment %d: preference %g, rewards %v give %g", n, *j.Preference, rs, want)
+		}
+	}
+	if n != 6 {
+		t.Fatalf("%d judgments in the file, want 6", n)
+	}
+
+	// Rerun: everything is in the file already; nothing is judged twice.
+	if res, err = runEval(t, args...); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	rep.Stats = nil
+	if err := json.Unmarshal([]byte(res), &rep); err != nil || len(rep.Stats) != 1 || rep.Stats[0].NTotal != 6 || rep.Stats[0].NInvalid != 0 {
+		t.Fatalf("rerun: %v %s", err, res)
+	}
+	if got := countFileLines(filepath.Join(out, "judgments.jsonl")); got != 6 {
+		t.Errorf("rerun: %d judgments in the file, want still 6", got)
+	}
+
+	// A run without a reward head is refused, naming what it needs.
+	dpo := filepath.Join(dir, "dpo")
+	r, err = recipes.Load("dpo", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24", "dataset.max_samples=4", "max_steps=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.Run(context.Background(), train.Options{Recipe: r, RunDir: dpo, CacheDir: filepath.Join(dir, "cache")}); err != nil {
+		t.Fatal(err)
+	}
+	args[8] = "rm:" + dpo
+	args[len(args)-2] = filepath.Join(dir, "eval2")
+	if _, err := runEval(t, args...); err == nil || !strings.Contains(err.Error(), "--recipe reward") {
+		t.Errorf("a DPO run as rm: judge: %v", err)
+	}
+}
+
+// rewardsIn reads the two rewards a reward judge writes in a judgment's raw field
+// ({"reward_1": r1, "reward_2": r2}, eval's rewardRaw).
+func rewardsIn(t *testing.T, raw string) [2]float64 {
+	t.Helper()
+	var r struct {
+		R1 *float64 `json:"reward_1"`
+		R2 *float64 `json:"reward_2"`
+	}
+	if err := json.Unmarshal([]byte(raw), &r); err != nil || r.R1 == nil || r.R2 == nil {
+		t.Fatalf("raw %q does not hold two rewards (%v)", raw, err)
+	}
+	return [2]float64{*r.R1, *r.R2}
+}
