@@ -63,7 +63,12 @@ type Config struct {
 	// Raw sends the prompt text without the model's chat template.
 	Raw bool
 
-	Judge      string
+	Judge string
+	// Reward, when set, is the judge instead of an Ollama model (--judge rm:RUN): Judge becomes
+	// its name, the rubric ultrafeedback grades each response with its reward (MinMargin is
+	// then in reward units) and pairwise compares with σ(r_2 − r_1). The dno rubric is refused:
+	// the DNO rule's thresholds are points of its 6-point rubric, which rewards do not have.
+	Reward     *RewardJudge
 	Rubric     string
 	Template   string // judge template; empty means DefaultJudgeTemplate(Rubric)
 	Tournament string // pairwise only: round-robin (default) or knockout
@@ -124,6 +129,12 @@ func (p Progress) String() string {
 }
 
 func (c *Config) validate() error {
+	if c.Reward != nil {
+		if c.Rubric == RubricDNO {
+			return fmt.Errorf("curate: judge %s is a reward model: the dno rubric's rule counts points of its 6-point rubric, which rewards do not have; use --rubric ultrafeedback (the reward as each response's score) or pairwise", c.Reward.Name())
+		}
+		c.Judge, c.Template = c.Reward.Name(), RewardTemplate
+	}
 	switch {
 	case len(c.Models) == 0:
 		return errors.New("curate: no models given")
@@ -235,13 +246,16 @@ func Curate(ctx context.Context, b Backend, cfg Config) (Summary, error) {
 	}
 	sum := Summary{Out: cfg.Out, Pairs: cfg.Pairs, Work: cfg.Work, Rubric: cfg.Rubric, Judge: cfg.Judge,
 		Template: cfg.Template, Models: cfg.Models, K: cfg.K, PromptsIn: len(cfg.Prompts)}
-	tpl, err := runtime.Template(cfg.Template)
-	if err != nil {
-		return sum, fmt.Errorf("curate: judge template: %w", err)
-	}
 	wantKind := runtime.Single
 	if cfg.Rubric == RubricPairwise {
 		wantKind = runtime.Pairwise
+	}
+	tpl := runtime.JudgeTemplate{Name: RewardTemplate, Kind: wantKind}
+	var err error
+	if cfg.Reward != nil {
+		b = rewardBackend{Backend: b, j: cfg.Reward}
+	} else if tpl, err = runtime.Template(cfg.Template); err != nil {
+		return sum, fmt.Errorf("curate: judge template: %w", err)
 	}
 	if tpl.Kind != wantKind {
 		return sum, fmt.Errorf("curate: judge template %s is %s; rubric %s needs a %s template", tpl.Name, tpl.Kind, cfg.Rubric, wantKind)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/alignkit/align/runtime"
 )
 
 // Rewarder scores responses to one instruction with a reward model: one scalar reward per
@@ -185,4 +187,36 @@ func RewardPreference(ra, rb, tie float64) float64 {
 	}
 	e := math.Exp(d)
 	return 1 + e/(1+e)
+}
+
+// rewardBackend is a Backend whose judge calls go to a reward judge (curation with
+// --judge rm:RUN): a single-answer grade is the response's reward, a pairwise judgment the
+// preference 1 + σ(r_2 − r_1) (1.5 under the tie threshold), each valid, with the rewards as
+// its raw text. Sampling still goes to the wrapped backend.
+type rewardBackend struct {
+	Backend
+	j *RewardJudge
+}
+
+// JudgeSingle implements Backend.
+func (b rewardBackend) JudgeSingle(ctx context.Context, req runtime.SingleRequest) (runtime.Game, error) {
+	rs, err := b.j.Grade(ctx, req.Instruction, []string{req.Response})
+	if err != nil {
+		return runtime.Game{}, err
+	}
+	raw := strconv.FormatFloat(rs[0], 'g', -1, 64)
+	return runtime.Game{Verdict: runtime.Verdict{Valid: true, Score: rs[0], Preference: math.NaN(), Raw: raw},
+		Preference: math.NaN(), Attempts: 1, Raws: []string{raw}}, nil
+}
+
+// JudgePair implements Backend.
+func (b rewardBackend) JudgePair(ctx context.Context, req runtime.JudgeRequest) (runtime.Judgment, error) {
+	rs, err := b.j.Grade(ctx, req.Instruction, []string{req.Output1, req.Output2})
+	if err != nil {
+		return runtime.Judgment{}, err
+	}
+	p := RewardPreference(rs[0], rs[1], b.j.tie())
+	raw := "reward_1=" + strconv.FormatFloat(rs[0], 'g', -1, 64) + " reward_2=" + strconv.FormatFloat(rs[1], 'g', -1, 64)
+	g := runtime.Game{Verdict: runtime.Verdict{Valid: true, Preference: p, Score: math.NaN(), Raw: raw}, Preference: p, Attempts: 1, Raws: []string{raw}}
+	return runtime.Judgment{Games: []runtime.Game{g}, Preference: p, Valid: true, Identical: req.Output1 == req.Output2}, nil
 }

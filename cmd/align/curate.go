@@ -40,7 +40,9 @@ func newCurateCmd() *cobra.Command {
   3. filters before judging, each counted: empty, truncated (done_reason=length), length
      bounds, degenerate repetition (automatic negatives by default), exact and near duplicates.
   4. judging: --rubric ultrafeedback (a 1–10 rating per response), dno (the 6-point additive
-     rubric) or pairwise (all pairs or a knockout tournament, both orders).
+     rubric) or pairwise (all pairs or a knockout tournament, both orders). --judge rm:RUN
+     judges with a reward model on align's engine instead: ultrafeedback takes each response's
+     reward as its score, pairwise 1 + σ(r_2 − r_1); dno is refused (its rule counts rubric points).
   5. output: --out ranked Parquet or JSONL (prompt, responses with score, judge raw text, model
      and seed; filtered ones with their reason), --pairs (DNO's rules for --rubric dno, else
      --pair-mode), and report.json + report.html in the work folder.
@@ -53,6 +55,7 @@ missing, and every row appears exactly once. See docs/curation.md.`,
   align data curate --prompts p.txt --models policy,teacher --students policy --k 5 --judge judge \
       --rubric dno --out ranked.parquet --pairs dno_pairs.parquet --check-contamination alpaca_eval.json
   align data curate --prompts p.txt --models a,b --k 2 --judge j --rubric pairwise --tournament knockout --out r.jsonl
+  align data curate --prompts p.txt --models stories260k --k 4 --judge rm:runs/reward-quickstart --out ranked.jsonl --pairs pairs.jsonl
   align data curate contamination --prompts train.jsonl --eval alpaca_eval.json --eval mt_bench_question.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,6 +80,12 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 			if !quiet {
 				cfg.Progress = curateProgressPrinter(cmd.ErrOrStderr())
 			}
+			rj, closeRM, err := openRewardJudge(cmd.Context(), cfg.Judge, nil, "")
+			if err != nil {
+				return err
+			}
+			defer closeRM()
+			cfg.Reward = rj
 			sum, err := pairs.Curate(cmd.Context(), pairs.PoolBackend{Pool: pool}, cfg)
 			if err != nil {
 				return err
@@ -100,7 +109,7 @@ missing, and every row appears exactly once. See docs/curation.md.`,
 	f.Float64Var(&opt.TopP, "top-p", opt.TopP, "nucleus sampling threshold")
 	f.IntVar(&opt.TopK, "top-k", opt.TopK, "top-k sampling (0 = off)")
 	f.IntVar(&opt.NumPredict, "num-predict", opt.NumPredict, "maximum tokens per response")
-	f.StringVar(&cfg.Judge, "judge", "", "judge model")
+	f.StringVar(&cfg.Judge, "judge", "", "judge model (Ollama name), or rm:RUN, a reward model run (align train --recipe reward) served by align's engine")
 	f.StringVar(&cfg.Rubric, "rubric", pairs.RubricUltraFeedback, "ultrafeedback (1–10), dno (6-point additive) or pairwise")
 	f.StringVar(&cfg.Template, "judge-template", "", "runtime judge template (default: mt-bench/single-v1, dno-additive6, mt-bench/pair-v2)")
 	f.StringVar(&cfg.Tournament, "tournament", pairs.TournamentRoundRobin, "pairwise: round-robin (all pairs) or knockout")

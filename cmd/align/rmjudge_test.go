@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alignkit/align/data/curate"
+	"github.com/alignkit/align/pairs"
 	"github.com/alignkit/align/recipes"
 	"github.com/alignkit/align/train"
 )
@@ -23,15 +25,7 @@ import (
 func TestEvalWinRateRewardJudge(t *testing.T) {
 	requireOllama(t)
 	dir := t.TempDir()
-	rm := filepath.Join(dir, "rm")
-	r, err := recipes.Load("reward", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24",
-		"dataset.max_samples=40", "eval.held_out=1", "max_steps=3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := train.Run(context.Background(), train.Options{Recipe: r, RunDir: rm, CacheDir: filepath.Join(dir, "cache")}); err != nil {
-		t.Fatal(err)
-	}
+	rm := trainRewardRun(t, dir)
 	prompts := filepath.Join(dir, "prompts.jsonl")
 	var lines []string
 	for _, p := range []string{"Once upon a time", "Tom had a red ball.", "The sun was hot.", "Lily saw a cat.", "One day, a bird", "Sam was sad."} {
@@ -109,7 +103,7 @@ func TestEvalWinRateRewardJudge(t *testing.T) {
 
 	// A run without a reward head is refused, naming what it needs.
 	dpo := filepath.Join(dir, "dpo")
-	r, err = recipes.Load("dpo", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24", "dataset.max_samples=4", "max_steps=1"})
+	r, err := recipes.Load("dpo", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24", "dataset.max_samples=4", "max_steps=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,4 +129,104 @@ func rewardsIn(t *testing.T, raw string) [2]float64 {
 		t.Fatalf("raw %q does not hold two rewards (%v)", raw, err)
 	}
 	return [2]float64{*r.R1, *r.R2}
+}
+
+// trainRewardRun trains a few steps of the reward recipe on stories260K into dir/rm: a reward
+// model whose quality is beside the point, only that it serves rewards.
+func trainRewardRun(t *testing.T, dir string) string {
+	t.Helper()
+	rm := filepath.Join(dir, "rm")
+	r, err := recipes.Load("reward", []string{"per_device_train_batch_size=2", "max_length=64", "max_prompt_length=24",
+		"dataset.max_samples=40", "eval.held_out=1", "max_steps=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.Run(context.Background(), train.Options{Recipe: r, RunDir: rm, CacheDir: filepath.Join(dir, "cache")}); err != nil {
+		t.Fatal(err)
+	}
+	return rm
+}
+
+// TestCurateRewardJudge: align data curate --judge rm:RUN samples through the real server and
+// grades with the reward model: no judgment is invalid, every ranked response's score is the
+// reward the run itself gives that (prompt, response) (read back through train.OpenRewardModel,
+// not through curation), best first; the pairwise rubric's preferences follow the rewards;
+// a rerun judges nothing; the dno rubric is refused with the reason.
+func TestCurateRewardJudge(t *testing.T) {
+	requireOllama(t)
+	dir := t.TempDir()
+	rm := trainRewardRun(t, dir)
+	p := filepath.Join(dir, "prompts.txt")
+	if err := os.WriteFile(p, []byte("Once upon a time there was a little cat\nTom had a red ball.\nThe sun was hot.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := func(rubric, sub string) []string {
+		return []string{"--prompts", p, "--models", "stories260k", "--k", "3", "--judge", "rm:" + rm, "--rubric", rubric,
+			"--out", filepath.Join(dir, sub, "ranked.jsonl"), "--pairs", filepath.Join(dir, sub, "pairs.jsonl"),
+			"--work", filepath.Join(dir, sub, "work"), "--num-predict", "24", "--keep-truncated", "--quiet", "--json"}
+	}
+	model, err := train.OpenRewardModel(context.Background(), rm, train.RewardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+
+	out, err := runCurate(t, args(pairs.RubricUltraFeedback, "uf")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var sum pairs.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if sum.Judge != "rm:"+rm || sum.JudgeInvalid != 0 || sum.JudgeCalls != sum.Filters.Judged || sum.JudgeCalls == 0 {
+		t.Fatalf("summary: judge %q, %d calls, %d invalid, %d judged candidates", sum.Judge, sum.JudgeCalls, sum.JudgeInvalid, sum.Filters.Judged)
+	}
+	rows, err := curate.ReadRanked(filepath.Join(dir, "uf", "ranked.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored := 0
+	for _, row := range rows {
+		instr := row.Prompt[len(row.Prompt)-1].Content
+		for i, x := range row.Responses {
+			if x.AutoNegative {
+				continue
+			}
+			rs, err := model.Rewards(context.Background(), instr, []string{x.Text()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(x.Score-rs[0]) > 1e-4*(1+math.Abs(rs[0])) {
+				t.Errorf("%s response %d: score %g, the reward model gives %g", row.ID, i, x.Score, rs[0])
+			}
+			if i > 0 && x.Score > row.Responses[i-1].Score && !row.Responses[i-1].AutoNegative {
+				t.Errorf("%s: responses not best first: %g after %g", row.ID, x.Score, row.Responses[i-1].Score)
+			}
+			scored++
+		}
+	}
+	t.Logf("ultrafeedback: %d prompts, %d judged candidates, %d scored in the ranked file", len(rows), sum.Filters.Judged, scored)
+	if scored != sum.Filters.Judged {
+		t.Errorf("%d scored responses in the ranked file, %d judged", scored, sum.Filters.Judged)
+	}
+	if out, err = runCurate(t, args(pairs.RubricUltraFeedback, "uf")...); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.JudgeNew != 0 {
+		t.Errorf("rerun judged %d again (%v)", sum.JudgeNew, err)
+	}
+
+	out, err = runCurate(t, args(pairs.RubricPairwise, "pw")...)
+	if err != nil {
+		t.Fatalf("pairwise: %v\n%s", err, out)
+	}
+	sum = pairs.Summary{}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.JudgeInvalid != 0 || sum.JudgeCalls == 0 {
+		t.Fatalf("pairwise summary %+v (%v)", sum, err)
+	}
+
+	if out, err := runCurate(t, args(pairs.RubricDNO, "dno")...); err == nil || !strings.Contains(err.Error(), "6-point rubric") {
+		t.Errorf("dno rubric with a reward judge: %v\n%s", err, out)
+	}
 }
