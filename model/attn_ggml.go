@@ -86,9 +86,9 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 //     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
 //     x/(1+expf(-x));
 //   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
-// Quantized weights (Q8_0, k-quants) would have their activations quantized to Q8_0/Q8_K by the
-// runner; that is not re-enacted: such weights are multiplied as float32 (the parity tests use
-// F32 and F16 models).
+// Against Q8_0 weights the activations are quantized to Q8_0 first, as the runner's vec_dot_type
+// (ggmlQ8_0Act). Against k-quants the runner quantizes them to Q8_K; that is not re-enacted:
+// such weights are multiplied as float32 (the parity tests use F32, F16 and Q8_0 models).
 
 // ggmlF32 is float32 arithmetic as C's: the explicit conversions stop Go from fusing a
 // multiply and an add (which it may do on some ISAs).
@@ -122,11 +122,37 @@ func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
 		for i, v := range x {
 			xc[i] = math.Float32frombits(uint32(kernels.F32ToBF16(v)) << 16)
 		}
+	case typeQ8_0:
+		ggmlQ8_0Act(xc[:in], x)
 	default:
 		copy(xc, x)
 	}
 	for r := range y {
 		y[r] = ggmlDot(w.data[r*in:(r+1)*in], xc[:in])
+	}
+}
+
+// ggmlQ8_0Act is the activation side of ggml's mul_mat against Q8_0 weights on x86 (Q8_0's
+// vec_dot_type is Q8_0: quantize_row_q8_0's AVX path): per block of 32, d = amax/127 is stored
+// as f16 and q = round-half-even(x·(127/amax)), so x enters the dot products as f16(d)·q. The
+// products f16(d_w)·q_w · f16(d)·q are exact in float32 up to the final rounding; ggml sums the
+// blocks' integer dots in float32 with FMA instead of float64 element by element, a difference
+// of about 1e-7 relative.
+func ggmlQ8_0Act(dst, x []float32) {
+	for b := 0; b < len(x); b += 32 {
+		blk := x[b:min(b+32, len(x))]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		var id float32
+		if amax != 0 {
+			id = 127 / amax
+		}
+		d := roundF16(amax / 127)
+		for i, v := range blk {
+			dst[b+i] = d * float32(math.RoundToEven(float64(ggmlF32(v*id))))
+		}
 	}
 }
 
