@@ -4,8 +4,9 @@
 # (so that each peak RSS is its own), against a server started here with OLLAMA_KEEP_ALIVE=0
 # (its runner frees the weights after each generation, before align loads them),
 # OLLAMA_NUM_PARALLEL=1 and OLLAMA_MAX_LOADED_MODELS=1.
-# Usage: bash bench/parity_real.sh BIN OUTDIR PORT [SHAPE[:PROMPTS]...]
-#   (no SHAPE: qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1)
+# Usage: bash bench/parity_real.sh BIN OUTDIR PORT [SHAPE[:PROMPTS[:LAYERS]]...]
+#   (no SHAPE: qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1:8; phi3-mini
+#   at its 32 blocks does not fit the generator in 24 GiB, see docs/model.md)
 # Environment: TOKENS (default 24), TYPES (default f16,q8_0), GGUF_DIR (default OUTDIR).
 # Writes OUTDIR/SHAPE.json (one line per prompt and type), OUTDIR/SHAPE.err, OUTDIR/SHAPE.time,
 # OUTDIR/commands.txt.
@@ -14,7 +15,7 @@ BIN=${1:?align binary}
 OUT=${2:?output directory}
 PORT=${3:?Ollama port}
 shift 3
-SHAPES=${*:-"qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1"}
+SHAPES=${*:-"qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1:8"}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,10 +24,8 @@ trap 'ALIGN_OLLAMA_PORT=$PORT bash "$HERE/scripts/ollama.sh" stop >&2' EXIT
 eval "$(ALIGN_OLLAMA_PORT=$PORT bash "$HERE/scripts/ollama.sh" env)"
 status=0
 for sp in $SHAPES; do
-  shape=${sp%%:*}
-  prompts=0
-  [[ $sp == *:* ]] && prompts=${sp#*:}
-  cmd=("$BIN" bench parity --json --training-path --shapes "$shape" --prompts "$prompts" --tokens "${TOKENS:-24}"
+  IFS=: read -r shape prompts layers <<< "$sp"
+  cmd=("$BIN" bench parity --json --training-path --shapes "$shape" --prompts "${prompts:-0}" --layers "${layers:-0}" --tokens "${TOKENS:-24}"
     --types "${TYPES:-f16,q8_0}" --dir "${GGUF_DIR:-$OUT}" --stories "$HERE/testdata/models/stories260K.gguf"
     --phi3-vocab "$HERE/testdata/vocab/ggml-vocab-phi-3.gguf")
   echo "OLLAMA_HOST=$OLLAMA_HOST ${cmd[*]}" | tee -a "$OUT/commands.txt"

@@ -23,6 +23,7 @@ func newBenchParityCmd() *cobra.Command {
 		shapes       []string
 		types        []string
 		tokens, np   int
+		layers       int
 		dir, stories string
 		phi3Vocab    string
 	)
@@ -40,11 +41,14 @@ default path, as the tests do. Prints per prompt the mean and max |Δ log-prob| 
 many top log-probs are above −1 (peaked); fails when a mean misses its bound. Too slow for the
 test suite at these sizes: the small shapes run there (TestRandomArchParity,
 TestGemmaParityWithOllama). Each GGUF is removed, and its Ollama model deleted, after its check.
-Run the server with OLLAMA_KEEP_ALIVE=0 so that its runner frees the weights before align loads
+A shape whose file the generator cannot write in the available memory (about 10 bytes per
+parameter: phi3-mini-shape needs ~38 GB) is refused with the estimate; --layers N writes N blocks
+of the same shape instead. Run the server with OLLAMA_KEEP_ALIVE=0 so that its runner frees the weights before align loads
 them (bench/parity_real.sh does).`,
 		Example: `  align bench parity
   align bench parity --shapes qwen3-0.6b-shape --types f16 --tokens 16 --json
-  OLLAMA_KEEP_ALIVE=0 OLLAMA_NUM_PARALLEL=1 bash scripts/ollama.sh start && align bench parity --shapes phi3-mini-shape`,
+  align bench parity --shapes phi3-mini-shape --layers 8 --prompts 1
+  bash bench/parity_real.sh ./align /tmp/parity 11434 qwen3-0.6b-shape phi3-mini-shape:1:8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var tt []kernels.GGMLType
@@ -70,9 +74,9 @@ them (bench/parity_real.sh does).`,
 			out := cmd.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			if !asJSON {
-				fmt.Fprintf(tw, "model\ttype\trunner\tscorer\tprompt\ttokens\tpeaked\tdropped\tmean |Δ|\tmax |Δ|\tbound\tpass\ttraining path mean |Δ|\n")
+				fmt.Fprintf(tw, "model\ttype\trunner\tscorer\tprompt\ttokens\tpeaked\tdropped\tmean logprob\tmean |Δ|\tmax |Δ|\tbound\tpass\ttraining path mean |Δ|\n")
 			}
-			_, err = bench.Parity(cmd.Context(), pool, bench.ParityOptions{Shapes: shapes, Types: tt, Tokens: tokens, Prompts: np, Dir: dir,
+			_, err = bench.Parity(cmd.Context(), pool, bench.ParityOptions{Shapes: shapes, Types: tt, Tokens: tokens, Prompts: np, Layers: layers, Dir: dir,
 				Stories: stories, Phi3Vocab: phi3Vocab, TrainingPath: fast,
 				Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench parity: "+f+"\n", a...) },
 				OnResult: func(r bench.ParityResult) {
@@ -80,8 +84,8 @@ them (bench/parity_real.sh does).`,
 						_ = json.NewEncoder(out).Encode(r)
 						return
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%q\t%d\t%d\t%d\t%.2e\t%.2e\t%.0e\t%v\t%.2e\n", r.Model, r.Type, r.Runner, r.Scorer, r.Prompt,
-						r.Tokens, r.Peaked, r.Dropped, r.MeanAbsDiff, r.MaxAbsDiff, r.Bound, r.Pass, r.TrainingMean)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%q\t%d\t%d\t%d\t%.3f\t%.2e\t%.2e\t%.0e\t%v\t%.2e\n", r.Model, r.Type, r.Runner, r.Scorer, r.Prompt,
+						r.Tokens, r.Peaked, r.Dropped, r.MeanLogProb, r.MeanAbsDiff, r.MaxAbsDiff, r.Bound, r.Pass, r.TrainingMean)
 					tw.Flush()
 				}})
 			tw.Flush()
@@ -90,11 +94,12 @@ them (bench/parity_real.sh does).`,
 	}
 	rf.add(cmd)
 	f := cmd.Flags()
-	f.BoolVar(&asJSON, "json", false, "one JSON object per line: model, arch, type, runner, scorer, prompt, tokens, peaked, dropped, mean_abs_diff, max_abs_diff, bound, pass, training_path_mean_abs_diff, gguf_bytes")
+	f.BoolVar(&asJSON, "json", false, "one JSON object per line: model, layers, arch, type, runner, scorer, prompt, tokens, peaked, dropped, mean_logprob, mean_abs_diff, max_abs_diff, bound, pass, training_path_mean_abs_diff, gguf_bytes")
 	f.StringSliceVar(&shapes, "shapes", nil, "subset of qwen3-0.6b-shape, gemma3-270m-shape, gemma2-2b-shape, phi3-mini-shape (default all)")
 	f.StringSliceVar(&types, "types", []string{"f16", "q8_0"}, "weight encodings: f16, q8_0, f32")
 	f.IntVar(&tokens, "tokens", 30, "greedy tokens generated per prompt (at most 30: Ollama ends a generation of 31 equal pieces without done)")
 	f.IntVar(&np, "prompts", 0, "prompts per shape, from the first (default both)")
+	f.IntVar(&layers, "layers", 0, "write this many blocks of each shape instead of its published depth (the model name gets -<n>l)")
 	f.StringVar(&dir, "dir", "", "where the GGUFs are written (default the system's temporary directory; phi3-mini-shape at f16 is 7.6 GB)")
 	f.StringVar(&stories, "stories", filepath.Join("testdata", "models", "stories260K.gguf"), "stories260K GGUF (the gemma shapes' vocabulary)")
 	f.StringVar(&phi3Vocab, "phi3-vocab", filepath.Join("testdata", "vocab", "ggml-vocab-phi-3.gguf"), "Phi-3's vocabulary GGUF")

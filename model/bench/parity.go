@@ -34,7 +34,30 @@ type ParityShape struct {
 	// (TestGemmaParityWithOllama).
 	Raw     bool
 	Prompts []string
-	write   func(path string, typ kernels.GGMLType) error
+	// Layers is the published block count; Params the parameter count at layers blocks.
+	Layers int
+	Params func(layers int) int64
+	write  func(path string, typ kernels.GGMLType, layers int) error
+}
+
+// writerBytesPerParam is the generators' measured peak RSS per parameter (the float32 model,
+// phi3's fused copies, the encoding buffers and the Go heap's headroom: 18.1 GB for
+// gemma2-2b-shape, 4.3 GB for qwen3-0.6b-shape with its scoring), the figure Parity checks
+// against the available memory before it writes a file.
+const writerBytesPerParam = 10
+
+// blockParams is the parameter count of a shape: embeddings (and an untied head) plus layers
+// blocks of attention and gated FFN.
+func blockParams(vocab, dim, ffn, heads, kvHeads, headDim int, tied bool) func(int) int64 {
+	return func(layers int) int64 {
+		q, kv := int64(heads*headDim), int64(kvHeads*headDim)
+		d := int64(dim)
+		n := int64(vocab) * d
+		if !tied {
+			n *= 2
+		}
+		return n + int64(layers)*(2*d*q+2*d*kv+3*d*int64(ffn))
+	}
 }
 
 // Bound is the issue's bound on the mean per-token |Δ log-prob| for the shape's runner.
@@ -53,9 +76,10 @@ func (s ParityShape) Bound() float64 {
 func ParityShapes(stories, phi3Vocab string) []ParityShape {
 	rawPrompts := []string{"Once upon a time", "The quick brown fox jumps over"}
 	gemmaPrompts := []string{"Once upon a time", "Lily and Tom went to the park."}
-	random := func(c model.Config, r model.RandomGGUF) func(string, kernels.GGMLType) error {
-		return func(path string, typ kernels.GGMLType) error {
+	random := func(c model.Config, r model.RandomGGUF) func(string, kernels.GGMLType, int) error {
+		return func(path string, typ kernels.GGMLType, layers int) error {
 			r.Config, r.Type = c, typ
+			r.Config.Layers = layers
 			f, err := os.Create(path)
 			if err != nil {
 				return err
@@ -67,9 +91,9 @@ func ParityShapes(stories, phi3Vocab string) []ParityShape {
 			return f.Close()
 		}
 	}
-	peaked := func(r model.PeakedGGUF) func(string, kernels.GGMLType) error {
-		return func(path string, typ kernels.GGMLType) error {
-			r.Type = typ
+	peaked := func(r model.PeakedGGUF) func(string, kernels.GGMLType, int) error {
+		return func(path string, typ kernels.GGMLType, layers int) error {
+			r.Type, r.Layers = typ, layers
 			return r.Write(path)
 		}
 	}
@@ -78,15 +102,19 @@ func ParityShapes(stories, phi3Vocab string) []ParityShape {
 	}
 	return []ParityShape{
 		{Name: "qwen3-0.6b-shape", Arch: "qwen3", Engine: true, F16KV: true, Raw: true, Prompts: rawPrompts,
+			Layers: 28, Params: blockParams(1000, 1024, 3072, 16, 8, 128, true),
 			write: random(model.Config{Arch: "qwen3", Layers: 28, Dim: 1024, FFN: 3072, Heads: 16, KVHeads: 8, HeadDim: 128,
 				RopeTheta: 1e6, Eps: 1e-6, ContextLen: 40960, Tied: true}, model.RandomGGUF{Vocab: model.VocabChatML, Seed: 21})},
 		{Name: "gemma3-270m-shape", Arch: "gemma3", Engine: true, Prompts: gemmaPrompts,
+			Layers: 18, Params: blockParams(512, 640, 2048, 4, 1, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
 				SlidingWindow: 512, ContextLen: 32768, Vocab: stories, Seed: 13, Tied: true, TiedHeadGain: 0.35, ExtraKV: gemmaKV()})},
 		{Name: "gemma2-2b-shape", Arch: "gemma2", Prompts: gemmaPrompts,
+			Layers: 26, Params: blockParams(512, 2304, 9216, 8, 4, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma2", Layers: 26, Dim: 2304, FFN: 9216, Heads: 8, KVHeads: 4, HeadDim: 256,
 				SlidingWindow: 4096, ContextLen: 8192, Vocab: stories, Seed: 17, Tied: true, TiedHeadGain: 0.35, ExtraKV: gemmaKV()})},
 		{Name: "phi3-mini-shape", Arch: "phi3", F16KV: true, Raw: true, Prompts: rawPrompts,
+			Layers: 32, Params: blockParams(32064, 3072, 8192, 32, 32, 96, false),
 			write: random(model.Config{Arch: "phi3", Layers: 32, Dim: 3072, FFN: 8192, Heads: 32, KVHeads: 32,
 				RopeTheta: 1e4, Eps: 1e-5, ContextLen: 4096}, model.RandomGGUF{VocabFile: phi3Vocab, Seed: 23})},
 	}
@@ -94,11 +122,15 @@ func ParityShapes(stories, phi3Vocab string) []ParityShape {
 
 // ParityOptions configure Parity.
 type ParityOptions struct {
-	Shapes             []string           // subset of ParityShapes' names (nil = all)
-	Types              []kernels.GGMLType // weight encodings (nil = F16 and Q8_0)
-	Tokens             int                // greedy tokens per prompt (0 = 30, at most 30)
-	Prompts            int                // prompts per shape, from the first (0 = all: two)
-	Dir                string             // where the GGUFs are written ("" = the system's temporary directory); each is removed after its check
+	Shapes  []string           // subset of ParityShapes' names (nil = all)
+	Types   []kernels.GGMLType // weight encodings (nil = F16 and Q8_0)
+	Tokens  int                // greedy tokens per prompt (0 = 30, at most 30)
+	Prompts int                // prompts per shape, from the first (0 = all: two)
+	// Layers, when > 0, writes that many blocks instead of the published count: the block
+	// shape (widths, heads, vocabulary) is the real one, the depth is not (for a shape whose
+	// file does not fit in memory); the results' Model then ends in "-<n>l".
+	Layers             int
+	Dir                string // where the GGUFs are written ("" = the system's temporary directory); each is removed after its check
 	Stories, Phi3Vocab string
 	// TrainingPath also scores with the training path (model.LoadOptions{}) where the check
 	// scored with F16KV, and reports its mean |Δ| (no bound: 1e-2 in the tests).
@@ -110,14 +142,16 @@ type ParityOptions struct {
 // ParityResult is one line of `align bench parity --json`: one (shape, type, prompt).
 type ParityResult struct {
 	Model        string  `json:"model"`
+	Layers       int     `json:"layers"`
 	Arch         string  `json:"arch"`
 	Type         string  `json:"type"`
 	Runner       string  `json:"runner"` // llama.cpp | ollama-engine
 	Scorer       string  `json:"scorer"` // f16kv (the runner re-enacted) | default
 	Prompt       string  `json:"prompt"`
-	Tokens       int     `json:"tokens"`  // scored generated tokens
-	Peaked       int     `json:"peaked"`  // of them, with the server's log-prob above −1
-	Dropped      int     `json:"dropped"` // generated tokens whose log-prob the server did not send (restored unscored)
+	Tokens       int     `json:"tokens"`       // scored generated tokens
+	Peaked       int     `json:"peaked"`       // of them, with the server's log-prob above −1
+	Dropped      int     `json:"dropped"`      // generated tokens whose log-prob the server did not send (restored unscored)
+	MeanLogProb  float64 `json:"mean_logprob"` // the server's, over the scored tokens
 	MeanAbsDiff  float64 `json:"mean_abs_diff"`
 	MaxAbsDiff   float64 `json:"max_abs_diff"`
 	Bound        float64 `json:"bound"`
@@ -188,10 +222,19 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	name := "align-parity-" + s.Name + "-" + strings.ToLower(typ.String())
+	layers, label := s.Layers, s.Name
+	if o.Layers > 0 {
+		layers, label = o.Layers, fmt.Sprintf("%s-%dl", s.Name, o.Layers)
+	}
+	name := "align-parity-" + label + "-" + strings.ToLower(typ.String())
 	path := filepath.Join(dir, name+".gguf")
-	o.Logf("%s: writing %s", name, path)
-	if err := s.write(path, typ); err != nil {
+	need := writerBytesPerParam * s.Params(layers)
+	if avail := model.AvailableMemory(); avail > 0 && need > avail {
+		return nil, fmt.Errorf("writing the %d-block file needs about %.1f GB (%.2fB parameters × %d bytes, the generator's float32 model and buffers), %.1f GB are available: it does not fit; --layers writes fewer blocks of the same shape",
+			layers, float64(need)/1e9, float64(s.Params(layers))/1e9, writerBytesPerParam, float64(avail)/1e9)
+	}
+	o.Logf("%s: writing %s (%.2fB parameters)", name, path, float64(s.Params(layers))/1e9)
+	if err := s.write(path, typ, layers); err != nil {
 		return nil, err
 	}
 	defer os.Remove(path)
@@ -253,11 +296,12 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 		if len(got[0]) != len(want) {
 			return nil, fmt.Errorf("%q: %d scored tokens, the server sent %d log-probs", s.Prompts[i], len(got[0]), len(want))
 		}
-		r := ParityResult{Model: s.Name, Arch: s.Arch, Type: typ.String(), Runner: runner, Scorer: scorer, Prompt: s.Prompts[i],
+		r := ParityResult{Model: label, Layers: layers, Arch: s.Arch, Type: typ.String(), Runner: runner, Scorer: scorer, Prompt: s.Prompts[i],
 			Tokens: len(want), Dropped: len(seq.Tokens) - countMasked(seq) - promptLen(seq), Bound: s.Bound(), GGUFBytes: st.Size()}
 		for j := range want {
 			d := math.Abs(float64(got[0][j]) - want[j])
 			r.MeanAbsDiff += d / float64(len(want))
+			r.MeanLogProb += want[j] / float64(len(want))
 			r.MaxAbsDiff = max(r.MaxAbsDiff, d)
 			if want[j] > -1 {
 				r.Peaked++
