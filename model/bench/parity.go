@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -229,6 +230,7 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 	name := "align-parity-" + label + "-" + strings.ToLower(typ.String())
 	path := filepath.Join(dir, name+".gguf")
 	need := writerBytesPerParam * s.Params(layers)
+	debug.FreeOSMemory() // the previous file's heap, so that it does not count against this one
 	if avail := model.AvailableMemory(); avail > 0 && need > avail {
 		return nil, fmt.Errorf("writing the %d-block file needs about %.1f GB (%.2fB parameters × %d bytes, the generator's float32 model and buffers), %.1f GB are available: it does not fit; --layers writes fewer blocks of the same shape",
 			layers, float64(need)/1e9, float64(s.Params(layers))/1e9, writerBytesPerParam, float64(avail)/1e9)
