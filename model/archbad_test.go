@@ -112,13 +112,7 @@ func TestLoadBadArchFiles(t *testing.T) {
 // the variant and the missing tensors, rather than run with the short context's angles; the
 // same file with its factors loads, and so does one whose context is within the original.
 func TestPhi3LongRopeWithoutFactors(t *testing.T) {
-	var spec RandomGGUF
-	for _, ra := range randomArchs() {
-		if ra.name == "align-rnd-phi3-longrope" {
-			spec = ra.spec
-		}
-	}
-	src := writeRandomT(t, spec, kernels.TypeF32)
+	src := writeRandomT(t, randomArchSpec(t, "align-rnd-phi3-longrope"), kernels.TypeF32)
 	loadT(t, src, LoadOptions{})
 	drop := func(tt *ggml.Tensor) *ggml.Tensor {
 		if strings.HasPrefix(tt.Name, "rope_factors_") {

@@ -50,6 +50,18 @@ func randomArchs() []randomArch {
 	}
 }
 
+// randomArchSpec is randomArchs' spec named name.
+func randomArchSpec(t *testing.T, name string) RandomGGUF {
+	t.Helper()
+	for _, ra := range randomArchs() {
+		if ra.name == name {
+			return ra.spec
+		}
+	}
+	t.Fatalf("no random architecture %q", name)
+	return RandomGGUF{}
+}
+
 // writeRandomT writes spec (as typ) into the test's temporary directory.
 func writeRandomT(t *testing.T, spec RandomGGUF, typ kernels.GGMLType) string {
 	t.Helper()

@@ -123,6 +123,10 @@ func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
 			xc[i] = math.Float32frombits(uint32(kernels.F32ToBF16(v)) << 16)
 		}
 	case typeQ8_0:
+		if in%32 != 0 {
+			copy(xc, x)
+			break
+		}
 		ggmlQ8_0Act(xc[:in], x)
 	default:
 		copy(xc, x)
@@ -137,25 +141,13 @@ func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
 }
 
 // ggmlQ8_0Act is the activation side of ggml's mul_mat against Q8_0 weights (Q8_0's
-// vec_dot_type is Q8_0) on the runner's scalar build: quantize_row_q8_0_ref, per block of 32,
-// d = amax/127 stored as f16, q = roundf(x·(1/d)) (half away from zero), so x enters the dot
-// products as f16(d)·q.
+// vec_dot_type is Q8_0) on the runner's scalar build: quantize_row_q8_0_ref (kernels.QuantizeQ8_0
+// is that function: per block of 32, d = amax/127 stored as f16, q = roundf(x·(1/d)), half away
+// from zero), so x enters the dot products as f16(d)·q, its decoding.
 func ggmlQ8_0Act(dst, x []float32) {
-	for b := 0; b < len(x); b += 32 {
-		blk := x[b:min(b+32, len(x))]
-		var amax float32
-		for _, v := range blk {
-			amax = max(amax, float32(math.Abs(float64(v))))
-		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		dh := roundF16(d)
-		for i, v := range blk {
-			dst[b+i] = dh * float32(math.Round(float64(ggmlF32(v*id))))
-		}
+	buf := make([]byte, len(x)/32*34)
+	if kernels.QuantizeQ8_0(buf, x) != nil || kernels.Dequantize(kernels.TypeQ8_0, dst, buf) != nil {
+		panic("model: ggmlQ8_0Act: a row of whole Q8_0 blocks") // ggmlMatVec calls it so
 	}
 }
 

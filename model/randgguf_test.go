@@ -67,18 +67,12 @@ func TestRandomGGUFLoads(t *testing.T) {
 }
 
 // TestLlama3StopsAtEveryEOS: a Llama 3.x file lists two end ids (<|end_of_text|> and
-// <|eot_id|>, tokenizer.ggml.eos_token_ids); align's generation ends at either (a mutation that stops only at the first fails here). The head row of
-// each in turn is made a multiple of the row of the token greedy decoding picks first, so that
+// <|eot_id|>, tokenizer.ggml.eos_token_ids); align's generation ends at either (stopping at
+// the first only fails here). The head row of each in turn is made a multiple of the row of the token greedy decoding picks first, so that
 // it becomes the argmax there: generation then ends before any token, while the same edit on a
 // normal token makes that token come first (the edit does take effect).
 func TestLlama3StopsAtEveryEOS(t *testing.T) {
-	var spec RandomGGUF
-	for _, ra := range randomArchs() {
-		if ra.name == "align-rnd-llama3" {
-			spec = ra.spec
-		}
-	}
-	path := writeRandomT(t, spec, kernels.TypeF32)
+	path := writeRandomT(t, randomArchSpec(t, "align-rnd-llama3"), kernels.TypeF32)
 	prompt := []int32{int32(slices.Index(loadT(t, path, LoadOptions{}).vocab.Values, "<|begin_of_text|>"))}
 	for _, piece := range []string{"<|end_of_text|>", "<|eot_id|>", "a"} {
 		m := loadT(t, path, LoadOptions{})
