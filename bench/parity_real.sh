@@ -8,8 +8,8 @@
 #   (no SHAPE: qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1:8; phi3-mini
 #   at its 32 blocks does not fit the generator in 24 GiB, see docs/model.md)
 # Environment: TOKENS (default 24), TYPES (default f16,q8_0), GGUF_DIR (default OUTDIR).
-# Writes OUTDIR/SHAPE.json (one line per prompt and type), OUTDIR/SHAPE.err, OUTDIR/SHAPE.time,
-# OUTDIR/commands.txt.
+# Writes OUTDIR/NAME.json (one line per prompt and type), OUTDIR/NAME.err, OUTDIR/NAME.time (NAME is
+# SHAPE, or SHAPE-<LAYERS>l), OUTDIR/commands.txt.
 set -euo pipefail
 BIN=${1:?align binary}
 OUT=${2:?output directory}
@@ -25,11 +25,13 @@ eval "$(ALIGN_OLLAMA_PORT=$PORT bash "$HERE/scripts/ollama.sh" env)"
 status=0
 for sp in $SHAPES; do
   IFS=: read -r shape prompts layers <<< "$sp"
+  out=$shape
+  [[ ${layers:-0} != 0 ]] && out=$shape-${layers}l
   cmd=("$BIN" bench parity --json --training-path --shapes "$shape" --prompts "${prompts:-0}" --layers "${layers:-0}" --tokens "${TOKENS:-24}"
     --types "${TYPES:-f16,q8_0}" --dir "${GGUF_DIR:-$OUT}" --stories "$HERE/testdata/models/stories260K.gguf"
     --phi3-vocab "$HERE/testdata/vocab/ggml-vocab-phi-3.gguf")
   echo "OLLAMA_HOST=$OLLAMA_HOST ${cmd[*]}" | tee -a "$OUT/commands.txt"
-  /usr/bin/time -f "%e s wall %U s user %M KB" -o "$OUT/$shape.time" "${cmd[@]}" > "$OUT/$shape.json" 2> "$OUT/$shape.err" ||
-    { status=1; echo "FAILED $shape (see $OUT/$shape.err)" | tee -a "$OUT/commands.txt"; }
+  /usr/bin/time -f "%e s wall %U s user %M KB" -o "$OUT/$out.time" "${cmd[@]}" > "$OUT/$out.json" 2> "$OUT/$out.err" ||
+    { status=1; echo "FAILED $sp (see $OUT/$out.err)" | tee -a "$OUT/commands.txt"; }
 done
 exit $status
