@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +128,7 @@ func TestLoadHugeDeclaredLengths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	check := func(what string, b []byte, want string) { checkHuge(t, what, b, want) }
 	at := func(b []byte, s string) int {
 		i := bytes.Index(b, []byte(s))
 		if i < 0 {
@@ -156,14 +158,35 @@ func TestLoadHugeDeclaredLengths(t *testing.T) {
 	} {
 		b := bytes.Clone(src)
 		c.edit(b)
-		path := filepath.Join(t.TempDir(), "huge.gguf")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
+		check(c.what, b, c.want)
+	}
+	// fs/ggml also reads big-endian files ("FUGG") and any version but 1 as v3: a header of
+	// each whose first key declares 2⁴⁰ bytes (the fuzzer's crash was the big-endian one).
+	for _, order := range []binary.AppendByteOrder{binary.BigEndian, binary.LittleEndian} {
+		b := []byte("FUGG")
+		version := uint32(3)
+		if order == binary.LittleEndian {
+			b, version = []byte("GGUF"), 7
 		}
-		wantLoadError(t, path, path, "truncated or corrupt GGUF", c.want, "bytes left")
-		info, err := Inspect(path)
-		if err != nil || !strings.Contains(info.Reason, c.want) {
-			t.Errorf("%s: Inspect reason %q, %v", c.what, info.Reason, err)
-		}
+		b = order.AppendUint32(b, version)
+		b = order.AppendUint64(b, 0) // tensors
+		b = order.AppendUint64(b, 1) // keys
+		b = order.AppendUint64(b, 1<<40)
+		b = append(b, "general.architecture"...)
+		check(fmt.Sprintf("%v header", order), b, "key length of 1099511627776")
+	}
+}
+
+// checkHuge writes b and expects Load and Inspect to refuse it, mentioning want.
+func checkHuge(t *testing.T, what string, b []byte, want string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "huge.gguf")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantLoadError(t, path, path, "truncated or corrupt GGUF", want, "bytes left")
+	info, err := Inspect(path)
+	if err != nil || !strings.Contains(info.Reason, want) {
+		t.Errorf("%s: Inspect reason %q, %v", what, info.Reason, err)
 	}
 }

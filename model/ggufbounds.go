@@ -15,8 +15,8 @@ import (
 // allocates what the header declares before it reads (make([]T, n) for an array of n), so a
 // corrupt count of 2³¹ would end the process with a fatal "out of memory", which no recover
 // catches (FuzzLoadGGUF found it). This is a bounds check, not a reader: the values are
-// skipped, and what it does not understand (an unknown value type, a version other than 1–3)
-// is left for fs/ggml to report.
+// skipped, and what it does not understand (an unknown value type) is left for fs/ggml to report. It reads the header as fs/ggml does: either byte order, version
+// 1 with 32-bit counts, any other version with 64-bit ones.
 func checkGGUFLengths(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
@@ -31,25 +31,34 @@ func checkGGUFLengths(f *os.File) error {
 }
 
 type boundsWalker struct {
-	r    *bufio.Reader
-	size int64
-	off  int64
-	v1   bool // GGUF v1: 32-bit counts and lengths
+	r     *bufio.Reader
+	size  int64
+	off   int64
+	v1    bool // GGUF v1: 32-bit counts and lengths
+	order binary.ByteOrder
 }
 
 var errStop = errors.New("stop") // a header the walker leaves to fs/ggml
 
 func (w *boundsWalker) header() error {
 	var b [4]byte
-	if _, err := io.ReadFull(w.r, b[:]); err != nil || string(b[:]) != "GGUF" {
+	if _, err := io.ReadFull(w.r, b[:]); err != nil {
 		return nil // fs/ggml reports it
+	}
+	switch string(b[:]) { // fs/ggml reads either byte order
+	case "GGUF":
+		w.order = binary.LittleEndian
+	case "FUGG":
+		w.order = binary.BigEndian
+	default:
+		return nil
 	}
 	w.off = 4
 	v, err := w.u32()
-	if err != nil || v < 1 || v > 3 {
+	if err != nil {
 		return nil
 	}
-	w.v1 = v == 1
+	w.v1 = v == 1 // fs/ggml reads any other version as v2/v3: 64-bit counts
 	nt, err := w.count()
 	if err != nil {
 		return nil
@@ -118,7 +127,7 @@ func (w *boundsWalker) u32() (uint32, error) {
 		return 0, err
 	}
 	w.off += 4
-	return binary.LittleEndian.Uint32(b[:]), nil
+	return w.order.Uint32(b[:]), nil
 }
 
 func (w *boundsWalker) count() (uint64, error) {
@@ -131,7 +140,7 @@ func (w *boundsWalker) count() (uint64, error) {
 		return 0, err
 	}
 	w.off += 8
-	return binary.LittleEndian.Uint64(b[:]), nil
+	return w.order.Uint64(b[:]), nil
 }
 
 func (w *boundsWalker) skip(n uint64) error {
