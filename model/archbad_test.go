@@ -107,6 +107,26 @@ func TestLoadBadArchFiles(t *testing.T) {
 	}
 }
 
+// TestPhi3LongRopeWithoutFactors: a phi3 128k-style file (context_length above
+// rope.scaling.original_context_length) without longrope's frequency factors is refused, naming
+// the variant and the missing tensors, rather than run with the short context's angles; the
+// same file with its factors loads, and so does one whose context is within the original.
+func TestPhi3LongRopeWithoutFactors(t *testing.T) {
+	src := writeRandomT(t, randomArchSpec(t, "align-rnd-phi3-longrope"), kernels.TypeF32)
+	loadT(t, src, LoadOptions{})
+	drop := func(tt *ggml.Tensor) *ggml.Tensor {
+		if strings.HasPrefix(tt.Name, "rope_factors_") {
+			return nil
+		}
+		return tt
+	}
+	p := rewriteGGUF(t, src, func(ggml.KV) {}, drop)
+	wantLoadError(t, p, p, "longrope/SuRoPE", "rope_factors_short.weight", "rope_factors_long.weight", "are missing")
+	// Within the original context (a 4k file), no factors are needed.
+	p = rewriteGGUF(t, src, func(kv ggml.KV) { kv["phi3.context_length"] = kv["phi3.rope.scaling.original_context_length"] }, drop)
+	loadT(t, p, LoadOptions{})
+}
+
 // FuzzLoadGGUF: whatever the bytes, Load returns a model or an error naming the file; it never
 // panics. Seeds are small random files of every architecture (qwen3, llama with the Llama 3
 // vocabulary, phi3 with its fused tensors and longrope factors, gemma2 and gemma3) and

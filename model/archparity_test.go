@@ -50,6 +50,18 @@ func randomArchs() []randomArch {
 	}
 }
 
+// randomArchSpec is randomArchs' spec named name.
+func randomArchSpec(t *testing.T, name string) RandomGGUF {
+	t.Helper()
+	for _, ra := range randomArchs() {
+		if ra.name == name {
+			return ra.spec
+		}
+	}
+	t.Fatalf("no random architecture %q", name)
+	return RandomGGUF{}
+}
+
 // writeRandomT writes spec (as typ) into the test's temporary directory.
 func writeRandomT(t *testing.T, spec RandomGGUF, typ kernels.GGMLType) string {
 	t.Helper()
@@ -277,6 +289,37 @@ func TestRandomArchRoundTrip(t *testing.T) {
 				if d := maxAbsDiff(gb[0], got[0]); d < 1e-2 {
 					t.Errorf("%s: base and adapted scores differ by only %g: adapter not applied?", name, d)
 				}
+			}
+		})
+	}
+}
+
+// TestQ8_0ActivationParity: against Q8_0 weights the runner (llama.cpp's, and Ollama's Go
+// engine: the same scalar ggml build) quantizes each activation row to Q8_0 before the dot
+// products and sums them block by block in float32; the F16KV re-enactment does the same
+// (ggmlQ8_0Act, ggmlDotQ8_0). On Q8_0 copies of the llama 3, phi3 and untied qwen3 random files
+// the server's greedy log-probs for two raw prompts are matched within 1e-6 (exactly, in
+// practice), where float32 activations miss by about 2.6e-2, and the AVX build's quantization
+// (round-half-even of x·127/amax) with float64 sums by up to 1e-2 on some prompts.
+func TestQ8_0ActivationParity(t *testing.T) {
+	c := ollamaClient(t)
+	for _, ra := range randomArchs() {
+		if ra.name != "align-rnd-llama3" && ra.name != "align-rnd-phi3" && ra.name != "align-rnd-qwen3-untied" {
+			continue
+		}
+		name := ra.name + "-Q8_0"
+		t.Run(name, func(t *testing.T) {
+			path := writeRandomT(t, ra.spec, kernels.TypeQ8_0)
+			ollamaCreate(t, c, &api.CreateRequest{Model: name, Files: map[string]string{filepath.Base(path): pushBlob(t, c, path)}})
+			ref := loadT(t, path, LoadOptions{F16KV: true})
+			for _, p := range []string{"Once upon a time", "The quick brown fox jumps over. Once upon a time"} {
+				seq, want := ollamaGenerateRaw(t, c, ref, name, p, 40)
+				peaked(t, name, want)
+				got, err := ref.LogProbs([]Sequence{seq})
+				if err != nil {
+					t.Fatal(err)
+				}
+				comparePerToken(t, name+" "+p, got[0], want, 1e-5, 1e-6)
 			}
 		})
 	}

@@ -86,9 +86,9 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 //     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
 //     x/(1+expf(-x));
 //   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
-// Quantized weights (Q8_0, k-quants) would have their activations quantized to Q8_0/Q8_K by the
-// runner; that is not re-enacted: such weights are multiplied as float32 (the parity tests use
-// F32 and F16 models).
+// Against Q8_0 weights the activations are quantized to Q8_0 first, as the runner's vec_dot_type
+// (ggmlQ8_0Act), and the dot products are ggml's block sums (ggmlDotQ8_0). Against k-quants the runner quantizes them to Q8_K; that is not re-enacted:
+// such weights are multiplied as float32 (the parity tests use F32, F16 and Q8_0 models).
 
 // ggmlF32 is float32 arithmetic as C's: the explicit conversions stop Go from fusing a
 // multiply and an add (which it may do on some ISAs).
@@ -122,12 +122,52 @@ func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
 		for i, v := range x {
 			xc[i] = math.Float32frombits(uint32(kernels.F32ToBF16(v)) << 16)
 		}
+	case typeQ8_0:
+		if in%32 != 0 {
+			copy(xc, x)
+			break
+		}
+		ggmlQ8_0Act(xc[:in], x)
 	default:
 		copy(xc, x)
 	}
-	for r := range y {
-		y[r] = ggmlDot(w.data[r*in:(r+1)*in], xc[:in])
+	dot := ggmlDot
+	if w.typ == typeQ8_0 && in%32 == 0 {
+		dot = ggmlDotQ8_0
 	}
+	for r := range y {
+		y[r] = dot(w.data[r*in:(r+1)*in], xc[:in])
+	}
+}
+
+// ggmlQ8_0Act is the activation side of ggml's mul_mat against Q8_0 weights (Q8_0's
+// vec_dot_type is Q8_0) on the runner's scalar build: quantize_row_q8_0_ref (kernels.QuantizeQ8_0
+// is that function: per block of 32, d = amax/127 stored as f16, q = roundf(x·(1/d)), half away
+// from zero), so x enters the dot products as f16(d)·q, its decoding.
+func ggmlQ8_0Act(dst, x []float32) {
+	buf := make([]byte, len(x)/32*34)
+	if kernels.QuantizeQ8_0(buf, x) != nil || kernels.Dequantize(kernels.TypeQ8_0, dst, buf) != nil {
+		panic("model: ggmlQ8_0Act: a row of whole Q8_0 blocks") // ggmlMatVec calls it so
+	}
+}
+
+// ggmlDotQ8_0 is ggml_vec_dot_q8_0_q8_0's scalar path on a Q8_0 row w (decoded: f16(d_w)·q_w)
+// and a row x quantized by ggmlQ8_0Act: per block, the integer dot Σq_w·q_x times
+// f16(d_w)·f16(d_x), rounded to float32 and added to a float32 sum, block after block. The
+// block's float64 sum of the decoded products is that exact product (every term is d_w·d_x
+// times an integer), so one conversion rounds it as ggml does. Bit-exact sums matter at Q8_0: a
+// last-bit difference moves a later activation across a rounding boundary, a whole
+// quantization step.
+func ggmlDotQ8_0(w, x []float32) float32 {
+	var sum float32
+	for b := 0; b < len(w); b += 32 {
+		var t float64
+		for k := b; k < b+32; k++ {
+			t += float64(w[k]) * float64(x[k])
+		}
+		sum = ggmlF32(sum + float32(t))
+	}
+	return sum
 }
 
 // ggmlLinear is llama.cpp's build_lora_mm (+ bias): W·x, then scale·B·(A·x) added, then b.

@@ -1,6 +1,9 @@
 package model
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +115,78 @@ func TestSameTokenizer(t *testing.T) {
 	noPrefix := writeVariant(t, func(kv ggml.KV) { kv["tokenizer.ggml.add_space_prefix"] = false }, kernels.TypeF32)
 	if a.SameTokenizer(loadT(t, noPrefix, LoadOptions{})) {
 		t.Fatal("a model without add_space_prefix has the same tokenizer")
+	}
+}
+
+// TestLoadHugeDeclaredLengths: a header that declares an array, a string or a tensor's
+// dimension count far beyond the file's size (a corrupt count of 2³¹) is refused by name before
+// fs/ggml decodes it; fs/ggml would allocate it first, and such an allocation ends the process
+// with a fatal out-of-memory error that no recover catches (FuzzLoadGGUF found it). Inspect
+// gives the same reason.
+func TestLoadHugeDeclaredLengths(t *testing.T) {
+	src, err := os.ReadFile(storiesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, b []byte, want string) { checkHuge(t, what, b, want) }
+	at := func(b []byte, s string) int {
+		i := bytes.Index(b, []byte(s))
+		if i < 0 {
+			t.Fatalf("%q not in stories260K.gguf", s)
+		}
+		return i
+	}
+	for _, c := range []struct {
+		what string
+		edit func(b []byte)
+		want string
+	}{
+		{"string array count", func(b []byte) {
+			binary.LittleEndian.PutUint64(b[at(b, "tokenizer.ggml.tokens")+len("tokenizer.ggml.tokens")+8:], 1<<31)
+		}, "string array count of 2147483648"},
+		{"float array count", func(b []byte) {
+			binary.LittleEndian.PutUint64(b[at(b, "tokenizer.ggml.scores")+len("tokenizer.ggml.scores")+8:], 1<<40)
+		}, "array count of 1099511627776"},
+		{"key length", func(b []byte) {
+			i := at(b, "general.architecture")
+			binary.LittleEndian.PutUint64(b[i-8:], 1<<33)
+		}, "key length of 8589934592"},
+		{"tensor dimension count", func(b []byte) {
+			i := at(b, "token_embd.weight")
+			binary.LittleEndian.PutUint32(b[i+len("token_embd.weight"):], 1<<31)
+		}, "tensor dimension count of 2147483648"},
+	} {
+		b := bytes.Clone(src)
+		c.edit(b)
+		check(c.what, b, c.want)
+	}
+	// fs/ggml also reads big-endian files ("FUGG") and any version but 1 as v3: a header of
+	// each whose first key declares 2⁴⁰ bytes (the fuzzer's crash was the big-endian one).
+	for _, order := range []binary.AppendByteOrder{binary.BigEndian, binary.LittleEndian} {
+		b := []byte("FUGG")
+		version := uint32(3)
+		if order == binary.LittleEndian {
+			b, version = []byte("GGUF"), 7
+		}
+		b = order.AppendUint32(b, version)
+		b = order.AppendUint64(b, 0) // tensors
+		b = order.AppendUint64(b, 1) // keys
+		b = order.AppendUint64(b, 1<<40)
+		b = append(b, "general.architecture"...)
+		check(fmt.Sprintf("%v header", order), b, "key length of 1099511627776")
+	}
+}
+
+// checkHuge writes b and expects Load and Inspect to refuse it, mentioning want.
+func checkHuge(t *testing.T, what string, b []byte, want string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "huge.gguf")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantLoadError(t, path, path, "truncated or corrupt GGUF", want, "bytes left")
+	info, err := Inspect(path)
+	if err != nil || !strings.Contains(info.Reason, want) {
+		t.Errorf("%s: Inspect reason %q, %v", what, info.Reason, err)
 	}
 }

@@ -55,7 +55,11 @@ func Inspect(path string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: inspect %s: %w", path, err)
 	}
-	g, err := ggml.Decode(f, 1024) // metadata only: the vocabulary arrays are skipped
+	err = checkGGUFLengths(f)
+	var g *ggml.GGML
+	if err == nil {
+		g, err = ggml.Decode(f, 1024) // metadata only: the vocabulary arrays are skipped
+	}
 	f.Close()
 	if err != nil {
 		info.Reason = fmt.Sprintf("truncated or corrupt GGUF: %v", err)

@@ -189,6 +189,9 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if err := checkGGUFLengths(f); err != nil {
+		return nil, fmt.Errorf("truncated or corrupt GGUF: %w", err)
+	}
 	g, err := ggml.Decode(f, -1)
 	if err != nil {
 		return nil, fmt.Errorf("truncated or corrupt GGUF: %w", err)

@@ -4,13 +4,10 @@ import (
 	"context"
 	"math"
 	"os"
-	"slices"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ollama/ollama/api"
-	"github.com/ollama/ollama/tokenizer"
 )
 
 // ollamaClient returns a client for $OLLAMA_HOST. The test fails when the server is
@@ -99,117 +96,26 @@ func ollamaGenerateMode(t *testing.T, c *api.Client, m *Model, name, prompt stri
 	if len(ctxIDs) < len(prompt32) || !equalIDs(ctxIDs[:len(prompt32)], prompt32) {
 		t.Fatalf("%s %q: Tokenize = %v, Ollama's context starts %v", name, prompt, prompt32, ctxIDs[:min(len(ctxIDs), len(prompt32))])
 	}
-	byPiece := map[string][]int32{}
-	for id := range m.vocab.Values {
-		s := m.TokenString(int32(id))
-		byPiece[s] = append(byPiece[s], int32(id))
+	var ctxArg []int32
+	if len(final.Context) > 0 {
+		ctxArg = ctxIDs
 	}
-	toks := prompt32
-	for i, p := range pieces {
-		ids := byPiece[p]
-		switch {
-		case len(ids) == 0:
-			t.Fatalf("%s: generated token %d %q is no vocabulary entry", name, i, p)
-		case len(ids) > 1:
-			// Ambiguous text (a byte token and a piece): take the one the context has there;
-			// without a context (raw), the one whose log-prob under align is closest to the
-			// server's (a random-weight model may well prefer the byte token); else the piece.
-			j := len(toks)
-			if j < len(ctxIDs) && slices.Contains(ids, ctxIDs[j]) {
-				ids = []int32{ctxIDs[j]}
-			} else if raw {
-				ids = []int32{closestCandidate(t, m, toks, ids, lps[i])}
-			} else {
-				ids = slices.DeleteFunc(slices.Clone(ids), func(id int32) bool { return m.vocab.Types[id] == tokenizer.TOKEN_TYPE_BYTE })
-				if len(ids) != 1 {
-					t.Fatalf("%s: generated token %d %q is ambiguous: %v", name, i, p, byPiece[p])
-				}
-			}
-		}
-		toks = append(toks, ids[0])
+	seq, err := m.ServerSequence(ServerGeneration{Prompt: prompt32, Context: ctxArg, Pieces: pieces, LogProbs: lps,
+		EvalCount: final.EvalCount, Stopped: final.DoneReason == "stop"}, func(f string, a ...any) { t.Logf(name+": "+f, a...) })
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	seq := Sequence{Tokens: toks, Mask: make([]bool, len(toks))}
-	for i := len(prompt32); i < len(toks); i++ {
-		seq.Mask[i] = true
-	}
-	return restoreDropped(t, m, name, seq, lps, final), lps
+	return seq, lps
 }
 
-// restoreDropped puts back the generated tokens whose log-probs the server never sent. Ollama
-// v0.17.4's llama.cpp runner (runner/llamarunner flushPending) cuts trailing invalid UTF-8 off
-// the pending text and, when nothing is left, sends nothing, the pending log-probs included:
-// a token whose piece is not valid UTF-8 (a byte token such as <0xA0>) loses its log-prob, and
-// so do the tokens held with it when it starts a multi-byte character that the next piece does
-// not complete (<0xE9> then "ab": "\xe9ab" is trimmed to nothing), yet all stay in the
-// runner's context, and every later log-prob is conditioned on them. final.EvalCount still
-// counts them. Generation is greedy, so each dropped token is m's argmax at the first
-// generated token whose log-prob under m disagrees with the server's (by more than 0.05 nats,
-// far above the runners' agreement); it must differ from the reported token there and leave
-// the dropped run's text invalid UTF-8. It is kept in the context unscored, and everything
-// after it is compared as usual.
+// restoreDropped is Model.RestoreDropped for a test's server response.
 func restoreDropped(t *testing.T, m *Model, name string, seq Sequence, lps []float64, final api.GenerateResponse) Sequence {
 	t.Helper()
-	missing := final.EvalCount - len(lps)
-	if final.DoneReason == "stop" {
-		missing-- // the end-of-generation token, which has no log-prob by design
-	}
-	run, runEnd := "", -1 // the text of the dropped run being restored, and where it ends
-	for ; missing > 0; missing-- {
-		got, err := m.LogProbs([]Sequence{seq})
-		if err != nil {
-			t.Fatal(err)
-		}
-		at, k := -1, 0
-		for i, on := range seq.Mask {
-			if !on {
-				continue
-			}
-			if math.Abs(float64(got[0][k])-lps[k]) > 0.05 {
-				at = i
-				break
-			}
-			k++
-		}
-		if at < 0 {
-			t.Logf("%s: %d generated token(s) without a log-prob at the end", name, missing)
-			return seq
-		}
-		next, err := m.Generate(context.Background(), seq.Tokens[:at], SampleOptions{MaxTokens: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if at != runEnd {
-			run = ""
-		}
-		if len(next) != 1 || next[0] == seq.Tokens[at] || utf8.ValidString(run+m.TokenString(next[0])) {
-			t.Fatalf("%s: the server sent %d log-probs for %d generated tokens, and generated token %d (log-prob %.4f, align %.4f) follows no greedy token that leaves invalid UTF-8 (greedy: %v, dropped run so far %q)",
-				name, len(lps), final.EvalCount, k, lps[k], got[0][k], next, run)
-		}
-		run, runEnd = run+m.TokenString(next[0]), at+1
-		t.Logf("%s: restored the greedy %q (its log-prob dropped by the server) before generated token %d", name, m.vocab.Values[next[0]], k)
-		seq.Tokens = slices.Insert(seq.Tokens, at, next[0])
-		seq.Mask = slices.Insert(seq.Mask, at, false)
+	seq, err := m.RestoreDropped(seq, lps, final.EvalCount, final.DoneReason == "stop", func(f string, a ...any) { t.Logf(name+": "+f, a...) })
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 	return seq
-}
-
-// closestCandidate returns the candidate next token whose log-prob under m after prefix is
-// closest to want.
-func closestCandidate(t *testing.T, m *Model, prefix, cands []int32, want float64) int32 {
-	t.Helper()
-	best, bestD := cands[0], math.Inf(1)
-	for _, c := range cands {
-		seq := Sequence{Tokens: append(slices.Clone(prefix), c), Mask: make([]bool, len(prefix)+1)}
-		seq.Mask[len(prefix)] = true
-		lp, err := m.LogProbs([]Sequence{seq})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := math.Abs(float64(lp[0][0]) - want); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
 }
 
 // comparePerToken asserts every log-prob agrees within tol and their mean |Δ| within meanTol.

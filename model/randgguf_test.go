@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -61,6 +62,44 @@ func TestRandomGGUFLoads(t *testing.T) {
 		}
 		if got := m.TemplateName(); got == "" {
 			t.Errorf("%s: no chat template detected", ra.name)
+		}
+	}
+}
+
+// TestLlama3StopsAtEveryEOS: a Llama 3.x file lists two end ids (<|end_of_text|> and
+// <|eot_id|>, tokenizer.ggml.eos_token_ids); align's generation ends at either (stopping at
+// the first only fails here). The head row of each in turn is made a multiple of the row of the token greedy decoding picks first, so that
+// it becomes the argmax there: generation then ends before any token, while the same edit on a
+// normal token makes that token come first (the edit does take effect).
+func TestLlama3StopsAtEveryEOS(t *testing.T) {
+	path := writeRandomT(t, randomArchSpec(t, "align-rnd-llama3"), kernels.TypeF32)
+	prompt := []int32{int32(slices.Index(loadT(t, path, LoadOptions{}).vocab.Values, "<|begin_of_text|>"))}
+	for _, piece := range []string{"<|end_of_text|>", "<|eot_id|>", "a"} {
+		m := loadT(t, path, LoadOptions{})
+		first, err := m.Generate(context.Background(), prompt, SampleOptions{MaxTokens: 4})
+		if err != nil || len(first) == 0 {
+			t.Fatalf("greedy generation %v, %v", first, err)
+		}
+		id := slices.Index(m.vocab.Values, piece)
+		if id < 0 || m.output == nil {
+			t.Fatalf("no %q in the vocabulary (or a tied head)", piece)
+		}
+		D := m.cfg.Dim
+		for i := range D {
+			m.output.Data[id*D+i] = 50 * m.output.Data[int(first[0])*D+i]
+		}
+		got, err := m.Generate(context.Background(), prompt, SampleOptions{MaxTokens: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if piece == "a" {
+			if len(got) == 0 || got[0] != int32(id) {
+				t.Errorf("the edited head row of %q: generation %v does not start with it", piece, got)
+			}
+			continue
+		}
+		if len(got) != 0 {
+			t.Errorf("%s (id %d, EOS ids %v): generation went on: %v", piece, id, m.EOS(), got)
 		}
 	}
 }

@@ -329,6 +329,15 @@ func (m *Model) EOS() []int32 {
 	return slices.Clone(m.vocab.EOS)
 }
 
+// BOS returns the beginning-of-sequence token that Tokenize(text, true) puts first; ok is
+// false when the vocabulary adds none.
+func (m *Model) BOS() (id int32, ok bool) {
+	if m.vocab == nil || !m.vocab.AddBOS || len(m.vocab.BOS) == 0 {
+		return 0, false
+	}
+	return m.vocab.BOS[0], true
+}
+
 // EndOfTurn returns the token Encode ends a chat response with: the template's end-of-turn
 // control token, else the GGUF's first EOS; ok is false for a model without a tokenizer.
 func (m *Model) EndOfTurn() (id int32, ok bool) {

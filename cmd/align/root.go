@@ -47,6 +47,6 @@ func newBenchCmd() *cobra.Command {
 		Example: `  align bench kernels --json
   align bench train --json`,
 	}
-	cmd.AddCommand(newBenchKernelsCmd(), newBenchTrainCmd())
+	cmd.AddCommand(newBenchKernelsCmd(), newBenchTrainCmd(), newBenchParityCmd())
 	return cmd
 }
