@@ -10,6 +10,7 @@
 #   KL term, evaluated on the same 64 held-out openings (eval.prompts).
 # Every row is evaluated on the quickstart's 64 held-out openings x 2 samples with the same seeds.
 # Usage: bash bench/quickstart_objectives.sh BIN OUTDIR [ROW...]   (no ROW: all rows)
+# (inpo-rm and dno-rm: INPO and DNO with a reward model as the oracle, issue 18)
 # Writes OUTDIR/ROW.json (result.json), OUTDIR/ROW.time, OUTDIR/commands.txt, OUTDIR/table.md.
 set -euo pipefail
 BIN=${1:?align binary}
@@ -62,6 +63,18 @@ run dno-prct --set objective.name=dno_prct "${ITER2[@]}" --set online.pairs.rule
 # DNO (theoretical): soft labels from the rule judge's win rates against pi_t.
 run dno --set objective.name=dno "${ITER2[@]}" --set online.pairs.rule=rubric \
   --set online.pairs.min_score=1 --set online.pairs.min_gap=1 --set online.pairs.student_gap=1 \
+  --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.72
+# Reward-model oracle (issue 18): the reward-quickstart model (trained first, once, into
+# OUTDIR/rm) judges INPO's tournament and grades DNO's candidates; the rule judge (the recipe's
+# words) still evaluates. DNO's rubric rule on rewards: any positive, the negative at least 2
+# reward units lower (sigma(2) = 0.88), no teacher, lr halving in iteration 2.
+if want_row inpo-rm || want_row dno-rm; then
+  [ -f "$OUT/rm/result.json" ] || "$BIN" train --recipe reward-quickstart --json --quiet --out "$OUT/rm" > "$OUT/rm.json" 2> "$OUT/rm.err"
+fi
+RM=(--set online.judge.kind=reward --set "online.judge.run=$OUT/rm")
+run inpo-rm --set objective.name=inpo "${ITER2[@]}" --set online.pairs.rule=tournament "${RM[@]}"
+run dno-rm --set objective.name=dno "${ITER2[@]}" --set online.pairs.rule=rubric "${RM[@]}" \
+  --set online.pairs.min_score=-100 --set online.pairs.min_gap=2 --set online.pairs.student_gap=2 \
   --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.72
 
 # The table, rows in run order.

@@ -454,6 +454,9 @@ human-labelled completions, and its agreement with the humans is reported as its
 			if model == "" || prompts == "" || judge == "" {
 				return errors.New("eval safety: --model, --prompts and --judge are required")
 			}
+			if err := noRewardJudge("eval safety", judge, "classify each response as compliance or refusal"); err != nil {
+				return err
+			}
 			ps, err := eval.ReadPrompts(prompts)
 			if err != nil {
 				return err
@@ -625,6 +628,9 @@ report.html. The 80 MT-Bench questions and GPT-4's reference answers ship with a
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(models) == 0 || judge == "" {
 				return errors.New("eval mt-bench: --model and --judge are required")
+			}
+			if err := noRewardJudge("eval mt-bench", judge, "rate answers on FastChat's 1-10 rubric in words"); err != nil {
+				return err
 			}
 			opt := eval.MTBenchOptions{Models: models, Judge: judge, Mode: mode, Baseline: baseline, Out: outDir, MaxNewTokens: maxTokens,
 				Seed: seed, JudgeAttempts: judgeAttempts, Structured: structured, Progress: evalProgress(asJSON)}

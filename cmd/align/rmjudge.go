@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/alignkit/align/pairs"
@@ -28,4 +29,13 @@ func openRewardJudge(ctx context.Context, judge string, hosts []string, logPath 
 		return nil, nil, err
 	}
 	return j, func() { j.Close(); rm.Close() }, nil
+}
+
+// noRewardJudge refuses --judge rm:RUN where the judge must write an answer a reward model
+// cannot give: a compliance/refusal classification (safety) or a rubric rating (MT-Bench).
+func noRewardJudge(command, judge, needs string) error {
+	if !strings.HasPrefix(judge, rmPrefix) {
+		return nil
+	}
+	return fmt.Errorf("%s: --judge %s is a reward model, and this judge must %s, which a reward model cannot; give an Ollama model (rm: judges align eval win-rate, align data curate and online stages)", command, judge, needs)
 }

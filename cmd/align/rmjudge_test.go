@@ -230,3 +230,22 @@ func TestCurateRewardJudge(t *testing.T) {
 		t.Errorf("dno rubric with a reward judge: %v\n%s", err, out)
 	}
 }
+
+// TestRewardJudgeRefused: the judges that must answer in words (safety's classifier, MT-Bench's
+// rubric rating) refuse rm:RUN up front, naming the reason and where rm: does judge.
+func TestRewardJudgeRefused(t *testing.T) {
+	for _, c := range []struct {
+		run  func(*testing.T, ...string) (string, error)
+		args []string
+	}{
+		{runSafety, []string{"build-pairs", "--prompts", "p.jsonl", "--model", "m", "--judge", "rm:runs/x", "--out", "o.jsonl"}},
+		{runSafety, []string{"report", "--base", "b", "--model", "m", "--prompts", "p", "--general", "g", "--judge", "rm:runs/x", "--out", "o"}},
+		{runEval, []string{"safety", "--model", "m", "--prompts", "p", "--judge", "rm:runs/x"}},
+		{runEval, []string{"mt-bench", "--model", "m", "--judge", "rm:runs/x"}},
+	} {
+		_, err := c.run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), "rm:runs/x is a reward model") || !strings.Contains(err.Error(), "align eval win-rate") {
+			t.Errorf("%v: %v", c.args, err)
+		}
+	}
+}

@@ -93,6 +93,9 @@ and <work>/judgments.jsonl as it arrives; kill it and rerun, and only what is mi
 			if prompts == "" {
 				return fmt.Errorf("safety: --prompts is required")
 			}
+			if err := noRewardJudge("safety build-pairs", cfg.Judge, "classify each response as compliance or refusal"); err != nil {
+				return err
+			}
 			var err error
 			if cfg.Prompts, err = curate.ReadTexts(prompts); err != nil {
 				return err
@@ -312,6 +315,9 @@ Every number comes from align eval safety and align eval win-rate, run into fold
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opt.Base == "" || opt.Retrofitted == "" || prompts == "" || general == "" || opt.Judge == "" || opt.Out == "" {
 				return fmt.Errorf("safety report: --base, --model, --prompts, --general, --judge and --out are required")
+			}
+			if err := noRewardJudge("safety report", opt.Judge, "classify responses and answer pairwise questions in words"); err != nil {
+				return err
 			}
 			var err error
 			if opt.Safety, err = eval.ReadPrompts(prompts); err != nil {
