@@ -67,7 +67,8 @@ run dno --set objective.name=dno "${ITER2[@]}" --set online.pairs.rule=rubric \
 # Reward-model oracle (issue 18): the reward-quickstart model (trained first, once, into
 # OUTDIR/rm) judges INPO's tournament and grades DNO's candidates; the rule judge (the recipe's
 # words) still evaluates. DNO's rubric rule on rewards: any positive, the negative at least 2
-# reward units lower (sigma(2) = 0.88), no teacher, lr halving in iteration 2.
+# reward units lower (sigma(2) = 0.88), no teacher, lr halving in iteration 2; about 4.4 such
+# pairs per opening, so num_train_epochs 0.4 for about 64 steps.
 if want_row inpo-rm || want_row dno-rm; then
   [ -f "$OUT/rm/result.json" ] || "$BIN" train --recipe reward-quickstart --json --quiet --out "$OUT/rm" > "$OUT/rm.json" 2> "$OUT/rm.err"
 fi
@@ -75,7 +76,7 @@ RM=(--set online.judge.kind=reward --set "online.judge.run=$OUT/rm")
 run inpo-rm --set objective.name=inpo "${ITER2[@]}" --set online.pairs.rule=tournament "${RM[@]}"
 run dno-rm --set objective.name=dno "${ITER2[@]}" --set online.pairs.rule=rubric "${RM[@]}" \
   --set online.pairs.min_score=-100 --set online.pairs.min_gap=2 --set online.pairs.student_gap=2 \
-  --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.72
+  --set online.pairs.teacher=false --set online.lr_decay=0.5 --set num_train_epochs=0.4
 
 # The table, rows in run order.
 {

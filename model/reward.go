@@ -123,7 +123,7 @@ func (rp *RewardPass) Backward(dr []float32) error {
 	return nil
 }
 
-// GGUF keys of a reward model export (docs/model.md, "Reward models").
+// GGUF keys of a reward model export (docs/training.md, "Reward models").
 const (
 	// RewardHeadKey names the head's tensor in a reward GGUF.
 	RewardHeadKey = "align.reward.head"

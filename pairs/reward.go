@@ -22,7 +22,7 @@ type Rewarder interface {
 
 // DefaultRewardTie is the reward judge's tie threshold: two responses whose rewards differ by
 // less than this (in reward units, the logit of the Bradley–Terry preference) tie. |Δr| <
-// 0.05 is P(a > b) = σ(Δr) within 0.5 ± 0.0125 (docs/objectives.md, "Reward models").
+// 0.05 is P(a > b) = σ(Δr) within 0.5 ± 0.0125 (docs/training.md, "Reward models").
 const DefaultRewardTie = 0.05
 
 // RewardTemplate is the template field of a reward judge's judgment records.

@@ -75,7 +75,7 @@ func exportModel(ctx context.Context, m *model.Model, head *model.RewardHead, ta
 	return exportTo(ctx, m, head, target, hosts, w)
 }
 
-// exportReward writes a reward model (docs/model.md, "Reward models"): gguf:FILE is the merged
+// exportReward writes a reward model (docs/training.md, "Reward models"): gguf:FILE is the merged
 // model with the head tensor score.weight and the align.reward.head key, peft:DIR a PEFT
 // SEQ_CLS adapter with base_model.model.score.weight. Ollama serves no reward heads, and an
 // adapter GGUF has no place for one, so ollama: and adapter: targets are errors.
