@@ -115,7 +115,6 @@ func (o *RewardModel) Pairs(rc, rr, margin, gc, gr []float64) (Result, error) {
 	}
 	total := loss/fn + o.CenterRewardsCoefficient*center/fn
 	return Result{Loss: total, Metrics: map[string]float64{
-		"loss":             total,
 		"accuracy":         acc / fn,
 		"margin":           gap / fn,
 		"rewards/chosen":   sc / fn,
