@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -247,5 +248,38 @@ func TestRewardJudgeRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "rm:runs/x is a reward model") || !strings.Contains(err.Error(), "align eval win-rate") {
 			t.Errorf("%v: %v", c.args, err)
 		}
+	}
+}
+
+// TestScoreReward: align score --reward RUN prints the reward the run's model gives the
+// (prompt, response), as train.OpenRewardModel serves it.
+func TestScoreReward(t *testing.T) {
+	dir := t.TempDir()
+	rm := trainRewardRun(t, dir)
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&bytes.Buffer{})
+	root.SetArgs([]string{"score", "--reward", rm, "--prompt", "Tom was a little bird.", "--response", "He was happy with his friends.", "--json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Reward *float64 `json:"reward"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Reward == nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	m, err := train.OpenRewardModel(context.Background(), rm, train.RewardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	rs, err := m.Rewards(context.Background(), "Tom was a little bird.", []string{"He was happy with his friends."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Reward != rs[0] {
+		t.Errorf("align score --reward printed %g, the reward model gives %g", *got.Reward, rs[0])
 	}
 }
