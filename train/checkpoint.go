@@ -65,10 +65,20 @@ func SaveCheckpoint(runDir string, step int, files []CheckpointFile, keep int) (
 	if keep > 0 {
 		steps, _ := listCheckpoints(runDir)
 		for i := 0; i+keep < len(steps); i++ {
-			_ = os.RemoveAll(filepath.Join(root, fmt.Sprintf("%s%d", checkpointPrefix, steps[i])))
+			removeCheckpoint(root, steps[i])
 		}
 	}
 	return final, nil
+}
+
+// removeCheckpoint deletes an old checkpoint so that a crash never leaves part of one under its
+// own name: it is renamed to a temporary name first (atomic), which LatestCheckpoint clears.
+func removeCheckpoint(root string, step int) {
+	dead := filepath.Join(root, fmt.Sprintf(".tmp-removed-%s%d", checkpointPrefix, step))
+	if err := os.Rename(filepath.Join(root, fmt.Sprintf("%s%d", checkpointPrefix, step)), dead); err != nil {
+		return
+	}
+	_ = os.RemoveAll(dead)
 }
 
 // WriteFileAtomic writes path via a synced temporary file and a rename.
