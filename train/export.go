@@ -43,23 +43,11 @@ func Export(ctx context.Context, runDir, target string, opt ExportOptions) error
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	dir, _, ok, err := LatestCheckpoint(runDir)
+	t, err := openCheckpoint(ctx, runDir, r, Options{OllamaHosts: opt.Hosts})
 	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("export: %s has no checkpoint (has the run saved one?)", runDir)
-	}
-	t := &trainer{r: r, opt: Options{OllamaHosts: opt.Hosts}, assetDir: DefaultAssetDir()}
-	t.r.Eval.HeldOut = 0
-	t.needs = needs{}
-	if err := t.loadModels(ctx); err != nil {
-		return err
+		return fmt.Errorf("export: %s: %w", runDir, err)
 	}
 	defer t.close()
-	if err := t.loadWeights(filepath.Join(dir, "weights.bin")); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
 	out := opt.Out
 	if out == nil {
 		out = io.Discard

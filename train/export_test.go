@@ -36,7 +36,7 @@ func TestExportFiles(t *testing.T) {
 	r := load(t, "dpo", append([]string{"max_steps=3", "learning_rate=0.01", "warmup_ratio=0"}, small...)...)
 	r.Eval.HeldOut = 1 // loads the frozen base too
 	tr := &trainer{r: r, assetDir: filepath.Join(base, "cache", "assets")}
-	if err := tr.loadModels(context.Background()); err != nil {
+	if err := tr.loadModels(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	defer tr.close()

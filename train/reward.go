@@ -228,24 +228,13 @@ func OpenRewardModel(ctx context.Context, runDir string, opt RewardOptions) (*Re
 	if !isReward(r) {
 		return nil, fmt.Errorf("reward model %s: %w: it trained objective %s; train a reward model with `align train --recipe reward` (or reward-quickstart)", runDir, ErrNoRewardHead, r.Objective.Name)
 	}
-	dir, _, ok, err := LatestCheckpoint(runDir)
+	t, err := openCheckpoint(ctx, runDir, r, Options{OllamaHosts: opt.OllamaHosts, Threads: opt.Threads})
+	if errors.Is(err, errNoCheckpoint) {
+		return nil, fmt.Errorf("reward model %s: %w yet: %w", runDir, ErrNoRewardHead, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reward model %s: %w", runDir, err)
 	}
-	if !ok {
-		return nil, fmt.Errorf("reward model %s: %w yet: no checkpoint was saved (has the run finished a step?)", runDir, ErrNoRewardHead)
-	}
-	t := &trainer{r: r, opt: Options{OllamaHosts: opt.OllamaHosts, Threads: opt.Threads}, assetDir: DefaultAssetDir()}
-	t.r.Eval.HeldOut = 0
-	t.needs = needs{}
-	if err := t.loadModels(ctx); err != nil {
-		return nil, fmt.Errorf("reward model %s: %w", runDir, err)
-	}
-	if err := t.loadWeights(filepath.Join(dir, "weights.bin")); err != nil {
-		t.close()
-		return nil, fmt.Errorf("reward model %s: %w", runDir, err)
-	}
-	t.policy.SetTraining(false)
 	if opt.Batch <= 0 {
 		opt.Batch = 64
 	}

@@ -163,7 +163,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := t.loadData(); err != nil {
 		return nil, err
 	}
-	if err := t.loadModels(ctx); err != nil {
+	if err := t.loadModels(ctx, t.checkMemory); err != nil {
 		return nil, err
 	}
 	defer t.close()
@@ -251,6 +251,35 @@ func (t *trainer) close() {
 	}
 }
 
+// errNoCheckpoint: a run directory without a saved checkpoint.
+var errNoCheckpoint = errors.New("no checkpoint was saved (has the run finished a step?)")
+
+// openCheckpoint rebuilds a finished or running run for use, not training: its recipe's models
+// (no base or reference, no memory refusal) with the newest checkpoint's trained tensors (the
+// reward head included) loaded. The caller closes it.
+func openCheckpoint(ctx context.Context, runDir string, r recipes.Recipe, opt Options) (*trainer, error) {
+	dir, _, ok, err := LatestCheckpoint(runDir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNoCheckpoint
+	}
+	t := &trainer{r: r, opt: opt, assetDir: DefaultAssetDir()}
+	t.r.Eval.HeldOut = 0
+	t.needs = needs{}
+	if err := t.loadModels(ctx, nil); err != nil {
+		t.close()
+		return nil, err
+	}
+	if err := t.loadWeights(filepath.Join(dir, "weights.bin")); err != nil {
+		t.close()
+		return nil, err
+	}
+	t.policy.SetTraining(false)
+	return t, nil
+}
+
 // resolvePath turns a recipe's path field (a file, or asset:NAME) into a file on disk.
 func (t *trainer) resolvePath(p, field string) (string, error) {
 	path, err := assets.Resolve(p, t.assetDir)
@@ -297,13 +326,18 @@ func (t *trainer) locateModel(ctx context.Context, path, ollama, field string) (
 	return r.Path, r.Template, nil
 }
 
-func (t *trainer) loadModels(ctx context.Context) error {
+// loadModels loads the policy (with its LoRA adapters, or for full training), a reward model's
+// head, and the base and reference models the run needs. check, when not nil, sees the model
+// file before anything loads (Run's memory estimate and refusal).
+func (t *trainer) loadModels(ctx context.Context, check func(path string) error) error {
 	path, tmpl, err := t.locateModel(ctx, t.r.Model.Path, t.r.Model.Ollama, "model")
 	if err != nil {
 		return err
 	}
-	if err := t.checkMemory(path); err != nil {
-		return err
+	if check != nil {
+		if err := check(path); err != nil {
+			return err
+		}
 	}
 	lo := model.LoadOptions{Threads: t.threads(), Recompute: t.r.Model.Recompute, UnsharedPrompts: t.r.Model.UnsharedPrompts, LowMemory: t.r.Model.LowMemory, Dense: t.r.Model.Dense, Template: tmpl}
 	po := lo
