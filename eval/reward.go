@@ -2,7 +2,6 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/alignkit/align/pairs"
@@ -22,12 +21,6 @@ func winRateTemplate(opt WinRateOptions) (runtime.JudgeTemplate, error) {
 // concurrent questions' responses together, so this many pairs share a forward pass.
 const rewardConcurrency = 32
 
-// rewardRaw is a reward judgment's raw field: the two outputs' rewards.
-type rewardRaw struct {
-	Reward1 float64 `json:"reward_1"`
-	Reward2 float64 `json:"reward_2"`
-}
-
 // judgeReward judges one pair with the reward model and appends it to the log; done is told
 // the outcome. A reward model always gives a verdict, so a reward judgment is never invalid.
 func judgeReward(ctx context.Context, rj *pairs.RewardJudge, j Judgment, log *JudgmentLog, done func(error)) error {
@@ -36,8 +29,7 @@ func judgeReward(ctx context.Context, rj *pairs.RewardJudge, j Judgment, log *Ju
 		done(err)
 		return fmt.Errorf("eval: %w", err)
 	}
-	raw, _ := json.Marshal(rewardRaw{r1, r2})
-	j.Preference, j.Raw = pref, string(raw)
+	j.Preference, j.Raw = pref, pairs.RewardRaw(r1, r2)
 	if err := log.Append(j); err != nil {
 		done(err)
 		return err

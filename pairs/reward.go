@@ -2,6 +2,7 @@ package pairs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -189,6 +190,16 @@ func RewardPreference(ra, rb, tie float64) float64 {
 	return 1 + e/(1+e)
 }
 
+// RewardRaw is the raw text of a pairwise reward judgment, {"reward_1": r1, "reward_2": r2}:
+// what align eval win-rate and align data curate record as the judge's answer.
+func RewardRaw(r1, r2 float64) string {
+	b, _ := json.Marshal(struct {
+		R1 float64 `json:"reward_1"`
+		R2 float64 `json:"reward_2"`
+	}{r1, r2})
+	return string(b)
+}
+
 // rewardBackend is a Backend whose judge calls go to a reward judge (curation with
 // --judge rm:RUN): a single-answer grade is the response's reward, a pairwise judgment the
 // preference 1 + σ(r_2 − r_1) (1.5 under the tie threshold), each valid, with the rewards as
@@ -211,12 +222,11 @@ func (b rewardBackend) JudgeSingle(ctx context.Context, req runtime.SingleReques
 
 // JudgePair implements Backend.
 func (b rewardBackend) JudgePair(ctx context.Context, req runtime.JudgeRequest) (runtime.Judgment, error) {
-	rs, err := b.j.Grade(ctx, req.Instruction, []string{req.Output1, req.Output2})
+	p, r1, r2, err := b.j.Preference(ctx, req.Instruction, req.Output1, req.Output2)
 	if err != nil {
 		return runtime.Judgment{}, err
 	}
-	p := RewardPreference(rs[0], rs[1], b.j.tie())
-	raw := "reward_1=" + strconv.FormatFloat(rs[0], 'g', -1, 64) + " reward_2=" + strconv.FormatFloat(rs[1], 'g', -1, 64)
+	raw := RewardRaw(r1, r2)
 	g := runtime.Game{Verdict: runtime.Verdict{Valid: true, Preference: p, Score: math.NaN(), Raw: raw}, Preference: p, Attempts: 1, Raws: []string{raw}}
 	return runtime.Judgment{Games: []runtime.Game{g}, Preference: p, Valid: true, Identical: req.Output1 == req.Output2}, nil
 }

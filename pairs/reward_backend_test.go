@@ -2,6 +2,7 @@ package pairs
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -42,8 +43,15 @@ func TestRewardBackend(t *testing.T) {
 			want = 1.5
 		}
 		if !jg.Valid || len(jg.Games) != 1 || math.Abs(jg.Preference-want) > 1e-12 || jg.Games[0].Preference != jg.Preference ||
-			jg.Identical != (c[0] == c[1]) || !strings.Contains(jg.Games[0].Raws[0], strconv.FormatFloat(r2, 'g', -1, 64)) {
+			jg.Identical != (c[0] == c[1]) {
 			t.Errorf("%q vs %q (rewards %g, %g): %+v, want preference %g", c[0], c[1], r1, r2, jg, want)
+		}
+		var raw struct {
+			R1 *float64 `json:"reward_1"`
+			R2 *float64 `json:"reward_2"`
+		}
+		if err := json.Unmarshal([]byte(jg.Games[0].Raws[0]), &raw); err != nil || raw.R1 == nil || raw.R2 == nil || *raw.R1 != r1 || *raw.R2 != r2 {
+			t.Errorf("raw %q does not hold the rewards %g, %g (%v)", jg.Games[0].Raws[0], r1, r2, err)
 		}
 	}
 }
