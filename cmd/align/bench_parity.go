@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/alignkit/align/kernels"
 	"github.com/alignkit/align/model/bench"
 )
 
@@ -51,18 +49,9 @@ them (bench/parity_real.sh does).`,
   bash bench/parity_real.sh ./align /tmp/parity 11434 qwen3-0.6b-shape phi3-mini-shape:1:8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var tt []kernels.GGMLType
-			for _, s := range types {
-				switch strings.ToLower(s) {
-				case "f16":
-					tt = append(tt, kernels.TypeF16)
-				case "q8_0":
-					tt = append(tt, kernels.TypeQ8_0)
-				case "f32":
-					tt = append(tt, kernels.TypeF32)
-				default:
-					return fmt.Errorf("bench parity: --types %q: want f16, q8_0 or f32 (the generators' encodings)", s)
-				}
+			tt, err := bench.ParseParityTypes(types)
+			if err != nil {
+				return fmt.Errorf("bench parity: %w", err)
 			}
 			if !cmd.Flags().Changed("timeout") {
 				rf.timeout = 30 * time.Minute // a real shape's load and generation on a loaded CPU

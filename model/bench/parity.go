@@ -163,6 +163,20 @@ type ParityResult struct {
 	GGUFBytes    int64   `json:"gguf_bytes"`
 }
 
+// ParseParityTypes reads --types: the encodings the parity generators write (f16, q8_0, f32).
+func ParseParityTypes(names []string) ([]kernels.GGMLType, error) {
+	parityTypes := []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeF32}
+	var out []kernels.GGMLType
+	for _, n := range names {
+		i := slices.IndexFunc(parityTypes, func(t kernels.GGMLType) bool { return strings.EqualFold(n, t.String()) })
+		if i < 0 {
+			return nil, fmt.Errorf("--types %q: want f16, q8_0 or f32 (the generators' encodings)", n)
+		}
+		out = append(out, parityTypes[i])
+	}
+	return out, nil
+}
+
 // Parity writes each shape at each type, imports it into the pool's server, generates greedily
 // with log-probs and scores the same tokens with align; it returns every result, and an error
 // when a step fails or a result misses its bound (after all ran).

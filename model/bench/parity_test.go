@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/alignkit/align/kernels"
 )
 
 // TestParityRefusals: Parity refuses an unknown shape, more than 30 tokens per prompt (Ollama
@@ -35,5 +37,17 @@ func TestParityRefusals(t *testing.T) {
 				t.Errorf("phi3-mini-shape: %d parameters, want about 3.82e9", n)
 			}
 		}
+	}
+}
+
+// TestParseParityTypes: the generators' three encodings in any case, and a clear refusal of
+// the others.
+func TestParseParityTypes(t *testing.T) {
+	ts, err := ParseParityTypes([]string{"F16", "q8_0", "f32"})
+	if err != nil || len(ts) != 3 || ts[0] != kernels.TypeF16 || ts[1] != kernels.TypeQ8_0 || ts[2] != kernels.TypeF32 {
+		t.Fatalf("%v %v", ts, err)
+	}
+	if _, err := ParseParityTypes([]string{"q4_k"}); err == nil || !strings.Contains(err.Error(), `"q4_k"`) {
+		t.Errorf("q4_k: %v", err)
 	}
 }
