@@ -96,7 +96,7 @@ func (w *boundsWalker) header() error {
 		if err := w.fits("tensor dimension count", uint64(dims), 8); err != nil {
 			return err
 		}
-		if err := w.skip(uint64(dims)*8 + 12); err != nil { // shape, kind, offset
+		if err := w.skip("tensor info", uint64(dims)*8+12); err != nil { // shape, kind, offset
 			return nil
 		}
 	}
@@ -143,8 +143,9 @@ func (w *boundsWalker) count() (uint64, error) {
 	return w.order.Uint64(b[:]), nil
 }
 
-func (w *boundsWalker) skip(n uint64) error {
-	if err := w.fits("length", n, 1); err != nil {
+// skip passes n bytes, refusing an n (of what) beyond the bytes left.
+func (w *boundsWalker) skip(what string, n uint64) error {
+	if err := w.fits(what, n, 1); err != nil {
 		return err
 	}
 	if _, err := w.r.Discard(int(n)); err != nil {
@@ -159,10 +160,7 @@ func (w *boundsWalker) str(what string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.fits(what+" length", n, 1); err != nil {
-		return err
-	}
-	return w.skip(n)
+	return w.skip(what+" length", n)
 }
 
 // ggufSizes are the byte sizes of GGUF's fixed-size value types (0–7, 10–12).
@@ -170,7 +168,7 @@ var ggufSizes = map[uint32]uint64{0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1
 
 func (w *boundsWalker) value(t uint32, what string) error {
 	if n, ok := ggufSizes[t]; ok {
-		return w.skip(n)
+		return w.skip(what, n)
 	}
 	switch t {
 	case 8: // string
@@ -188,7 +186,7 @@ func (w *boundsWalker) value(t uint32, what string) error {
 			if err := w.fits("array count", n, size); err != nil {
 				return err
 			}
-			return w.skip(n * size)
+			return w.skip("array", n*size)
 		}
 		if et != 8 {
 			return errStop
