@@ -188,7 +188,10 @@ func (t *trainer) step(ctx context.Context, batch []*example, scale float64) (ob
 // per epoch, and that times the stage's epochs. An objective that samples each step (per-step
 // KL) is not warmed up: its sampling draws from the run's RNG.
 func (t *trainer) warmUp(ctx context.Context, exs []*example, steps int) error {
-	if t.perStepKL() || len(exs) == 0 {
+	if len(exs) == 0 {
+		return nil
+	}
+	if t.perStepKL() {
 		t.prog.Log("time per epoch: not estimated (the objective samples every step)")
 		return nil
 	}
