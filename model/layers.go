@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/alignkit/align/kernels"
 )
@@ -182,6 +183,29 @@ func parallelForWorker(threads, n int, fn func(worker, i int)) {
 	wg.Wait()
 }
 
+// parallelDynamic runs fn(w, i) for i in [0, n) on up to threads goroutines, each taking the
+// next i when it is free (worker w picks its scratch); fn must write disjoint memory for distinct
+// i, so results do not depend on which worker ran what.
+func parallelDynamic(threads, n int, fn func(worker, i int)) {
+	if threads <= 1 || n <= 1 {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	threads = min(threads, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(w, i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // scratch2 is a worker's pair of reusable buffers.
 type scratch2 [2][]float32
 
@@ -215,8 +239,9 @@ func attentionProbs(P, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int, scale f
 // attnFusedMaxHeadDim take the fused row loops of attn_fused.go; wider heads take, per
 // (sequence, head) and block of rows, two SGEMMs around a row softmax, restricted to the causal
 // columns. The probabilities are not kept: attentionBackward recomputes them (as flash attention does),
-// which saves heads·n² floats per block. Work items are (sequence, kv head) pairs, so goroutines
-// write disjoint memory and results do not depend on the thread count.
+// which saves heads·n² floats per block. Work items are (sequence, kv head) pairs on the fused
+// paths and (sequence, query head) pairs on the SGEMM path (eachVseqHead), so goroutines write
+// disjoint memory and results do not depend on the thread count.
 func (m *Model) attentionForward(out, q, k, v []float32, spans []seqSpan) {
 	if m.opt.F16KV {
 		m.attentionForwardF16(out, q, k, v, spans)
@@ -242,18 +267,16 @@ func (c Config) attnShape() (heads, kvHeads, hd, rep, qDim, kvDim int, scale flo
 // attentionForwardGemm is attentionForward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionForwardGemm(out, q, k, v []float32, spans []seqSpan) {
-	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
+	_, _, hd, _, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	m.eachVseq(k, v, spans, func(w, g int, vs vseq) {
+	m.eachVseqHead(k, v, spans, func(w, h int, vs vseq) {
 		n := vs.L
 		P, _ := bufs[w].get(n * n)
-		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
-			for r0 := vs.from; r0 < n; r0 += attnBlock {
-				r1 := min(r0+attnBlock, n)
-				attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
-				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
-			}
+		qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
+		for r0 := vs.from; r0 < n; r0 += attnBlock {
+			r1 := min(r0+attnBlock, n)
+			attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
+			kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
 		}
 	})
 }
@@ -275,33 +298,31 @@ func (m *Model) attentionBackward(dq, dk, dv, dout, q, k, v []float32, spans []s
 // attentionBackwardGemm is attentionBackward by row-block SGEMMs (head dims above
 // attnFusedMaxHeadDim).
 func (m *Model) attentionBackwardGemm(dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	_, _, hd, rep, qDim, _, scale := m.cfg.attnShape()
+	_, _, hd, _, qDim, _, scale := m.cfg.attnShape()
 	bufs := scratchPairs(m.threads)
-	m.eachVseqBack(k, v, dk, dv, spans, func(w, g int, vs vseq, dkg, dvg []float32, ldd int) {
+	m.eachVseqHeadBack(k, v, dk, dv, spans, func(w, h int, vs vseq, dkg, dvg []float32, ldd int) {
 		n := vs.L
 		for i := 0; i < n; i++ {
 			clear(dkg[i*ldd : i*ldd+hd])
 			clear(dvg[i*ldd : i*ldd+hd])
 		}
 		P, dS := bufs[w].get(n * n)
-		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
-			for r0 := vs.from; r0 < n; r0 += attnBlock {
-				r1, m := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
-				attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
-				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
-				kernels.SgemmThreads(1, false, true, m, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
-				for i := r0; i < r1; i++ {
-					p, d := P[i*n:i*n+i+1], dS[i*n:i*n+r1]
-					sum := dot(p, d[:i+1])
-					for j := range p {
-						d[j] = scale * p[j] * (d[j] - sum)
-					}
-					clear(d[i+1:])
+		qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
+		for r0 := vs.from; r0 < n; r0 += attnBlock {
+			r1, m := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
+			attentionProbs(P, qh, vs.k, r0, r1, n, hd, qDim, vs.ld, scale)
+			kernels.SgemmThreads(1, true, false, r1, hd, m, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
+			kernels.SgemmThreads(1, false, true, m, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
+			for i := r0; i < r1; i++ {
+				p, d := P[i*n:i*n+i+1], dS[i*n:i*n+r1]
+				sum := dot(p, d[:i+1])
+				for j := range p {
+					d[j] = scale * p[j] * (d[j] - sum)
 				}
-				kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
-				kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
+				clear(d[i+1:])
 			}
+			kernels.SgemmThreads(1, false, false, m, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
+			kernels.SgemmThreads(1, true, false, r1, hd, m, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
 		}
 	})
 }

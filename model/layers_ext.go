@@ -155,19 +155,17 @@ func (e attnExt) probs(P, T, qh, kg []float32, r0, r1, n, hd, qDim, kvDim int) {
 // attentionForwardExt is attentionForwardGemm with layer l's attnExt. The window counts a
 // branch's rows from its prompt's start (vseq row i is position i).
 func (m *Model) attentionForwardExt(l int, out, q, k, v []float32, spans []seqSpan) {
-	_, _, hd, rep, qDim, _, _ := m.cfg.attnShape()
+	_, _, hd, _, qDim, _, _ := m.cfg.attnShape()
 	e := m.cfg.attnExt(l)
 	bufs := scratchPairs(m.threads)
-	m.eachVseq(k, v, spans, func(w, g int, vs vseq) {
+	m.eachVseqHead(k, v, spans, func(w, h int, vs vseq) {
 		n := vs.L
 		P, _ := bufs[w].get(n * n)
-		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
-			for r0 := vs.from; r0 < n; r0 += attnBlock {
-				r1 := min(r0+attnBlock, n)
-				e.probs(P, nil, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
-				kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
-			}
+		qh, oh := q[vs.q0*qDim+h*hd:], out[vs.q0*qDim+h*hd:]
+		for r0 := vs.from; r0 < n; r0 += attnBlock {
+			r1 := min(r0+attnBlock, n)
+			e.probs(P, nil, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
+			kernels.SgemmThreads(1, false, false, r1-r0, hd, r1, 1, P[r0*n:], n, vs.v, vs.ld, 0, oh[r0*qDim:], qDim)
 		}
 	})
 }
@@ -175,10 +173,10 @@ func (m *Model) attentionForwardExt(l int, out, q, k, v []float32, spans []seqSp
 // attentionBackwardExt is attentionBackwardGemm with layer l's attnExt: with c the soft-cap and
 // t = tanh(s/c), dS = scale·(1 − t²)·P∘(dP − rowsum(P∘dP)).
 func (m *Model) attentionBackwardExt(l int, dq, dk, dv, dout, q, k, v []float32, spans []seqSpan) {
-	_, _, hd, rep, qDim, _, _ := m.cfg.attnShape()
+	_, _, hd, _, qDim, _, _ := m.cfg.attnShape()
 	e := m.cfg.attnExt(l)
 	bufs, tbufs := scratchPairs(m.threads), make([][]float32, max(m.threads, 1))
-	m.eachVseqBack(k, v, dk, dv, spans, func(w, g int, vs vseq, dkg, dvg []float32, ldd int) {
+	m.eachVseqHeadBack(k, v, dk, dv, spans, func(w, h int, vs vseq, dkg, dvg []float32, ldd int) {
 		n := vs.L
 		for i := 0; i < n; i++ {
 			clear(dkg[i*ldd : i*ldd+hd])
@@ -190,29 +188,27 @@ func (m *Model) attentionBackwardExt(l int, dq, dk, dv, dout, q, k, v []float32,
 			tbufs[w] = grow(tbufs[w], n*n)
 			T = tbufs[w]
 		}
-		for h := g * rep; h < (g+1)*rep; h++ {
-			qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
-			for r0 := vs.from; r0 < n; r0 += attnBlock {
-				r1, mm := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
-				e.probs(P, T, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
-				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
-				kernels.SgemmThreads(1, false, true, mm, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
-				for i := r0; i < r1; i++ {
-					lo := e.first(i)
-					p, d := P[i*n+lo:i*n+i+1], dS[i*n:i*n+r1]
-					sum := dot(p, d[lo:i+1])
-					for j := range p {
-						d[lo+j] = e.scale * p[j] * (d[lo+j] - sum)
-					}
-					if T != nil {
-						softcapBackward(d[lo:i+1], T[i*n+lo:i*n+i+1])
-					}
-					clear(d[:lo])
-					clear(d[i+1:])
+		qh, doh, dqh := q[vs.q0*qDim+h*hd:], dout[vs.q0*qDim+h*hd:], dq[vs.q0*qDim+h*hd:]
+		for r0 := vs.from; r0 < n; r0 += attnBlock {
+			r1, mm := min(r0+attnBlock, n), min(r0+attnBlock, n)-r0
+			e.probs(P, T, qh, vs.k, r0, r1, n, hd, qDim, vs.ld)
+			kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, P[r0*n:], n, doh[r0*qDim:], qDim, 1, dvg, ldd)
+			kernels.SgemmThreads(1, false, true, mm, r1, hd, 1, doh[r0*qDim:], qDim, vs.v, vs.ld, 0, dS[r0*n:], n)
+			for i := r0; i < r1; i++ {
+				lo := e.first(i)
+				p, d := P[i*n+lo:i*n+i+1], dS[i*n:i*n+r1]
+				sum := dot(p, d[lo:i+1])
+				for j := range p {
+					d[lo+j] = e.scale * p[j] * (d[lo+j] - sum)
 				}
-				kernels.SgemmThreads(1, false, false, mm, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
-				kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
+				if T != nil {
+					softcapBackward(d[lo:i+1], T[i*n+lo:i*n+i+1])
+				}
+				clear(d[:lo])
+				clear(d[i+1:])
 			}
+			kernels.SgemmThreads(1, false, false, mm, hd, r1, 1, dS[r0*n:], n, vs.k, vs.ld, 0, dqh[r0*qDim:], qDim)
+			kernels.SgemmThreads(1, true, false, r1, hd, mm, 1, dS[r0*n:], n, qh[r0*qDim:], qDim, 1, dkg, ldd)
 		}
 	})
 }

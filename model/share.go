@@ -116,6 +116,98 @@ func (m *Model) eachVseqBack(k, v, dk, dv []float32, spans []seqSpan, fn func(w,
 	})
 }
 
+// eachVseqHead is eachVseq with a work item per (span, query head) instead of per (span, kv
+// head): fn(w, h, vs) computes query head h only (on kv head h / (Heads/KVHeads)). Items are
+// handed out in order to whichever worker is free, so a model with few kv heads (SmolLM2's 3
+// under 9 query heads, gemma3's 1 under 4) still fills every thread; fn writes only head h's
+// query rows, so results do not depend on the thread count or the order.
+func (m *Model) eachVseqHead(k, v []float32, spans []seqSpan, fn func(w, h int, vs vseq)) {
+	H, KV, hd := m.cfg.Heads, m.cfg.KVHeads, m.cfg.HeadDim
+	rep, kvDim := H/KV, KV*hd
+	st := make([]stageBuf, max(m.threads, 1))
+	parallelDynamic(m.threads, len(spans)*H, func(w, item int) {
+		s, h := spans[item/H], item%H
+		g := h / rep
+		fn(w, h, plainVseq(s, k, v, g, hd, kvDim))
+		for _, b := range s.br {
+			fn(w, h, stage(&st[w], s, b, k, v, g, hd, kvDim))
+		}
+	})
+}
+
+// eachVseqHeadBack is eachVseqBack with eachVseqHead's work items: fn(w, h, vs, dk, dv, ldd)
+// overwrites rows [0, L) of dk and dv (row stride ldd) with query head h's contribution to the
+// gradients of its L keys and values, in a buffer of the item's own. The contributions are then
+// summed per kv head in head order into the packed dk, dv (a branch's first n rows into its
+// prompt's rows, after the prompt's own problem and the branches before it), a fixed order
+// whatever the thread count.
+func (m *Model) eachVseqHeadBack(k, v, dk, dv []float32, spans []seqSpan, fn func(w, h int, vs vseq, dk, dv []float32, ldd int)) {
+	H, KV, hd := m.cfg.Heads, m.cfg.KVHeads, m.cfg.HeadDim
+	rep, kvDim := H/KV, KV*hd
+	// off[si] is span si's first float in buf; a span holds, per head, its own problem's n rows
+	// and then each branch's n + b.n rows, of hd floats, for dk and again for dv.
+	off := make([]int, len(spans)+1)
+	per := make([]int, len(spans)) // floats per head of span si (dk part)
+	for si, s := range spans {
+		rows := s.n
+		for _, b := range s.br {
+			rows += s.n + b.n
+		}
+		per[si] = rows * hd
+		off[si+1] = off[si] + 2*H*per[si]
+	}
+	buf := make([]float32, off[len(spans)])
+	st := make([]stageBuf, max(m.threads, 1))
+	parallelDynamic(m.threads, len(spans)*H, func(w, item int) {
+		si, h := item/H, item%H
+		s, g := spans[si], h/rep
+		dkh := buf[off[si]+2*h*per[si]:]
+		dvh := dkh[per[si]:]
+		fn(w, h, plainVseq(s, k, v, g, hd, kvDim), dkh, dvh, hd)
+		o := s.n * hd
+		for _, b := range s.br {
+			fn(w, h, stage(&st[w], s, b, k, v, g, hd, kvDim), dkh[o:], dvh[o:], hd)
+			o += (s.n + b.n) * hd
+		}
+	})
+	parallelFor(m.threads, len(spans)*KV, func(item int) {
+		si, g := item/KV, item%KV
+		s := spans[si]
+		for _, part := range [2]struct {
+			dst   []float32
+			shift int
+		}{{dk, 0}, {dv, per[si]}} {
+			head := func(h int) []float32 { return buf[off[si]+2*h*per[si]+part.shift:] }
+			for i := 0; i < s.n; i++ { // the span's own rows
+				dst := part.dst[(s.off+i)*kvDim+g*hd : (s.off+i)*kvDim+(g+1)*hd]
+				copy(dst, head(g * rep)[i*hd:(i+1)*hd])
+				for h := g*rep + 1; h < (g+1)*rep; h++ {
+					axpy(1, head(h)[i*hd:(i+1)*hd], dst)
+				}
+			}
+			o := s.n * hd
+			for _, b := range s.br {
+				for i := 0; i < s.n+b.n; i++ {
+					r := s.off + i
+					if i >= s.n {
+						r = b.off + i - s.n
+					}
+					dst := part.dst[r*kvDim+g*hd : r*kvDim+(g+1)*hd]
+					h0 := g * rep
+					if i >= s.n { // a branch row: its gradient comes from this problem only
+						copy(dst, head(h0)[o+i*hd:o+(i+1)*hd])
+						h0++
+					}
+					for h := h0; h < (g+1)*rep; h++ {
+						axpy(1, head(h)[o+i*hd:o+(i+1)*hd], dst)
+					}
+				}
+				o += (s.n + b.n) * hd
+			}
+		}
+	})
+}
+
 // sharing reports whether passes group sequences by prompt: on unless
 // LoadOptions.UnsharedPrompts (or SetSharedPrompts(false)), and never with F16KV, whose
 // re-enactment of Ollama's runner scores each sequence on its own.

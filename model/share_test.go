@@ -252,7 +252,7 @@ func TestSharedAttentionPaths(t *testing.T) {
 		paths = append(paths, path{"rows", 16, -1, nil})
 	}
 	for _, pt := range paths {
-		c := Config{Heads: 6, KVHeads: 2, HeadDim: pt.hd}
+		c := Config{Heads: 9, KVHeads: 3, HeadDim: pt.hd}
 		if pt.cfg != nil {
 			pt.cfg(&c)
 		}
@@ -332,6 +332,20 @@ func TestSharedAttentionPaths(t *testing.T) {
 			return
 		}
 		os, dqs, dks, dvs := run(sh, q, k, v, dout, T)
+		// Bit-identical whatever the thread count (work items and the order of every sum are
+		// fixed; 9 of them per span here, one per query head, on the gemm and ext paths).
+		for _, th := range []int{1, 3} {
+			m.threads = th
+			o, dq, dk, dv := run(sh, q, k, v, dout, T)
+			for j, x := range [][2][]float32{{o, os}, {dq, dqs}, {dk, dks}, {dv, dvs}} {
+				for i := range x[1] {
+					if math.Float32bits(x[0][i]) != math.Float32bits(x[1][i]) {
+						t.Fatalf("%s: output %d element %d: %d threads %g, 2 threads %g", pt.name, j, i, th, x[0][i], x[1][i])
+					}
+				}
+			}
+		}
+		m.threads = 2
 		ou, dqu, dku, dvu := run(un, qu, ku, vu, doutu, Tu)
 		// fold the unshared results onto the shared rows: outputs are equal per copy; gradients sum.
 		fold := func(x []float32, w int, sum bool) []float32 {
