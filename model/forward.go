@@ -6,8 +6,27 @@ import (
 	"sync"
 )
 
-// headRows is how many rows of logits the LM head materialises at once: rows × vocab floats.
+// headRows is how many rows of logits the LM head materialises at once when it does not keep
+// them: rows × vocab floats.
 const headRows = 64
+
+// headKeepBytes bounds the logits a pass computes at once (every scored row × vocab floats),
+// which a training pass keeps for its backward. Within it the head's products run once over all
+// the rows (its weight packed once, not once per headRows rows) and the backward does not
+// recompute them, as PyTorch's autograd keeps them; past it, with Recompute (the smallest-memory
+// configuration) or with a final soft-cap, the logits are computed headRows rows at a time and
+// the backward recomputes them.
+const headKeepBytes = 256 << 20
+
+// keepLogits reports whether a pass over rows scored rows computes their logits at once (and, in
+// training, keeps them).
+func (m *Model) keepLogits(rows int) bool {
+	limit := int64(headKeepBytes)
+	if m.headKeep != 0 { // tests
+		limit = m.headKeep
+	}
+	return !m.opt.Recompute && m.cfg.FinalSoftcap == 0 && 4*int64(rows)*int64(m.cfg.Vocab) <= limit
+}
 
 // blockActs is what one transformer block keeps for its backward pass. The RMSNorm outputs,
 // silu(gate)·up and the attention probabilities are cheap to recompute and are not kept.
@@ -90,6 +109,7 @@ type Pass struct {
 	last   []int   // packed row of each sequence's last token
 	tgts   []int32 // the masked tokens
 	lse    []float32
+	logits []float32 // the forward's logits of every scored row, when kept (keepLogits)
 	seed   uint64
 	used   bool
 }
@@ -283,19 +303,27 @@ func (m *Model) run(seqs []Sequence, keep bool) (*Pass, error) {
 	rmsnormForward(p.xnF, p.rstdF, x, m.outNorm.Data, T, D, c.Eps)
 	lp := make([]float32, len(p.rows))
 	p.lse = make([]float32, len(p.rows))
-	m.headForward(lp, p.lse, p.xnF, p.rows, p.tgts)
+	whole := m.keepLogits(len(p.rows)) // all the rows' logits at once: kept by a training pass
+	logits := m.headForward(lp, p.lse, p.xnF, p.rows, p.tgts, whole)
+	if keep && whole {
+		p.logits = logits
+	}
 	p.LogProbs = splitMasked(lp, seqs)
 	return p, nil
 }
 
 // headForward computes log p(tgts[i] | row rows[i]) through the LM head, headRows rows of logits
-// at a time.
-func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
+// at a time, or all of them at once when whole, returning them then.
+func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32, whole bool) []float32 {
 	V, D := m.cfg.Vocab, m.cfg.Dim
-	buf := make([]float32, headRows*D)
-	logits := make([]float32, headRows*V)
-	for r0 := 0; r0 < len(rows); r0 += headRows {
-		n := min(headRows, len(rows)-r0)
+	chunk := headRows
+	if whole {
+		chunk = max(len(rows), 1)
+	}
+	buf := make([]float32, chunk*D)
+	logits := make([]float32, chunk*V)
+	for r0 := 0; r0 < len(rows); r0 += chunk {
+		n := min(chunk, len(rows)-r0)
 		for i := 0; i < n; i++ {
 			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 		}
@@ -303,29 +331,43 @@ func (m *Model) headForward(lp, lse, xn []float32, rows []int, tgts []int32) {
 		softcapForward(logits[:n*V], nil, m.cfg.FinalSoftcap)
 		tokenLogProbs(lp[r0:r0+n], lse[r0:r0+n], logits, tgts[r0:r0+n], n, V)
 	}
+	if whole {
+		return logits
+	}
+	return nil
 }
 
-// headBackward recomputes each block of logits, turns dlogp into dlogits in place and
-// accumulates dxn (and the head weight's gradient when it is trained).
-func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, dlogp []float32) {
+// headBackward turns dlogp into dlogits in place, over the forward's kept logits or over each
+// block of headRows rows of logits recomputed, and accumulates dxn (and the head weight's
+// gradient when it is trained).
+func (m *Model) headBackward(dxn, xn []float32, rows []int, tgts []int32, lse, dlogp, kept []float32) {
 	W := m.lmHead()
 	V, D := m.cfg.Vocab, m.cfg.Dim
-	buf := make([]float32, headRows*D)
-	dbuf := make([]float32, headRows*D)
-	logits := make([]float32, headRows*V)
-	g := make([]float32, headRows)
-	var capT []float32 // tanh of the capped logits (Config.FinalSoftcap)
-	if m.cfg.FinalSoftcap != 0 {
-		capT = make([]float32, headRows*V)
+	chunk := headRows
+	if kept != nil {
+		chunk = max(len(rows), 1)
 	}
-	for r0 := 0; r0 < len(rows); r0 += headRows {
-		n := min(headRows, len(rows)-r0)
+	buf := make([]float32, chunk*D)
+	dbuf := make([]float32, chunk*D)
+	logits := kept
+	if logits == nil {
+		logits = make([]float32, chunk*V)
+	}
+	g := make([]float32, chunk)
+	var capT []float32 // tanh of the capped logits (Config.FinalSoftcap; never kept)
+	if m.cfg.FinalSoftcap != 0 {
+		capT = make([]float32, chunk*V)
+	}
+	for r0 := 0; r0 < len(rows); r0 += chunk {
+		n := min(chunk, len(rows)-r0)
 		for i := 0; i < n; i++ {
 			copy(buf[i*D:(i+1)*D], xn[rows[r0+i]*D:(rows[r0+i]+1)*D])
 			g[i] = -dlogp[r0+i] // d logp / d logits = onehot − softmax
 		}
-		m.headLogits(logits, buf, n)
-		softcapForward(logits[:n*V], capT, m.cfg.FinalSoftcap)
+		if kept == nil {
+			m.headLogits(logits, buf, n)
+			softcapForward(logits[:n*V], capT, m.cfg.FinalSoftcap)
+		}
 		crossEntropyBackward(logits, logits, lse[r0:r0+n], g[:n], tgts[r0:r0+n], n, V)
 		softcapBackward(logits[:n*V], capT)
 		m.headInputGrad(dbuf, logits, n)
@@ -382,7 +424,8 @@ func (p *Pass) Backward(dlogp [][]float32) error {
 	m, c := p.m, p.m.cfg
 	T, D := p.T, c.Dim
 	dxn := make([]float32, T*D)
-	m.headBackward(dxn, p.xnF, p.rows, p.tgts, p.lse, flat)
+	m.headBackward(dxn, p.xnF, p.rows, p.tgts, p.lse, flat, p.logits)
+	p.logits = nil
 	p.backwardHidden(dxn)
 	return nil
 }

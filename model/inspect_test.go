@@ -125,7 +125,7 @@ func TestEstimateMemoryParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(4 * (kept + work)); e.Activations != want {
+	if want := int64(4 * (kept + work + T*V)); e.Activations != want { // + the kept logits
 		t.Errorf("activations %d, want %d", e.Activations, want)
 	}
 	if want := int64(16 * L * r * ((D + Q) + (D + K))); e.Optimizer != want {
@@ -134,13 +134,13 @@ func TestEstimateMemoryParts(t *testing.T) {
 	if e.Reference != 0 || e.Total != e.Weights+e.Activations+e.Optimizer+e.Runtime {
 		t.Errorf("parts do not add up: %+v", e)
 	}
-	// Recompute keeps one block's activations instead of five.
+	// Recompute keeps one block's activations instead of five, and no logits.
 	rc, err := info.EstimateMemory(MemoryPlan{Tokens: T, LoRARank: r, Targets: []string{"q", "v"}, Recompute: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.Activations - rc.Activations; d != 4*int64((L-1)*(block+adapters)) {
-		t.Errorf("recompute saves %d bytes, want %d", d, 4*(L-1)*(block+adapters))
+	if d := e.Activations - rc.Activations; d != 4*int64((L-1)*(block+adapters)+T*V) {
+		t.Errorf("recompute saves %d bytes, want %d (four blocks' activations and the kept logits)", d, 4*((L-1)*(block+adapters)+T*V))
 	}
 	if _, err := info.EstimateMemory(MemoryPlan{Tokens: T, LoRARank: r, Targets: []string{"lm_head"}}); err == nil {
 		t.Error("an unknown LoRA target estimated")

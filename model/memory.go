@@ -144,6 +144,9 @@ func (i *Info) EstimateMemory(p MemoryPlan) (MemoryEstimate, error) {
 	// output, a linear's input-gradient temporaries, and the LM head's row block of logits.
 	work := T*(D+F) + T*(5*D+2*Q+2*K+3*F) + 4*T*D + 2*T*max(D, F) + headRows*(int64(c.Vocab)+3*D) + extraWork
 	e.Activations = 4 * (kept + work)
+	if !p.Recompute && c.FinalSoftcap == 0 { // the logits a training pass keeps (keepLogits), at most
+		e.Activations += min(4*T*int64(c.Vocab), headKeepBytes)
+	}
 	if p.LoRARank > 0 {
 		e.Optimizer = 16 * trainable
 	} else {

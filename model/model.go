@@ -114,6 +114,8 @@ type Model struct {
 	tensors []tensorInfo
 	opt     LoadOptions
 	threads int
+	// headKeep overrides headKeepBytes when not 0 (tests; negative: never keep logits).
+	headKeep int64
 
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary
