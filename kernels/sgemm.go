@@ -179,7 +179,7 @@ func sgemmRun(im *impl, threads int, transA, transB bool, m, n, k int, alpha flo
 		p.apre = *buf
 		panels := p.mPad / g.mr
 		kcb := kcSplit(k, g.kc)
-		parallelFor(threads, func(t int) {
+		parallel(threads, func(t int) {
 			r0 := panels * t / threads * g.mr
 			r1 := min(panels*(t+1)/threads*g.mr, m)
 			for pc := 0; pc < k && r0 < r1; pc += kcb {
@@ -188,39 +188,20 @@ func sgemmRun(im *impl, threads int, transA, transB bool, m, n, k int, alpha flo
 			}
 		})
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
+	parallel(threads, func(t int) {
 		lo := tiles * t / threads * unit
 		hi := tiles * (t + 1) / threads * unit
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if splitN {
-				p.run(0, m, lo, min(hi, n))
-			} else {
-				p.run(lo, min(hi, m), 0, n)
-			}
-		}()
-	}
-	wg.Wait()
+		if splitN {
+			p.run(0, m, lo, min(hi, n))
+		} else {
+			p.run(lo, min(hi, m), 0, n)
+		}
+	})
 }
 
 // sharedPackMax bounds the size (floats, 16 MiB) of an A packed once for all goroutines; a
 // larger A is packed block by block by each goroutine.
 const sharedPackMax = 1 << 22
-
-// parallelFor runs fn(0..threads-1) on threads goroutines and waits for them.
-func parallelFor(threads int, fn func(t int)) {
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(t)
-		}()
-	}
-	wg.Wait()
-}
 
 type gemmProblem struct {
 	// apre, when not nil, holds op(A) packed whole (rows 0..m, padded to mPad): K slice pc

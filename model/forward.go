@@ -3,7 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
-	"sync"
+	"github.com/alignkit/align/kernels"
 )
 
 // headRows is how many rows of logits the LM head materialises at once when it does not keep
@@ -82,12 +82,7 @@ func (m *Model) together(T int, fns ...func()) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for _, fn := range fns[1:] {
-		wg.Go(fn)
-	}
-	fns[0]()
-	wg.Wait()
+	kernels.Parallel(len(fns), func(i int) { fns[i]() })
 }
 
 // Pass is one forward pass over a packed batch, holding what Backward needs.

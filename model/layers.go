@@ -161,7 +161,8 @@ func parallelFor(threads, n int, fn func(i int)) {
 }
 
 // parallelForWorker is parallelFor that also tells fn which worker (in [0, threads)) runs it,
-// for per-worker scratch buffers.
+// for per-worker scratch buffers. The workers are kernels.Parallel's, which spin briefly between
+// regions instead of being started anew for each.
 func parallelForWorker(threads, n int, fn func(worker, i int)) {
 	if threads <= 1 || n <= 1 {
 		for i := 0; i < n; i++ {
@@ -170,22 +171,16 @@ func parallelForWorker(threads, n int, fn func(worker, i int)) {
 		return
 	}
 	threads = min(threads, n)
-	var wg sync.WaitGroup
-	for w := 0; w < threads; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += threads {
-				fn(w, i)
-			}
-		}(w)
-	}
-	wg.Wait()
+	kernels.Parallel(threads, func(w int) {
+		for i := w; i < n; i += threads {
+			fn(w, i)
+		}
+	})
 }
 
-// parallelDynamic runs fn(w, i) for i in [0, n) on up to threads goroutines, each taking the
-// next i when it is free (worker w picks its scratch); fn must write disjoint memory for distinct
-// i, so results do not depend on which worker ran what.
+// parallelDynamic runs fn(w, i) for i in [0, n) on up to threads workers (kernels.Parallel),
+// each taking the next i when it is free (worker w picks its scratch); fn must write disjoint
+// memory for distinct i, so results do not depend on which worker ran what.
 func parallelDynamic(threads, n int, fn func(worker, i int)) {
 	if threads <= 1 || n <= 1 {
 		for i := 0; i < n; i++ {
@@ -195,15 +190,11 @@ func parallelDynamic(threads, n int, fn func(worker, i int)) {
 	}
 	threads = min(threads, n)
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < threads; w++ {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(w, i)
-			}
-		})
-	}
-	wg.Wait()
+	kernels.Parallel(threads, func(w int) {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(w, i)
+		}
+	})
 }
 
 // scratch2 is a worker's pair of reusable buffers.
