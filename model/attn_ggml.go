@@ -53,13 +53,13 @@ func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
 func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 	ms, vs := float32(1), float32(1)
 	if sc > *M {
-		ms = float32(math.Exp(float64(*M - sc)))
+		ms = libmExpf(*M - sc)
 		*M = sc
 		for d := range acc {
 			acc[d] = roundF16(acc[d] * ms)
 		}
 	} else {
-		vs = float32(math.Exp(float64(sc - *M)))
+		vs = libmExpf(sc - *M)
 	}
 	for d := range acc {
 		acc[d] = roundF16(acc[d] + ggmlF32(v16[d]*vs))
@@ -79,14 +79,15 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 //     scale = 1/sqrtf(mean+eps), y = x·scale, then a separate multiply by the norm weight;
 //   - rope: the per-position cos/sin cache of ggml_rope_cache_init (theta *= theta_scale in
 //     float32, theta_scale = powf(base, -2/n_dims), freq factors and linear freq_scale applied
-//     to theta), cosf/sinf, products rounded before the sum;
+//     to theta), cosf/sinf (the C library's: libmCosf, libmSinf), products rounded before the
+//     sum;
 //   - the KV cache is f16 and flash attention is on ("Flash Attention was auto, set to enabled"
 //     in the runner's log): ggml_compute_forward_flash_attn_ext_f16_one_chunk with q rounded to
-//     f16, f16·f16 dot products summed in float64, online softmax with expf, the V accumulator
+//     f16, f16·f16 dot products summed in float64, online softmax with expf (libmExpf), the V accumulator
 //     held in f16 (VKQ16) and rounded after every scale and every multiply-add, then ·(1/S);
 //   - swiglu: ggml_vec_swiglu_f32's SSE2 branch, 4 lanes at a time through ggml_v_expf (the
 //     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
-//     x/(1+expf(-x));
+//     x/(1+expf(-x)) (libmExpf);
 //   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
 // Against Q8_0 weights the activations are quantized to Q8_0 first, as the runner's vec_dot_type
 // (ggmlQ8_0Act), and the dot products are ggml's block sums (ggmlDotQ8_0). Against Q4_K weights
@@ -332,8 +333,8 @@ func (m *Model) ggmlRopeCache(cache []float32, p int) {
 			ext = theta / c.RopeFreqs[i]
 		}
 		th := freqScale * ext
-		cache[2*i] = float32(math.Cos(float64(th))) * ms
-		cache[2*i+1] = float32(math.Sin(float64(th))) * ms
+		cache[2*i] = libmCosf(th) * ms
+		cache[2*i+1] = libmSinf(th) * ms
 		theta *= thetaScale
 	}
 }
@@ -400,7 +401,7 @@ func ggmlSwiGLU(y, x, g []float32) {
 		}
 	}
 	for ; i < n; i++ {
-		y[i] = (x[i] / (1 + float32(math.Exp(float64(-x[i]))))) * g[i]
+		y[i] = (x[i] / (1 + libmExpf(-x[i]))) * g[i]
 	}
 }
 
