@@ -7,7 +7,7 @@
 # Usage: bash bench/parity_real.sh BIN OUTDIR PORT [SHAPE[:PROMPTS[:LAYERS]]...]
 #   (no SHAPE: qwen3-0.6b-shape gemma3-270m-shape gemma2-2b-shape:1 phi3-mini-shape:1:8; phi3-mini
 #   at its 32 blocks does not fit the generator in 24 GiB, see docs/model.md)
-# Environment: TOKENS (default 24), TYPES (default f16,q8_0), GGUF_DIR (default OUTDIR).
+# Environment: TOKENS (default 24), TYPES (default f16,q8_0; any of f16, q8_0, q4_k, f32), GGUF_DIR (default OUTDIR).
 # Writes OUTDIR/NAME.json (one line per prompt and type), OUTDIR/NAME.err, OUTDIR/NAME.time (NAME is
 # SHAPE, or SHAPE-<LAYERS>l), OUTDIR/commands.txt.
 set -euo pipefail

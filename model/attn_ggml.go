@@ -1,8 +1,10 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 
 	"github.com/alignkit/align/kernels"
 )
@@ -51,13 +53,13 @@ func (m *Model) attentionForwardF16(out, q, k, v []float32, spans []seqSpan) {
 func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 	ms, vs := float32(1), float32(1)
 	if sc > *M {
-		ms = float32(math.Exp(float64(*M - sc)))
+		ms = libmExpf(*M - sc)
 		*M = sc
 		for d := range acc {
 			acc[d] = roundF16(acc[d] * ms)
 		}
 	} else {
-		vs = float32(math.Exp(float64(sc - *M)))
+		vs = libmExpf(sc - *M)
 	}
 	for d := range acc {
 		acc[d] = roundF16(acc[d] + ggmlF32(v16[d]*vs))
@@ -77,18 +79,22 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 //     scale = 1/sqrtf(mean+eps), y = x·scale, then a separate multiply by the norm weight;
 //   - rope: the per-position cos/sin cache of ggml_rope_cache_init (theta *= theta_scale in
 //     float32, theta_scale = powf(base, -2/n_dims), freq factors and linear freq_scale applied
-//     to theta), cosf/sinf, products rounded before the sum;
+//     to theta), cosf/sinf (the C library's: libmCosf, libmSinf), products rounded before the
+//     sum;
 //   - the KV cache is f16 and flash attention is on ("Flash Attention was auto, set to enabled"
 //     in the runner's log): ggml_compute_forward_flash_attn_ext_f16_one_chunk with q rounded to
-//     f16, f16·f16 dot products summed in float64, online softmax with expf, the V accumulator
+//     f16, f16·f16 dot products summed in float64, online softmax with expf (libmExpf), the V accumulator
 //     held in f16 (VKQ16) and rounded after every scale and every multiply-add, then ·(1/S);
 //   - swiglu: ggml_vec_swiglu_f32's SSE2 branch, 4 lanes at a time through ggml_v_expf (the
 //     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
-//     x/(1+expf(-x));
+//     x/(1+expf(-x)) (libmExpf);
 //   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
 // Against Q8_0 weights the activations are quantized to Q8_0 first, as the runner's vec_dot_type
-// (ggmlQ8_0Act), and the dot products are ggml's block sums (ggmlDotQ8_0). Against k-quants the runner quantizes them to Q8_K; that is not re-enacted:
-// such weights are multiplied as float32 (the parity tests use F32, F16 and Q8_0 models).
+// (ggmlQ8_0Act), and the dot products are ggml's block sums (ggmlDotQ8_0). Against Q4_K weights
+// the vec_dot_type is Q8_K: the activations are quantized to Q8_K (ggmlQ8KAct) and each row's
+// product is ggml_vec_dot_q4_K_q8_K's scalar path on the file's own Q4_K blocks (ggmlDotQ4K).
+// Other k-quants (also Q8_K in the runner) are not re-enacted: such weights are multiplied as
+// float32.
 
 // ggmlF32 is float32 arithmetic as C's: the explicit conversions stop Go from fusing a
 // multiply and an add (which it may do on some ISAs).
@@ -104,10 +110,13 @@ func ggmlDot(w, x []float32) float32 {
 	return float32(s)
 }
 
-// ggmlWeight is one weight as the runner holds it: its float32 values and its GGUF type.
+// ggmlWeight is one weight as the runner holds it: its float32 values and its GGUF type, and
+// for a Q4_K weight its blocks as the file holds them (q4k, rows × cols/256 blocks of 144 bytes;
+// nil when they could not be read or do not decode to data: then it is multiplied as float32).
 type ggmlWeight struct {
 	data []float32
 	typ  ggmlType
+	q4k  []byte
 }
 
 // ggmlMatVec writes y[r] = ggml mul_mat row r of w against x (rows × len(x)).
@@ -128,6 +137,16 @@ func ggmlMatVec(y []float32, w ggmlWeight, x, xc []float32) {
 			break
 		}
 		ggmlQ8_0Act(xc[:in], x)
+	case typeQ4_K:
+		if w.q4k != nil && in%256 == 0 {
+			a := ggmlQ8KAct(x)
+			rowBytes := in / 256 * 144
+			for r := range y {
+				y[r] = ggmlDotQ4K(w.q4k[r*rowBytes:(r+1)*rowBytes], a)
+			}
+			return
+		}
+		copy(xc, x)
 	default:
 		copy(xc, x)
 	}
@@ -170,14 +189,114 @@ func ggmlDotQ8_0(w, x []float32) float32 {
 	return sum
 }
 
+// ggmlQ8K is an activation row quantized to Q8_K blocks (block_q8_K: 256 values, float32 d,
+// int8 quants, and the sums of each 16 quants).
+type ggmlQ8K struct {
+	d     []float32
+	qs    []int8
+	bsums []int32
+}
+
+// ggmlQ8KAct is quantize_row_q8_K_ref, which the runner's scalar x86 build calls for Q8_K (the
+// vec_dot_type of the k-quants): per block of 256, max is the value of largest magnitude (the
+// first such), iscale = −127/max in float32, q = nearest_int(iscale·x) capped at 127 (nearest_int
+// adds 1.5·2²³ in float32 and takes the low mantissa bits: round half to even), d = 1/iscale; an
+// all-zero block has d = 0 and q = 0.
+func ggmlQ8KAct(x []float32) ggmlQ8K {
+	nb := len(x) / 256
+	a := ggmlQ8K{d: make([]float32, nb), qs: make([]int8, nb*256), bsums: make([]int32, nb*16)}
+	for b := 0; b < nb; b++ {
+		xb := x[b*256 : (b+1)*256]
+		var mx, amax float32
+		for _, v := range xb {
+			if av := float32(math.Abs(float64(v))); av > amax {
+				amax, mx = av, v
+			}
+		}
+		if amax == 0 {
+			continue
+		}
+		iscale := -127 / mx
+		qs := a.qs[b*256 : (b+1)*256]
+		for j, v := range xb {
+			f := ggmlF32(iscale*v) + 12582912
+			q := int32(math.Float32bits(f)&0x007fffff) - 0x00400000
+			qs[j] = int8(min(127, q))
+		}
+		for j := 0; j < 16; j++ {
+			var s int32
+			for _, q := range qs[16*j : 16*j+16] {
+				s += int32(q)
+			}
+			a.bsums[b*16+j] = s
+		}
+		a.d[b] = 1 / iscale
+	}
+	return a
+}
+
+// ggmlDotQ4K is ggml_vec_dot_q4_K_q8_K's scalar path (the runner's build has no AVX2) on one row
+// of Q4_K blocks w and an activation row a: per block, eight integer lane sums
+// aux[l] = Σ_j sc_j·Σ q8·q4 over the sub-block j's values at l mod 8, added as d·aux[l] (d =
+// f16(d_w)·d_x in float32) to eight float32 lane sums kept across blocks; the mins as one
+// integer Σ bsums·m, subtracted as (f16(dmin_w)·d_x)·Σ from a float32 sum; the eight lane sums
+// are added to that sum, in order, after the last block.
+func ggmlDotQ4K(w []byte, a ggmlQ8K) float32 {
+	var sums [8]float32
+	var sumf float32
+	for b := range a.d {
+		blk := w[b*144 : (b+1)*144]
+		var sc, mn [8]int32
+		for j := 0; j < 8; j++ {
+			s, m := q4KScaleMin(j, blk[4:16])
+			sc[j], mn[j] = int32(s), int32(m)
+		}
+		var sumi int32
+		for j := 0; j < 16; j++ {
+			sumi += a.bsums[b*16+j] * mn[j/2]
+		}
+		qs := blk[16:144]
+		q8 := a.qs[b*256 : (b+1)*256]
+		var aux [8]int32
+		for j := 0; j < 8; j++ { // sub-block j: values 32j..32j+31
+			nib := qs[32*(j/2) : 32*(j/2)+32] // low nibbles for even j, high for odd
+			for k := 0; k < 32; k++ {
+				q4 := int32(nib[k] & 0xF)
+				if j%2 == 1 {
+					q4 = int32(nib[k] >> 4)
+				}
+				aux[k%8] += sc[j] * int32(int16(int32(q8[32*j+k])*q4))
+			}
+		}
+		d := ggmlF32(kernels.F16ToF32(binary.LittleEndian.Uint16(blk)) * a.d[b])
+		for l := range sums {
+			sums[l] = sums[l] + ggmlF32(d*float32(aux[l]))
+		}
+		dmin := ggmlF32(kernels.F16ToF32(binary.LittleEndian.Uint16(blk[2:])) * a.d[b])
+		sumf = sumf - ggmlF32(dmin*float32(sumi))
+	}
+	for _, s := range sums {
+		sumf += s
+	}
+	return sumf
+}
+
+// q4KScaleMin unpacks the 6-bit scale and min of a Q4_K block's sub-block j (get_scale_min_k4).
+func q4KScaleMin(j int, q []byte) (sc, m byte) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return q[j+4]&0xF | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
+}
+
 // ggmlLinear is llama.cpp's build_lora_mm (+ bias): W·x, then scale·B·(A·x) added, then b.
 func (m *Model) ggmlLinear(y []float32, l *linear, w ggmlWeight, x, xc []float32) {
 	ggmlMatVec(y, w, x, xc)
 	if a := l.lora; a != nil {
 		ax := make([]float32, a.rank)
-		ggmlMatVec(ax, ggmlWeight{a.a.Data, typeF32}, x, xc)
+		ggmlMatVec(ax, ggmlWeight{data: a.a.Data, typ: typeF32}, x, xc)
 		bx := make([]float32, l.out)
-		ggmlMatVec(bx, ggmlWeight{a.b.Data, typeF32}, ax, xc)
+		ggmlMatVec(bx, ggmlWeight{data: a.b.Data, typ: typeF32}, ax, xc)
 		for i := range y {
 			y[i] += bx[i] * a.scale
 		}
@@ -214,8 +333,8 @@ func (m *Model) ggmlRopeCache(cache []float32, p int) {
 			ext = theta / c.RopeFreqs[i]
 		}
 		th := freqScale * ext
-		cache[2*i] = float32(math.Cos(float64(th))) * ms
-		cache[2*i+1] = float32(math.Sin(float64(th))) * ms
+		cache[2*i] = libmCosf(th) * ms
+		cache[2*i+1] = libmSinf(th) * ms
 		theta *= thetaScale
 	}
 }
@@ -282,7 +401,7 @@ func ggmlSwiGLU(y, x, g []float32) {
 		}
 	}
 	for ; i < n; i++ {
-		y[i] = (x[i] / (1 + float32(math.Exp(float64(-x[i]))))) * g[i]
+		y[i] = (x[i] / (1 + libmExpf(-x[i]))) * g[i]
 	}
 }
 
@@ -294,16 +413,63 @@ func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
 			name = b.name
 		}
 	}
-	for _, t := range m.tensors {
+	var info *tensorInfo
+	for i, t := range m.tensors {
 		if t.name == name {
-			typ = ggmlType(t.kind)
+			typ, info = ggmlType(t.kind), &m.tensors[i]
 			break
 		}
 	}
+	w := ggmlWeight{data: p.Data, typ: typ}
 	if l != nil {
-		return ggmlWeight{l.weightF32(), typ}
+		w.data = l.weightF32()
 	}
-	return ggmlWeight{p.Data, typ}
+	if typ == typeQ4_K && info != nil {
+		w.q4k = m.q4kRows(info, p.Name, w.data)
+	}
+	return w
+}
+
+// q4kRows reads the Q4_K blocks of the weight named name (data its values; a part of a fused
+// tensor t is its rows of t) from the model's file, or returns nil when its rows are not whole
+// blocks, the file cannot be read, or the blocks do not decode to exactly data (weights changed
+// since the load): the product is then computed from the float32 values.
+func (m *Model) q4kRows(t *tensorInfo, name string, data []float32) []byte {
+	n := len(data)
+	if len(t.shape) != 2 || t.shape[0]%256 != 0 || m.path == "" || n == 0 {
+		return nil
+	}
+	cols := int(t.shape[0])
+	rowBytes := int64(cols / 256 * 144)
+	rowOff := 0
+	for _, b := range m.bindings() {
+		if b.part != "" && b.part == name {
+			rowOff = b.rowOff
+		}
+	}
+	rows := n / cols
+	if int64(rowOff+rows)*rowBytes > t.size {
+		return nil
+	}
+	f, err := os.Open(m.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	raw := make([]byte, int64(rows)*rowBytes)
+	if _, err := f.ReadAt(raw, t.off+int64(rowOff)*rowBytes); err != nil {
+		return nil
+	}
+	dec := make([]float32, rows*cols)
+	if kernels.Dequantize(kernels.TypeQ4_K, dec, raw) != nil {
+		return nil
+	}
+	for i, v := range dec {
+		if math.Float32bits(v) != math.Float32bits(data[i]) {
+			return nil
+		}
+	}
+	return raw
 }
 
 // ggmlLogProbs is LogProbs for LoadOptions.F16KV: each sequence as the runner evaluates it

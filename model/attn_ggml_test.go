@@ -1,8 +1,12 @@
 package model
 
 import (
+	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/alignkit/align/kernels"
 )
 
 // TestGGMLVExpf checks the SSE2 ggml_v_expf re-enactment against float64 exp: within the
@@ -64,5 +68,95 @@ func TestGGMLLogProbsBatch(t *testing.T) {
 				t.Errorf("sequence %d token %d: F16KV %g, training path %g (|Δ| %.1e)", i, j, batch[i][j], fb[i][j], d)
 			}
 		}
+	}
+}
+
+// TestGGMLQ8KAct: quantize_row_q8_K_ref's rules on hand-made blocks: iscale = −127/max (max the
+// value of largest magnitude, with its sign), q rounded half to even, d = 1/iscale, bsums the
+// sums of 16 quants, and an all-zero block with d = 0.
+func TestGGMLQ8KAct(t *testing.T) {
+	x := make([]float32, 512)
+	x[0] = -127 // max = −127: iscale = 1, q = x rounded
+	x[1], x[2], x[3], x[4], x[5], x[6] = 2.5, 3.5, -2.5, 0.5, 126.5, -1.49
+	x[16] = 10
+	x[300] = 2 // block 1: max = 2, iscale = −63.5
+	x[301] = 1
+	x[302] = 0.0078125 // −63.5/128 = −0.49609375: rounds to 0
+	a := ggmlQ8KAct(x)
+	if a.d[0] != 1 || a.d[1] != float32(1/float32(-63.5)) {
+		t.Fatalf("d = %v", a.d)
+	}
+	want := map[int]int8{0: -127, 1: 2, 2: 4, 3: -2, 4: 0, 5: 126, 6: -1, 16: 10, 300: -127, 301: -64, 302: 0}
+	for i, q := range a.qs {
+		if q != want[i] {
+			t.Errorf("q[%d] = %d, want %d", i, q, want[i])
+		}
+	}
+	if a.bsums[0] != -127+2+4-2+0+126-1 || a.bsums[1] != 10 || a.bsums[16+2] != -127-64 || a.bsums[17] != 0 {
+		t.Errorf("bsums %v", a.bsums)
+	}
+	z := ggmlQ8KAct(make([]float32, 256))
+	if z.d[0] != 0 || z.bsums[0] != 0 {
+		t.Errorf("zero block: %v", z)
+	}
+}
+
+// TestGGMLDotQ4K: ggml_vec_dot_q4_K_q8_K's sums on a block whose products are all integers
+// (d = dmin = 1, activations with d = 1) give the exact integer Σ w·x of the decoded values; on
+// random blocks they agree with the float64 dot product of the decodings within float32
+// rounding.
+func TestGGMLDotQ4K(t *testing.T) {
+	blk := make([]byte, 144)
+	binary.LittleEndian.PutUint16(blk, 0x3C00)     // d = 1
+	binary.LittleEndian.PutUint16(blk[2:], 0x3C00) // dmin = 1
+	sc := blk[4:16]                                // scales 1..8 and mins 0..7, 6-bit packed
+	for j := 0; j < 4; j++ {
+		sc[j], sc[j+4] = byte(j+1), byte(j)
+		sc[j+8] = byte(j+5) | byte(j+4)<<4
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 16; i < 144; i++ {
+		blk[i] = byte(rng.IntN(256))
+	}
+	w := make([]float32, 256)
+	if err := kernels.Dequantize(kernels.TypeQ4_K, w, blk); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 256)
+	x[0] = -127
+	for i := 1; i < 256; i++ {
+		x[i] = float32(rng.IntN(255) - 127)
+	}
+	var exact float64
+	for i := range w {
+		exact += float64(w[i]) * float64(x[i])
+	}
+	if got := ggmlDotQ4K(blk, ggmlQ8KAct(x)); float64(got) != exact {
+		t.Errorf("integer block: %g, want %g", got, exact)
+	}
+
+	const n = 1024
+	src := make([]float32, n)
+	xs := make([]float32, n)
+	for i := range src {
+		src[i], xs[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	raw := make([]byte, n/256*144)
+	if err := kernels.QuantizeQ4K(raw, src); err != nil {
+		t.Fatal(err)
+	}
+	wd := make([]float32, n)
+	if err := kernels.Dequantize(kernels.TypeQ4_K, wd, raw); err != nil {
+		t.Fatal(err)
+	}
+	a := ggmlQ8KAct(xs)
+	var ref, mag float64
+	for i := range wd {
+		xq := float64(a.d[i/256]) * float64(a.qs[i])
+		ref += float64(wd[i]) * xq
+		mag += math.Abs(float64(wd[i]) * xq)
+	}
+	if got := ggmlDotQ4K(raw, a); math.Abs(float64(got)-ref) > 1e-6*mag {
+		t.Errorf("random blocks: %g, float64 %g (Σ|w·x| %g)", got, ref, mag)
 	}
 }

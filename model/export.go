@@ -45,6 +45,11 @@ func (t tensorWriter) WriteTo(w io.Writer) (int64, error) {
 		if err := kernels.QuantizeQ8_0(b, t.data); err != nil {
 			return 0, err
 		}
+	case kernels.TypeQ4_K:
+		b = make([]byte, len(t.data)/256*144)
+		if err := kernels.QuantizeQ4K(b, t.data); err != nil {
+			return 0, err
+		}
 	default:
 		return 0, fmt.Errorf("cannot encode %s", t.typ)
 	}
@@ -82,8 +87,27 @@ func fileTypeOf(typ kernels.GGMLType) uint32 {
 		return 1
 	case kernels.TypeQ8_0:
 		return 7
+	case kernels.TypeQ4_K:
+		return 15 // MOSTLY_Q4_K_M, the label of llama.cpp's usual Q4_K file
 	}
 	return 0
+}
+
+// matrixType is the type a random-weight generator writes a matrix of rows of cols values as,
+// for the file's type typ: typ when its blocks divide the row, else Q8_0 (a quantized typ
+// whose blocks do not divide it, e.g. Q4_K's 256 against a 640-wide row), else last (F16 or
+// F32). llama.cpp's quantizer falls back in the same way to a 32-value type (for Q4_K it
+// takes Q5_0, which align cannot encode; Q8_0 is the nearest it can).
+func matrixType(typ kernels.GGMLType, cols int, last kernels.GGMLType) kernels.GGMLType {
+	if typ == kernels.TypeF32 || typ == kernels.TypeF16 {
+		return typ
+	}
+	for _, t := range []kernels.GGMLType{typ, kernels.TypeQ8_0} {
+		if elems, _ := kernels.BlockSize(t); elems > 0 && cols%elems == 0 {
+			return t
+		}
+	}
+	return last
 }
 
 // mergedWeight returns W + scale·B·A for a linear with LoRA, else W itself.

@@ -103,6 +103,8 @@ type tensorInfo struct {
 	name  string
 	kind  uint32
 	shape []uint64
+	off   int64 // where its data starts in the file
+	size  int64 // its bytes
 }
 
 // Model is a loaded Llama-family model with its tokenizer, template and (optionally) trainable
@@ -216,7 +218,8 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	byName := map[string]*ggml.Tensor{}
 	for _, t := range g.Tensors().Items() {
 		byName[t.Name] = t
-		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape)})
+		m.tensors = append(m.tensors, tensorInfo{name: t.Name, kind: t.Kind, shape: slices.Clone(t.Shape),
+			off: int64(g.Tensors().Offset) + int64(t.Offset), size: int64(t.Size())})
 	}
 	if spec.tiedHead && byName["output.weight"] != nil {
 		return nil, fmt.Errorf("%s: tensor output.weight present, but the %s head is tied to token_embd (llama.cpp, which serves it in Ollama, refuses such a file)", kv.Architecture(), kv.Architecture())

@@ -29,12 +29,12 @@ type PeakedGGUF struct {
 	Arch                    string // llama, qwen2, gemma2, gemma3
 	Layers, Dim, FFN        int
 	Heads, KVHeads, HeadDim int
-	ContextLen              int     // 0 = 2048
-	SlidingWindow           int     // attention.sliding_window (gemma2, gemma3), as the file stores it
-	Peak                    float64 // 0 = 0.2
-	PostNorm                float64 // post-norm weight scale (gemma); 0 = 0.3
-	Type                    kernels.GGMLType
-	Vocab                   string // GGUF whose tokenizer.* metadata is copied
+	ContextLen              int              // 0 = 2048
+	SlidingWindow           int              // attention.sliding_window (gemma2, gemma3), as the file stores it
+	Peak                    float64          // 0 = 0.2
+	PostNorm                float64          // post-norm weight scale (gemma); 0 = 0.3
+	Type                    kernels.GGMLType // matrices: F32 (0), F16, Q8_0 or Q4_K; a row that is not whole blocks falls back to Q8_0, then F32 (matrixType)
+	Vocab                   string           // GGUF whose tokenizer.* metadata is copied
 	Seed                    uint64
 	ExtraKV                 map[string]any // written as given (keys without the arch prefix get it)
 	// Tied writes no output.weight (gemma2 must: llama.cpp ties its head). The model is then
@@ -146,8 +146,8 @@ func (r PeakedGGUF) write(path string) error {
 			shape[len(shape)-1]--
 			data = data[:len(data)/(shape[len(shape)-1]+1)*shape[len(shape)-1]]
 		}
-		typ := r.Type
-		if len(shape) == 1 || (typ == kernels.TypeQ8_0 && shape[len(shape)-1]%32 != 0) {
+		typ := matrixType(r.Type, shape[len(shape)-1], kernels.TypeF32)
+		if len(shape) == 1 {
 			typ = kernels.TypeF32
 		}
 		gs := make([]uint64, len(shape)) // ggml order: ne0 = the row length

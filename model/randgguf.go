@@ -24,8 +24,12 @@ type RandomGGUF struct {
 	// (and the arch's traits, which WriteRandomGGUF sets from Arch). Vocab is the vocabulary's.
 	Config Config
 	Vocab  RandomVocab
-	Type   kernels.GGMLType // matrices: F32, F16 or Q8_0 (0 = F32); 1-D tensors stay F32
-	Seed   uint64
+	// Type is the matrices' type: F32, F16, Q8_0 or Q4_K (0 = F32); 1-D tensors stay F32. A row
+	// that is not whole blocks falls back to Q8_0, then F16 (matrixType); with Q4_K the token
+	// embedding and the head are Q4_K too where their rows allow (llama.cpp's Q4_K_M would
+	// write the head as Q6_K, which align cannot encode).
+	Type kernels.GGMLType
+	Seed uint64
 	// VocabFile, when set, is a GGUF whose tokenizer.* metadata (and chat template) is copied
 	// instead of Vocab's: e.g. llama.cpp's ggml-vocab-phi-3.gguf.
 	VocabFile string
@@ -313,10 +317,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 			}
 			rows, d = b.fusedRows, fused[b.name]
 		}
-		tt := typ
-		if tt == kernels.TypeQ8_0 && b.shape[1]%32 != 0 {
-			tt = kernels.TypeF16
-		}
+		tt := matrixType(typ, b.shape[1], kernels.TypeF16)
 		ts = append(ts, &ggml.Tensor{Name: b.name, Shape: []uint64{uint64(b.shape[1]), uint64(rows)}, Kind: uint32(tt), WriterTo: tensorWriter{data: d, typ: tt}})
 	}
 	return writeGGUF(w, kv, ts)

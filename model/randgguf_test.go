@@ -2,8 +2,12 @@ package model
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/ollama/ollama/fs/ggml"
 
 	"github.com/alignkit/align/kernels"
 )
@@ -102,4 +106,107 @@ func TestLlama3StopsAtEveryEOS(t *testing.T) {
 			t.Errorf("%s (id %d, EOS ids %v): generation went on: %v", piece, id, m.EOS(), got)
 		}
 	}
+}
+
+// ggufTypes returns each tensor's type and row length (ne0) in a GGUF.
+func ggufTypes(t *testing.T, path string) map[string][2]uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := ggml.Decode(f, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]uint64{}
+	for _, ts := range g.Tensors().Items() {
+		if len(ts.Shape) == 2 {
+			out[ts.Name] = [2]uint64{uint64(ts.Kind), ts.Shape[0]}
+		} else {
+			out[ts.Name] = [2]uint64{uint64(ts.Kind), 0}
+		}
+	}
+	return out
+}
+
+// TestWriteRandomGGUFQ4K: a Q4_K random file holds every matrix whose rows are whole 256-value
+// blocks as Q4_K, the others as Q8_0 (rows of whole 32-value blocks) or F16, and 1-D tensors as
+// F32; PeakedGGUF falls back the same way, to F32 last. Both load, and the loaded values are
+// the blocks' decoding (the model computes with what the file holds).
+func TestWriteRandomGGUFQ4K(t *testing.T) {
+	// Dim 256 (Q4_K rows), FFN 288 (ffn_down's rows: not whole Q4_K blocks, whole Q8_0 ones).
+	c := Config{Arch: "llama", Layers: 1, Dim: 256, FFN: 288, Heads: 4, KVHeads: 2, HeadDim: 64, RopeTheta: 10000, Eps: 1e-6, ContextLen: 64}
+	path := writeRandomT(t, RandomGGUF{Config: c, Vocab: VocabLlama3, Seed: 7}, kernels.TypeQ4_K)
+	types := ggufTypes(t, path)
+	n4 := 0
+	for name, kt := range types {
+		want := kernels.TypeQ4_K
+		switch {
+		case kt[1] == 0:
+			want = kernels.TypeF32
+		case kt[1]%256 != 0 && kt[1]%32 == 0:
+			want = kernels.TypeQ8_0
+		case kt[1]%32 != 0:
+			want = kernels.TypeF16
+		}
+		if kernels.GGMLType(kt[0]) != want {
+			t.Errorf("%s (rows of %d): %s, want %s", name, kt[1], kernels.GGMLType(kt[0]), want)
+		}
+		if want == kernels.TypeQ4_K {
+			n4++
+		}
+	}
+	if n4 < 7 || types["blk.0.ffn_down.weight"][0] != uint64(kernels.TypeQ8_0) {
+		t.Fatalf("%d Q4_K tensors (want the 6 projections with 256-wide rows, the embedding and the head), ffn_down %v", n4, types["blk.0.ffn_down.weight"])
+	}
+	m := loadT(t, path, LoadOptions{})
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := ggml.Decode(f, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range g.Tensors().Items() {
+		if ts.Name != "blk.0.attn_q.weight" {
+			continue
+		}
+		raw := make([]byte, ts.Size())
+		if _, err := f.ReadAt(raw, int64(g.Tensors().Offset+ts.Offset)); err != nil {
+			t.Fatal(err)
+		}
+		dec := make([]float32, ts.Elements())
+		if err := kernels.Dequantize(kernels.TypeQ4_K, dec, raw); err != nil {
+			t.Fatal(err)
+		}
+		got := m.blocks[0].q.weightF32()
+		for i := range dec {
+			if got[i] != dec[i] {
+				t.Fatalf("attn_q[%d] = %g loaded, %g decoded from the file", i, got[i], dec[i])
+			}
+		}
+	}
+
+	pk := filepath.Join(t.TempDir(), "peaked.gguf")
+	if err := (PeakedGGUF{Arch: "gemma3", Layers: 1, Dim: 640, FFN: 1024, Heads: 4, KVHeads: 1, HeadDim: 256, SlidingWindow: 8,
+		Vocab: "../testdata/models/stories260K.gguf", Seed: 3, Tied: true, Type: kernels.TypeQ4_K}).Write(pk); err != nil {
+		t.Fatal(err)
+	}
+	pt := ggufTypes(t, pk)
+	for name, want := range map[string]kernels.GGMLType{
+		"blk.0.attn_q.weight":      kernels.TypeQ8_0, // rows of 640
+		"blk.0.attn_output.weight": kernels.TypeQ4_K, // rows of 4·256
+		"blk.0.ffn_down.weight":    kernels.TypeQ4_K, // rows of 1024
+		"token_embd.weight":        kernels.TypeQ8_0,
+		"blk.0.attn_norm.weight":   kernels.TypeF32,
+	} {
+		if got := kernels.GGMLType(pt[name][0]); got != want {
+			t.Errorf("peaked %s: %s, want %s", name, got, want)
+		}
+	}
+	loadT(t, pk, LoadOptions{})
 }

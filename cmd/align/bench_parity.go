@@ -85,7 +85,7 @@ them (bench/parity_real.sh does).`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line: model, layers, arch, type, runner, scorer, prompt, tokens, peaked, dropped, mean_logprob, mean_abs_diff, max_abs_diff, bound, pass, training_path_mean_abs_diff, gguf_bytes")
 	f.StringSliceVar(&shapes, "shapes", nil, "subset of qwen3-0.6b-shape, gemma3-270m-shape, gemma2-2b-shape, phi3-mini-shape (default all)")
-	f.StringSliceVar(&types, "types", []string{"f16", "q8_0"}, "weight encodings: f16, q8_0, f32")
+	f.StringSliceVar(&types, "types", []string{"f16", "q8_0"}, "weight encodings: f16, q8_0, q4_k (rows not of whole 256-value blocks: q8_0), f32")
 	f.IntVar(&tokens, "tokens", 30, "greedy tokens generated per prompt (at most 30: Ollama ends a generation of 31 equal pieces without done)")
 	f.IntVar(&np, "prompts", 0, "prompts per shape, from the first (default both)")
 	f.IntVar(&layers, "layers", 0, "write this many blocks of each shape instead of its published depth (the model name gets -<n>l)")

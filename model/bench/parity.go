@@ -163,14 +163,15 @@ type ParityResult struct {
 	GGUFBytes    int64   `json:"gguf_bytes"`
 }
 
-// ParseParityTypes reads --types: the encodings the parity generators write (f16, q8_0, f32).
+// ParseParityTypes reads --types: the encodings the parity generators write (f16, q8_0, q4_k,
+// f32; a Q4_K file's rows that are not whole 256-value blocks are Q8_0).
 func ParseParityTypes(names []string) ([]kernels.GGMLType, error) {
-	parityTypes := []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeF32}
+	parityTypes := []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeQ4_K, kernels.TypeF32}
 	var out []kernels.GGMLType
 	for _, n := range names {
 		i := slices.IndexFunc(parityTypes, func(t kernels.GGMLType) bool { return strings.EqualFold(n, t.String()) })
 		if i < 0 {
-			return nil, fmt.Errorf("--types %q: want f16, q8_0 or f32 (the generators' encodings)", n)
+			return nil, fmt.Errorf("--types %q: want f16, q8_0, q4_k or f32 (the generators' encodings)", n)
 		}
 		out = append(out, parityTypes[i])
 	}

@@ -40,14 +40,16 @@ func TestParityRefusals(t *testing.T) {
 	}
 }
 
-// TestParseParityTypes: the generators' three encodings in any case, and a clear refusal of
+// TestParseParityTypes: the generators' four encodings in any case, and a clear refusal of
 // the others.
 func TestParseParityTypes(t *testing.T) {
-	ts, err := ParseParityTypes([]string{"F16", "q8_0", "f32"})
-	if err != nil || len(ts) != 3 || ts[0] != kernels.TypeF16 || ts[1] != kernels.TypeQ8_0 || ts[2] != kernels.TypeF32 {
+	ts, err := ParseParityTypes([]string{"F16", "q8_0", "Q4_K", "f32"})
+	if err != nil || len(ts) != 4 || ts[0] != kernels.TypeF16 || ts[1] != kernels.TypeQ8_0 || ts[2] != kernels.TypeQ4_K || ts[3] != kernels.TypeF32 {
 		t.Fatalf("%v %v", ts, err)
 	}
-	if _, err := ParseParityTypes([]string{"q4_k"}); err == nil || !strings.Contains(err.Error(), `"q4_k"`) {
-		t.Errorf("q4_k: %v", err)
+	for _, bad := range []string{"q6_k", "q4_0", "bf16"} {
+		if _, err := ParseParityTypes([]string{"f16", bad}); err == nil || !strings.Contains(err.Error(), `"`+bad+`"`) {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

@@ -1,0 +1,183 @@
+package model
+
+import (
+	"math"
+	"math/big"
+)
+
+// The runner's ggml calls the C library's float functions: expf in flash attention's online
+// softmax (and swiglu's scalar tail), cosf and sinf in the RoPE cache. On this machine that is
+// glibc 2.36 (Debian 12), whose x86-64 build picks, on a CPU with FMA and AVX2, the FMA variants
+// of its float routines (__expf_fma, __sinf_fma, __cosf_fma). They are not correctly rounded:
+// against the correctly rounded float32(math.Exp(float64(x))) they differ on about 0.06% of
+// inputs (expf) and 0.6–1.3% (cosf, sinf over RoPE's angles). libmExpf, libmSinf and libmCosf
+// compute what those routines compute: the same double-precision reductions and polynomials,
+// with math.FMA exactly where the compiled routines fuse (read from the machine's libm.so.6),
+// and explicit conversions on the plain products so that Go does not fuse them.
+
+// libmSincos is one of glibc's sincosf tables (sincos_t); the second negates the cosine
+// polynomial (quadrants 2 and 3).
+type libmSincos struct {
+	sign                           [4]float64
+	hpiInv, hpi                    float64 // 2/π·2²⁴, π/2
+	c0, c1, c2, c3, c4, s1, s2, s3 float64
+}
+
+var libmSincosTab = [2]libmSincos{
+	{sign: [4]float64{1, -1, -1, 1}, hpiInv: 0x1.45f306dc9c883p+23, hpi: 0x1.921fb54442d18p+0,
+		c0: 1, c1: -0x1.ffffffd0c621cp-2, c2: 0x1.55553e1068f19p-5, c3: -0x1.6c087e89a359dp-10, c4: 0x1.99343027bf8c3p-16,
+		s1: -0x1.555545995a603p-3, s2: 0x1.1107605230bc4p-7, s3: -0x1.994eb3774cf24p-13},
+	{sign: [4]float64{1, -1, -1, 1}, hpiInv: 0x1.45f306dc9c883p+23, hpi: 0x1.921fb54442d18p+0,
+		c0: -1, c1: 0x1.ffffffd0c621cp-2, c2: -0x1.55553e1068f19p-5, c3: 0x1.6c087e89a359dp-10, c4: -0x1.99343027bf8c3p-16,
+		s1: -0x1.555545995a603p-3, s2: 0x1.1107605230bc4p-7, s3: -0x1.994eb3774cf24p-13},
+}
+
+// libmTwoOverPi is 2/π in hexadecimal to 192 bits; libmInvPio4[i] is its 32-bit window ending at
+// bit 8(i+1) (glibc's __inv_pio4, for the reduction of arguments of 120 and more).
+const libmTwoOverPi = "a2f9836e4e441529fc2757d1f534ddc0db6295993c439041"
+
+var libmInvPio4 = func() (t [24]uint32) {
+	b := new(big.Int)
+	b.SetString(libmTwoOverPi, 16)
+	for i := range t {
+		w := new(big.Int).Rsh(b, uint(192-8*(i+1)))
+		t[i] = uint32(w.Uint64())
+	}
+	return t
+}()
+
+func libmAbsTop12(x float32) uint32 { return math.Float32bits(x) >> 20 & 0x7ff }
+
+// libmSinfPoly is sinf_poly: the sine polynomial of x (x2 = x²) for an even quadrant n, the
+// cosine one for an odd n.
+func libmSinfPoly(x, x2 float64, p *libmSincos, n int) float32 {
+	if n&1 == 0 {
+		x3 := float64(x * x2)
+		s1 := math.FMA(x2, p.s3, p.s2)
+		x5 := float64(x3 * x2)
+		s := math.FMA(x3, p.s1, x)
+		return float32(math.FMA(s1, x5, s))
+	}
+	x4 := float64(x2 * x2)
+	c2 := math.FMA(x2, p.c4, p.c3)
+	c1 := math.FMA(x2, p.c1, p.c0)
+	x6 := float64(x2 * x4)
+	c := math.FMA(x4, p.c2, c1)
+	return float32(math.FMA(c2, x6, c))
+}
+
+// libmReduce reduces y (|y| ≥ π/4, finite) to x in [−π/4, π/4] and its quadrant n, with
+// the quadrant's sign offset for the large reduction (which ignores y's sign).
+func libmReduce(y float32) (x float64, n, sign int) {
+	if libmAbsTop12(y) < 0x42f { // |y| < 120: one multiply-subtract
+		r := float64(float64(y) * libmSincosTab[0].hpiInv)
+		n := (int32(r) + 0x800000) >> 24
+		return math.FMA(-float64(n), libmSincosTab[0].hpi, float64(y)), int(n), 0
+	}
+	xi := math.Float32bits(y)
+	sign = int(xi >> 31)
+	arr := libmInvPio4[(xi>>26)&15:]
+	shift := (xi >> 23) & 7
+	xi = (xi&0xffffff | 0x800000) << shift
+	res0 := uint64(xi * arr[0]) // a 32-bit product, as glibc's
+	res1 := uint64(xi) * uint64(arr[4])
+	res2 := uint64(xi) * uint64(arr[8])
+	res0 = res2>>32 | res0<<32
+	res0 += res1
+	nn := (res0 + 1<<61) >> 62
+	res0 -= nn << 62
+	return float64(float64(int64(res0)) * 0x1.921fb54442d18p-62), int(nn), sign
+}
+
+// libmSinf is glibc 2.36's __sinf_fma.
+func libmSinf(y float32) float32 {
+	switch t := libmAbsTop12(y); {
+	case t < 0x3f4: // |y| < π/4
+		if t < 0x398 {
+			return y
+		}
+		x := float64(y)
+		return libmSinfPoly(x, float64(x*x), &libmSincosTab[0], 0)
+	case t < 0x7f8:
+		x, n, sign := libmReduce(y)
+		p := &libmSincosTab[0]
+		s := p.sign[(n+sign)&3]
+		if (n+sign)&2 != 0 {
+			p = &libmSincosTab[1]
+		}
+		return libmSinfPoly(float64(x*s), float64(x*x), p, n)
+	}
+	return float32(math.NaN())
+}
+
+// libmCosf is glibc 2.36's __cosf_fma.
+func libmCosf(y float32) float32 {
+	switch t := libmAbsTop12(y); {
+	case t < 0x3f4:
+		if t < 0x398 {
+			return 1
+		}
+		x := float64(y)
+		return libmSinfPoly(x, float64(x*x), &libmSincosTab[0], 1)
+	case t < 0x7f8:
+		x, n, sign := libmReduce(y)
+		p := &libmSincosTab[0]
+		s := p.sign[(n+sign)&3]
+		if (n+sign)&2 != 0 {
+			p = &libmSincosTab[1]
+		}
+		return libmSinfPoly(float64(x*s), float64(x*x), p, n^1)
+	}
+	return float32(math.NaN())
+}
+
+// libmExp2Tab[i] is the bits of 2^(i/32) less i<<47 (glibc's __exp2f_data.tab), from a
+// 256-bit 2^(i/32) (five square roots of 2^i) rounded once to float64.
+var libmExp2Tab = func() (t [32]uint64) {
+	for i := range t {
+		v := new(big.Float).SetPrec(256).SetMantExp(big.NewFloat(1), i)
+		for k := 0; k < 5; k++ {
+			v.Sqrt(v)
+		}
+		f, _ := v.Float64()
+		t[i] = math.Float64bits(f) - uint64(i)<<47
+	}
+	return t
+}()
+
+// libmExpf is glibc 2.36's __expf_fma: x·32/ln2 = k + r, 2^(k/32) from the table, and a cubic
+// in r.
+func libmExpf(x float32) float32 {
+	if libmAbsTop12(x) >= 0x42b { // |x| ≥ 88, or not finite
+		switch {
+		case math.Float32bits(x) == 0xff800000:
+			return 0
+		case libmAbsTop12(x) >= 0x7f8:
+			return x + x
+		case x > 0x1.62e42ep6:
+			return float32(math.Inf(1))
+		case x < -0x1.9fe368p6:
+			return 0
+		case x < -0x1.9d1d9ep6:
+			return 0x1p-149 // __math_may_uflowf's tiny result
+		}
+	}
+	const (
+		invLn2N = 0x1.71547652b82fep+5
+		shift   = 0x1.8p+52
+		c0      = 0x1.c6af84b912394p-20
+		c1      = 0x1.ebfce50fac4f3p-13
+		c2      = 0x1.62e42ff0c52d6p-6
+	)
+	xd := float64(x)
+	kd := math.FMA(invLn2N, xd, shift)
+	ki := math.Float64bits(kd)
+	kd -= shift
+	r := math.FMA(invLn2N, xd, -kd)
+	s := math.Float64frombits(libmExp2Tab[ki%32] + ki<<47)
+	z := math.FMA(c0, r, c1)
+	r2 := float64(r * r)
+	y := math.FMA(c2, r, 1)
+	y = math.FMA(z, r2, y)
+	return float32(y * s)
+}
