@@ -16,15 +16,7 @@ import (
 // may drop a tensor by returning nil, or change its shape).
 func rewriteGGUF(t *testing.T, src string, editKV func(ggml.KV), editT func(*ggml.Tensor) *ggml.Tensor) string {
 	t.Helper()
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ggml.Decode(f, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, f := decodeGGUF(t, src)
 	kv := ggml.KV{}
 	for k, v := range g.KV() {
 		kv[k] = widenKV(v)

@@ -30,29 +30,7 @@ func TestKeptLogits(t *testing.T) {
 		}
 		return p.logits != nil && len(p.logits) == len(p.rows)*m.cfg.Vocab && len(p.rows) > headRows
 	}
-	run := func(m *Model) ([]float32, []float32) {
-		p, err := m.Forward(seqs(m))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lp []float32
-		d := make([][]float32, len(p.LogProbs))
-		for i, l := range p.LogProbs {
-			lp = append(lp, l...)
-			d[i] = make([]float32, len(l))
-			for j := range d[i] {
-				d[i][j] = float32(1 + 0.1*float64(j%3))
-			}
-		}
-		if err := p.Backward(d); err != nil {
-			t.Fatal(err)
-		}
-		var g []float32
-		for _, q := range m.Params() {
-			g = append(g, q.Grad...)
-		}
-		return lp, g
-	}
+	run := func(m *Model) ([]float32, []float32) { return stepGrads(t, m, seqs(m)) }
 	for _, th := range []int{1, 2} {
 		keep := loraOn(t, storiesPath, LoadOptions{Threads: th})
 		recompute := loraOn(t, storiesPath, LoadOptions{Threads: th})

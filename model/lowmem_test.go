@@ -55,6 +55,13 @@ func lowMemRun(t *testing.T, m *Model) ([]float32, []float32) {
 		}
 		seqs = append(seqs, s)
 	}
+	return stepGrads(t, m, seqs)
+}
+
+// stepGrads runs one Forward+Backward over seqs (dlogp 1, 1.1, 1.2, … per token) and returns
+// the log-probs and the trainable tensors' gradients.
+func stepGrads(t *testing.T, m *Model, seqs []Sequence) ([]float32, []float32) {
+	t.Helper()
 	p, err := m.Forward(seqs)
 	if err != nil {
 		t.Fatal(err)

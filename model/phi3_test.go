@@ -6,8 +6,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ollama/ollama/fs/ggml"
-
 	"github.com/alignkit/align/kernels"
 )
 
@@ -41,15 +39,7 @@ func TestGradientsPhi3(t *testing.T) {
 // readGGUFTensor returns a tensor of a GGUF as float32 with its ggml shape.
 func readGGUFTensor(t *testing.T, path, name string) ([]float32, []uint64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ggml.Decode(f, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, f := decodeGGUF(t, path)
 	for _, tt := range g.Tensors().Items() {
 		if tt.Name == name {
 			raw := make([]byte, tt.Size())

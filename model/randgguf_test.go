@@ -2,12 +2,9 @@ package model
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/ollama/ollama/fs/ggml"
 
 	"github.com/alignkit/align/kernels"
 )
@@ -111,15 +108,7 @@ func TestLlama3StopsAtEveryEOS(t *testing.T) {
 // ggufTypes returns each tensor's type and row length (ne0) in a GGUF.
 func ggufTypes(t *testing.T, path string) map[string][2]uint64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	g, err := ggml.Decode(f, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, _ := decodeGGUF(t, path)
 	out := map[string][2]uint64{}
 	for _, ts := range g.Tensors().Items() {
 		if len(ts.Shape) == 2 {
@@ -162,32 +151,15 @@ func TestWriteRandomGGUFQ4K(t *testing.T) {
 		t.Fatalf("%d Q4_K tensors (want the 6 projections with 256-wide rows, the embedding and the head), ffn_down %v", n4, types["blk.0.ffn_down.weight"])
 	}
 	m := loadT(t, path, LoadOptions{})
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	// The file's attn_q, decoded from its Q4_K blocks, is what the model holds.
+	if types["blk.0.attn_q.weight"][0] != uint64(kernels.TypeQ4_K) {
+		t.Fatalf("attn_q written as type %d, not Q4_K", types["blk.0.attn_q.weight"][0])
 	}
-	defer f.Close()
-	g, err := ggml.Decode(f, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ts := range g.Tensors().Items() {
-		if ts.Name != "blk.0.attn_q.weight" {
-			continue
-		}
-		raw := make([]byte, ts.Size())
-		if _, err := f.ReadAt(raw, int64(g.Tensors().Offset+ts.Offset)); err != nil {
-			t.Fatal(err)
-		}
-		dec := make([]float32, ts.Elements())
-		if err := kernels.Dequantize(kernels.TypeQ4_K, dec, raw); err != nil {
-			t.Fatal(err)
-		}
-		got := m.blocks[0].q.weightF32()
-		for i := range dec {
-			if got[i] != dec[i] {
-				t.Fatalf("attn_q[%d] = %g loaded, %g decoded from the file", i, got[i], dec[i])
-			}
+	dec, _ := readGGUFTensor(t, path, "blk.0.attn_q.weight")
+	got := m.blocks[0].q.weightF32()
+	for i := range dec {
+		if got[i] != dec[i] {
+			t.Fatalf("attn_q[%d] = %g loaded, %g decoded from the file", i, got[i], dec[i])
 		}
 	}
 

@@ -9,19 +9,27 @@ import (
 	"github.com/ollama/ollama/fs/ggml"
 )
 
-// vocabModel loads only the tokenizer of a vocabulary GGUF (llama.cpp's ggml-vocab-*.gguf
-// carry metadata and no tensors).
-func vocabModel(t *testing.T, path string) *Model {
+// decodeGGUF opens and decodes a GGUF's header; the file stays open (for ReadAt of its
+// tensors) until the test ends.
+func decodeGGUF(t *testing.T, path string) (*ggml.GGML, *os.File) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	g, err := ggml.Decode(f, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g, f
+}
+
+// vocabModel loads only the tokenizer of a vocabulary GGUF (llama.cpp's ggml-vocab-*.gguf
+// carry metadata and no tensors).
+func vocabModel(t *testing.T, path string) *Model {
+	t.Helper()
+	g, _ := decodeGGUF(t, path)
 	m := &Model{path: path, kv: g.KV()}
 	if err := m.initTokenizer(); err != nil {
 		t.Fatalf("%s: %v", path, err)
