@@ -31,7 +31,7 @@ func TestParityRefusals(t *testing.T) {
 		}
 	}
 	// The parameter count of the phi3-mini shape at its 32 blocks is the published 3.82B.
-	for _, s := range ParityShapes("", "") {
+	for _, s := range ParityShapes("", "", false) {
 		if s.Name == "phi3-mini-shape" {
 			if n := s.Params(s.Layers); n < 3.80e9 || n > 3.84e9 {
 				t.Errorf("phi3-mini-shape: %d parameters, want about 3.82e9", n)
