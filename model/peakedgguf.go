@@ -45,6 +45,23 @@ type PeakedGGUF struct {
 	LookupGain, TiedFFNNorm, TiedHeadGain float64
 	OmitTensor, BadShapeName              string // bad-input tests: leave this tensor out / write it one row short
 	VisionTensors                         bool   // add a few v.* / mm.* tensors, as gemma3's multimodal files have
+	// PadVocab (tied head only), when above the source vocabulary's size, pads the vocabulary
+	// to that many tokens (padVocab: "<unused_<i>>", type unused, which no prompt encodes to),
+	// so that the tied embedding and head have a real model's rows (262144 for gemma3, far more
+	// than its FFN). The lookup FFN then covers the source tokens only (FFN ≥ the source
+	// vocabulary), the only ones a prompt or a peaked output holds. A tied head cannot leave
+	// 262k near-zero logits beside a peak of about 8 (they would bury it), so the padded tokens
+	// are pushed down along a shared random unit direction d: every source token's embedding
+	// gets +d (the lookup's keys and values are the embeddings without it) and each padded
+	// token's embedding is −PadDepth·d (0 = 6) plus noise of a quarter of the normal rows'
+	// scale. The residual stream carries d from the input embedding, so every padded logit
+	// sits about gain·(1+PadDepth)·(ĥ·d) below the normal tokens' baseline: together they
+	// still hold a visible share of the softmax (TestPaddedVocab: log-probs lower by about
+	// 0.1 in the mean) without taking the top. The padded rows and d come from their own
+	// random stream: a file with PadVocab equal to the source size has the same weights
+	// without the padded rows.
+	PadVocab int
+	PadDepth float64
 	// NoSpecial (untied head only) keeps sampling off byte, control and unused tokens: every
 	// embedding gets a shared unit direction d and those tokens' head rows are −(40/√Dim)·d,
 	// about −20 logits below the rest, so even a near-uniform model (small Peak) samples only
@@ -95,6 +112,24 @@ func (r PeakedGGUF) write(path string) error {
 	if err != nil {
 		return fmt.Errorf("vocabulary: %w", err)
 	}
+	// src: the source vocabulary's tokens; vocab: the rows (src, or PadVocab when padded).
+	src := vocab
+	types := kv.Ints("tokenizer.ggml.token_type")
+	if r.PadVocab > 0 {
+		if !r.Tied {
+			return errors.New("PadVocab needs a tied head")
+		}
+		if r.PadVocab < src {
+			return fmt.Errorf("PadVocab %d < the vocabulary's %d tokens", r.PadVocab, src)
+		}
+		if vocab, err = padVocab(kv, src, r.PadVocab); err != nil {
+			return err
+		}
+	}
+	if r.PadDepth == 0 {
+		r.PadDepth = 6
+	}
+	const padShift, padNoise = 1.0, 0.25 // PadVocab's |d| in the source rows, its padded rows' noise (× the normal rows' scale)
 	kv["general.architecture"], kv["general.name"], kv["general.file_type"] = r.Arch, "align-peaked-"+r.Arch, fileTypeOf(r.Type)
 	a := r.Arch + "."
 	kv[a+"block_count"] = uint32(r.Layers)
@@ -158,9 +193,8 @@ func (r PeakedGGUF) write(path string) error {
 	}
 	// next(t): a random permutation of the normal tokens (byte, control and unused tokens are
 	// never predicted, so that greedy outputs detokenize piece by piece on either runner).
-	types := kv.Ints("tokenizer.ggml.token_type")
 	var normal []int
-	for t := 0; t < vocab; t++ {
+	for t := 0; t < src; t++ {
 		if t >= len(types) || types[t] == 1 {
 			normal = append(normal, t)
 		}
@@ -168,7 +202,7 @@ func (r PeakedGGUF) write(path string) error {
 	if len(normal) < 2 {
 		return fmt.Errorf("vocabulary %s has %d normal tokens", r.Vocab, len(normal))
 	}
-	next := make([]int, vocab)
+	next := make([]int, src)
 	for i, j := range rng.Perm(len(normal)) {
 		next[normal[i]] = normal[j]
 	}
@@ -177,8 +211,32 @@ func (r PeakedGGUF) write(path string) error {
 			next[t] = normal[rng.IntN(len(normal))]
 		}
 	}
-	isNormal := func(t int) bool { return t >= len(types) || types[t] == 1 }
-	embed := gauss(vocab*D, 1/math.Sqrt(float64(D)))
+	isNormal := func(t int) bool { return t < src && (t >= len(types) || types[t] == 1) }
+	embed := gauss(src*D, 1/math.Sqrt(float64(D)))
+	raw := embed // the source rows without PadVocab's shared direction (the lookup's keys)
+	if r.PadVocab > 0 {
+		prng := rand.New(rand.NewPCG(r.Seed, 0x9AD5))
+		d := make([]float64, D)
+		var ss float64
+		for i := range d {
+			d[i] = prng.NormFloat64()
+			ss += d[i] * d[i]
+		}
+		for i := range d {
+			d[i] /= math.Sqrt(ss)
+		}
+		raw = embed
+		embed = make([]float32, vocab*D)
+		for t := 0; t < vocab; t++ {
+			for i, v := range d {
+				if t < src {
+					embed[t*D+i] = raw[t*D+i] + float32(padShift*v)
+				} else {
+					embed[t*D+i] = float32(-r.PadDepth*v + padNoise*prng.NormFloat64()/math.Sqrt(float64(D)))
+				}
+			}
+		}
+	}
 	var shared []float64 // NoSpecial's direction d
 	if r.NoSpecial && !r.Tied {
 		shared = make([]float64, D)
@@ -196,8 +254,8 @@ func (r PeakedGGUF) write(path string) error {
 			}
 		}
 	}
-	unit := func(t int) []float64 { // t's embedding scaled to unit norm
-		e := embed[t*D : (t+1)*D]
+	unit := func(t int) []float64 { // t's embedding (raw: without PadVocab's direction) scaled to unit norm
+		e := raw[t*D : (t+1)*D]
 		var ss float64
 		for _, v := range e {
 			ss += float64(v) * float64(v)
@@ -253,11 +311,11 @@ func (r PeakedGGUF) write(path string) error {
 			// hidden unit t fires on t's embedding (gate = up = LookupGain·unit(t)) and writes
 			// unit(next(t)) (down's column t), which its post-norm (weight TiedFFNNorm)
 			// makes dominate the residual.
-			if F < vocab {
-				return fmt.Errorf("a tied peaked model needs FFN >= vocabulary (%d < %d)", F, vocab)
+			if F < src {
+				return fmt.Errorf("a tied peaked model needs FFN >= vocabulary (%d < %d; PadVocab's padded tokens do not count)", F, src)
 			}
 			clear(down)
-			for t := 0; t < vocab; t++ {
+			for t := 0; t < src; t++ {
 				u := unit(t)
 				for i := range u {
 					gate[t*D+i] = float32(r.LookupGain * u[i])

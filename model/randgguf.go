@@ -33,6 +33,16 @@ type RandomGGUF struct {
 	// VocabFile, when set, is a GGUF whose tokenizer.* metadata (and chat template) is copied
 	// instead of Vocab's: e.g. llama.cpp's ggml-vocab-phi-3.gguf.
 	VocabFile string
+	// PadVocab, when above the vocabulary's size, pads it to that many tokens (padVocab:
+	// "<unused_<i>>", type unused, which no prompt encodes to): the embedding and head have
+	// PadVocab rows, as a real model's 151936. The padded tokens' rows (the tied embedding's, or
+	// the head's) are drawn from their own stream with PadScale (0 = 0.5) times the normal rows'
+	// standard deviation, so their logits spread over about ±PadScale·10: never the top token
+	// of a peaked position, but 151k of them hold a share of the softmax that a scorer which
+	// left them out would miss (TestPaddedVocab). The other weights are those of the unpadded
+	// file, draw for draw.
+	PadVocab int
+	PadScale float64
 	// LongRope writes Phi-3's longrope: rope_factors_short/long.weight (random in [1, 4)),
 	// rope.scaling.attn_factor, and a context_length 32× rope.scaling.original_context_length.
 	LongRope bool
@@ -226,13 +236,40 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 	if err != nil {
 		return err
 	}
+	src := vocab
+	if r.PadVocab > vocab {
+		if vocab, err = padVocab(kv, src, r.PadVocab); err != nil {
+			return err
+		}
+	}
+	padScale := r.PadScale
+	if padScale == 0 {
+		padScale = 0.5
+	}
 	c.Vocab = vocab
 	m, err := NewRandom(c, r.Seed, LoadOptions{Threads: 1})
 	if err != nil {
 		return err
 	}
+	if vocab > src {
+		// NewRandom's norms and biases are drawn between the embedding's values: take those of
+		// the unpadded model, so that only the padded rows differ.
+		c0 := c
+		c0.Vocab = src
+		m0, err := NewRandom(c0, r.Seed, LoadOptions{Threads: 1})
+		if err != nil {
+			return err
+		}
+		b0 := m0.bindings()
+		for i, b := range m.bindings() {
+			if p, p0 := *b.slot, *b0[i].slot; p != nil && p0 != nil && b.shape[1] == 0 {
+				copy(p.Data, p0.Data)
+			}
+		}
+	}
 	c = m.cfg
 	rng := rand.New(rand.NewPCG(r.Seed, 0x66AF))
+	padRng := rand.New(rand.NewPCG(r.Seed, 0x9AD5))
 	for _, b := range m.bindings() {
 		p := *b.slot
 		if p == nil {
@@ -249,8 +286,21 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 		default:
 			std = 1 / math.Sqrt(float64(b.shape[1]))
 		}
-		for i := range p.Data {
+		n := len(p.Data)
+		if p == m.embed || p == m.output {
+			n = src * c.Dim // the padded rows come from padRng
+		}
+		for i := range p.Data[:n] {
 			p.Data[i] = float32(std * rng.NormFloat64())
+		}
+		if p == m.output || p == m.embed && c.Tied {
+			for i := n; i < len(p.Data); i++ {
+				p.Data[i] = float32(padScale * std * padRng.NormFloat64())
+			}
+		} else {
+			for i := n; i < len(p.Data); i++ {
+				p.Data[i] = float32(std * padRng.NormFloat64())
+			}
 		}
 	}
 	if c.Tied {

@@ -16,14 +16,14 @@ import (
 // newBenchParityCmd checks align's log-probs against the real server at real model shapes.
 func newBenchParityCmd() *cobra.Command {
 	var (
-		rf           runtimeFlags
-		asJSON, fast bool
-		shapes       []string
-		types        []string
-		tokens, np   int
-		layers       int
-		dir, stories string
-		phi3Vocab    string
+		rf                       runtimeFlags
+		asJSON, fast, smallVocab bool
+		shapes                   []string
+		types                    []string
+		tokens, np               int
+		layers                   int
+		dir, stories             string
+		phi3Vocab                string
 	)
 	cmd := &cobra.Command{
 		Use:   "parity",
@@ -31,7 +31,8 @@ func newBenchParityCmd() *cobra.Command {
 		Long: `Writes a random-weight GGUF at each real model shape (qwen3-0.6b-shape, gemma3-270m-shape,
 gemma2-2b-shape, phi3-mini-shape) with the generator the model package's parity tests use for
 that architecture (model.WriteRandomGGUF for qwen3 and phi3, model.PeakedGGUF for gemma2 and
-gemma3), at each --types encoding, imports it into the Ollama server, generates greedily with
+gemma3; the qwen3 and gemma vocabularies padded with unused tokens to the real models' 151936,
+262144 and 256000 rows unless --small-vocab), at each --types encoding, imports it into the Ollama server, generates greedily with
 log-probs (--tokens per prompt, two prompts), and scores the same tokens with align: the llama
 block architectures with the runner re-enacted (model.LoadOptions.F16KV), the gemma ones with the
 default path, as the tests do. Prints per prompt the mean and max |Δ log-prob| against the bound
@@ -66,7 +67,7 @@ them (bench/parity_real.sh does).`,
 				fmt.Fprintf(tw, "model\ttype\trunner\tscorer\tprompt\ttokens\tpeaked\tdropped\tmean logprob\tmean |Δ|\tmax |Δ|\tbound\tpass\ttraining path mean |Δ|\n")
 			}
 			_, err = bench.Parity(cmd.Context(), pool, bench.ParityOptions{Shapes: shapes, Types: tt, Tokens: tokens, Prompts: np, Layers: layers, Dir: dir,
-				Stories: stories, Phi3Vocab: phi3Vocab, TrainingPath: fast,
+				Stories: stories, Phi3Vocab: phi3Vocab, TrainingPath: fast, SmallVocab: smallVocab,
 				Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench parity: "+f+"\n", a...) },
 				OnResult: func(r bench.ParityResult) {
 					if asJSON {
@@ -92,6 +93,7 @@ them (bench/parity_real.sh does).`,
 	f.StringVar(&dir, "dir", "", "where the GGUFs are written (default the system's temporary directory; phi3-mini-shape at f16 is 7.6 GB)")
 	f.StringVar(&stories, "stories", filepath.Join("testdata", "models", "stories260K.gguf"), "stories260K GGUF (the gemma shapes' vocabulary)")
 	f.StringVar(&phi3Vocab, "phi3-vocab", filepath.Join("testdata", "vocab", "ggml-vocab-phi-3.gguf"), "Phi-3's vocabulary GGUF")
+	f.BoolVar(&smallVocab, "small-vocab", false, "write the qwen3 and gemma shapes with the small test vocabularies (259 / 512 tokens) instead of padding them to the real models' 151936 / 262144 / 256000 rows")
 	f.BoolVar(&fast, "training-path", false, "also score the f16kv shapes with the training path and report its mean |Δ| (no bound)")
 	return cmd
 }

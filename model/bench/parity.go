@@ -72,11 +72,26 @@ func (s ParityShape) Bound() float64 {
 // ParityShapes are qwen3-0.6B, gemma3-270M, gemma2-2B and phi3-mini at their published block
 // shapes. The gemma heads' gains (output_norm, TiedHeadGain) keep the server's mean log-prob
 // near −0.3: the tied logits grow as gain·√dim, so gemma2's 2304 takes about half of gemma3's
-// 0.35 at 640 (at 0.35 gemma2's log-probs were −0.003, a near one-hot model). The vocabularies are those the small-shape tests use (the real ones are not shipped,
-// and PeakedGGUF's tied head needs FFN ≥ vocabulary): qwen3 the repository's chatml BPE
-// (model.VocabChatML), gemma stories260K's 512 pieces, phi3 Phi-3's real 32064-token vocabulary
-// (llama.cpp's ggml-vocab-phi-3.gguf). stories and phi3Vocab are those two GGUFs.
-func ParityShapes(stories, phi3Vocab string) []ParityShape {
+// 0.35 at 640 (at 0.35 gemma2's log-probs were −0.003, a near one-hot model). The vocabularies
+// are the small-shape tests' (the real ones are not shipped): qwen3 the repository's chatml BPE
+// (model.VocabChatML, 259 tokens), gemma stories260K's 512 pieces, phi3 Phi-3's real
+// 32064-token vocabulary (llama.cpp's ggml-vocab-phi-3.gguf); unless smallVocab, the qwen3 and
+// gemma ones are padded (PadVocab: unused tokens no prompt encodes to) to the real models'
+// embedding rows, ParityVocab's, so that the head's product and the softmax run over as many
+// logits as the real models'. stories and phi3Vocab are those two GGUFs.
+func ParityShapes(stories, phi3Vocab string, smallVocab bool) []ParityShape {
+	rows := func(name string, small int) int {
+		if smallVocab {
+			return small
+		}
+		return ParityVocab[name]
+	}
+	pad := func(name string) int {
+		if smallVocab {
+			return 0
+		}
+		return ParityVocab[name]
+	}
 	rawPrompts := []string{"Once upon a time", "The quick brown fox jumps over"}
 	gemmaPrompts := []string{"Once upon a time", "Lily and Tom went to the park."}
 	random := func(c model.Config, r model.RandomGGUF) func(string, kernels.GGMLType, int) error {
@@ -105,23 +120,28 @@ func ParityShapes(stories, phi3Vocab string) []ParityShape {
 	}
 	return []ParityShape{
 		{Name: "qwen3-0.6b-shape", Arch: "qwen3", Engine: true, F16KV: true, Raw: true, Prompts: rawPrompts,
-			Layers: 28, Params: blockParams(1000, 1024, 3072, 16, 8, 128, true),
+			Layers: 28, Params: blockParams(rows("qwen3-0.6b-shape", 1000), 1024, 3072, 16, 8, 128, true),
 			write: random(model.Config{Arch: "qwen3", Layers: 28, Dim: 1024, FFN: 3072, Heads: 16, KVHeads: 8, HeadDim: 128,
-				RopeTheta: 1e6, Eps: 1e-6, ContextLen: 40960, Tied: true}, model.RandomGGUF{Vocab: model.VocabChatML, Seed: 21})},
+				RopeTheta: 1e6, Eps: 1e-6, ContextLen: 40960, Tied: true}, model.RandomGGUF{Vocab: model.VocabChatML, Seed: 21, PadVocab: pad("qwen3-0.6b-shape")})},
 		{Name: "gemma3-270m-shape", Arch: "gemma3", Engine: true, Prompts: gemmaPrompts,
-			Layers: 18, Params: blockParams(512, 640, 2048, 4, 1, 256, true),
+			Layers: 18, Params: blockParams(rows("gemma3-270m-shape", 512), 640, 2048, 4, 1, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
-				SlidingWindow: 512, ContextLen: 32768, Vocab: stories, Seed: 13, Tied: true, TiedHeadGain: 0.35, ExtraKV: gemmaKV()})},
+				SlidingWindow: 512, ContextLen: 32768, Vocab: stories, Seed: 13, Tied: true, TiedHeadGain: 0.35, ExtraKV: gemmaKV(), PadVocab: pad("gemma3-270m-shape")})},
 		{Name: "gemma2-2b-shape", Arch: "gemma2", Prompts: gemmaPrompts,
-			Layers: 26, Params: blockParams(512, 2304, 9216, 8, 4, 256, true),
+			Layers: 26, Params: blockParams(rows("gemma2-2b-shape", 512), 2304, 9216, 8, 4, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma2", Layers: 26, Dim: 2304, FFN: 9216, Heads: 8, KVHeads: 4, HeadDim: 256,
-				SlidingWindow: 4096, ContextLen: 8192, Vocab: stories, Seed: 17, Tied: true, TiedHeadGain: 0.18, ExtraKV: gemmaKV()})},
+				SlidingWindow: 4096, ContextLen: 8192, Vocab: stories, Seed: 17, Tied: true, TiedHeadGain: 0.18, ExtraKV: gemmaKV(), PadVocab: pad("gemma2-2b-shape")})},
 		{Name: "phi3-mini-shape", Arch: "phi3", F16KV: true, Raw: true, Prompts: rawPrompts,
 			Layers: 32, Params: blockParams(32064, 3072, 8192, 32, 32, 96, false),
 			write: random(model.Config{Arch: "phi3", Layers: 32, Dim: 3072, FFN: 8192, Heads: 32, KVHeads: 32,
 				RopeTheta: 1e4, Eps: 1e-5, ContextLen: 4096}, model.RandomGGUF{VocabFile: phi3Vocab, Seed: 23})},
 	}
 }
+
+// ParityVocab is the embedding rows of the real models whose shapes ParityShapes pads its
+// vocabularies to: Qwen3-0.6B's 151936, Gemma 2's 256000, Gemma 3's 262144 (phi3-mini's
+// vocabulary is Phi-3's own 32064).
+var ParityVocab = map[string]int{"qwen3-0.6b-shape": 151936, "gemma3-270m-shape": 262144, "gemma2-2b-shape": 256000}
 
 // ParityOptions configure Parity.
 type ParityOptions struct {
@@ -138,8 +158,11 @@ type ParityOptions struct {
 	// TrainingPath also scores with the training path (model.LoadOptions{}) where the check
 	// scored with F16KV, and reports its mean |Δ| (no bound: 1e-2 in the tests).
 	TrainingPath bool
-	Logf         func(format string, args ...any) // progress (nil = none)
-	OnResult     func(ParityResult)
+	// SmallVocab writes the qwen3 and gemma shapes with the small-shape tests' vocabularies
+	// unpadded (259 and 512 tokens), as the runs before the padding did.
+	SmallVocab bool
+	Logf       func(format string, args ...any) // progress (nil = none)
+	OnResult   func(ParityResult)
 }
 
 // ParityResult is one line of `align bench parity --json`: one (shape, type, prompt).
@@ -197,7 +220,7 @@ func Parity(ctx context.Context, pool *runtime.Pool, o ParityOptions) ([]ParityR
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	shapes := ParityShapes(o.Stories, o.Phi3Vocab)
+	shapes := ParityShapes(o.Stories, o.Phi3Vocab, o.SmallVocab)
 	var names []string
 	for _, s := range shapes {
 		names = append(names, s.Name)

@@ -30,12 +30,24 @@ func TestParityRefusals(t *testing.T) {
 			}
 		}
 	}
-	// The parameter count of the phi3-mini shape at its 32 blocks is the published 3.82B.
-	for _, s := range ParityShapes("", "") {
-		if s.Name == "phi3-mini-shape" {
-			if n := s.Params(s.Layers); n < 3.80e9 || n > 3.84e9 {
-				t.Errorf("phi3-mini-shape: %d parameters, want about 3.82e9", n)
-			}
+	// At their published depths and with the padded vocabularies, the shapes' parameter counts
+	// are the published ones: Qwen3-0.6B 0.6B (0.44B without the embedding), Gemma 3 270M
+	// (170M of them the embedding), Gemma 2 2B 2.61B, Phi-3-mini 3.82B; with --small-vocab the
+	// embeddings shrink to the test vocabularies'.
+	published := map[string][2]float64{"qwen3-0.6b-shape": {0.59e9, 0.61e9}, "gemma3-270m-shape": {0.26e9, 0.28e9},
+		"gemma2-2b-shape": {2.60e9, 2.62e9}, "phi3-mini-shape": {3.80e9, 3.84e9}}
+	small := map[string]int64{}
+	for _, s := range ParityShapes("", "", true) {
+		small[s.Name] = s.Params(s.Layers)
+	}
+	for _, s := range ParityShapes("", "", false) {
+		want := published[s.Name]
+		n := s.Params(s.Layers)
+		if float64(n) < want[0] || float64(n) > want[1] {
+			t.Errorf("%s: %d parameters, want %.2e to %.2e", s.Name, n, want[0], want[1])
+		}
+		if rows, ok := ParityVocab[s.Name]; ok && n-small[s.Name] < int64(rows-1000)*256 {
+			t.Errorf("%s: %d parameters padded, %d with the small vocabulary: the padding is not counted", s.Name, n, small[s.Name])
 		}
 	}
 }
