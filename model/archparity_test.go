@@ -62,11 +62,9 @@ func randomArchSpec(t *testing.T, name string) RandomGGUF {
 	return RandomGGUF{}
 }
 
-// writeRandomT writes spec (as typ) into the test's temporary directory.
-func writeRandomT(t *testing.T, spec RandomGGUF, typ kernels.GGMLType) string {
+// writeRandomFile writes spec to path (WriteRandomGGUF).
+func writeRandomFile(t *testing.T, path string, spec RandomGGUF) {
 	t.Helper()
-	spec.Type = typ
-	path := filepath.Join(t.TempDir(), spec.Config.Arch+".gguf")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +75,14 @@ func writeRandomT(t *testing.T, spec RandomGGUF, typ kernels.GGMLType) string {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeRandomT writes spec (as typ) into the test's temporary directory.
+func writeRandomT(t *testing.T, spec RandomGGUF, typ kernels.GGMLType) string {
+	t.Helper()
+	spec.Type = typ
+	path := filepath.Join(t.TempDir(), spec.Config.Arch+".gguf")
+	writeRandomFile(t, path, spec)
 	return path
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -43,16 +42,7 @@ func paddedCases() []paddedCase {
 			}
 		}
 		spec.PadVocab = n
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteRandomGGUF(f, spec); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeRandomFile(t, path, spec)
 	}
 	return []paddedCase{{"gemma2", 512, 256000, true, gemma("gemma2")}, {"gemma3", 512, 262144, true, gemma("gemma3")}, {"qwen3", 259, 151936, false, qwen3}}
 }
