@@ -51,9 +51,10 @@ var workers struct {
 	idle []*poolWorker // not running a part: spinning or parked
 }
 
-// parallel runs fn(0..parts-1), part 0 on the calling goroutine and the others on pool workers
-// (new ones started when none is idle), and returns when all are done.
-func parallel(parts int, fn func(part int)) {
+// Parallel runs fn(0..parts-1) concurrently, part 0 on the calling goroutine and the others on
+// pool workers (new ones started when none is idle), and returns when all are done. The parts
+// must write disjoint memory. SGEMM's regions and package model's use it.
+func Parallel(parts int, fn func(part int)) {
 	if parts <= 1 {
 		if parts == 1 {
 			fn(0)
@@ -133,7 +134,3 @@ func (w *poolWorker) await() *poolTask {
 		}
 	}
 }
-
-// Parallel runs fn(0..parts-1) concurrently on the pool (part 0 on the caller) and waits: the
-// parallel regions of package model, which must write disjoint memory for distinct parts.
-func Parallel(parts int, fn func(part int)) { parallel(parts, fn) }

@@ -179,7 +179,7 @@ func sgemmRun(im *impl, threads int, transA, transB bool, m, n, k int, alpha flo
 		p.apre = *buf
 		panels := p.mPad / g.mr
 		kcb := kcSplit(k, g.kc)
-		parallel(threads, func(t int) {
+		Parallel(threads, func(t int) {
 			r0 := panels * t / threads * g.mr
 			r1 := min(panels*(t+1)/threads*g.mr, m)
 			for pc := 0; pc < k && r0 < r1; pc += kcb {
@@ -188,7 +188,7 @@ func sgemmRun(im *impl, threads int, transA, transB bool, m, n, k int, alpha flo
 			}
 		})
 	}
-	parallel(threads, func(t int) {
+	Parallel(threads, func(t int) {
 		lo := tiles * t / threads * unit
 		hi := tiles * (t + 1) / threads * unit
 		if splitN {
