@@ -425,9 +425,25 @@ func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
 		w.data = l.weightF32()
 	}
 	if typ == typeQ4_K && info != nil {
-		w.q4k = m.q4kRows(info, p.Name, w.data)
+		w.q4k = m.q4kCached(info, p.Name, w.data)
 	}
 	return w
+}
+
+// q4kCached is q4kRows read once per weight: the weights of an F16KV model do not change
+// (it scores only), so every later pass reuses the blocks (or the nil of a weight without them).
+func (m *Model) q4kCached(t *tensorInfo, name string, data []float32) []byte {
+	m.q4kMu.Lock()
+	defer m.q4kMu.Unlock()
+	if raw, ok := m.q4kRaw[name]; ok {
+		return raw
+	}
+	if m.q4kRaw == nil {
+		m.q4kRaw = map[string][]byte{}
+	}
+	raw := m.q4kRows(t, name, data)
+	m.q4kRaw[name] = raw
+	return raw
 }
 
 // q4kRows reads the Q4_K blocks of the weight named name (data its values; a part of a fused

@@ -118,6 +118,9 @@ type Model struct {
 	threads int
 	// headKeep overrides headKeepBytes when not 0 (tests; negative: never keep logits).
 	headKeep int64
+	// q4kRaw caches, per weight name, the Q4_K blocks F16KV multiplies by (attn_ggml.go).
+	q4kMu  sync.Mutex
+	q4kRaw map[string][]byte
 
 	tok         tokenizer.Tokenizer
 	vocab       *tokenizer.Vocabulary

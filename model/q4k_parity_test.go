@@ -64,6 +64,10 @@ func TestQ4KActivationParity(t *testing.T) {
 					t.Fatalf("F16KV weight: %s, blocks read %v", w.typ, w.q4k != nil)
 				}
 			}
+			// Read once: a later pass gets the same blocks without reading the file again.
+			if again := ref.ggmlWeights(b.q.w, &b.q); &again.q4k[0] != &ref.q4kRaw[b.q.w.Name][0] || len(ref.q4kRaw) != 3 {
+				t.Fatalf("Q4_K blocks not cached: %d weights cached", len(ref.q4kRaw))
+			}
 			fast := loadT(t, path, LoadOptions{})
 			worstFast := 0.0
 			check := func(what string, seq Sequence, want []float64) {
