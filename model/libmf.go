@@ -89,6 +89,19 @@ func libmReduce(y float32) (x float64, n, sign int) {
 	return float64(float64(int64(res0)) * 0x1.921fb54442d18p-62), int(nn), sign
 }
 
+// libmReduced is sinf (odd 0) or cosf (odd 1) of a finite y with |y| ≥ π/4: the argument
+// reduced to its quadrant n, then the polynomial of quadrant n + odd with the quadrant's sign
+// and table.
+func libmReduced(y float32, odd int) float32 {
+	x, n, sign := libmReduce(y)
+	p := &libmSincosTab[0]
+	s := p.sign[(n+sign)&3]
+	if (n+sign)&2 != 0 {
+		p = &libmSincosTab[1]
+	}
+	return libmSinfPoly(float64(x*s), float64(x*x), p, n^odd)
+}
+
 // libmSinf is glibc 2.36's __sinf_fma.
 func libmSinf(y float32) float32 {
 	switch t := libmAbsTop12(y); {
@@ -99,13 +112,7 @@ func libmSinf(y float32) float32 {
 		x := float64(y)
 		return libmSinfPoly(x, float64(x*x), &libmSincosTab[0], 0)
 	case t < 0x7f8:
-		x, n, sign := libmReduce(y)
-		p := &libmSincosTab[0]
-		s := p.sign[(n+sign)&3]
-		if (n+sign)&2 != 0 {
-			p = &libmSincosTab[1]
-		}
-		return libmSinfPoly(float64(x*s), float64(x*x), p, n)
+		return libmReduced(y, 0)
 	}
 	return float32(math.NaN())
 }
@@ -120,13 +127,7 @@ func libmCosf(y float32) float32 {
 		x := float64(y)
 		return libmSinfPoly(x, float64(x*x), &libmSincosTab[0], 1)
 	case t < 0x7f8:
-		x, n, sign := libmReduce(y)
-		p := &libmSincosTab[0]
-		s := p.sign[(n+sign)&3]
-		if (n+sign)&2 != 0 {
-			p = &libmSincosTab[1]
-		}
-		return libmSinfPoly(float64(x*s), float64(x*x), p, n^1)
+		return libmReduced(y, 1)
 	}
 	return float32(math.NaN())
 }

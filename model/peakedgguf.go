@@ -216,15 +216,7 @@ func (r PeakedGGUF) write(path string) error {
 	raw := embed // the source rows without PadVocab's shared direction (the lookup's keys)
 	if r.PadVocab > 0 {
 		prng := rand.New(rand.NewPCG(r.Seed, 0x9AD5))
-		d := make([]float64, D)
-		var ss float64
-		for i := range d {
-			d[i] = prng.NormFloat64()
-			ss += d[i] * d[i]
-		}
-		for i := range d {
-			d[i] /= math.Sqrt(ss)
-		}
+		d := unitVector(prng, D)
 		raw = embed
 		embed = make([]float32, vocab*D)
 		for t := 0; t < vocab; t++ {
@@ -239,15 +231,7 @@ func (r PeakedGGUF) write(path string) error {
 	}
 	var shared []float64 // NoSpecial's direction d
 	if r.NoSpecial && !r.Tied {
-		shared = make([]float64, D)
-		var ss float64
-		for i := range shared {
-			shared[i] = rng.NormFloat64()
-			ss += shared[i] * shared[i]
-		}
-		for i := range shared {
-			shared[i] /= math.Sqrt(ss)
-		}
+		shared = unitVector(rng, D)
 		for t := 0; t < vocab; t++ {
 			for i, v := range shared {
 				embed[t*D+i] += float32(v)
@@ -361,4 +345,18 @@ func (r PeakedGGUF) write(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// unitVector draws a direction of n dimensions, uniform on the sphere.
+func unitVector(rng *rand.Rand, n int) []float64 {
+	d := make([]float64, n)
+	var ss float64
+	for i := range d {
+		d[i] = rng.NormFloat64()
+		ss += d[i] * d[i]
+	}
+	for i := range d {
+		d[i] /= math.Sqrt(ss)
+	}
+	return d
 }
