@@ -293,17 +293,3 @@ func (c Config) attnScale() float32 {
 func (c Config) plainAttention(l int) bool {
 	return c.AttnSoftcap == 0 && !c.windowed(l) && c.attnScale() == float32(1/math.Sqrt(float64(c.HeadDim)))
 }
-
-// llamaBlock reports whether the model is a plain llama/qwen2 stack, without any of the gemma
-// options (what F16KV's re-enactment of the llama.cpp runner covers).
-func (c Config) llamaBlock() bool {
-	if c.EmbedScale != 0 || c.PostNorms || c.GeGLU || c.FinalSoftcap != 0 || c.RopeLocalLayers != nil {
-		return false
-	}
-	for l := 0; l < c.Layers; l++ {
-		if !c.plainAttention(l) {
-			return false
-		}
-	}
-	return true
-}

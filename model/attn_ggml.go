@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/alignkit/align/kernels"
 )
@@ -68,7 +69,8 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 }
 
 // This file also holds the scoring path of LoadOptions.F16KV: a scalar re-enactment of what
-// Ollama v0.17.4's llama.cpp runner computes on this CPU for a llama/qwen2 GGUF. The runner's
+// Ollama v0.17.4's llama.cpp runner (and its Go engine, on the same ggml) computes on this CPU
+// for a GGUF of any supported architecture (the gemma pieces: ggmlSequence). The runner's
 // ggml is compiled by cgo at -O3 without -march, so on x86-64 it has no GGML_SIMD (SSE2 only):
 // every kernel takes its scalar path, and the order of its float operations can be followed
 // exactly. What it does, and what ggmlLogProbs does the same way:
@@ -88,7 +90,12 @@ func ggmlFlashStep(acc, v16 []float32, sc float32, S, M *float32) {
 //   - swiglu: ggml_vec_swiglu_f32's SSE2 branch, 4 lanes at a time through ggml_v_expf (the
 //     polynomial exp with separate multiplies and adds, no FMA without -mfma), the rest through
 //     x/(1+expf(-x)) (libmExpf);
+//   - geglu (gemma): ggml's f16 GELU table (ggmlGeluF16); tanh (soft-caps): glibc's tanhf
+//     (libmTanhf);
 //   - the runner's CalculateLogprobs: max logit, Σexp in float64, log-softmax in float32.
+// Not followed: the order of the keys in ollama's Go-engine SWA cache (kvcache.Causal) once a
+// sequence outgrows sliding_window + 1 tokens: it then reuses the freed cells, lowest first, and
+// flash attention visits the keys in cell order; the re-enactment visits them by position.
 // Against Q8_0 weights the activations are quantized to Q8_0 first, as the runner's vec_dot_type
 // (ggmlQ8_0Act), and the dot products are ggml's block sums (ggmlDotQ8_0). Against Q4_K weights
 // the vec_dot_type is Q8_K: the activations are quantized to Q8_K (ggmlQ8KAct) and each row's
@@ -321,11 +328,14 @@ func ggmlRMSNorm(y, x, w []float32, eps float32) {
 	}
 }
 
-// ggmlRopeCache is ggml_rope_cache_init for one position: cos, sin of every rotated pair.
-func (m *Model) ggmlRopeCache(cache []float32, p int) {
+// ggmlRopeCache is ggml_rope_cache_init for one position: cos, sin of every rotated pair, for
+// a block of RoPE base base and freq_scale freqScale (Config.layerRope). powf(base, −2/n_dims)
+// is float32(math.Pow) here: glibc's powf gives the same bits for the bases and widths of the
+// supported models (10⁴, 5·10⁵, 10⁶ over 32–256 dimensions, checked with a C program).
+func (m *Model) ggmlRopeCache(cache []float32, p int, base, freqScale float32) {
 	c := m.cfg
-	thetaScale := float32(math.Pow(float64(c.RopeTheta), float64(float32(-2)/float32(c.RopeDim))))
-	freqScale, ms := c.ropeFreqScale(), c.ropeMScale()
+	thetaScale := float32(math.Pow(float64(base), float64(float32(-2)/float32(c.RopeDim))))
+	ms := c.ropeMScale()
 	theta := float32(p)
 	for i := 0; i < c.RopeDim/2; i++ {
 		ext := theta
@@ -402,6 +412,39 @@ func ggmlSwiGLU(y, x, g []float32) {
 	}
 	for ; i < n; i++ {
 		y[i] = (x[i] / (1 + libmExpf(-x[i]))) * g[i]
+	}
+}
+
+// ggmlGeluF16 is ggml's f16 GELU table (ggml_table_gelu_f16, filled by ggml_cpu_init): for
+// every f16 bit pattern h, the f16 rounding of ggml_gelu_f32(h) = 0.5f·h·(1 + tanhf(√(2/π)·h·
+// (1 + 0.044715·h·h))) in float arithmetic with glibc's tanhf. Built once; it never changes.
+var ggmlGeluF16 = sync.OnceValue(func() []uint16 {
+	const (
+		coefA     = float32(0.044715)
+		sqrt2OvPi = float32(0.79788456080286535587989211986876)
+	)
+	t := make([]uint16, 1<<16)
+	for i := range t {
+		x := kernels.F16ToF32(uint16(i))
+		in := float32(float32(sqrt2OvPi*x) * (1 + float32(float32(coefA*x)*x)))
+		t[i] = kernels.F32ToF16(float32(float32(0.5*x) * (1 + libmTanhf(in))))
+	}
+	return t
+})
+
+// ggmlGeGLU is ggml_vec_geglu_f32 with GGML_GELU_FP16 (ggml-cpu vec.h): gelu of x looked up in
+// the f16 table at x rounded to f16, times g; 0 at x ≤ −10 and x·g at x ≥ 10.
+func ggmlGeGLU(y, x, g []float32) {
+	tab := ggmlGeluF16()
+	for i, v := range x {
+		switch {
+		case v <= -10:
+			y[i] = 0
+		case v >= 10:
+			y[i] = v * g[i]
+		default:
+			y[i] = kernels.F16ToF32(tab[kernels.F32ToF16(v)]) * g[i]
+		}
 	}
 }
 
@@ -496,11 +539,10 @@ func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
 		return nil, fmt.Errorf("model: forward: %w", err)
 	}
 	c := m.cfg
-	type blockW struct{ q, k, v, o, gate, up, down ggmlWeight }
-	bw := make([]blockW, c.Layers)
+	bw := make([]ggmlBlock, c.Layers)
 	for l := range m.blocks {
 		b := &m.blocks[l]
-		bw[l] = blockW{m.ggmlWeights(b.q.w, &b.q), m.ggmlWeights(b.k.w, &b.k), m.ggmlWeights(b.v.w, &b.v),
+		bw[l] = ggmlBlock{m.ggmlWeights(b.q.w, &b.q), m.ggmlWeights(b.k.w, &b.k), m.ggmlWeights(b.v.w, &b.v),
 			m.ggmlWeights(b.o.w, &b.o), m.ggmlWeights(b.gate.w, &b.gate), m.ggmlWeights(b.up.w, &b.up),
 			m.ggmlWeights(b.down.w, &b.down)}
 	}
@@ -517,29 +559,64 @@ func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
 	parallelFor(m.threads, len(p.spans), func(si int) {
 		s := p.spans[si]
 		m.ggmlSequence(lp[first[si]:first[si+1]], p.tokens[s.off:s.off+s.n], p.rows[first[si]:first[si+1]], s.off,
-			p.tgts[first[si]:first[si+1]], func(l int) [7]ggmlWeight {
-				w := bw[l]
-				return [7]ggmlWeight{w.q, w.k, w.v, w.o, w.gate, w.up, w.down}
-			}, head)
+			p.tgts[first[si]:first[si+1]], bw, head)
 	})
 	return splitMasked(lp, seqs), nil
 }
 
-// ggmlSequence scores one sequence: lp[i] = log p(tgts[i] | tokens[:rows[i]-off+1]).
-func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, tgts []int32, weights func(l int) [7]ggmlWeight, head ggmlWeight) {
+// ggmlScales returns what the runner's graph multiplies the attention scores by: qScale on q
+// after RoPE (a ggml_scale node), and flash attention's kq_scale. llama, qwen2 and qwen3 pass
+// 1/sqrtf(hd) as kq_scale (llm_build_llama, ollama's qwen3 Attention); phi3 scales q by it
+// first; gemma2 scales q by llama.cpp's f_attention_scale, 1.0f/sqrtf(hd) or
+// 1.0f/sqrtf(dim/heads) for the 27B (llm_build_gemma2_iswa); gemma3 by the Go engine's
+// q.Scale(1/math.Sqrt(...)), a float64 quotient rounded to float32 (gemma3 TextSelfAttention).
+func (c Config) ggmlScales() (qScale, kqScale float32) {
+	inv := 1 / float32(math.Sqrt(float64(c.HeadDim)))
+	switch spec, _ := archTraits(c.Arch); {
+	case c.Arch == "gemma2":
+		n := c.HeadDim
+		if c.Layers == 46 {
+			n = c.Dim / c.Heads
+		}
+		return 1 / float32(math.Sqrt(float64(n))), 1
+	case c.Arch == "gemma3":
+		return c.attnScale(), 1
+	case spec.qScaledFirst:
+		return inv, 1
+	}
+	return 1, inv
+}
+
+// ggmlBlock is one block's weights as the runner holds them.
+type ggmlBlock struct{ q, k, v, o, gate, up, down ggmlWeight }
+
+// ggmlSequence scores one sequence: lp[i] = log p(tgts[i] | tokens[:rows[i]-off+1]). Besides
+// the llama block it follows the gemma graphs (llm_build_gemma2_iswa; ollama's gemma3
+// TextModel): the embedding times √dim (ggml_scale by sqrtf(dim)), the post-attention and
+// post-FFN norms before each residual add, geglu (ggmlGeGLU), the attention soft-cap inside
+// flash attention (kq_scale /= cap, then s = cap·tanhf(s): ggml's flash_attn_ext with
+// logit_softcap), the sliding window as masked (skipped) keys, each block's RoPE base and
+// scale, and the final soft-cap as scale, tanh, scale nodes.
+func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, tgts []int32, bw []ggmlBlock, head ggmlWeight) {
 	c := m.cfg
 	n, D, F := len(tokens), c.Dim, c.FFN
 	H, KV, hd := c.Heads, c.KVHeads, c.HeadDim
 	rep := H / KV
 	qDim, kvDim := H*hd, KV*hd
-	scale := 1 / float32(math.Sqrt(float64(hd)))
-	qScale := float32(1) // phi3's graph scales q (ggml_scale) before a kq_scale of 1
-	if spec, _ := archTraits(c.Arch); spec.qScaledFirst {
-		qScale, scale = scale, 1
+	qScale, scale := c.ggmlScales()
+	softcap := c.AttnSoftcap
+	if softcap != 0 {
+		scale /= softcap
 	}
 	x := make([]float32, n*D)
 	for t, id := range tokens {
-		copy(x[t*D:(t+1)*D], m.embed.Data[int(id)*D:(int(id)+1)*D])
+		xt := x[t*D : (t+1)*D]
+		copy(xt, m.embed.Data[int(id)*D:(int(id)+1)*D])
+		if c.EmbedScale != 0 {
+			for i := range xt {
+				xt[i] *= c.EmbedScale
+			}
+		}
 	}
 	xn := make([]float32, D)
 	xc := make([]float32, max(D, F, qDim))
@@ -551,16 +628,26 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 	gate, up, h := make([]float32, F), make([]float32, F), make([]float32, F)
 	cache := make([]float32, c.RopeDim)
 	q16, acc := make([]float32, hd), make([]float32, hd)
+	// residual adds out (normalized by the post-norm w when the model has them) to xt.
+	residual := func(xt, out []float32, w *Param) {
+		if c.PostNorms {
+			ggmlRMSNorm(out, out, w.Data, c.Eps)
+		}
+		for i := range xt {
+			xt[i] = out[i] + xt[i]
+		}
+	}
 	for l := 0; l < c.Layers; l++ {
 		b := &m.blocks[l]
-		w := weights(l)
+		w := &bw[l]
+		theta, freqScale := c.layerRope(l)
 		for t := 0; t < n; t++ {
 			xt := x[t*D : (t+1)*D]
 			ggmlRMSNorm(xn, xt, b.attnNorm.Data, c.Eps)
 			qt, kt, vt := q[t*qDim:(t+1)*qDim], k16[t*kvDim:(t+1)*kvDim], v16[t*kvDim:(t+1)*kvDim]
-			m.ggmlLinear(qt, &b.q, w[0], xn, xc)
-			m.ggmlLinear(kt, &b.k, w[1], xn, xc)
-			m.ggmlLinear(vt, &b.v, w[2], xn, xc)
+			m.ggmlLinear(qt, &b.q, w.q, xn, xc)
+			m.ggmlLinear(kt, &b.k, w.k, xn, xc)
+			m.ggmlLinear(vt, &b.v, w.v, xn, xc)
 			if c.QKNorm { // rms_norm + mul over each head (qwen3, gemma3)
 				for hh := 0; hh < H; hh++ {
 					ggmlRMSNorm(qt[hh*hd:(hh+1)*hd], qt[hh*hd:(hh+1)*hd], b.qNorm.Data, c.Eps)
@@ -569,7 +656,7 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 					ggmlRMSNorm(kt[g*hd:(g+1)*hd], kt[g*hd:(g+1)*hd], b.kNorm.Data, c.Eps)
 				}
 			}
-			m.ggmlRopeCache(cache, t)
+			m.ggmlRopeCache(cache, t, theta, freqScale)
 			for hh := 0; hh < H; hh++ {
 				m.ggmlRope(qt[hh*hd:(hh+1)*hd], cache)
 			}
@@ -585,6 +672,10 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				kt[i], vt[i] = roundF16(kt[i]), roundF16(vt[i])
 			}
 		}
+		first := func(t int) int { return 0 } // the first key row t sees
+		if c.windowed(l) {
+			first = func(t int) int { return max(0, t-c.Window+1) }
+		}
 		for t := 0; t < n; t++ {
 			for hh := 0; hh < H; hh++ {
 				g := hh / rep
@@ -593,8 +684,11 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				}
 				clear(acc)
 				S, M := float32(0), float32(math.Inf(-1))
-				for j := 0; j <= t; j++ {
+				for j := first(t); j <= t; j++ {
 					sc := ggmlDot(k16[j*kvDim+g*hd:j*kvDim+(g+1)*hd], q16) * scale
+					if softcap != 0 {
+						sc = softcap * libmTanhf(sc)
+					}
 					ggmlFlashStep(acc, v16[j*kvDim+g*hd:], sc, &S, &M)
 				}
 				inv := float32(0)
@@ -606,25 +700,41 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				}
 			}
 			xt := x[t*D : (t+1)*D]
-			m.ggmlLinear(tmp[:D], &b.o, w[3], ao, xc)
-			for i := range xt {
-				xt[i] = tmp[i] + xt[i]
-			}
+			m.ggmlLinear(tmp[:D], &b.o, w.o, ao, xc)
+			residual(xt, tmp[:D], b.postAttnNorm)
 			ggmlRMSNorm(xn, xt, b.ffnNorm.Data, c.Eps)
-			m.ggmlLinear(up, &b.up, w[5], xn, xc)
-			m.ggmlLinear(gate, &b.gate, w[4], xn, xc)
-			ggmlSwiGLU(h, gate, up)
-			m.ggmlLinear(tmp[:D], &b.down, w[6], h, xc)
-			for i := range xt {
-				xt[i] = tmp[i] + xt[i]
+			m.ggmlLinear(up, &b.up, w.up, xn, xc)
+			m.ggmlLinear(gate, &b.gate, w.gate, xn, xc)
+			if c.GeGLU {
+				ggmlGeGLU(h, gate, up)
+			} else {
+				ggmlSwiGLU(h, gate, up)
 			}
+			m.ggmlLinear(tmp[:D], &b.down, w.down, h, xc)
+			residual(xt, tmp[:D], b.postFFNNorm)
 		}
 	}
 	logits := make([]float32, c.Vocab)
 	for i, r := range rows {
 		ggmlRMSNorm(xn, x[(r-off)*D:(r-off+1)*D], m.outNorm.Data, c.Eps)
 		ggmlMatVec(logits, head, xn, xc)
+		if cp := c.FinalSoftcap; cp != 0 {
+			ggmlSoftcap(logits, cp, c.Arch == "gemma3")
+		}
 		lp[i] = ollamaLogprob(logits, int(tgts[i]))
+	}
+}
+
+// ggmlSoftcap is the final soft-cap as the runners build it: ggml_scale by 1/c, ggml_tanh
+// (tanhf), ggml_scale by c. llama.cpp computes 1.0f/c in float; ollama's Go engine (goInverse)
+// passes 1.0/float64(c) rounded to float32.
+func ggmlSoftcap(z []float32, c float32, goInverse bool) {
+	inv := 1 / c
+	if goInverse {
+		inv = float32(1 / float64(c))
+	}
+	for i, v := range z {
+		z[i] = libmTanhf(v*inv) * c
 	}
 }
 

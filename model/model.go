@@ -42,7 +42,8 @@ type LoadOptions struct {
 	// with the same prompt (the tokens before the first masked token) have that prompt computed
 	// once, both completions attending to its one K/V. Off, every sequence is laid out whole.
 	UnsharedPrompts bool
-	// F16KV makes LogProbs re-enact Ollama v0.17.4's llama.cpp runner on the CPU step by step:
+	// F16KV makes LogProbs re-enact Ollama v0.17.4's runner (llama.cpp's, or its Go engine's
+	// ggml graph for qwen3 and gemma3) on the CPU step by step, for every architecture:
 	// float64-summed dot products, activations rounded to f16 against F16 weights, an f16 KV
 	// cache and flash attention with an f16 accumulator, ggml's RoPE cache and SSE2 exp (see
 	// attn_ggml.go). Its log-probs equal the server's (bit for bit on stories260K and
@@ -233,9 +234,6 @@ func load(path string, opt LoadOptions, headerOnly bool) (*Model, error) {
 	}
 	if m.cfg, err = configFromKV(kv, vocab); err != nil {
 		return nil, err
-	}
-	if opt.F16KV && !m.cfg.llamaBlock() {
-		return nil, fmt.Errorf("F16KV re-enacts Ollama's llama.cpp runner for llama and qwen2 blocks only, not %s", m.cfg.Arch)
 	}
 	base := int64(g.Tensors().Offset)
 	if t := byName["rope_freqs.weight"]; t != nil {

@@ -33,9 +33,8 @@ gemma2-2b-shape, phi3-mini-shape) with the generator the model package's parity 
 that architecture (model.WriteRandomGGUF for qwen3 and phi3, model.PeakedGGUF for gemma2 and
 gemma3; the qwen3 and gemma vocabularies padded with unused tokens to the real models' 151936,
 262144 and 256000 rows unless --small-vocab), at each --types encoding, imports it into the Ollama server, generates greedily with
-log-probs (--tokens per prompt, two prompts), and scores the same tokens with align: the llama
-block architectures with the runner re-enacted (model.LoadOptions.F16KV), the gemma ones with the
-default path, as the tests do. Prints per prompt the mean and max |Δ log-prob| against the bound
+log-probs (--tokens per prompt, two prompts), and scores the same tokens with align, with the runner re-enacted
+(model.LoadOptions.F16KV), as the tests do. Prints per prompt the mean and max |Δ log-prob| against the bound
 (1e-3 for the llama.cpp runner: gemma2, phi3; 2e-3 for Ollama's Go engine: qwen3, gemma3) and how
 many top log-probs are above −1 (peaked); fails when a mean misses its bound. Too slow for the
 test suite at these sizes: the small shapes run there (TestRandomArchParity,

@@ -26,9 +26,9 @@ type ParityShape struct {
 	// Engine: Ollama v0.17.4 serves the architecture in its own Go engine (bound 2e-3), not in
 	// the llama.cpp runner (bound 1e-3).
 	Engine bool
-	// F16KV scores with model.LoadOptions.F16KV, the llama.cpp runner re-enacted (the llama
-	// block architectures, as TestRandomArchParity does); the gemma shapes score with the
-	// default path, as TestGemmaParityWithOllama does.
+	// F16KV scores with model.LoadOptions.F16KV, the runner re-enacted (every shape, as
+	// TestRandomArchParity and TestGemmaParityWithOllama do); false scores with the training
+	// path.
 	F16KV bool
 	// Raw sends the prompts with raw=true (TestRandomArchParity's raw prompts); otherwise through
 	// the file's template, which for the stories vocabulary is the prompt itself
@@ -123,11 +123,11 @@ func ParityShapes(stories, phi3Vocab string, smallVocab bool) []ParityShape {
 			Layers: 28, Params: blockParams(rows("qwen3-0.6b-shape", 1000), 1024, 3072, 16, 8, 128, true),
 			write: random(model.Config{Arch: "qwen3", Layers: 28, Dim: 1024, FFN: 3072, Heads: 16, KVHeads: 8, HeadDim: 128,
 				RopeTheta: 1e6, Eps: 1e-6, ContextLen: 40960, Tied: true}, model.RandomGGUF{Vocab: model.VocabChatML, Seed: 21, PadVocab: pad("qwen3-0.6b-shape")})},
-		{Name: "gemma3-270m-shape", Arch: "gemma3", Engine: true, Prompts: gemmaPrompts,
+		{Name: "gemma3-270m-shape", Arch: "gemma3", Engine: true, F16KV: true, Prompts: gemmaPrompts,
 			Layers: 18, Params: blockParams(rows("gemma3-270m-shape", 512), 640, 2048, 4, 1, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma3", Layers: 18, Dim: 640, FFN: 2048, Heads: 4, KVHeads: 1, HeadDim: 256,
 				SlidingWindow: 512, ContextLen: 32768, Vocab: stories, Seed: 13, Tied: true, TiedHeadGain: 0.35, ExtraKV: gemmaKV(), PadVocab: pad("gemma3-270m-shape")})},
-		{Name: "gemma2-2b-shape", Arch: "gemma2", Prompts: gemmaPrompts,
+		{Name: "gemma2-2b-shape", Arch: "gemma2", F16KV: true, Prompts: gemmaPrompts,
 			Layers: 26, Params: blockParams(rows("gemma2-2b-shape", 512), 2304, 9216, 8, 4, 256, true),
 			write: peaked(model.PeakedGGUF{Arch: "gemma2", Layers: 26, Dim: 2304, FFN: 9216, Heads: 8, KVHeads: 4, HeadDim: 256,
 				SlidingWindow: 4096, ContextLen: 8192, Vocab: stories, Seed: 17, Tied: true, TiedHeadGain: 0.18, ExtraKV: gemmaKV(), PadVocab: pad("gemma2-2b-shape")})},
