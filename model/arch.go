@@ -77,8 +77,9 @@ type archSpec struct {
 	// fused: q, k, v live in one attn_qkv tensor and gate, up in one ffn_up tensor (phi3); the
 	// engine splits them at load and joins them again at export.
 	fused bool
-	// qScaledFirst: the runner multiplies q by 1/√hd before the scores (phi3's graph), which the
-	// server re-enactment (F16KV) follows; the math is the same either way.
+	// qScaledFirst: the runner multiplies q by the score scale before the scores, with a
+	// kq_scale of 1 (phi3's, gemma2's and gemma3's graphs), which the server re-enactment
+	// (F16KV: Config.ggmlScales) follows; the math is the same either way.
 	qScaledFirst bool
 }
 

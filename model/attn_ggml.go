@@ -566,25 +566,18 @@ func (m *Model) ggmlLogProbs(seqs []Sequence) ([][]float32, error) {
 
 // ggmlScales returns what the runner's graph multiplies the attention scores by: qScale on q
 // after RoPE (a ggml_scale node), and flash attention's kq_scale. llama, qwen2 and qwen3 pass
-// 1/sqrtf(hd) as kq_scale (llm_build_llama, ollama's qwen3 Attention); phi3 scales q by it
-// first; gemma2 scales q by llama.cpp's f_attention_scale, 1.0f/sqrtf(hd) or
-// 1.0f/sqrtf(dim/heads) for the 27B (llm_build_gemma2_iswa); gemma3 by the Go engine's
-// q.Scale(1/math.Sqrt(...)), a float64 quotient rounded to float32 (gemma3 TextSelfAttention).
+// 1.0f/sqrtf(hd) as kq_scale (llm_build_llama, ollama's qwen3 Attention); the architectures
+// marked qScaledFirst scale q first, by Config.AttnScale when their config sets it as their
+// runner computes it (gemma2.go, gemma3.go), else by 1.0f/sqrtf(hd) (phi3), with a kq_scale of 1.
 func (c Config) ggmlScales() (qScale, kqScale float32) {
 	inv := 1 / float32(math.Sqrt(float64(c.HeadDim)))
-	switch spec, _ := archTraits(c.Arch); {
-	case c.Arch == "gemma2":
-		n := c.HeadDim
-		if c.Layers == 46 {
-			n = c.Dim / c.Heads
-		}
-		return 1 / float32(math.Sqrt(float64(n))), 1
-	case c.Arch == "gemma3":
-		return c.attnScale(), 1
-	case spec.qScaledFirst:
-		return inv, 1
+	if spec, _ := archTraits(c.Arch); !spec.qScaledFirst {
+		return 1, inv
 	}
-	return 1, inv
+	if c.AttnScale != 0 {
+		return c.AttnScale, 1
+	}
+	return inv, 1
 }
 
 // ggmlBlock is one block's weights as the runner holds them.
@@ -672,11 +665,11 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				kt[i], vt[i] = roundF16(kt[i]), roundF16(vt[i])
 			}
 		}
-		first := func(t int) int { return 0 } // the first key row t sees
-		if c.windowed(l) {
-			first = func(t int) int { return max(0, t-c.Window+1) }
-		}
 		for t := 0; t < n; t++ {
+			j0 := 0 // the first key row t sees
+			if c.windowed(l) {
+				j0 = max(0, t-c.Window+1)
+			}
 			for hh := 0; hh < H; hh++ {
 				g := hh / rep
 				for d := range q16 {
@@ -684,7 +677,7 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 				}
 				clear(acc)
 				S, M := float32(0), float32(math.Inf(-1))
-				for j := first(t); j <= t; j++ {
+				for j := j0; j <= t; j++ {
 					sc := ggmlDot(k16[j*kvDim+g*hd:j*kvDim+(g+1)*hd], q16) * scale
 					if softcap != 0 {
 						sc = softcap * libmTanhf(sc)

@@ -27,7 +27,7 @@ import (
 // *_norm.weight is a plain multiplicative RMSNorm weight here, as in both runners.
 // llama.cpp binds gemma2's head to token_embd whatever the file holds, and refuses a file with
 // an output.weight (its tensor count then differs): align refuses it up front.
-func gemma2Spec() archSpec { return archSpec{neox: true, tiedHead: true} }
+func gemma2Spec() archSpec { return archSpec{neox: true, tiedHead: true, qScaledFirst: true} }
 
 func gemma2Config(kv ggml.KV, c *Config) {
 	c.EmbedScale = float32(math.Sqrt(float64(c.Dim)))
@@ -39,7 +39,9 @@ func gemma2Config(kv ggml.KV, c *Config) {
 	for l := range c.WindowLayers {
 		c.WindowLayers[l] = l%2 == 0
 	}
+	n := c.HeadDim // llama.cpp's f_attention_scale, 1.0f/sqrtf(n), which its graph puts on q
 	if c.Layers == 46 {
-		c.AttnScale = float32(1 / math.Sqrt(float64(c.Dim/c.Heads)))
+		n = c.Dim / c.Heads
 	}
+	c.AttnScale = 1 / float32(math.Sqrt(float64(n)))
 }

@@ -33,7 +33,7 @@ import (
 // Norm weights are stored as 1 + w by the converters (see gemma2.go). Vision tensors (v.*,
 // mm.*) of the multimodal files are not bound: the model loads their text tower, notes it
 // (Notes), and export copies them byte for byte.
-func gemma3Spec() archSpec { return archSpec{neox: true, qkNorm: true} }
+func gemma3Spec() archSpec { return archSpec{neox: true, qkNorm: true, qScaledFirst: true} }
 
 func gemma3Config(kv ggml.KV, c *Config) error {
 	if vl := int(kv.Uint("attention.value_length", uint32(c.HeadDim))); vl != c.HeadDim {
@@ -59,9 +59,11 @@ func gemma3Config(kv ggml.KV, c *Config) error {
 			c.RopeScale = 8
 		}
 	}
+	n := c.HeadDim // the Go engine's q.Scale(1/math.Sqrt(n)): a float64 quotient, rounded to float32
 	if c.Layers == 62 {
-		c.AttnScale = float32(1 / math.Sqrt(float64(c.Dim/c.Heads)))
+		n = c.Dim / c.Heads
 	}
+	c.AttnScale = float32(1 / math.Sqrt(float64(n)))
 	pattern := kv.Bools("attention.sliding_window_pattern")
 	c.WindowLayers, c.RopeLocalLayers = make([]bool, c.Layers), make([]bool, c.Layers)
 	for l := range c.WindowLayers {
