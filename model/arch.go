@@ -81,6 +81,10 @@ type archSpec struct {
 	// kq_scale of 1 (phi3's, gemma2's and gemma3's graphs), which the server re-enactment
 	// (F16KV: Config.ggmlScales) follows; the math is the same either way.
 	qScaledFirst bool
+	// goEngine: Ollama v0.17.4 serves the architecture in its own Go engine (model/models/*),
+	// not in the llama.cpp runner; where the two compute a graph constant differently (the
+	// final soft-cap's 1/c), the re-enactment follows the engine's.
+	goEngine bool
 }
 
 // supportedArchs is what the error for an unknown architecture lists.

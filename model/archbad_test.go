@@ -31,7 +31,7 @@ func rewriteGGUF(t *testing.T, src string, editKV func(ggml.KV), editT func(*ggm
 		nt := &ggml.Tensor{Name: tt.Name, Kind: tt.Kind, Shape: append([]uint64(nil), tt.Shape...), WriterTo: tensorWriter{raw: raw}}
 		if nt = editT(nt); nt != nil {
 			if n := nt.Shape[0]; len(nt.Shape) == 1 && n != tt.Shape[0] { // keep the byte count consistent
-				nt.WriterTo = tensorWriter{data: make([]float32, n), typ: kernels.TypeF32}
+				nt.WriterTo = f32Tensor(kernels.TypeF32, make([]float32, n))
 			}
 			ts = append(ts, nt)
 		}

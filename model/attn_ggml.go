@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/alignkit/align/kernels"
@@ -120,10 +121,34 @@ func ggmlDot(w, x []float32) float32 {
 // ggmlWeight is one weight as the runner holds it: its float32 values and its GGUF type, and
 // for a Q4_K weight its blocks as the file holds them (q4k, rows × cols/256 blocks of 144 bytes;
 // nil when they could not be read or do not decode to data: then it is multiplied as float32).
+// A projection Load keeps encoded (residentEncoded) has no data until ggmlSequence decodes it
+// for one block (decoded), into a buffer of one block's size: a scoring pass holds the encoded
+// model and one block as float32, not the whole model twice (phi3-mini's 3.82B parameters would
+// be 15.3 GB of float32 beside their encoding). Its Q4_K blocks are the encoding itself.
 type ggmlWeight struct {
 	data []float32
 	typ  ggmlType
 	q4k  []byte
+	enc  *linear // the encoded projection, when data is nil
+}
+
+// decoded returns w with its values decoded into the front of buf, and the rest of buf; w as it
+// is when it has its values, or Q4_K blocks that ggmlMatVec multiplies directly.
+func (w ggmlWeight) decoded(buf []float32) (ggmlWeight, []float32) {
+	if w.data != nil || w.q4k != nil {
+		return w, buf
+	}
+	n := w.enc.out * w.enc.in
+	w.data = w.enc.rows(buf[:n], 0, w.enc.out)
+	return w, buf[n:]
+}
+
+// decodedSize is the float32 values decoded needs for w.
+func (w ggmlWeight) decodedSize() int {
+	if w.data != nil || w.q4k != nil {
+		return 0
+	}
+	return w.enc.out * w.enc.in
 }
 
 // ggmlMatVec writes y[r] = ggml mul_mat row r of w against x (rows × len(x)).
@@ -464,8 +489,15 @@ func (m *Model) ggmlWeights(p *Param, l *linear) ggmlWeight {
 		}
 	}
 	w := ggmlWeight{data: p.Data, typ: typ}
+	if l != nil && l.q != nil {
+		w.data, w.enc = nil, l
+		if typ == typeQ4_K && l.q.typ == typeQ4_K && l.in%256 == 0 {
+			w.q4k = l.q.raw // the file's blocks (a fused part's rows of them)
+		}
+		return w
+	}
 	if l != nil {
-		w.data = l.weightF32()
+		w.data = l.w.Data
 	}
 	if typ == typeQ4_K && info != nil {
 		w.q4k = m.q4kCached(info, p.Name, w.data)
@@ -583,6 +615,27 @@ func (c Config) ggmlScales() (qScale, kqScale float32) {
 // ggmlBlock is one block's weights as the runner holds them.
 type ggmlBlock struct{ q, k, v, o, gate, up, down ggmlWeight }
 
+func (b *ggmlBlock) weights() []*ggmlWeight {
+	return []*ggmlWeight{&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}
+}
+
+// decoded returns b with every encoded projection decoded into buf (ggmlWeight.decoded).
+func (b ggmlBlock) decoded(buf []float32) ggmlBlock {
+	for _, w := range b.weights() {
+		*w, buf = w.decoded(buf)
+	}
+	return b
+}
+
+// decodedSize is the float32 values decoded needs for b.
+func (b ggmlBlock) decodedSize() int {
+	n := 0
+	for _, w := range b.weights() {
+		n += w.decodedSize()
+	}
+	return n
+}
+
 // ggmlSequence scores one sequence: lp[i] = log p(tgts[i] | tokens[:rows[i]-off+1]). Besides
 // the llama block it follows the gemma graphs (llm_build_gemma2_iswa; ollama's gemma3
 // TextModel): the embedding times √dim (ggml_scale by sqrtf(dim)), the post-attention and
@@ -630,9 +683,13 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 			xt[i] = out[i] + xt[i]
 		}
 	}
+	var wbuf []float32 // one block's encoded projections, decoded
+	for l := range bw {
+		wbuf = slices.Grow(wbuf, bw[l].decodedSize())
+	}
 	for l := 0; l < c.Layers; l++ {
 		b := &m.blocks[l]
-		w := &bw[l]
+		w := bw[l].decoded(wbuf[:cap(wbuf)])
 		theta, freqScale := c.layerRope(l)
 		for t := 0; t < n; t++ {
 			xt := x[t*D : (t+1)*D]
@@ -708,11 +765,12 @@ func (m *Model) ggmlSequence(lp []float32, tokens []int32, rows []int, off int, 
 		}
 	}
 	logits := make([]float32, c.Vocab)
+	spec, _ := archTraits(c.Arch)
 	for i, r := range rows {
 		ggmlRMSNorm(xn, x[(r-off)*D:(r-off+1)*D], m.outNorm.Data, c.Eps)
 		ggmlMatVec(logits, head, xn, xc)
 		if cp := c.FinalSoftcap; cp != 0 {
-			ggmlSoftcap(logits, cp, c.Arch == "gemma3")
+			ggmlSoftcap(logits, cp, spec.goEngine)
 		}
 		lp[i] = ollamaLogprob(logits, int(tgts[i]))
 	}

@@ -160,3 +160,51 @@ func TestGGMLDotQ4K(t *testing.T) {
 		t.Errorf("random blocks: %g, float64 %g (Σ|w·x| %g)", got, ref, mag)
 	}
 }
+
+// TestGGMLEncodedBlocks: F16KV on a file whose projections Load keeps encoded (the default for
+// F16, Q8_0 and Q4_K files) decodes one block at a time (ggmlBlock.decoded) or multiplies the
+// file's Q4_K blocks; its log-probs must be bit for bit those of the same file loaded Dense
+// (every weight float32 at load, the path that held the whole model decoded), for phi3 (its fused
+// q, k, v and gate, up, which Load reads float32, beside the encoded o and down) and qwen3, at
+// each type.
+func TestGGMLEncodedBlocks(t *testing.T) {
+	c := Config{Layers: 2, Dim: 256, FFN: 512, Heads: 4, KVHeads: 4, HeadDim: 64, RopeTheta: 1e4, Eps: 1e-5, ContextLen: 512}
+	phi3, qwen3 := c, c
+	phi3.Arch = "phi3"
+	qwen3.Arch, qwen3.KVHeads = "qwen3", 2
+	for _, spec := range []RandomGGUF{{Config: phi3, VocabFile: "../testdata/vocab/ggml-vocab-phi-3.gguf", Seed: 3}, {Config: qwen3, Vocab: VocabChatML, Seed: 4}} {
+		for _, typ := range []kernels.GGMLType{kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeQ4_K} {
+			path := writeRandomT(t, spec, typ)
+			enc := loadT(t, path, LoadOptions{F16KV: true})
+			dense := loadT(t, path, LoadOptions{F16KV: true, Dense: true})
+			if enc.blocks[0].o.q == nil || enc.blocks[1].down.q == nil || dense.blocks[0].o.q != nil {
+				t.Fatalf("%s %s: o encoded %v, dense %v: want resident and decoded", spec.Config.Arch, typ, enc.blocks[0].o.q != nil, dense.blocks[0].o.q == nil)
+			}
+			toks, err := enc.Tokenize("Once upon a time there was a little fox", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := Sequence{Tokens: toks, Mask: make([]bool, len(toks))}
+			for i := 1; i < len(toks); i++ {
+				seq.Mask[i] = true
+			}
+			a, err := enc.LogProbs([]Sequence{seq, seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := dense.LogProbs([]Sequence{seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := range a {
+				for i := range b[0] {
+					if math.Float32bits(a[s][i]) != math.Float32bits(b[0][i]) {
+						t.Errorf("%s %s sequence %d token %d: %g encoded, %g dense", spec.Config.Arch, typ, s, i, a[s][i], b[0][i])
+					}
+				}
+			}
+			enc.Close()
+			dense.Close()
+		}
+	}
+}

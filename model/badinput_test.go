@@ -32,7 +32,7 @@ func writeVariant(t *testing.T, edit func(ggml.KV), embdType kernels.GGMLType) s
 	}
 	var ts []*ggml.Tensor
 	for _, ti := range m.tensors {
-		tt := &ggml.Tensor{Name: ti.name, Shape: ti.shape, Kind: uint32(kernels.TypeF32), WriterTo: tensorWriter{data: data[ti.name], typ: kernels.TypeF32}}
+		tt := &ggml.Tensor{Name: ti.name, Shape: ti.shape, Kind: uint32(kernels.TypeF32), WriterTo: f32Tensor(kernels.TypeF32, data[ti.name])}
 		if ti.name == "token_embd.weight" && embdType != kernels.TypeF32 {
 			gt := ggml.TensorType(embdType) // fs/ggml's sizes: the type may be one align refuses
 			n := len(data[ti.name]) / int(gt.BlockSize()) * int(gt.TypeSize())

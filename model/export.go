@@ -18,43 +18,87 @@ import (
 	"github.com/alignkit/align/kernels"
 )
 
-// tensorWriter encodes float32 data as a ggml type when fs/ggml's WriteGGUF asks for it.
+// tensorWriter encodes float32 data as a ggml type when fs/ggml's WriteGGUF asks for it. The
+// data is one or more pieces written back to back (a fused tensor's parts, each a whole number of
+// rows, so that the encoding of the pieces is the encoding of their concatenation), and it is
+// encoded chunk by chunk into one bounded buffer: a file of billions of parameters is written
+// without a second copy of its weights, encoded or fused (WriteGGUF runs GOMAXPROCS writers at
+// once).
 type tensorWriter struct {
-	data []float32
+	data [][]float32
 	typ  kernels.GGMLType
 	raw  []byte // copied verbatim when not nil
 }
+
+// f32Tensor is the writer of data (one or more pieces, in row order) encoded as typ.
+func f32Tensor(typ kernels.GGMLType, data ...[]float32) tensorWriter {
+	return tensorWriter{data: data, typ: typ}
+}
+
+// encodeChunk is the number of values tensorWriter encodes at a time: a multiple of every
+// block size it writes (32 for Q8_0, 256 for Q4_K).
+const encodeChunk = 1 << 18
 
 func (t tensorWriter) WriteTo(w io.Writer) (int64, error) {
 	if t.raw != nil {
 		n, err := w.Write(t.raw)
 		return int64(n), err
 	}
-	var b []byte
-	switch t.typ {
-	case kernels.TypeF32:
-		b = make([]byte, 4*len(t.data))
-		for i, v := range t.data {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-	case kernels.TypeF16:
-		b = make([]byte, 2*len(t.data))
-		kernels.QuantizeF16(b, t.data)
-	case kernels.TypeQ8_0:
-		b = make([]byte, len(t.data)/32*34)
-		if err := kernels.QuantizeQ8_0(b, t.data); err != nil {
-			return 0, err
-		}
-	case kernels.TypeQ4_K:
-		b = make([]byte, len(t.data)/256*144)
-		if err := kernels.QuantizeQ4K(b, t.data); err != nil {
-			return 0, err
-		}
-	default:
+	elems, bytes := kernels.BlockSize(t.typ)
+	if !encodable(t.typ) {
 		return 0, fmt.Errorf("cannot encode %s", t.typ)
 	}
-	n, err := w.Write(b)
-	return int64(n), err
+	var buf []byte
+	var total int64
+	for _, piece := range t.data {
+		for off := 0; off < len(piece); off += encodeChunk {
+			src := piece[off:min(off+encodeChunk, len(piece))]
+			size := len(src) / elems * bytes
+			if cap(buf) < size {
+				buf = make([]byte, size)
+			}
+			if err := encodeValues(t.typ, buf[:size], src); err != nil {
+				return total, err
+			}
+			n, err := w.Write(buf[:size])
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// encodable reports whether encodeValues writes typ.
+func encodable(typ kernels.GGMLType) bool {
+	switch typ {
+	case kernels.TypeF32, kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ8_0, kernels.TypeQ4_K:
+		return true
+	}
+	return false
+}
+
+// encodeValues encodes src as typ into dst (len(src)/elems·bytes of kernels.BlockSize), for the
+// encodings align writes: F32, F16, BF16, Q8_0 and Q4_K (encodable).
+func encodeValues(typ kernels.GGMLType, dst []byte, src []float32) error {
+	switch typ {
+	case kernels.TypeF32:
+		for i, v := range src {
+			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
+		}
+	case kernels.TypeF16:
+		kernels.QuantizeF16(dst, src)
+	case kernels.TypeBF16:
+		kernels.QuantizeBF16(dst, src)
+	case kernels.TypeQ8_0:
+		return kernels.QuantizeQ8_0(dst, src)
+	case kernels.TypeQ4_K:
+		return kernels.QuantizeQ4K(dst, src)
+	default:
+		return fmt.Errorf("cannot encode %s", typ)
+	}
+	return nil
 }
 
 // writeGGUF runs fs/ggml's WriteGGUF, which needs a seekable *os.File, onto any writer.
@@ -156,13 +200,16 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType, extraKV ggml.KV, 
 			data[l.w.Name] = m.mergedWeight(l)
 		}
 	}
-	maps.Copy(data, joinFused(m.bindings(), data)) // phi3: attn_qkv, ffn_up from their parts
+	fused := joinFused(m.bindings(), data) // phi3: attn_qkv, ffn_up from their parts
 	var f *os.File
 	var src *ggml.GGML // the source's header, decoded once
 	var ts []*ggml.Tensor
 	for _, ti := range m.tensors {
 		t := &ggml.Tensor{Name: ti.name, Shape: slices.Clone(ti.shape)}
-		d, ok := data[ti.name]
+		d, ok := fused[ti.name]
+		if !ok {
+			d, ok = [][]float32{data[ti.name]}, data[ti.name] != nil
+		}
 		if !ok { // not used by the engine: copy the original bytes
 			if f == nil {
 				var err error
@@ -188,7 +235,7 @@ func (m *Model) writeMerged(w io.Writer, typ kernels.GGMLType, extraKV ggml.KV, 
 		} else if tt == kernels.TypeQ8_0 && ti.shape[0]%32 != 0 {
 			tt = kernels.TypeF16
 		}
-		t.Kind, t.WriterTo = uint32(tt), tensorWriter{data: d, typ: tt}
+		t.Kind, t.WriterTo = uint32(tt), f32Tensor(tt, d...)
 		ts = append(ts, t)
 	}
 	maps.Copy(kv, extraKV)
@@ -267,8 +314,8 @@ func (m *Model) WriteAdapterGGUF(w io.Writer) error {
 	for _, l := range ls {
 		a, b := l.lora.a, l.lora.b
 		ts = append(ts,
-			&ggml.Tensor{Name: a.Name, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(l.in), uint64(l.lora.rank)}, WriterTo: tensorWriter{data: a.Data, typ: kernels.TypeF32}},
-			&ggml.Tensor{Name: b.Name, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(l.lora.rank), uint64(l.out)}, WriterTo: tensorWriter{data: b.Data, typ: kernels.TypeF32}},
+			&ggml.Tensor{Name: a.Name, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(l.in), uint64(l.lora.rank)}, WriterTo: f32Tensor(kernels.TypeF32, a.Data)},
+			&ggml.Tensor{Name: b.Name, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(l.lora.rank), uint64(l.out)}, WriterTo: f32Tensor(kernels.TypeF32, b.Data)},
 		)
 	}
 	if err := writeGGUF(w, kv, ts); err != nil {

@@ -303,7 +303,7 @@ func TestOllamaRoundTrip(t *testing.T) {
 func TestMergedKeepsUnknownTensors(t *testing.T) {
 	extra := []float32{3, 1, 4, 1, 5, 9, 2, 6}
 	src := writeRopeVariant(t, nil, []float32{1, 2, 4, 8},
-		&ggml.Tensor{Name: "extra.weight", Kind: uint32(kernels.TypeF32), Shape: []uint64{8}, WriterTo: tensorWriter{data: extra, typ: kernels.TypeF32}})
+		&ggml.Tensor{Name: "extra.weight", Kind: uint32(kernels.TypeF32), Shape: []uint64{8}, WriterTo: f32Tensor(kernels.TypeF32, extra)})
 	m := loadT(t, src, LoadOptions{})
 	path := filepath.Join(t.TempDir(), "merged.gguf")
 	f, err := os.Create(path)
@@ -335,5 +335,56 @@ func TestMergedKeepsUnknownTensors(t *testing.T) {
 		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != v {
 			t.Errorf("extra.weight[%d] = %g, want %g", i, got, v)
 		}
+	}
+}
+
+// TestTensorWriterChunks: tensorWriter encodes in chunks of encodeChunk values and writes a
+// fused tensor's parts back to back; its bytes must be those of the whole concatenated tensor
+// encoded in one call of the kernels' encoders, for every type it writes, with a piece that
+// spans several chunks and ends inside one.
+func TestTensorWriterChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	row := 512
+	pieces := [][]float32{make([]float32, row*(encodeChunk/row*2+3)), make([]float32, row*7), make([]float32, row)}
+	var whole []float32
+	for _, p := range pieces {
+		for i := range p {
+			p[i] = float32(rng.NormFloat64())
+		}
+		whole = append(whole, p...)
+	}
+	for _, typ := range []kernels.GGMLType{kernels.TypeF32, kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeQ4_K} {
+		var want []byte
+		switch typ {
+		case kernels.TypeF32:
+			want = make([]byte, 4*len(whole))
+			for i, v := range whole {
+				binary.LittleEndian.PutUint32(want[4*i:], math.Float32bits(v))
+			}
+		case kernels.TypeF16:
+			want = make([]byte, 2*len(whole))
+			kernels.QuantizeF16(want, whole)
+		case kernels.TypeQ8_0:
+			want = make([]byte, len(whole)/32*34)
+			if err := kernels.QuantizeQ8_0(want, whole); err != nil {
+				t.Fatal(err)
+			}
+		case kernels.TypeQ4_K:
+			want = make([]byte, len(whole)/256*144)
+			if err := kernels.QuantizeQ4K(want, whole); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got bytes.Buffer
+		n, err := f32Tensor(typ, pieces...).WriteTo(&got)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if n != int64(len(want)) || !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s: %d bytes written, differ from the whole tensor's %d-byte encoding", typ, n, len(want))
+		}
+	}
+	if _, err := f32Tensor(kernels.TypeQ4_0, whole).WriteTo(&bytes.Buffer{}); err == nil {
+		t.Error("Q4_0: no error for a type the writer cannot encode")
 	}
 }

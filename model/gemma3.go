@@ -33,7 +33,9 @@ import (
 // Norm weights are stored as 1 + w by the converters (see gemma2.go). Vision tensors (v.*,
 // mm.*) of the multimodal files are not bound: the model loads their text tower, notes it
 // (Notes), and export copies them byte for byte.
-func gemma3Spec() archSpec { return archSpec{neox: true, qkNorm: true, qScaledFirst: true} }
+func gemma3Spec() archSpec {
+	return archSpec{neox: true, qkNorm: true, qScaledFirst: true, goEngine: true}
+}
 
 func gemma3Config(kv ggml.KV, c *Config) error {
 	if vl := int(kv.Uint("attention.value_length", uint32(c.HeadDim))); vl != c.HeadDim {

@@ -185,18 +185,7 @@ func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qw
 		n := min(chunk, rows-r0)
 		src, dst := buf[:n*cols], raw[r0*rowBytes:(r0+n)*rowBytes]
 		fill(src)
-		var err error
-		switch typ {
-		case kernels.TypeF16:
-			kernels.QuantizeF16(dst, src)
-		case kernels.TypeBF16:
-			kernels.QuantizeBF16(dst, src)
-		case kernels.TypeQ8_0:
-			err = kernels.QuantizeQ8_0(dst, src)
-		case kernels.TypeQ4_K:
-			err = kernels.QuantizeQ4K(dst, src)
-		}
-		if err != nil {
+		if err := encodeValues(typ, dst, src); err != nil {
 			mem.free()
 			return nil, fmt.Errorf("encode %s: %w", p.Name, err)
 		}
@@ -211,11 +200,7 @@ func encodeRandom(p *Param, typ kernels.GGMLType, fill func(dst []float32)) (*qw
 }
 
 // RandomEncodable reports whether NewRandom can keep random projections resident as typ
-// (LoadOptions.RandomType).
+// (LoadOptions.RandomType): an encoding align writes (encodable) other than F32.
 func RandomEncodable(typ kernels.GGMLType) bool {
-	switch typ {
-	case kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ8_0, kernels.TypeQ4_K:
-		return true
-	}
-	return false
+	return typ != kernels.TypeF32 && encodable(typ)
 }

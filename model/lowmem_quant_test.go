@@ -98,7 +98,7 @@ func writeQuantModelWith(t *testing.T, typ kernels.GGMLType, tables, tied bool) 
 		for i := range d {
 			d[i] = float32(mean + scale*rng.NormFloat64())
 		}
-		return &ggml.Tensor{Name: name, Kind: uint32(kernels.TypeF32), Shape: shape, WriterTo: tensorWriter{data: d, typ: kernels.TypeF32}}
+		return &ggml.Tensor{Name: name, Kind: uint32(kernels.TypeF32), Shape: shape, WriterTo: f32Tensor(kernels.TypeF32, d)}
 	}
 	table := func(name string, scale float64) *ggml.Tensor {
 		if !tables {

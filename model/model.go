@@ -543,6 +543,9 @@ func (m *Model) Close() error {
 	}
 	m.blocks, m.params, m.embed, m.output, m.outNorm = nil, nil, nil, nil, nil
 	m.embedQ, m.outputQ = nil, nil
+	m.q4kMu.Lock()
+	m.q4kRaw = nil
+	m.q4kMu.Unlock()
 	return nil
 }
 

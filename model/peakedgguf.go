@@ -189,7 +189,7 @@ func (r PeakedGGUF) write(path string) error {
 		for i, s := range shape {
 			gs[len(shape)-1-i] = uint64(s)
 		}
-		ts = append(ts, &ggml.Tensor{Name: name, Kind: uint32(typ), Shape: gs, WriterTo: tensorWriter{data: data, typ: typ}})
+		ts = append(ts, &ggml.Tensor{Name: name, Kind: uint32(typ), Shape: gs, WriterTo: f32Tensor(typ, data)})
 	}
 	// next(t): a random permutation of the normal tokens (byte, control and unused tokens are
 	// never predicted, so that greedy outputs detokenize piece by piece on either runner).

@@ -61,25 +61,35 @@ func phi3Rope(c *Config, kv ggml.KV, short, long *ggml.Tensor) error {
 	return nil
 }
 
-// fusedPart copies binding b's rows out of the whole fused tensor as a Param named b.part.
+// fusedPart is binding b's rows of the whole fused tensor as a Param named b.part. It shares
+// the whole's memory (capped at its rows, so that nothing written to it reaches the next part):
+// the parts cover the whole, and a copy would hold a fused model twice while Load reads it
+// (phi3-mini's attn_qkv and ffn_up are 10 GB as float32).
 func fusedPart(whole *Param, b binding) *Param {
 	rows, cols := b.shape[0], b.shape[1]
-	return &Param{Name: b.part, Shape: []int{rows, cols},
-		Data: slices.Clone(whole.Data[b.rowOff*cols : (b.rowOff+rows)*cols])}
+	lo, hi := b.rowOff*cols, (b.rowOff+rows)*cols
+	return &Param{Name: b.part, Shape: []int{rows, cols}, Data: whole.Data[lo:hi:hi]}
 }
 
-// joinFused returns the fused tensors of bs (name → rows of every part in order), each
-// part's rows taken from data[part].
-func joinFused(bs []binding, data map[string][]float32) map[string][]float32 {
-	out := map[string][]float32{}
+// joinFused returns the fused tensors of bs: name → every part's rows (data[part]), in row
+// order, without copying them (tensorWriter writes the pieces back to back).
+func joinFused(bs []binding, data map[string][]float32) map[string][][]float32 {
+	type piece struct {
+		off  int
+		rows []float32
+	}
+	parts := map[string][]piece{}
 	for _, b := range bs {
-		if b.fusedRows == 0 {
-			continue
+		if b.fusedRows > 0 {
+			parts[b.name] = append(parts[b.name], piece{b.rowOff, data[b.part]})
 		}
-		if out[b.name] == nil {
-			out[b.name] = make([]float32, b.fusedRows*b.shape[1])
+	}
+	out := map[string][][]float32{}
+	for name, ps := range parts {
+		slices.SortFunc(ps, func(a, b piece) int { return a.off - b.off })
+		for _, p := range ps {
+			out[name] = append(out[name], p.rows)
 		}
-		copy(out[b.name][b.rowOff*b.shape[1]:], data[b.part])
 	}
 	return out
 }
@@ -109,8 +119,8 @@ func (m *Model) fusedAdapterTensors() []*ggml.Tensor {
 	var ts []*ggml.Tensor
 	pair := func(name string, in, out, rank int, a, b []float32) {
 		ts = append(ts,
-			&ggml.Tensor{Name: name + ".lora_a", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(in), uint64(rank)}, WriterTo: tensorWriter{data: a, typ: kernels.TypeF32}},
-			&ggml.Tensor{Name: name + ".lora_b", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(rank), uint64(out)}, WriterTo: tensorWriter{data: b, typ: kernels.TypeF32}},
+			&ggml.Tensor{Name: name + ".lora_a", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(in), uint64(rank)}, WriterTo: f32Tensor(kernels.TypeF32, a)},
+			&ggml.Tensor{Name: name + ".lora_b", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(rank), uint64(out)}, WriterTo: f32Tensor(kernels.TypeF32, b)},
 		)
 	}
 	for _, b := range m.bindings() {

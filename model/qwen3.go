@@ -10,4 +10,4 @@ package model
 //   - a tied (token_embd) or untied (output.weight) LM head.
 // The tensor names are bound in bindings (arch.go) like every architecture's.
 
-func qwen3Spec() archSpec { return archSpec{neox: true, qkNorm: true} }
+func qwen3Spec() archSpec { return archSpec{neox: true, qkNorm: true, goEngine: true} }

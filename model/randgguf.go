@@ -329,7 +329,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 	typ := r.Type
 	var ts []*ggml.Tensor
 	vec := func(name string, d []float32) {
-		ts = append(ts, &ggml.Tensor{Name: name, Shape: []uint64{uint64(len(d))}, Kind: uint32(kernels.TypeF32), WriterTo: tensorWriter{data: d, typ: kernels.TypeF32}})
+		ts = append(ts, &ggml.Tensor{Name: name, Shape: []uint64{uint64(len(d))}, Kind: uint32(kernels.TypeF32), WriterTo: f32Tensor(kernels.TypeF32, d)})
 	}
 	if r.LongRope {
 		orig := c.ContextLen
@@ -360,7 +360,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 			vec(b.name, p.Data)
 			continue
 		}
-		rows, d := b.shape[0], p.Data
+		rows, d := b.shape[0], [][]float32{p.Data}
 		if b.fusedRows > 0 {
 			if b.rowOff != 0 {
 				continue // written with the first part
@@ -368,7 +368,7 @@ func writeRandomGGUF(w io.Writer, r RandomGGUF) error {
 			rows, d = b.fusedRows, fused[b.name]
 		}
 		tt := matrixType(typ, b.shape[1], kernels.TypeF16)
-		ts = append(ts, &ggml.Tensor{Name: b.name, Shape: []uint64{uint64(b.shape[1]), uint64(rows)}, Kind: uint32(tt), WriterTo: tensorWriter{data: d, typ: tt}})
+		ts = append(ts, &ggml.Tensor{Name: b.name, Shape: []uint64{uint64(b.shape[1]), uint64(rows)}, Kind: uint32(tt), WriterTo: f32Tensor(tt, d...)})
 	}
 	return writeGGUF(w, kv, ts)
 }

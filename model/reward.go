@@ -142,7 +142,7 @@ func (m *Model) WriteRewardGGUF(w io.Writer, typ kernels.GGMLType, head *RewardH
 		return fmt.Errorf("model: write reward GGUF: the head must hold %d weights", m.cfg.Dim)
 	}
 	t := &ggml.Tensor{Name: RewardHeadTensor, Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(m.cfg.Dim), 1},
-		WriterTo: tensorWriter{data: head.W.Data, typ: kernels.TypeF32}}
+		WriterTo: f32Tensor(kernels.TypeF32, head.W.Data)}
 	kv := ggml.KV{RewardHeadKey: RewardHeadTensor, RewardPoolingKey: "last"}
 	if err := m.writeMerged(w, typ, kv, []*ggml.Tensor{t}); err != nil {
 		return fmt.Errorf("model: write reward GGUF: %w", err)

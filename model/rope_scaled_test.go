@@ -130,7 +130,7 @@ func writeRopeVariant(t *testing.T, kvEdit map[string]any, factors []float32, ex
 	}
 	if factors != nil {
 		ts = append(ts, &ggml.Tensor{Name: "rope_freqs.weight", Kind: uint32(kernels.TypeF32), Shape: []uint64{uint64(len(factors))},
-			WriterTo: tensorWriter{data: factors, typ: kernels.TypeF32}})
+			WriterTo: f32Tensor(kernels.TypeF32, factors)})
 	}
 	ts = append(ts, extra...)
 	path := filepath.Join(t.TempDir(), "rope.gguf")

@@ -39,14 +39,15 @@ log-probs (--tokens per prompt, two prompts), and scores the same tokens with al
 many top log-probs are above −1 (peaked); fails when a mean misses its bound. Too slow for the
 test suite at these sizes: the small shapes run there (TestRandomArchParity,
 TestGemmaParityWithOllama). Each GGUF is removed, and its Ollama model deleted, after its check.
-A shape whose file the generator cannot write in the available memory (about 10 bytes per
-parameter: phi3-mini-shape needs ~38 GB) is refused with the estimate; --layers N writes N blocks
-of the same shape instead. Run the server with OLLAMA_KEEP_ALIVE=0 so that its runner frees the weights before align loads
+A shape whose file the generator cannot write in the available memory (about 5 bytes per
+parameter, the float32 model: phi3-mini-shape needs ~19 GB) is refused with the estimate;
+--layers N writes N blocks of the same shape instead. Run the server with OLLAMA_KEEP_ALIVE=0 so that its runner frees the weights before align loads
 them (bench/parity_real.sh does).`,
 		Example: `  align bench parity
   align bench parity --shapes qwen3-0.6b-shape --types f16 --tokens 16 --json
-  align bench parity --shapes phi3-mini-shape --layers 8 --prompts 1
-  bash bench/parity_real.sh ./align /tmp/parity 11434 qwen3-0.6b-shape phi3-mini-shape:1:8`,
+  align bench parity --shapes phi3-mini-shape --types q4_k --prompts 1
+  align bench parity --shapes gemma2-2b-shape --layers 8 --prompts 1
+  bash bench/parity_real.sh ./align /tmp/parity 11434 qwen3-0.6b-shape phi3-mini-shape:1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tt, err := bench.ParseParityTypes(types)

@@ -18,7 +18,7 @@ import (
 func newScoreCmd() *cobra.Command {
 	var (
 		modelName, reward, prompt, response string
-		asJSON                              bool
+		asJSON, matchOllama                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "score",
@@ -32,9 +32,16 @@ without a template (stories260K) scores raw completion: prompt text, then respon
 
 --reward RUN scores with a reward model instead (a run of align train --recipe reward): it
 prints the reward of the response, r = w·h of the hidden state of the response's last token,
-encoded as the run's training encoded its pairs. It runs on align's own engine, no server.`,
+encoded as the run's training encoded its pairs. It runs on align's own engine, no server.
+
+--match-ollama scores as Ollama v0.17.4's runner computes (model.LoadOptions.F16KV: f16
+activations and KV cache, flash attention, ggml's rounding; llama.cpp's graph, or the Go
+engine's for qwen3 and gemma3): the log-probs equal those /api/generate returns with logprobs,
+bit for bit on the checked files (docs/model.md). It is scalar and slow, for checking a model
+against the server; the default is align's training path, within about 1e-3 of the server.`,
 		Example: `  align score --model testdata/models/stories260K.gguf --prompt "Once upon a time" --response ", there was a girl."
   align score --model stories260k --prompt "The cat" --response " sat." --json
+  align score --model stories260k --prompt "Once upon a time" --response ", there was a girl." --match-ollama
   align score --reward runs/reward-quickstart --prompt "Tom was a little bird." --response "He was happy with his friends."`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +51,7 @@ encoded as the run's training encoded its pairs. It runs on align's own engine, 
 			if reward != "" {
 				return scoreReward(cmd, reward, prompt, response, asJSON)
 			}
-			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{})
+			m, err := openModel(cmd.Context(), modelName, model.LoadOptions{F16KV: matchOllama})
 			if err != nil {
 				return err
 			}
@@ -78,6 +85,7 @@ encoded as the run's training encoded its pairs. It runs on align's own engine, 
 	f.StringVar(&prompt, "prompt", "", "prompt text (a user turn)")
 	f.StringVar(&response, "response", "", "response text to score (required)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object: tokens [{id, token, logprob}] and sum (with --reward: run and reward)")
+	f.BoolVar(&matchOllama, "match-ollama", false, "re-enact Ollama's runner: the server's log-probs exactly (slow)")
 	_ = cmd.MarkFlagRequired("response")
 	return cmd
 }

@@ -41,11 +41,12 @@ type ParityShape struct {
 	write  func(path string, typ kernels.GGMLType, layers int) error
 }
 
-// writerBytesPerParam is the generators' measured peak RSS per parameter (the float32 model,
-// phi3's fused copies, the encoding buffers and the Go heap's headroom: 18.1 GB for
-// gemma2-2b-shape, 4.3 GB for qwen3-0.6b-shape with its scoring), the figure Parity checks
-// against the available memory before it writes a file.
-const writerBytesPerParam = 10
+// writerBytesPerParam bounds the generators' peak RSS per parameter: the float32 model, with
+// the encoding done in bounded chunks and phi3's fused tensors written from their parts
+// (measured: 15.0 GB for phi3-mini-shape's 3.82B parameters at Q4_K, 10.3 GB for
+// gemma2-2b-shape's 2.61B, docs/model.md), the figure Parity checks against the available
+// memory before it writes a file.
+const writerBytesPerParam = 5
 
 // blockParams is the parameter count of a shape: embeddings (and an untied head) plus layers
 // blocks of attention and gated FFN.
@@ -280,6 +281,7 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 		return nil, err
 	}
 	defer os.Remove(path)
+	debug.FreeOSMemory() // the generator's float32 model, before the server's runner loads the file
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -355,7 +357,11 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 		seqs = append(seqs, seq)
 	}
 	if o.TrainingPath && s.F16KV {
+		// Free the re-enactment's model before the second load: Close drops its float32
+		// tensors (phi3's fused projections, the tables), Go memory that the collector would
+		// otherwise keep until the heap doubled (23.5 GB peak at phi3-mini-shape without this).
 		m.Close()
+		debug.FreeOSMemory()
 		fast, err := model.Load(path, model.LoadOptions{})
 		if err != nil {
 			return nil, err
