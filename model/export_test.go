@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -386,5 +387,66 @@ func TestTensorWriterChunks(t *testing.T) {
 	}
 	if _, err := f32Tensor(kernels.TypeQ4_0, whole).WriteTo(&bytes.Buffer{}); err == nil {
 		t.Error("Q4_0: no error for a type the writer cannot encode")
+	}
+}
+
+// TestReadTensorChunks: readTensor reads and decodes readChunk values at a time; a tensor of
+// two chunks and a ragged last one must decode to kernels.Dequantize of its whole bytes, read in
+// one piece from the file, for F32, F16, Q8_0 and Q4_K, and a file cut inside the last chunk
+// must name the tensor.
+func TestReadTensorChunks(t *testing.T) {
+	rows, cols := (2*readChunk+3*256)/512, 512
+	data := make([]float32, rows*cols)
+	rng := rand.New(rand.NewPCG(8, 9))
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	for _, typ := range []kernels.GGMLType{kernels.TypeF32, kernels.TypeF16, kernels.TypeQ8_0, kernels.TypeQ4_K} {
+		path := filepath.Join(t.TempDir(), "one.gguf")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := []*ggml.Tensor{{Name: "w.weight", Kind: uint32(typ), Shape: []uint64{uint64(cols), uint64(rows)}, WriterTo: f32Tensor(typ, data)}}
+		if err := ggml.WriteGGUF(f, ggml.KV{"general.architecture": "llama"}, ts); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		f, err = os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := ggml.Decode(f, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, tt := int64(g.Tensors().Offset), g.Tensors().Items()[0]
+		raw := make([]byte, tt.Size())
+		if _, err := f.ReadAt(raw, base+int64(tt.Offset)); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(data))
+		if err := kernels.Dequantize(typ, want, raw); err != nil {
+			t.Fatal(err)
+		}
+		p, err := readTensor(f, base, tt, [2]int{rows, cols})
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		for i := range want {
+			if math.Float32bits(p.Data[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: value %d: %g, the whole tensor's decoding %g", typ, i, p.Data[i], want[i])
+			}
+		}
+		f.Close()
+		st, _ := os.Stat(path)
+		if err := os.Truncate(path, st.Size()-10); err != nil {
+			t.Fatal(err)
+		}
+		f, _ = os.Open(path)
+		if _, err := readTensor(f, base, tt, [2]int{rows, cols}); err == nil || !strings.Contains(err.Error(), "w.weight") {
+			t.Errorf("%s: a file cut inside the tensor: %v, want an error naming it", typ, err)
+		}
+		f.Close()
 	}
 }
