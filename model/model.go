@@ -382,9 +382,9 @@ func readTensor(f *os.File, base int64, t *ggml.Tensor, shape [2]int) (*Param, e
 	if err := checkTensor(t, shape, false); err != nil {
 		return nil, err
 	}
-	// Read and decode readChunk values at a time through one buffer: the whole encoded tensor
-	// would be garbage after its decoding, which the collector lets pile up to the size of the
-	// model already loaded (phi3-mini at F16: a 20 GB peak for 11 GB of float32).
+	// Read and decode readChunk values at a time through one buffer: a whole encoded tensor
+	// would be garbage after its decoding, and the collector lets such garbage grow with the
+	// part of the model already loaded before it frees any.
 	n := int(t.Elements())
 	data := make([]float32, n)
 	elems, bytes := kernels.BlockSize(typ)

@@ -359,7 +359,7 @@ func parityOne(ctx context.Context, pool *runtime.Pool, s ParityShape, typ kerne
 	if o.TrainingPath && s.F16KV {
 		// Free the re-enactment's model before the second load: Close drops its float32
 		// tensors (phi3's fused projections, the tables), Go memory that the collector would
-		// otherwise keep until the heap doubled (23.5 GB peak at phi3-mini-shape without this).
+		// otherwise return only as the second load's heap grew.
 		m.Close()
 		debug.FreeOSMemory()
 		fast, err := model.Load(path, model.LoadOptions{})
