@@ -3,7 +3,8 @@
 // Load reads weights through github.com/ollama/ollama/fs/ggml (architectures llama, qwen2,
 // qwen3, phi3, gemma2 and gemma3, one small file each with the GGUF names bound in bindings;
 // F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K decoded by
-// package kernels, the projections kept in their encoding unless Dense or Full),
+// package kernels, the projections kept in their encoding unless Dense or Full, phi3's fused
+// ones aside),
 // builds the tokenizer from the GGUF metadata with github.com/ollama/ollama/tokenizer (adding
 // llama.cpp's SentencePiece space prefix, which ollama's Go tokenizer leaves out), and picks the
 // chat template as Ollama's /api/create does. Resolve and Open also accept an Ollama model name.

@@ -44,10 +44,10 @@ func (t tensorWriter) WriteTo(w io.Writer) (int64, error) {
 		n, err := w.Write(t.raw)
 		return int64(n), err
 	}
-	elems, bytes := kernels.BlockSize(t.typ)
 	if !encodable(t.typ) {
 		return 0, fmt.Errorf("cannot encode %s", t.typ)
 	}
+	elems, bytes := kernels.BlockSize(t.typ)
 	var buf []byte
 	var total int64
 	for _, piece := range t.data {
@@ -70,35 +70,31 @@ func (t tensorWriter) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
-// encodable reports whether encodeValues writes typ.
-func encodable(typ kernels.GGMLType) bool {
-	switch typ {
-	case kernels.TypeF32, kernels.TypeF16, kernels.TypeBF16, kernels.TypeQ8_0, kernels.TypeQ4_K:
-		return true
-	}
-	return false
-}
-
-// encodeValues encodes src as typ into dst (len(src)/elems·bytes of kernels.BlockSize), for the
-// encodings align writes: F32, F16, BF16, Q8_0 and Q4_K (encodable).
-func encodeValues(typ kernels.GGMLType, dst []byte, src []float32) error {
-	switch typ {
-	case kernels.TypeF32:
+// encoders are the encodings align writes (F32, F16, BF16, Q8_0 and Q4_K): each encodes src
+// into dst, len(src)/elems·bytes of kernels.BlockSize.
+var encoders = map[kernels.GGMLType]func(dst []byte, src []float32) error{
+	kernels.TypeF32: func(dst []byte, src []float32) error {
 		for i, v := range src {
 			binary.LittleEndian.PutUint32(dst[4*i:], math.Float32bits(v))
 		}
-	case kernels.TypeF16:
-		kernels.QuantizeF16(dst, src)
-	case kernels.TypeBF16:
-		kernels.QuantizeBF16(dst, src)
-	case kernels.TypeQ8_0:
-		return kernels.QuantizeQ8_0(dst, src)
-	case kernels.TypeQ4_K:
-		return kernels.QuantizeQ4K(dst, src)
-	default:
+		return nil
+	},
+	kernels.TypeF16:  func(dst []byte, src []float32) error { kernels.QuantizeF16(dst, src); return nil },
+	kernels.TypeBF16: func(dst []byte, src []float32) error { kernels.QuantizeBF16(dst, src); return nil },
+	kernels.TypeQ8_0: kernels.QuantizeQ8_0,
+	kernels.TypeQ4_K: kernels.QuantizeQ4K,
+}
+
+// encodable reports whether encodeValues writes typ.
+func encodable(typ kernels.GGMLType) bool { return encoders[typ] != nil }
+
+// encodeValues encodes src as typ into dst (encoders).
+func encodeValues(typ kernels.GGMLType, dst []byte, src []float32) error {
+	enc := encoders[typ]
+	if enc == nil {
 		return fmt.Errorf("cannot encode %s", typ)
 	}
-	return nil
+	return enc(dst, src)
 }
 
 // writeGGUF runs fs/ggml's WriteGGUF, which needs a seekable *os.File, onto any writer.

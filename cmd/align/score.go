@@ -38,7 +38,9 @@ encoded as the run's training encoded its pairs. It runs on align's own engine, 
 activations and KV cache, flash attention, ggml's rounding; llama.cpp's graph, or the Go
 engine's for qwen3 and gemma3): the log-probs equal those /api/generate returns with logprobs,
 bit for bit on the checked files (docs/model.md). It is scalar and slow, for checking a model
-against the server; the default is align's training path, within about 1e-3 of the server.`,
+against the server. The default is align's training path (float32 activations, what training
+optimizes): within about 1e-3 of the server at F32 and F16 weights, further off at quantized ones,
+whose activations the runner quantizes too (up to 1.6e-1 per token at Q4_K, docs/model.md).`,
 		Example: `  align score --model testdata/models/stories260K.gguf --prompt "Once upon a time" --response ", there was a girl."
   align score --model stories260k --prompt "The cat" --response " sat." --json
   align score --model stories260k --prompt "Once upon a time" --response ", there was a girl." --match-ollama
